@@ -1,0 +1,220 @@
+// Package ingest is keyrate's pipeline: open → decompress → split lines →
+// parse → extract key and time → aggregate. It is the one place that
+// knows about concurrency: each worker reads whole files into its own
+// aggregate.State, and the states are merged at the end, which is exact
+// because partial aggregates merge by addition.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/parse"
+)
+
+// Config says how to read inputs.
+type Config struct {
+	// NewParser returns a fresh parser; each worker gets its own.
+	NewParser func() parse.LineParser
+	// KeySources are --key specs, in priority order.
+	KeySources []string
+	// MaxLineBytes bounds line length (0: parse.DefaultMaxLineBytes).
+	MaxLineBytes int
+	// ThrottleStatus lists statuses meaning "rejected by the limiter".
+	ThrottleStatus []int
+	// Workers is how many files are read at once (<= 0: 1).
+	Workers int
+	// MaxSamples bounds the malformed-line samples kept (0: none).
+	MaxSamples int
+}
+
+// FileStats describes one input after reading.
+type FileStats struct {
+	Path        string `json:"path"`
+	Compression string `json:"compression"`
+	Bytes       int64  `json:"bytes"` // as stored (compressed) bytes read
+	Lines       int64  `json:"lines"`
+	Parsed      int64  `json:"parsed"`
+	Malformed   int64  `json:"malformed"`
+	Keyless     int64  `json:"keyless"`
+	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
+	// meaningful only when Parsed > 0.
+	MinTime int64 `json:"-"`
+	MaxTime int64 `json:"-"`
+}
+
+// Sample is one malformed line kept for the manifest and stderr.
+type Sample struct {
+	File    string `json:"file"`
+	Line    int64  `json:"line"`
+	Reason  string `json:"reason"`
+	Excerpt string `json:"excerpt"`
+}
+
+// Result is the merged outcome of reading every input.
+type Result struct {
+	State   *aggregate.State
+	Files   []FileStats
+	Samples []Sample
+}
+
+// Run reads paths with cfg and returns their merged aggregate. The first
+// read error (a missing file, a corrupt compressed stream) stops the run;
+// malformed lines do not, they are counted.
+func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
+	// Validate the key sources before any file is opened.
+	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
+		return nil, err
+	}
+	workers := min(max(cfg.Workers, 1), len(paths))
+	type fileResult struct {
+		stats   FileStats
+		samples []Sample
+	}
+	results := make([]fileResult, len(paths))
+	states := make([]*aggregate.State, workers)
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range workers {
+		states[w] = aggregate.NewState()
+		r := newReader(cfg, states[w])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i].stats, results[i].samples, errs[i] = r.readFile(ctx, paths[i])
+				if errs[i] != nil {
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range paths {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	// Report the first failing file in input order, so the message is
+	// deterministic whatever the scheduling; files abandoned because of
+	// that failure report only context.Canceled.
+	var canceled error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, context.Canceled):
+			canceled = err
+		default:
+			return nil, err
+		}
+	}
+	if canceled != nil {
+		return nil, canceled
+	}
+	res := &Result{State: states[0]}
+	for _, st := range states[1:] {
+		res.State.Merge(st)
+	}
+	for _, fr := range results {
+		res.Files = append(res.Files, fr.stats)
+		for _, s := range fr.samples {
+			if len(res.Samples) < cfg.MaxSamples {
+				res.Samples = append(res.Samples, s)
+			}
+		}
+	}
+	return res, nil
+}
+
+// reader is one worker's parsing state, reused across its files.
+type reader struct {
+	cfg      Config
+	parser   parse.LineParser
+	keys     *parse.KeyExtractor
+	state    *aggregate.State
+	throttle map[int]bool
+	rec      parse.Record
+	obs      aggregate.Observation
+}
+
+func newReader(cfg Config, st *aggregate.State) *reader {
+	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
+	throttle := map[int]bool{}
+	for _, s := range cfg.ThrottleStatus {
+		throttle[s] = true
+	}
+	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle}
+}
+
+// excerptBytes bounds how much of a malformed line a sample keeps.
+const excerptBytes = 120
+
+func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample, error) {
+	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
+	in, err := parse.Open(path)
+	if err != nil {
+		return st, nil, err
+	}
+	defer in.Close()
+	st.Path, st.Compression = in.Name, string(in.Compression)
+	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
+	var samples []Sample
+	malformed := func(line []byte, reason string) {
+		st.Malformed++
+		if len(samples) < r.cfg.MaxSamples {
+			ex := line
+			if len(ex) > excerptBytes {
+				ex = ex[:excerptBytes]
+			}
+			samples = append(samples, Sample{File: in.Name, Line: lr.Line(), Reason: reason, Excerpt: string(ex)})
+		}
+	}
+	for {
+		if st.Lines&0xfff == 0 && ctx.Err() != nil {
+			return st, nil, ctx.Err()
+		}
+		line, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == parse.ErrLineTooLong {
+			st.Lines++
+			malformed(nil, err.Error())
+			continue
+		}
+		if err != nil {
+			return st, nil, err
+		}
+		st.Lines++
+		if len(line) == 0 {
+			continue // blank lines (often a trailing one) carry nothing
+		}
+		if err := r.parser.Parse(line, &r.rec); err != nil {
+			malformed(line, err.Error())
+			continue
+		}
+		st.Parsed++
+		ts := r.rec.TimeMillis
+		st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
+		key := r.keys.Extract(&r.rec)
+		if key == nil {
+			st.Keyless++
+			continue
+		}
+		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.throttle[r.rec.Status]}
+		r.state.Add(key, &r.obs)
+	}
+	st.Bytes = in.CompressedBytes()
+	return st, samples, nil
+}

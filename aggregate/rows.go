@@ -1,0 +1,45 @@
+package aggregate
+
+import "time"
+
+// The row types below are the report tables' schemas: the parquet tags
+// name the columns (a contract with warehouse users) and fix their types;
+// the CSV writer reads the same tags so both formats agree.
+
+// WindowRow is one (key, limit, window) with at least one request.
+type WindowRow struct {
+	Key         string    `parquet:"key,dict"`
+	LimitName   string    `parquet:"limit_name,dict"`
+	WindowStart time.Time `parquet:"window_start,timestamp(millisecond)"`
+	WindowEnd   time.Time `parquet:"window_end,timestamp(millisecond)"`
+	Requests    int64     `parquet:"requests"`
+}
+
+// ViolationRow is a window in which a key exceeded a limit.
+type ViolationRow struct {
+	Key         string    `parquet:"key,dict"`
+	LimitName   string    `parquet:"limit_name,dict"`
+	WindowStart time.Time `parquet:"window_start,timestamp(millisecond)"`
+	WindowEnd   time.Time `parquet:"window_end,timestamp(millisecond)"`
+	Requests    int64     `parquet:"requests"`
+	Allowed     int64     `parquet:"allowed"`
+	Excess      int64     `parquet:"excess"`
+}
+
+// KeyRow sums one key over the whole run.
+type KeyRow struct {
+	Key        string    `parquet:"key,dict"`
+	Requests   int64     `parquet:"requests"`
+	FirstSeen  time.Time `parquet:"first_seen,timestamp(millisecond)"`
+	LastSeen   time.Time `parquet:"last_seen,timestamp(millisecond)"`
+	Status2xx  int64     `parquet:"status_2xx"`
+	Status3xx  int64     `parquet:"status_3xx"`
+	Status4xx  int64     `parquet:"status_4xx"`
+	Status5xx  int64     `parquet:"status_5xx"`
+	Status429  int64     `parquet:"status_429"`
+	BytesSent  int64     `parquet:"bytes_sent"`
+	Violations int64     `parquet:"violations"`
+}
+
+// Millis converts epoch milliseconds to a UTC time.
+func Millis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes, a contract with cron jobs and scripts.
+const (
+	exitOK        = 0
+	exitRuntime   = 1 // unreadable input, corrupt stream, output failure
+	exitUsage     = 2
+	exitMalformed = 3 // malformed-line ratio above --max-bad-ratio
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; when
+// it is not, the module version from the build info is used.
+var version = ""
+
+func keyrateVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// exitError carries the exit code an error maps to.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+const rootUsage = `keyrate audits API keys' request rates from HTTPS access logs.
+
+Usage:
+  keyrate analyze [flags] PATH...   count requests per key and find limit violations
+  keyrate --help                    this help
+  keyrate --version                 print the version
+
+Run 'keyrate analyze --help' for the analyze flags and examples.
+`
+
+// run executes one keyrate invocation and returns its exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	code := exitRuntime
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintf(stderr, "keyrate: %v\n", err)
+	if code == exitUsage {
+		fmt.Fprintln(stderr, "Run 'keyrate --help' for usage.")
+	}
+	return code
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, rootUsage)
+		return usageErrorf("no command given")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, rootUsage)
+		return nil
+	case "--version", "version":
+		fmt.Fprintf(stdout, "keyrate %s\n", keyrateVersion())
+		return nil
+	case "analyze":
+		return runAnalyze(ctx, args[1:], stdout, stderr)
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return usageErrorf("unknown flag %s before the command", args[0])
+	}
+	return usageErrorf("unknown command %q", args[0])
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"time"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/ingest"
+)
+
+// manifest is manifest.json: what a run read and wrote. Its field names
+// are a contract with the tools that check nightly runs.
+type manifest struct {
+	Version   string             `json:"version"`
+	Arguments []string           `json:"arguments"`
+	Inputs    []ingest.FileStats `json:"inputs"`
+	Totals    totals             `json:"totals"`
+	// TimeRange spans every parsed line's time (UTC); absent when no
+	// line parsed.
+	TimeRange   *timeRange       `json:"time_range,omitempty"`
+	Outputs     map[string]int64 `json:"outputs"` // rows per table
+	BadSamples  []ingest.Sample  `json:"bad_line_samples"`
+	WallSeconds float64          `json:"wall_seconds"`
+}
+
+type totals struct {
+	Files     int   `json:"files"`
+	Bytes     int64 `json:"bytes"`
+	Lines     int64 `json:"lines"`
+	Parsed    int64 `json:"parsed"`
+	Malformed int64 `json:"malformed"`
+	Keyless   int64 `json:"keyless"`
+	Keys      int   `json:"keys"`
+}
+
+type timeRange struct {
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest {
+	m := &manifest{
+		Version:    keyrateVersion(),
+		Arguments:  append([]string{"analyze"}, args...),
+		Inputs:     res.Files,
+		BadSamples: res.Samples,
+	}
+	if m.BadSamples == nil {
+		m.BadSamples = []ingest.Sample{}
+	}
+	var first, last int64
+	for _, f := range res.Files {
+		m.Totals.Files++
+		m.Totals.Bytes += f.Bytes
+		m.Totals.Lines += f.Lines
+		m.Totals.Parsed += f.Parsed
+		m.Totals.Malformed += f.Malformed
+		m.Totals.Keyless += f.Keyless
+		if f.Parsed == 0 {
+			continue
+		}
+		if m.TimeRange == nil || f.MinTime < first {
+			first = f.MinTime
+		}
+		if m.TimeRange == nil || f.MaxTime > last {
+			last = f.MaxTime
+		}
+		m.TimeRange = &timeRange{First: aggregate.Millis(first), Last: aggregate.Millis(last)}
+	}
+	m.Totals.Keys = res.State.Keys()
+	return m
+}

@@ -1,0 +1,42 @@
+package parse
+
+import (
+	"errors"
+	"fmt"
+)
+
+// SyntaxError describes why a parser rejected a line. Col is the 1-based
+// byte column where parsing failed, or 0 when unknown.
+type SyntaxError struct {
+	Msg string
+	Col int
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Col > 0 {
+		return fmt.Sprintf("column %d: %s", e.Col, e.Msg)
+	}
+	return e.Msg
+}
+
+// syntaxErr builds a SyntaxError at byte offset off (0-based).
+func syntaxErr(off int, msg string) error {
+	return &SyntaxError{Msg: msg, Col: off + 1}
+}
+
+// ErrLineTooLong is reported for a line longer than the reader's limit.
+// The line is skipped without being loaded whole.
+var ErrLineTooLong = errors.New("line exceeds the maximum line length")
+
+// LineError locates a problem with one line of one input file.
+type LineError struct {
+	File string
+	Line int64
+	Err  error
+}
+
+func (e *LineError) Error() string {
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }

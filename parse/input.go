@@ -1,0 +1,221 @@
+package parse
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression names a stream's compression, as detected from magic bytes.
+type Compression string
+
+const (
+	Plain Compression = "none"
+	Gzip  Compression = "gzip"
+	Zstd  Compression = "zstd"
+	Bzip2 Compression = "bzip2"
+)
+
+var magics = []struct {
+	c     Compression
+	magic []byte
+}{
+	{Gzip, []byte{0x1f, 0x8b}},
+	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	{Bzip2, []byte("BZh")},
+}
+
+// DetectCompression names the compression whose magic bytes start head.
+// File names are not consulted: rotated logs are often misnamed.
+func DetectCompression(head []byte) Compression {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.magic) {
+			return m.c
+		}
+	}
+	return Plain
+}
+
+// Input is one opened log source: a file or standard input, decompressed.
+type Input struct {
+	Name        string
+	Compression Compression
+	Size        int64 // bytes on disk, -1 for a stream
+	counter     *countingReader
+	body        io.Reader
+	closers     []io.Closer
+}
+
+// Open opens path ("-" for standard input) and wraps it in the decompressor
+// its magic bytes call for. gzip streams may hold several members (as
+// `cat a.gz b.gz` and logrotate produce) and zstd streams several frames.
+func Open(path string) (*Input, error) {
+	in := &Input{Name: path, Size: -1}
+	var raw io.Reader
+	if path == "-" {
+		in.Name = "<stdin>"
+		raw = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		in.closers = append(in.closers, f)
+		if st, err := f.Stat(); err == nil {
+			in.Size = st.Size()
+		}
+		raw = f
+	}
+	in.counter = &countingReader{r: raw}
+	br := bufio.NewReaderSize(in.counter, 256<<10)
+	head, _ := br.Peek(4)
+	in.Compression = DetectCompression(head)
+	var err error
+	switch in.Compression {
+	case Gzip:
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(br); err == nil {
+			in.body = zr
+			in.closers = append(in.closers, zr)
+		}
+	case Zstd:
+		var zr *zstd.Decoder
+		if zr, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1)); err == nil {
+			in.body = zr
+			in.closers = append(in.closers, closerFunc(func() error { zr.Close(); return nil }))
+		}
+	case Bzip2:
+		in.body = bzip2.NewReader(br)
+	default:
+		in.body = br
+	}
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("%s: bad %s header: %w", in.Name, in.Compression, err)
+	}
+	return in, nil
+}
+
+// Read reads decompressed bytes. Errors name the input and the compressed
+// byte offset reached, so a corrupt archive member can be found.
+func (in *Input) Read(p []byte) (int, error) {
+	n, err := in.body.Read(p)
+	if err != nil && err != io.EOF {
+		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n, Err: err}
+	}
+	return n, err
+}
+
+// CompressedBytes reports how many raw bytes have been read so far.
+func (in *Input) CompressedBytes() int64 { return in.counter.n }
+
+// Close releases the decompressor and the file.
+func (in *Input) Close() error {
+	var first error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		if err := in.closers[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	in.closers = nil
+	return first
+}
+
+// ReadError is a failure to read or decompress an input.
+type ReadError struct {
+	File        string
+	Compression Compression
+	Offset      int64 // compressed bytes consumed when the error surfaced
+	Err         error
+}
+
+func (e *ReadError) Error() string {
+	what := "read error"
+	if e.Compression != Plain {
+		what = "corrupt " + string(e.Compression) + " stream"
+	}
+	return fmt.Sprintf("%s: %s near byte offset %d: %v", e.File, what, e.Offset, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// ExpandPaths turns command-line arguments into the ordered list of inputs:
+// "-" is standard input, a directory contributes its regular files
+// recursively in sorted order, a file is itself, and anything else is a
+// glob that must match something.
+func ExpandPaths(args []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, arg := range args {
+		if arg == "-" {
+			add(arg)
+			continue
+		}
+		st, err := os.Stat(arg)
+		switch {
+		case err == nil && st.IsDir():
+			var files []string
+			err := filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Type().IsRegular() {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			sort.Strings(files)
+			for _, f := range files {
+				add(f)
+			}
+		case err == nil:
+			add(arg)
+		default:
+			matches, gerr := filepath.Glob(arg)
+			if gerr != nil || len(matches) == 0 {
+				return nil, fmt.Errorf("%s: %w", arg, err)
+			}
+			sort.Strings(matches)
+			for _, m := range matches {
+				add(m)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no input files")
+	}
+	return out, nil
+}

@@ -1,0 +1,76 @@
+package parse
+
+import (
+	"bufio"
+	"errors"
+	"io"
+)
+
+// DefaultMaxLineBytes is the default longest line a LineReader returns.
+const DefaultMaxLineBytes = 64 << 10
+
+// LineReader splits a stream into lines, like bufio.Scanner, but reports an
+// over-long line as ErrLineTooLong and skips it without buffering it whole,
+// so one corrupt multi-gigabyte "line" cannot exhaust memory.
+type LineReader struct {
+	r       *bufio.Reader
+	max     int
+	line    int64
+	tooLong bool
+}
+
+// NewLineReader reads lines of at most maxBytes bytes (excluding the line
+// terminator) from r; maxBytes <= 0 selects DefaultMaxLineBytes.
+func NewLineReader(r io.Reader, maxBytes int) *LineReader {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxLineBytes
+	}
+	size := max(maxBytes+2, 64<<10) // room for "\r\n" after a maximal line
+	return &LineReader{r: bufio.NewReaderSize(r, size), max: maxBytes}
+}
+
+// Line returns the 1-based number of the line last returned by Next.
+func (l *LineReader) Line() int64 { return l.line }
+
+// Next returns the next line without its "\n" or "\r\n". The slice is valid
+// until the next call. At the end of input it returns io.EOF; a final line
+// without a terminator is still returned first. An over-long line yields
+// ErrLineTooLong (reading can continue); any other error is from the
+// underlying reader and ends the stream.
+func (l *LineReader) Next() ([]byte, error) {
+	for {
+		b, err := l.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// The line continues past the buffer: drop this part and keep
+			// discarding until its end.
+			l.tooLong = true
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if len(b) == 0 && err == io.EOF {
+			if l.tooLong { // an over-long final line without terminator
+				l.tooLong = false
+				l.line++
+				return nil, ErrLineTooLong
+			}
+			return nil, io.EOF
+		}
+		l.line++
+		if l.tooLong {
+			l.tooLong = false
+			return nil, ErrLineTooLong
+		}
+		if n := len(b); n > 0 && b[n-1] == '\n' {
+			b = b[:n-1]
+			if n := len(b); n > 0 && b[n-1] == '\r' {
+				b = b[:n-1]
+			}
+		}
+		if len(b) > l.max {
+			return nil, ErrLineTooLong
+		}
+		return b, nil
+	}
+}
