@@ -79,6 +79,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	states := make([]*aggregate.State, workers)
 	errs := make([]error, len(paths))
 	next := make(chan int)
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -121,6 +122,11 @@ feed:
 	}
 	if canceled != nil {
 		return nil, canceled
+	}
+	// Files never handed out left no error behind: a run stopped by the
+	// caller (a signal) must not look complete.
+	if err := parent.Err(); err != nil {
+		return nil, err
 	}
 	res := &Result{State: states[0]}
 	for _, st := range states[1:] {

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/keyrate/keyrate/parse"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files from the current output")
+
+// sampleArgs is the README's example run over testdata/sample.
+var sampleArgs = []string{"--limit", "100/min", "--limit", "10/s"}
+
+const sampleDir = "../../testdata/sample"
+
+var tables = []string{"windows", "violations", "keys"}
+
+// runKeyrate runs keyrate in-process and returns its exit code and output.
+func runKeyrate(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func analyzeInto(t *testing.T, dir string, inputs ...string) {
+	t.Helper()
+	args := append([]string{"analyze", "--out", dir}, sampleArgs...)
+	code, _, stderr := runKeyrate(t, append(args, inputs...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestGoldenSample runs the README example and compares every CSV with
+// testdata/golden; `go test ./cmd/keyrate -update` rewrites them.
+func TestGoldenSample(t *testing.T) {
+	dir := t.TempDir()
+	analyzeInto(t, dir, sampleDir)
+	for _, name := range tables {
+		got, err := os.ReadFile(filepath.Join(dir, name+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("..", "..", "testdata", "golden", name+".csv")
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s.csv differs from %s at %s", name, golden, firstDiff(got, want))
+		}
+	}
+}
+
+// firstDiff locates the first differing byte as line:column.
+func firstDiff(a, b []byte) string {
+	line, col := 1, 1
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("%d:%d", line, col)
+		}
+		col++
+		if a[i] == '\n' {
+			line, col = line+1, 1
+		}
+	}
+	return fmt.Sprintf("%d:%d (one is a prefix of the other)", line, col)
+}
+
+// readSampleLines returns every line of the sample archive, decompressed.
+func readSampleLines(t *testing.T) []string {
+	t.Helper()
+	paths, err := parse.ExpandPaths([]string{sampleDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range paths {
+		in, err := parse.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr := parse.NewLineReader(in, 0)
+		for {
+			b, err := lr.Next()
+			if err != nil {
+				break
+			}
+			lines = append(lines, string(b))
+		}
+		in.Close()
+	}
+	return lines
+}
+
+func writeCompressed(t *testing.T, path, kind string, data []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	switch kind {
+	case "gzip":
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+	case "zstd":
+		zw, _ := zstd.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+	default:
+		buf.Write(data)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResultsIndependentOfLineAndFileOrder reshuffles the sample's lines
+// over a random number of files with random compression and checks that
+// every report is byte-identical to the original run's.
+func TestResultsIndependentOfLineAndFileOrder(t *testing.T) {
+	ref := t.TempDir()
+	analyzeInto(t, ref, sampleDir)
+	lines := readSampleLines(t)
+	for seed := range uint64(4) {
+		r := rand.New(rand.NewPCG(seed, 99))
+		r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		in := t.TempDir()
+		nfiles := 1 + r.IntN(6)
+		for f := range nfiles {
+			var part []string
+			for i := f; i < len(lines); i += nfiles {
+				part = append(part, lines[i])
+			}
+			kind := []string{"plain", "gzip", "zstd"}[r.IntN(3)]
+			writeCompressed(t, filepath.Join(in, fmt.Sprintf("part-%d", f)), kind, []byte(strings.Join(part, "\n")+"\n"))
+		}
+		out := t.TempDir()
+		analyzeInto(t, out, "--workers", fmt.Sprint(1+r.IntN(3)), in)
+		for _, name := range tables {
+			for _, ext := range []string{".csv", ".parquet"} {
+				a, _ := os.ReadFile(filepath.Join(ref, name+ext))
+				b, _ := os.ReadFile(filepath.Join(out, name+ext))
+				if len(a) == 0 || !bytes.Equal(a, b) {
+					t.Errorf("seed %d (%d files): %s%s differs from the ordered run", seed, nfiles, name, ext)
+				}
+			}
+		}
+	}
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	tmp := t.TempDir()
+	corrupt := filepath.Join(tmp, "corrupt.log.gz")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("192.0.2.1 - - [23/Nov/2026:10:00:00 +0000] \"GET /?api_key=k HTTP/1.1\" 200 1\n"), 2000))
+	zw.Close()
+	os.WriteFile(corrupt, gz.Bytes()[:gz.Len()/2], 0o644)
+	garbage := filepath.Join(tmp, "garbage.log")
+	os.WriteFile(garbage, []byte("not a log line\nnor this\n192.0.2.1 - - [23/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n"), 0o644)
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stderr   string // substring
+		noReport bool
+	}{
+		{"no command", nil, 2, "no command", true},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`, true},
+		{"unknown flag", []string{"analyze", "--bogus", sampleDir}, 2, "unknown flag: --bogus", true},
+		{"bad limit", []string{"analyze", "--limit", "10/fortnight", sampleDir}, 2, `unknown unit "fortnight"`, true},
+		{"bad key source", []string{"analyze", "--key", "query:", sampleDir}, 2, `key source "query:"`, true},
+		{"no input", []string{"analyze"}, 2, "no input", true},
+		{"bad output format", []string{"analyze", "--output", "xlsx", sampleDir}, 2, `"xlsx"`, true},
+		{"missing file", []string{"analyze", filepath.Join(tmp, "nope.log")}, 1, "nope.log", true},
+		{"corrupt gzip names the file and offset", []string{"analyze", corrupt}, 1, corrupt + ": corrupt gzip stream near byte offset", true},
+		{"malformed ratio exceeded", []string{"analyze", garbage}, 3, "2 of 3 lines malformed", true},
+		{"malformed ratio allowed", []string{"analyze", "--max-bad-ratio", "0.7", garbage}, 0, "garbage.log:1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := tc.args
+			if len(args) > 0 && args[0] == "analyze" {
+				args = append([]string{"analyze", "--out", out}, args[1:]...)
+			}
+			code, _, stderr := runKeyrate(t, args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.stderr)
+			}
+			_, err := os.Stat(filepath.Join(out, "manifest.json"))
+			if tc.noReport != os.IsNotExist(err) {
+				t.Errorf("report written: %v, want %v", err == nil, !tc.noReport)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, out, _ := runKeyrate(t, "--help")
+	if code != 0 || !strings.Contains(out, "keyrate analyze") {
+		t.Errorf("--help: exit %d, %q", code, out)
+	}
+	code, out, _ = runKeyrate(t, "analyze", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "--limit") {
+		t.Errorf("analyze --help: exit %d, %q", code, out)
+	}
+	code, out, _ = runKeyrate(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "keyrate ") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}

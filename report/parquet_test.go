@@ -1,0 +1,88 @@
+package report
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/apache/arrow/go/v15/parquet/schema"
+)
+
+// TestParquetReadsBackWithArrow proves, with an independent reader, the
+// logical types warehouses rely on: strings are UTF-8 and dictionary
+// encoded, times are TIMESTAMP(MILLIS, adjusted to UTC), counts INT64,
+// and the file is zstd compressed.
+func TestParquetReadsBackWithArrow(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeTestTable(t, dir, []Format{Parquet}, sampleRows); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "things.parquet")
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+
+	sc := rdr.MetaData().Schema
+	if sc.NumColumns() != 3 {
+		t.Fatalf("%d columns, want 3 (the '-' field is not written)", sc.NumColumns())
+	}
+	key := sc.Column(0)
+	if key.Name() != "key" || key.PhysicalType() != parquet.Types.ByteArray || !key.LogicalType().Equals(schema.StringLogicalType{}) {
+		t.Errorf("key column: %s %s %s", key.Name(), key.PhysicalType(), key.LogicalType())
+	}
+	at := sc.Column(1)
+	ts, ok := at.LogicalType().(*schema.TimestampLogicalType)
+	if at.Name() != "at" || at.PhysicalType() != parquet.Types.Int64 || !ok || !ts.IsAdjustedToUTC() || ts.TimeUnit() != schema.TimeUnitMillis {
+		t.Errorf("at column: %s %s %s", at.Name(), at.PhysicalType(), at.LogicalType())
+	}
+	count := sc.Column(2)
+	if count.Name() != "count" || count.PhysicalType() != parquet.Types.Int64 {
+		t.Errorf("count column: %s %s", count.Name(), count.PhysicalType())
+	}
+	rg := rdr.MetaData().RowGroup(0)
+	keyChunk, err := rg.ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keyChunk.Compression().String() != "ZSTD" {
+		t.Errorf("key column compression %s, want ZSTD", keyChunk.Compression())
+	}
+	if !keyChunk.HasDictionaryPage() {
+		t.Error("key column has no dictionary page")
+	}
+
+	// Values round-trip through Arrow.
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	if tbl.NumRows() != int64(len(sampleRows)) {
+		t.Fatalf("%d rows, want %d", tbl.NumRows(), len(sampleRows))
+	}
+	tsType, ok := tbl.Schema().Field(1).Type.(*arrow.TimestampType)
+	if !ok || tsType.Unit != arrow.Millisecond || tsType.TimeZone != "UTC" {
+		t.Errorf("arrow type of at: %s", tbl.Schema().Field(1).Type)
+	}
+	keys := tbl.Column(0).Data().Chunk(0).(*array.String)
+	ats := tbl.Column(1).Data().Chunk(0).(*array.Timestamp)
+	counts := tbl.Column(2).Data().Chunk(0).(*array.Int64)
+	for i, want := range sampleRows {
+		if keys.Value(i) != want.Key || int64(ats.Value(i)) != want.At.UnixMilli() || counts.Value(i) != want.Count {
+			t.Errorf("row %d = (%q, %d, %d), want (%q, %d, %d)", i,
+				keys.Value(i), ats.Value(i), counts.Value(i), want.Key, want.At.UnixMilli(), want.Count)
+		}
+	}
+}
