@@ -168,11 +168,13 @@ type tableSink struct {
 	windows    *report.Table[aggregate.WindowRow]
 	violations *report.Table[aggregate.ViolationRow]
 	keys       *report.Table[aggregate.KeyRow]
+	audit      *report.Table[aggregate.AuditRow]
 }
 
 func (t *tableSink) Window(r *aggregate.WindowRow) error       { return t.windows.Write(r) }
 func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
+func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
 func writeReports(dir string, formats []report.Format, src aggregate.Source, limits []aggregate.Limit, m *manifest, started time.Time) (err error) {
 	set, err := report.NewSet(dir, formats)
@@ -194,13 +196,17 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 	if sink.keys, err = report.NewTable[aggregate.KeyRow](set, "keys"); err != nil {
 		return err
 	}
+	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit"); err != nil {
+		return err
+	}
 	if err := aggregate.Analyze(src, limits, &sink); err != nil {
 		return err
 	}
 	m.Outputs = map[string]int64{
-		"windows":    sink.windows.Rows(),
-		"violations": sink.violations.Rows(),
-		"keys":       sink.keys.Rows(),
+		"windows":        sink.windows.Rows(),
+		"violations":     sink.violations.Rows(),
+		"keys":           sink.keys.Rows(),
+		"throttle_audit": sink.audit.Rows(),
 	}
 	m.WallSeconds = time.Since(started).Seconds()
 	return set.Commit(m)
