@@ -18,10 +18,13 @@ type captureSink struct {
 	audits     []AuditRow
 }
 
-func (c *captureSink) Window(r *WindowRow) error       { c.windows = append(c.windows, *r); return nil }
-func (c *captureSink) Violation(r *ViolationRow) error { c.violations = append(c.violations, *r); return nil }
-func (c *captureSink) Key(r *KeyRow) error             { c.keys = append(c.keys, *r); return nil }
-func (c *captureSink) Audit(r *AuditRow) error         { c.audits = append(c.audits, *r); return nil }
+func (c *captureSink) Window(r *WindowRow) error { c.windows = append(c.windows, *r); return nil }
+func (c *captureSink) Violation(r *ViolationRow) error {
+	c.violations = append(c.violations, *r)
+	return nil
+}
+func (c *captureSink) Key(r *KeyRow) error     { c.keys = append(c.keys, *r); return nil }
+func (c *captureSink) Audit(r *AuditRow) error { c.audits = append(c.audits, *r); return nil }
 
 // req is one generated request.
 type req struct {
