@@ -33,7 +33,7 @@ func (fieldsParser) Parse(line []byte, rec *parse.Record) error {
 }
 
 type point struct {
-	key                string
+	key                   string
 	t, requests, rejected int64
 }
 
