@@ -3,6 +3,7 @@ package aggregate
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -57,8 +58,7 @@ func (p *Policy) PlanOf(key string) string {
 type Inputs struct {
 	// All holds every request of every key.
 	All Source
-	// Filtered[i] holds the requests matching Policy.Filters[i]; it may
-	// be nil when no rule uses filter i.
+	// Filtered[i] holds the requests matching Policy.Filters[i].
 	Filtered []Source
 }
 
@@ -83,6 +83,11 @@ const (
 // Sources may be read twice (once to group accounts); memory holds one
 // key's series per source plus the per-account aggregates and rows.
 func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
+	for i := range pol.Filters {
+		if i >= len(in.Filtered) || in.Filtered[i] == nil {
+			return Stats{}, fmt.Errorf("aggregate: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
+		}
+	}
 	ev := &evaluator{pol: pol, report: pol.ReportMillis}
 	if ev.report <= 0 {
 		ev.report = 60_000

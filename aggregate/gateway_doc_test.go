@@ -196,3 +196,18 @@ func TestMatchGlob(t *testing.T) {
 		}
 	}
 }
+
+// A scoped rule without its filtered aggregate must fail, not read as
+// "no requests in scope".
+func TestEvaluateNeedsFilteredInputs(t *testing.T) {
+	pol := &Policy{
+		Plans:       map[string]*Plan{"p": {Name: "p", Rules: []Rule{{Name: "x", Algorithm: Fixed, Limit: 1, WindowMillis: 1000, Filter: 0}}}},
+		DefaultPlan: "p",
+		Filters:     []RequestFilter{{Methods: []string{"POST"}}},
+	}
+	st := NewState()
+	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	if _, err := Evaluate(Inputs{All: st}, pol, &captureSink{}); err == nil {
+		t.Fatal("Evaluate accepted a policy whose filter has no input")
+	}
+}
