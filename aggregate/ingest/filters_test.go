@@ -128,3 +128,54 @@ func TestVerdictRejected(t *testing.T) {
 		}
 	}
 }
+
+// The per-request work of scoped limits must not allocate once a (key,
+// timestamp) cell exists: it runs for every line.
+func TestFilterSetAddDoesNotAllocate(t *testing.T) {
+	fs := newFilterSet([]aggregate.RequestFilter{
+		{Methods: []string{"GET", "POST"}, Paths: []string{"/v1/search*", "/v2/*/items"}},
+		{ExcludeStatus: []int{500}},
+	})
+	var rec parse.Record
+	if err := (fieldsParser{}).Parse([]byte("1000 POST /v1/search/x?key=k1 200 PASSED"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("k1")
+	obs := aggregate.Observation{TimeMillis: 1000, Status: 200}
+	fs.add(key, &rec, &obs) // create the cells
+	if n := testing.AllocsPerRun(100, func() { fs.add(key, &rec, &obs) }); n != 0 {
+		t.Errorf("filterSet.add allocates %.1f times per request", n)
+	}
+	if got := fs.states[0].Cells() + fs.states[1].Cells(); got != 2 {
+		t.Errorf("%d cells, want one per filter", got)
+	}
+}
+
+// BenchmarkFilterSetAdd measures the per-request cost of scoped limits;
+// compare with BenchmarkStateAdd (the unscoped per-request cost).
+func BenchmarkFilterSetAdd(b *testing.B) {
+	fs := newFilterSet([]aggregate.RequestFilter{
+		{Methods: []string{"POST"}, Paths: []string{"/v1/search*"}},
+		{ExcludeStatus: []int{429, 500}},
+	})
+	var rec parse.Record
+	_ = (fieldsParser{}).Parse([]byte("1000 POST /v1/search/x?key=k1 200 PASSED"), &rec)
+	key := []byte("k1")
+	obs := aggregate.Observation{Status: 200}
+	b.ReportAllocs()
+	for i := range b.N {
+		obs.TimeMillis = int64(i % 4096)
+		fs.add(key, &rec, &obs)
+	}
+}
+
+func BenchmarkStateAdd(b *testing.B) {
+	st := aggregate.NewState()
+	key := []byte("k1")
+	obs := aggregate.Observation{Status: 200}
+	b.ReportAllocs()
+	for i := range b.N {
+		obs.TimeMillis = int64(i % 4096)
+		st.Add(key, &obs)
+	}
+}
