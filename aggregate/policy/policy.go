@@ -368,7 +368,9 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 	case aggregate.LeakyBucket:
 		if rv, ok := t["rate"]; !ok {
 			c.errorf(path, `leaky-bucket limit needs rate, as nginx writes it: "10r/s" or "30r/m"`)
-		} else if s, ok := c.str(path+".rate", rv); ok {
+		} else if s, ok := rv.(string); !ok {
+			c.errorf(path+".rate", `want a string as nginx writes it, "10r/s" or "30r/m"; got %s`, typeName(rv))
+		} else {
 			if nr, err := NginxRate(s); err != nil {
 				c.errorf(path+".rate", "%v", err)
 			} else {
@@ -615,6 +617,9 @@ func (c *compiler) keysFile(name string, plans map[string]any) {
 		line, _ := r.FieldPos(0)
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
+		}
+		if first && len(rec) > 0 { // spreadsheets often start CSV exports with a BOM
+			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 		}
 		if first && len(rec) >= 2 && strings.EqualFold(rec[0], "key") && strings.EqualFold(rec[1], "plan") {
 			continue

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,5 +186,47 @@ func TestNginxRate(t *testing.T) {
 		if _, err := NginxRate(s); err == nil {
 			t.Errorf("NginxRate(%q) accepted", s)
 		}
+	}
+}
+
+// Limits may be written as arrays of tables; a keys_file may start with
+// a byte-order mark and carry no header.
+func TestArrayOfTablesAndBOM(t *testing.T) {
+	src := `default_plan = "a"
+keys_file = "k.csv"
+
+[[plans.a.limits]]
+name = "x"
+algorithm = "fixed"
+limit = 1
+window = "week"
+
+[[plans.a.limits]]
+name = "y"
+algorithm = "leaky-bucket"
+rate = 10
+`
+	files := map[string]string{"k.csv": "\ufeffk1,a,acct\nk2,a\n"}
+	open := func(name string) (io.ReadCloser, error) {
+		s, ok := files[name]
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		return io.NopCloser(strings.NewReader(s)), nil
+	}
+	_, _, err := Parse("p.toml", src, open)
+	if err == nil || !strings.Contains(err.Error(), `p.toml:13: plans.a.limits[1].rate: want a string as nginx writes it`) {
+		t.Fatalf("err = %v", err)
+	}
+	src = strings.Replace(src, "rate = 10", `rate = "10r/s"`, 1)
+	pol, _, err := Parse("p.toml", src, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := pol.Plans["a"].Rules; len(r) != 2 || r[0].Calendar != aggregate.Week || r[1].NginxRate != 10_000 || r[1].Burst != 0 {
+		t.Errorf("rules %+v", r)
+	}
+	if pol.KeyPlans["k1"] != "a" || pol.KeyAccounts["k1"] != "acct" || pol.KeyPlans["k2"] != "a" {
+		t.Errorf("keys %v accounts %v", pol.KeyPlans, pol.KeyAccounts)
 	}
 }

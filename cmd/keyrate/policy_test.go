@@ -10,6 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/aggregate"
 )
 
 // A policy shaped like the example, with limits small enough to
@@ -222,10 +226,27 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	if len(m.Inputs) != 2 || m.Inputs[0].TimestampPrecision != "second" || m.Outputs["throttle_audit"] != 10 || m.Outputs["violations"] != 7 || !strings.HasSuffix(m.Policy, "policy.toml") {
 		t.Errorf("manifest: %s", b)
 	}
-	for _, f := range []string{"violations.parquet", "throttle_audit.parquet", "keys.parquet", "windows.parquet"} {
-		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
-			t.Errorf("%s: %v", f, err)
-		}
+	// The Parquet tables hold the same rows as the CSV ones.
+	pv, err := parquet.ReadFile[aggregate.ViolationRow](filepath.Join(out, "violations.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pv) != len(want) || pv[0].Key != "acme" || pv[0].Scope != "account" || pv[0].Excess != 9 || pv[2].FalseThrottles != 0 || pv[2].Leaked != 90 {
+		t.Errorf("violations.parquet: %+v", pv)
+	}
+	pa, err := parquet.ReadFile[aggregate.AuditRow](filepath.Join(out, "throttle_audit.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pa) != 10 || pa[0].Key != "acme" || pa[0].PeakUsage != 1.5 {
+		t.Errorf("throttle_audit.parquet: %+v", pa)
+	}
+	pk, err := parquet.ReadFile[aggregate.KeyRow](filepath.Join(out, "keys.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pk) != 4 || pk[0].Key != "k_0123abcd" || pk[0].Plan != "pro" {
+		t.Errorf("keys.parquet: %+v", pk)
 	}
 }
 
