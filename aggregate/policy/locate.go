@@ -94,7 +94,11 @@ func (l *locator) document() {
 				l.pos++
 			}
 			l.space(false)
-			path := join("", l.key())
+			keys := l.key()
+			for i := 1; i < len(keys); i++ { // [a.b] also defines a
+				l.mark(join("", keys[:i]))
+			}
+			path := join("", keys)
 			l.space(false)
 			for l.pos < len(l.src) && l.src[l.pos] == ']' {
 				l.pos++
@@ -188,9 +192,12 @@ func (l *locator) value(path string) {
 			}
 			elem := path + "[" + strconv.Itoa(i) + "]"
 			l.mark(elem)
+			before := l.pos
 			l.value(elem)
 			l.space(true)
 			if l.peek(0) == ',' {
+				l.pos++
+			} else if l.pos == before { // cannot happen in valid TOML; never loop
 				l.pos++
 			}
 		}
