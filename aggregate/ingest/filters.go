@@ -61,7 +61,11 @@ func mergeFiltered(readers []*reader) []*aggregate.State {
 // by its status.
 func (r *reader) rejected() bool {
 	if r.cfg.VerdictField != "" {
-		return VerdictRejected(r.rec.Field(r.cfg.VerdictField))
+		v := r.rec.Field(r.cfg.VerdictField)
+		if v == nil {
+			r.verdictMissing++
+		}
+		return VerdictRejected(v)
 	}
 	return r.throttle[r.rec.Status]
 }

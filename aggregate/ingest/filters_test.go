@@ -100,6 +100,9 @@ func TestFiltersVerdictAndPrecision(t *testing.T) {
 		if filepath.Base(f.Path) == "b.log" {
 			want = "second" // 1000 and 3000 ms are whole seconds
 		}
+		if f.VerdictMissing != 0 {
+			t.Errorf("%s: %d lines without a verdict, want 0", f.Path, f.VerdictMissing)
+		}
 		if f.TimestampPrecision != want {
 			t.Errorf("%s: precision %q, want %q", f.Path, f.TimestampPrecision, want)
 		}

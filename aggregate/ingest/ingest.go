@@ -55,6 +55,9 @@ type FileStats struct {
 	// TimestampPrecision is "millisecond" when some parsed time had a
 	// sub-second part, else "second"; empty when nothing parsed.
 	TimestampPrecision string `json:"timestamp_precision,omitempty"`
+	// VerdictMissing counts keyed lines without the --verdict-field
+	// value; such lines count as not rejected.
+	VerdictMissing int64 `json:"verdict_missing,omitempty"`
 }
 
 // Sample is one malformed line kept for the manifest and stderr.
@@ -162,6 +165,9 @@ type reader struct {
 	rec      parse.Record
 	obs      aggregate.Observation
 	filters  filterSet
+	// verdictMissing counts the current file's keyed lines lacking the
+	// verdict field.
+	verdictMissing int64
 }
 
 func newReader(cfg Config, st *aggregate.State) *reader {
@@ -178,6 +184,7 @@ const excerptBytes = 120
 
 func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample, error) {
 	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
+	r.verdictMissing = 0
 	in, err := parse.Open(path)
 	if err != nil {
 		return st, nil, err
@@ -235,6 +242,7 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		r.filters.add(key, &r.rec, &r.obs)
 	}
 	st.TimestampPrecision = precision(st.Parsed, subSecond)
+	st.VerdictMissing = r.verdictMissing
 	st.Bytes = in.CompressedBytes()
 	return st, samples, nil
 }

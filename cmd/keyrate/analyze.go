@@ -102,6 +102,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	m := newManifest(args, &o, res)
 	m.Policy = o.policy
+	warnVerdictMissing(stderr, &o, res)
 	for _, s := range res.Samples {
 		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
 	}

@@ -46,6 +46,24 @@ func inputsOf(res *ingest.Result) aggregate.Inputs {
 	return in
 }
 
+// warnVerdictMissing says when --verdict-field names a field that keyed
+// lines lack: those lines count as not rejected, which would otherwise
+// silently report every throttle as leaked.
+func warnVerdictMissing(stderr io.Writer, o *analyzeOptions, res *ingest.Result) {
+	if o.verdictField == "" {
+		return
+	}
+	var missing, keyed int64
+	for _, f := range res.Files {
+		missing += f.VerdictMissing
+		keyed += f.Parsed - f.Keyless
+	}
+	if missing > 0 {
+		fmt.Fprintf(stderr, "keyrate: %d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected\n",
+			missing, keyed, o.verdictField, o.format)
+	}
+}
+
 const policyUsage = `Usage: keyrate policy check FILE
 
 Validates a policy file (see docs/policy.md): every problem is reported

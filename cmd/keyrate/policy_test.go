@@ -266,6 +266,9 @@ func TestAnalyzeVerdictFieldReplacesStatus(t *testing.T) {
 			t.Errorf("row %v: observed without a verdict", r)
 		}
 	}
+	if !strings.Contains(stderr, `177 of 177 keyed lines have no "limit_req_status" field`) {
+		t.Errorf("no warning about the missing verdict field:\n%s", stderr)
+	}
 }
 
 func TestAnalyzeReportInterval(t *testing.T) {
