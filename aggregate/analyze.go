@@ -1,12 +1,18 @@
 package aggregate
 
-// Sink receives report rows. Window, violation and audit rows arrive
-// sorted by key, then limit name, then window start; key rows by key. A
-// sink can stream them straight to files.
+// Sink receives report rows. Window and violation rows arrive sorted by
+// key, then limit name, then window start; key rows by key. A sink can
+// stream them straight to files.
 type Sink interface {
 	Window(*WindowRow) error
 	Violation(*ViolationRow) error
 	Key(*KeyRow) error
+}
+
+// AuditSink is a Sink that also takes throttle_audit rows (sorted by key,
+// then limit name). Evaluate sends them only to sinks that implement it.
+type AuditSink interface {
+	Sink
 	Audit(*AuditRow) error
 }
 

@@ -170,7 +170,12 @@ type sinkRows struct{ s Sink }
 
 func (o sinkRows) Window(r *WindowRow) error       { return o.s.Window(r) }
 func (o sinkRows) Violation(r *ViolationRow) error { return o.s.Violation(r) }
-func (o sinkRows) Audit(r *AuditRow) error         { return o.s.Audit(r) }
+func (o sinkRows) Audit(r *AuditRow) error {
+	if a, ok := o.s.(AuditSink); ok {
+		return a.Audit(r)
+	}
+	return nil
+}
 
 // evalRule runs rule r over series s (nil: no request in scope) of key,
 // emitting report rows and one audit row; it returns the number of
@@ -363,7 +368,7 @@ func (a *accountRows) flushUpTo(key string, sink Sink) error {
 		a.violations = a.violations[1:]
 	}
 	for len(a.audits) > 0 && (key == "" || a.audits[0].Key <= key) {
-		if err := sink.Audit(&a.audits[0]); err != nil {
+		if err := (sinkRows{sink}).Audit(&a.audits[0]); err != nil {
 			return err
 		}
 		a.audits = a.audits[1:]

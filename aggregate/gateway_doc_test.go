@@ -211,3 +211,25 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 		t.Fatal("Evaluate accepted a policy whose filter has no input")
 	}
 }
+
+// plainSink has no Audit method: sinks written before throttle_audit
+// existed keep working.
+type plainSink struct{ violations int }
+
+func (p *plainSink) Window(*WindowRow) error       { return nil }
+func (p *plainSink) Violation(*ViolationRow) error { p.violations++; return nil }
+func (p *plainSink) Key(*KeyRow) error             { return nil }
+
+func TestAnalyzeWithPlainSink(t *testing.T) {
+	st := NewState()
+	for range 3 {
+		st.Add([]byte("k"), &Observation{TimeMillis: 5000, Status: 200})
+	}
+	var s plainSink
+	if err := Analyze(st, []Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.violations != 1 {
+		t.Errorf("%d violations, want 1", s.violations)
+	}
+}
