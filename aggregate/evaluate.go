@@ -77,8 +77,9 @@ const (
 
 // Evaluate runs every rule of every key's plan as an ideal gateway over
 // the key's requests and streams the rows to sink: windows (fixed,
-// per-key rules), violations and audit rows sorted by key, limit name,
-// window start; one keys row per key. Per-account rules count all keys of
+// per-key rules), violations and (to an AuditSink) audit rows sorted by
+// key, limit name, window start; one keys row per key. Invalid rules are
+// an error, never a panic. Per-account rules count all keys of
 // an account together; their rows carry the account in the key column.
 // Sources may be read twice (once to group accounts); memory holds one
 // key's series per source plus the per-account aggregates and rows.
@@ -95,6 +96,14 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	ev.plans = map[string]*Plan{}
 	for name, p := range pol.Plans {
 		q := &Plan{Name: p.Name, Rules: slices.Clone(p.Rules)}
+		for i := range q.Rules {
+			if err := q.Rules[i].Validate(); err != nil {
+				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
+			}
+			if f := q.Rules[i].Filter; f >= len(pol.Filters) {
+				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
+			}
+		}
 		slices.SortStableFunc(q.Rules, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
 		ev.plans[name] = q
 	}

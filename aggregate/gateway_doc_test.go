@@ -233,3 +233,19 @@ func TestAnalyzeWithPlainSink(t *testing.T) {
 		t.Errorf("%d violations, want 1", s.violations)
 	}
 }
+
+func TestEvaluateRejectsInvalidRules(t *testing.T) {
+	st := NewState()
+	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	for _, r := range []Rule{
+		{Name: "a", Algorithm: "gcra", Filter: -1},
+		{Name: "b", Algorithm: TokenBucket, RateMicro: 0, Burst: 1, Filter: -1},
+		{Name: "c", Algorithm: Fixed, Limit: 1, Filter: -1}, // no window
+		{Name: "d", Algorithm: Fixed, Limit: 1, WindowMillis: 1, Filter: 3},
+	} {
+		pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
+		if _, err := Evaluate(Inputs{All: st}, pol, &captureSink{}); err == nil {
+			t.Errorf("rule %+v accepted", r)
+		}
+	}
+}
