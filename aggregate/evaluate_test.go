@@ -110,7 +110,7 @@ func expected(r *Rule, key, plan, scope string, reqs []req, counted func(req) bo
 		if r.Algorithm == Fixed {
 			s = refWindowStart(r, t)
 		} else {
-			s = time.UnixMilli(t - t%report).UTC()
+			s = time.UnixMilli(t - ((t%report)+report)%report).UTC() // floor, also before 1970
 		}
 		if buckets[s] == nil {
 			buckets[s] = &bucket{}
@@ -188,9 +188,12 @@ func randomCase(rng *rand.Rand) (*Policy, []req) {
 		pol.Plans[p] = plan
 	}
 	// Streams start just before a month, week and year boundary
-	// (2026-12-31 23:59:50 UTC is a Thursday) and span a few ms to
-	// weeks, so ties, bursts and window edges all occur.
+	// (2026-12-31 23:59:50 UTC is a Thursday), or just before 1970, and
+	// span a few ms to weeks, so ties, bursts and window edges all occur.
 	base := time.Date(2026, 12, 31, 23, 59, 50, 0, time.UTC).UnixMilli() - rng.Int64N(10_000)
+	if rng.IntN(5) == 0 { // straddle the epoch: window arithmetic must floor
+		base = -rng.Int64N(100_000)
+	}
 	span := []int64{3, 50, 2500, 120_000, 30 * 86_400_000}[rng.IntN(5)]
 	n := rng.IntN(60)
 	reqs := make([]req, n)
