@@ -30,6 +30,13 @@ type Config struct {
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
+	// Filters are the request filters of scoped limits; each gets its
+	// own partial aggregate in Result.Filtered.
+	Filters []aggregate.RequestFilter
+	// VerdictField, if set, names the record field holding the
+	// limiter's own verdict (nginx $limit_req_status); it replaces
+	// ThrottleStatus in deciding what the gateway rejected.
+	VerdictField string
 }
 
 // FileStats describes one input after reading.
@@ -45,6 +52,12 @@ type FileStats struct {
 	// meaningful only when Parsed > 0.
 	MinTime int64 `json:"-"`
 	MaxTime int64 `json:"-"`
+	// TimestampPrecision is "millisecond" when some parsed time had a
+	// sub-second part, else "second"; empty when nothing parsed.
+	TimestampPrecision string `json:"timestamp_precision,omitempty"`
+	// VerdictMissing counts keyed lines without the --verdict-field
+	// value; such lines count as not rejected.
+	VerdictMissing int64 `json:"verdict_missing,omitempty"`
 }
 
 // Sample is one malformed line kept for the manifest and stderr.
@@ -57,9 +70,11 @@ type Sample struct {
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	State   *aggregate.State
-	Files   []FileStats
-	Samples []Sample
+	State *aggregate.State
+	// Filtered[i] holds the requests matching Config.Filters[i].
+	Filtered []*aggregate.State
+	Files    []FileStats
+	Samples  []Sample
 }
 
 // Run reads paths with cfg and returns their merged aggregate. The first
@@ -77,6 +92,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	}
 	results := make([]fileResult, len(paths))
 	states := make([]*aggregate.State, workers)
+	readers := make([]*reader, workers)
 	errs := make([]error, len(paths))
 	next := make(chan int)
 	parent := ctx
@@ -86,6 +102,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	for w := range workers {
 		states[w] = aggregate.NewState()
 		r := newReader(cfg, states[w])
+		readers[w] = r
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,6 +149,7 @@ feed:
 	for _, st := range states[1:] {
 		res.State.Merge(st)
 	}
+	res.Filtered = mergeFiltered(readers)
 	for _, fr := range results {
 		res.Files = append(res.Files, fr.stats)
 		for _, s := range fr.samples {
@@ -152,6 +170,10 @@ type reader struct {
 	throttle map[int]bool
 	rec      parse.Record
 	obs      aggregate.Observation
+	filters  filterSet
+	// verdictMissing counts the current file's keyed lines lacking the
+	// verdict field.
+	verdictMissing int64
 }
 
 func newReader(cfg Config, st *aggregate.State) *reader {
@@ -160,7 +182,7 @@ func newReader(cfg Config, st *aggregate.State) *reader {
 	for _, s := range cfg.ThrottleStatus {
 		throttle[s] = true
 	}
-	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle}
+	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle, filters: newFilterSet(cfg.Filters)}
 }
 
 // excerptBytes bounds how much of a malformed line a sample keeps.
@@ -168,6 +190,7 @@ const excerptBytes = 120
 
 func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample, error) {
 	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
+	r.verdictMissing = 0
 	in, err := parse.Open(path)
 	if err != nil {
 		return st, nil, err
@@ -176,6 +199,7 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	st.Path, st.Compression = in.Name, string(in.Compression)
 	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
 	var samples []Sample
+	subSecond := false
 	malformed := func(line []byte, reason string) {
 		st.Malformed++
 		if len(samples) < r.cfg.MaxSamples {
@@ -213,14 +237,18 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		st.Parsed++
 		ts := r.rec.TimeMillis
 		st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
+		subSecond = subSecond || ts%1000 != 0
 		key := r.keys.Extract(&r.rec)
 		if key == nil {
 			st.Keyless++
 			continue
 		}
-		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.throttle[r.rec.Status]}
+		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
 		r.state.Add(key, &r.obs)
+		r.filters.add(key, &r.rec, &r.obs)
 	}
+	st.TimestampPrecision = precision(st.Parsed, subSecond)
+	st.VerdictMissing = r.verdictMissing
 	st.Bytes = in.CompressedBytes()
 	return st, samples, nil
 }

@@ -27,6 +27,9 @@ Examples:
 
   # From standard input, CSV only
   zcat old.gz | keyrate analyze --limit 100/min --output csv -
+
+  # Audit keys against their plans (see docs/policy.md), nginx answering 503
+  keyrate analyze --policy plans.toml --throttle-status 503 logs/
 `
 
 // analyzeOptions are the parsed flags of 'keyrate analyze'.
@@ -40,6 +43,9 @@ type analyzeOptions struct {
 	workers        int
 	maxLineBytes   int
 	throttleStatus []int
+	policy         string
+	verdictField   string
+	reportInterval time.Duration
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -55,6 +61,9 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "files read in parallel")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
+	fs.StringVar(&o.policy, "policy", "", "policy file (TOML) of plans and limits; see 'keyrate policy check'")
+	fs.StringVar(&o.verdictField, "verdict-field", "", "log field with the limiter's verdict (nginx $limit_req_status); replaces --throttle-status")
+	fs.DurationVar(&o.reportInterval, "report-interval", time.Minute, "report bucket of sliding, token-bucket and leaky-bucket limits")
 	// pflag would print the whole usage on every flag error; keyrate prints
 	// the error and a hint instead, and the usage only for --help.
 	fs.Usage = func() {}
@@ -79,7 +88,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return &exitError{code: exitUsage, err: fmt.Errorf("analyze: %w", err)}
 	}
-	cfg, limits, formats, err := o.validate(fs.Args())
+	cfg, pol, formats, err := o.validate(fs.Args())
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -92,6 +101,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	m := newManifest(args, &o, res)
+	m.Policy = o.policy
+	warnVerdictMissing(stderr, &o, res)
 	for _, s := range res.Samples {
 		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
 	}
@@ -100,8 +111,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(o.out, formats, res.State, limits, m, started); err != nil {
+	if err := writeReports(o.out, formats, inputsOf(res), pol, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
+	}
+	if o.policy != "" && m.UnplannedKeys > 0 {
+		fmt.Fprintf(stderr, "keyrate: %d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan\n", m.UnplannedKeys)
 	}
 	fmt.Fprintf(stderr, "keyrate: %d files, %d lines, %d keys, %d violations, %d malformed, %.1fs\n",
 		len(m.Inputs), m.Totals.Lines, m.Outputs["keys"], m.Outputs["violations"], m.Totals.Malformed, m.WallSeconds)
@@ -109,7 +123,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // validate checks the flags and turns them into the pipeline's config.
-func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Limit, []report.Format, error) {
+func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Policy, []report.Format, error) {
 	var cfg ingest.Config
 	if len(args) == 0 {
 		return cfg, nil, nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
@@ -134,6 +148,10 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 		seen[lim.Name] = true
 		limits = append(limits, lim)
 	}
+	pol, err := o.loadPolicy(limits)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
 	formats, err := report.ParseFormats(o.outputs)
 	if err != nil {
 		return cfg, nil, nil, err
@@ -151,8 +169,10 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 		ThrottleStatus: o.throttleStatus,
 		Workers:        o.workers,
 		MaxSamples:     maxSamples,
+		Filters:        pol.Filters,
+		VerdictField:   strings.ToLower(o.verdictField),
 	}
-	return cfg, limits, formats, nil
+	return cfg, pol, formats, nil
 }
 
 func parserFor(format string) (func() parse.LineParser, error) {
@@ -168,13 +188,15 @@ type tableSink struct {
 	windows    *report.Table[aggregate.WindowRow]
 	violations *report.Table[aggregate.ViolationRow]
 	keys       *report.Table[aggregate.KeyRow]
+	audit      *report.Table[aggregate.AuditRow]
 }
 
 func (t *tableSink) Window(r *aggregate.WindowRow) error       { return t.windows.Write(r) }
 func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
+func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
-func writeReports(dir string, formats []report.Format, src aggregate.Source, limits []aggregate.Limit, m *manifest, started time.Time) (err error) {
+func writeReports(dir string, formats []report.Format, in aggregate.Inputs, pol *aggregate.Policy, m *manifest, started time.Time) (err error) {
 	set, err := report.NewSet(dir, formats)
 	if err != nil {
 		return err
@@ -194,13 +216,19 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 	if sink.keys, err = report.NewTable[aggregate.KeyRow](set, "keys"); err != nil {
 		return err
 	}
-	if err := aggregate.Analyze(src, limits, &sink); err != nil {
+	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit"); err != nil {
 		return err
 	}
+	stats, err := aggregate.Evaluate(in, pol, &sink)
+	if err != nil {
+		return err
+	}
+	m.UnplannedKeys = stats.UnplannedKeys
 	m.Outputs = map[string]int64{
-		"windows":    sink.windows.Rows(),
-		"violations": sink.violations.Rows(),
-		"keys":       sink.keys.Rows(),
+		"windows":        sink.windows.Rows(),
+		"violations":     sink.violations.Rows(),
+		"keys":           sink.keys.Rows(),
+		"throttle_audit": sink.audit.Rows(),
 	}
 	m.WallSeconds = time.Since(started).Seconds()
 	return set.Commit(m)

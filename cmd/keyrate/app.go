@@ -48,6 +48,7 @@ const rootUsage = `keyrate audits API keys' request rates from HTTPS access logs
 
 Usage:
   keyrate analyze [flags] PATH...   count requests per key and find limit violations
+  keyrate policy check FILE         validate a policy file of plans and limits
   keyrate --help                    this help
   keyrate --version                 print the version
 
@@ -86,6 +87,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "analyze":
 		return runAnalyze(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], stdout, stderr)
 	}
 	if strings.HasPrefix(args[0], "-") {
 		return usageErrorf("unknown flag %s before the command", args[0])

@@ -16,10 +16,14 @@ type manifest struct {
 	Totals    totals             `json:"totals"`
 	// TimeRange spans every parsed line's time (UTC); absent when no
 	// line parsed.
-	TimeRange   *timeRange       `json:"time_range,omitempty"`
-	Outputs     map[string]int64 `json:"outputs"` // rows per table
-	BadSamples  []ingest.Sample  `json:"bad_line_samples"`
-	WallSeconds float64          `json:"wall_seconds"`
+	TimeRange *timeRange       `json:"time_range,omitempty"`
+	Outputs   map[string]int64 `json:"outputs"` // rows per table
+	// Policy is the --policy file, if any; UnplannedKeys counts keys
+	// that had no plan under it.
+	Policy        string          `json:"policy,omitempty"`
+	UnplannedKeys int64           `json:"unplanned_keys"`
+	BadSamples    []ingest.Sample `json:"bad_line_samples"`
+	WallSeconds   float64         `json:"wall_seconds"`
 }
 
 type totals struct {

@@ -12,13 +12,15 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/schema"
 )
 
+var stringColumns = map[string]bool{"key": true, "limit_name": true, "plan": true, "algorithm": true, "scope": true}
+
 // TestReportParquetTypes reads every report table with Arrow and checks
 // each column's physical and logical type against the documented schema,
 // and that Parquet and CSV hold the same rows.
 func TestReportParquetTypes(t *testing.T) {
 	dir := t.TempDir()
 	analyzeInto(t, dir, sampleDir)
-	for _, name := range tables {
+	for _, name := range append(tables, "throttle_audit") {
 		csvData, err := os.ReadFile(filepath.Join(dir, name+".csv"))
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +42,7 @@ func TestReportParquetTypes(t *testing.T) {
 				t.Errorf("%s column %d: parquet %q, CSV %q", name, i, col.Name(), header[i])
 			}
 			switch {
-			case col.Name() == "key" || col.Name() == "limit_name":
+			case stringColumns[col.Name()]:
 				if col.PhysicalType() != parquet.Types.ByteArray || !col.LogicalType().Equals(schema.StringLogicalType{}) {
 					t.Errorf("%s.%s is %s/%s, want UTF-8 string", name, col.Name(), col.PhysicalType(), col.LogicalType())
 				}
@@ -48,6 +50,10 @@ func TestReportParquetTypes(t *testing.T) {
 				ts, ok := col.LogicalType().(*schema.TimestampLogicalType)
 				if col.PhysicalType() != parquet.Types.Int64 || !ok || !ts.IsAdjustedToUTC() || ts.TimeUnit() != schema.TimeUnitMillis {
 					t.Errorf("%s.%s is %s/%s, want TIMESTAMP(MILLIS, UTC)", name, col.Name(), col.PhysicalType(), col.LogicalType())
+				}
+			case col.Name() == "peak_usage":
+				if col.PhysicalType() != parquet.Types.Double {
+					t.Errorf("%s.%s is %s, want DOUBLE", name, col.Name(), col.PhysicalType())
 				}
 			default:
 				if col.PhysicalType() != parquet.Types.Int64 {

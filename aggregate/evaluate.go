@@ -1,0 +1,477 @@
+package aggregate
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+)
+
+// Plan is a named set of rules, applied to every key assigned to it.
+type Plan struct {
+	Name  string
+	Rules []Rule
+}
+
+// Policy says which plan each key is on, which account holds it, and
+// which requests each scoped rule counts.
+type Policy struct {
+	Plans map[string]*Plan
+	// DefaultPlan is the plan of keys not assigned one ("": none).
+	DefaultPlan string
+	// KeyPlans assigns plans to keys.
+	KeyPlans map[string]string
+	// KeyAccounts assigns keys to accounts, for per-account rules.
+	KeyAccounts map[string]string
+	// Filters are the distinct request filters of scoped rules;
+	// Rule.Filter indexes them.
+	Filters []RequestFilter
+	// ReportMillis is the report bucket of sliding, token-bucket and
+	// leaky-bucket rules (0: one minute).
+	ReportMillis int64
+}
+
+// CLIPlan is the plan name --limit shortcuts run under.
+const CLIPlan = "cli"
+
+// PolicyFromLimits is the one-plan policy that --limit flags stand for:
+// every key on plan "cli" with one fixed rule per limit.
+func PolicyFromLimits(limits []Limit) *Policy {
+	p := &Plan{Name: CLIPlan}
+	for _, l := range limits {
+		p.Rules = append(p.Rules, Rule{Name: l.Name, Algorithm: Fixed, Limit: l.Allowed, WindowMillis: l.WindowMillis, Filter: -1})
+	}
+	return &Policy{Plans: map[string]*Plan{CLIPlan: p}, DefaultPlan: CLIPlan}
+}
+
+// PlanOf returns the plan of key, or "" if it has none.
+func (p *Policy) PlanOf(key string) string {
+	if pl, ok := p.KeyPlans[key]; ok {
+		return pl
+	}
+	return p.DefaultPlan
+}
+
+// Inputs are the partial aggregates a policy is evaluated over.
+type Inputs struct {
+	// All holds every request of every key.
+	All Source
+	// Filtered[i] holds the requests matching Policy.Filters[i].
+	Filtered []Source
+}
+
+// Stats summarise an evaluation.
+type Stats struct {
+	// UnplannedKeys counts keys with no plan (not assigned one and no
+	// default plan); they appear in the keys table with an empty plan.
+	UnplannedKeys int64
+}
+
+// Scopes of report rows.
+const (
+	ScopeKey     = "key"
+	ScopeAccount = "account"
+)
+
+// Evaluate runs every rule of every key's plan as an ideal gateway over
+// the key's requests and streams the rows to sink: windows (fixed,
+// per-key rules), violations and (to an AuditSink) audit rows sorted by
+// key, limit name, window start; one keys row per key. Invalid rules are
+// an error, never a panic. Per-account rules count all keys of
+// an account together; their rows carry the account in the key column.
+// Sources may be read twice (once to group accounts); memory holds one
+// key's series per source plus the per-account aggregates and rows.
+func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
+	for i := range pol.Filters {
+		if i >= len(in.Filtered) || in.Filtered[i] == nil {
+			return Stats{}, fmt.Errorf("aggregate: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
+		}
+	}
+	ev := &evaluator{pol: pol, report: pol.ReportMillis}
+	if ev.report <= 0 {
+		ev.report = 60_000
+	}
+	ev.plans = map[string]*Plan{}
+	for name, p := range pol.Plans {
+		q := &Plan{Name: p.Name, Rules: slices.Clone(p.Rules)}
+		for i := range q.Rules {
+			if err := q.Rules[i].Validate(); err != nil {
+				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
+			}
+			if f := q.Rules[i].Filter; f >= len(pol.Filters) {
+				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
+			}
+		}
+		slices.SortStableFunc(q.Rules, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
+		ev.plans[name] = q
+	}
+	var acct accountRows
+	if err := ev.accounts(in, &acct); err != nil {
+		return Stats{}, err
+	}
+	var stats Stats
+	out := sinkRows{sink}
+	var key KeyRow
+	err := walk(in.All, in.Filtered, func(s *Series, filtered func(int) *Series) error {
+		if err := acct.flushUpTo(s.Key, sink); err != nil {
+			return err
+		}
+		planName := pol.PlanOf(s.Key)
+		key = KeyRow{Key: s.Key, Plan: planName}
+		if plan := ev.plans[planName]; plan != nil {
+			for i := range plan.Rules {
+				r := &plan.Rules[i]
+				if r.PerAccount && pol.KeyAccounts[s.Key] != "" {
+					continue // counted with the account's other keys
+				}
+				n, err := ev.evalRule(s.Key, ScopeKey, planName, r, pick(s, filtered, r.Filter), out, true)
+				if err != nil {
+					return err
+				}
+				key.Violations += n
+			}
+		} else {
+			stats.UnplannedKeys++
+		}
+		var total Counters
+		for i := range s.Points {
+			total.Add(&s.Points[i].Counters)
+		}
+		key.Requests = total.Requests
+		key.FirstSeen = Millis(s.Points[0].TimeMillis)
+		key.LastSeen = Millis(s.Points[len(s.Points)-1].TimeMillis)
+		key.Status2xx, key.Status3xx = total.Status2xx, total.Status3xx
+		key.Status4xx, key.Status5xx = total.Status4xx, total.Status5xx
+		key.Status429, key.BytesSent = total.Status429, total.BytesSent
+		return sink.Key(&key)
+	})
+	if err != nil {
+		return stats, err
+	}
+	return stats, acct.flushUpTo("", sink)
+}
+
+// pick returns the series a rule reads: the key's full series, or its
+// filtered one (nil when the key has no request in the filter's scope).
+func pick(s *Series, filtered func(int) *Series, f int) *Series {
+	if f < 0 {
+		return s
+	}
+	return filtered(f)
+}
+
+type evaluator struct {
+	pol    *Policy
+	plans  map[string]*Plan
+	report int64
+}
+
+// rowSink receives one rule's rows.
+type rowSink interface {
+	Window(*WindowRow) error
+	Violation(*ViolationRow) error
+	Audit(*AuditRow) error
+}
+
+type sinkRows struct{ s Sink }
+
+func (o sinkRows) Window(r *WindowRow) error       { return o.s.Window(r) }
+func (o sinkRows) Violation(r *ViolationRow) error { return o.s.Violation(r) }
+func (o sinkRows) Audit(r *AuditRow) error {
+	if a, ok := o.s.(AuditSink); ok {
+		return a.Audit(r)
+	}
+	return nil
+}
+
+// evalRule runs rule r over series s (nil: no request in scope) of key,
+// emitting report rows and one audit row; it returns the number of
+// buckets with an excess.
+func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out rowSink, windows bool) (int64, error) {
+	audit := AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
+	if s != nil && len(s.Points) > 0 {
+		gw := newGateway(r)
+		var (
+			start, end                  int64
+			requests, allowed, observed int64
+			have                        bool
+			win                         WindowRow
+			vio                         ViolationRow
+		)
+		flush := func() error {
+			excess := requests - allowed
+			caught := min(excess, observed)
+			audit.Requests += requests
+			audit.Allowed += allowed
+			audit.Excess += excess
+			audit.Observed429 += observed
+			audit.Caught += caught
+			audit.Leaked += excess - caught
+			audit.FalseThrottles += observed - caught
+			if excess > 0 {
+				audit.ExceededBuckets++
+			}
+			if windows && r.Algorithm == Fixed && requests > 0 {
+				win = WindowRow{Key: key, LimitName: r.Name, WindowStart: Millis(start), WindowEnd: Millis(end), Requests: requests}
+				if err := out.Window(&win); err != nil {
+					return err
+				}
+			}
+			if excess == 0 && observed == 0 {
+				return nil
+			}
+			vio = ViolationRow{
+				Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
+				WindowStart: Millis(start), WindowEnd: Millis(end),
+				Requests: requests, Allowed: allowed, Excess: excess,
+				Observed429: observed, Caught: caught, Leaked: excess - caught, FalseThrottles: observed - caught,
+				Scope: scope,
+			}
+			return out.Violation(&vio)
+		}
+		for i := range s.Points {
+			p := &s.Points[i]
+			if !have || p.TimeMillis >= end {
+				if have {
+					if err := flush(); err != nil {
+						return 0, err
+					}
+				}
+				if r.Algorithm == Fixed {
+					start, end = r.fixedWindow(p.TimeMillis)
+				} else {
+					start = windowStart(p.TimeMillis, ev.report)
+					end = start + ev.report
+				}
+				requests, allowed, observed, have = 0, 0, 0, true
+			}
+			if p.Requests > 0 {
+				acc, usage := gw.offer(p.TimeMillis, p.Requests)
+				allowed += acc
+				audit.PeakUsage = max(audit.PeakUsage, usage)
+			}
+			requests += p.Requests
+			observed += p.Rejected
+		}
+		if err := flush(); err != nil {
+			return 0, err
+		}
+	}
+	return audit.ExceededBuckets, out.Audit(&audit)
+}
+
+// walk calls fn for each series of main in key order; filtered(i) returns
+// the same key's series in filtered[i], or nil. Each filtered source is
+// read in step with main, one key at a time.
+func walk(main Source, filtered []Source, fn func(s *Series, filtered func(int) *Series) error) error {
+	curs := make([]*cursor, len(filtered))
+	for i, src := range filtered {
+		if src != nil {
+			curs[i] = newCursor(src)
+			defer curs[i].stop()
+		}
+	}
+	var key string
+	lookup := func(i int) *Series {
+		if i >= len(curs) || curs[i] == nil {
+			return nil
+		}
+		return curs[i].seek(key)
+	}
+	err := main.Each(func(s *Series) error {
+		key = s.Key
+		if err := fn(s, lookup); err != nil {
+			return err
+		}
+		for _, c := range curs {
+			if c != nil && c.err != nil {
+				return c.err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range curs {
+		if c != nil {
+			c.stop()
+			if c.err != nil {
+				return c.err
+			}
+		}
+	}
+	return nil
+}
+
+var errStopCursor = errors.New("cursor stopped")
+
+// cursor turns a Source's push iteration into a pull one.
+type cursor struct {
+	next func() (*Series, bool)
+	stop func()
+	cur  *Series
+	done bool
+	err  error
+}
+
+func newCursor(src Source) *cursor {
+	c := &cursor{}
+	seq := func(yield func(*Series) bool) {
+		err := src.Each(func(s *Series) error {
+			if !yield(s) {
+				return errStopCursor
+			}
+			return nil
+		})
+		if err != nil && err != errStopCursor {
+			c.err = err
+		}
+	}
+	c.next, c.stop = iter.Pull(iter.Seq[*Series](seq))
+	return c
+}
+
+// seek advances to key and returns its series, or nil if the source has
+// none. Keys must be sought in ascending order.
+func (c *cursor) seek(key string) *Series {
+	for !c.done && (c.cur == nil || c.cur.Key < key) {
+		s, ok := c.next()
+		if !ok {
+			c.done, c.cur = true, nil
+			break
+		}
+		c.cur = s
+	}
+	if c.cur != nil && c.cur.Key == key {
+		return c.cur
+	}
+	return nil
+}
+
+// accountRows holds the per-account rows, computed before the per-key
+// pass and merged into its output by key column.
+type accountRows struct {
+	violations []ViolationRow
+	audits     []AuditRow
+}
+
+func (a *accountRows) Window(*WindowRow) error { return nil } // windows are per key only
+func (a *accountRows) Violation(r *ViolationRow) error {
+	a.violations = append(a.violations, *r)
+	return nil
+}
+func (a *accountRows) Audit(r *AuditRow) error {
+	a.audits = append(a.audits, *r)
+	return nil
+}
+
+// flushUpTo sends the buffered rows whose key column is <= key ("": all).
+func (a *accountRows) flushUpTo(key string, sink Sink) error {
+	for len(a.violations) > 0 && (key == "" || a.violations[0].Key <= key) {
+		if err := sink.Violation(&a.violations[0]); err != nil {
+			return err
+		}
+		a.violations = a.violations[1:]
+	}
+	for len(a.audits) > 0 && (key == "" || a.audits[0].Key <= key) {
+		if err := (sinkRows{sink}).Audit(&a.audits[0]); err != nil {
+			return err
+		}
+		a.audits = a.audits[1:]
+	}
+	return nil
+}
+
+// accounts evaluates the per-account rules: it sums the series of each
+// account's keys into per-account aggregates (one per filter used) and
+// runs each account through the per-account rules of every plan its keys
+// are on.
+func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
+	plansOf := map[string][]string{} // account -> plans with per-account rules
+	used := map[int]bool{}
+	for key, acct := range ev.pol.KeyAccounts {
+		if acct == "" {
+			continue
+		}
+		plan := ev.plans[ev.pol.PlanOf(key)]
+		if plan == nil {
+			continue
+		}
+		has := false
+		for _, r := range plan.Rules {
+			if r.PerAccount {
+				has = true
+				used[r.Filter] = true
+			}
+		}
+		if has && !slices.Contains(plansOf[acct], plan.Name) {
+			plansOf[acct] = append(plansOf[acct], plan.Name)
+		}
+	}
+	if len(plansOf) == 0 {
+		return nil
+	}
+	group := func(src Source) (*State, error) {
+		st := NewState()
+		if src == nil {
+			return st, nil
+		}
+		return st, src.Each(func(s *Series) error {
+			acct := ev.pol.KeyAccounts[s.Key]
+			if _, ok := plansOf[acct]; !ok {
+				return nil
+			}
+			for i := range s.Points {
+				st.AddCounters(acct, s.Points[i].TimeMillis, &s.Points[i].Counters)
+			}
+			return nil
+		})
+	}
+	all, err := group(in.All)
+	if err != nil {
+		return err
+	}
+	filtered := make([]Source, len(in.Filtered))
+	for f := range in.Filtered {
+		if used[f] {
+			st, err := group(in.Filtered[f])
+			if err != nil {
+				return err
+			}
+			filtered[f] = st
+		}
+	}
+	err = walk(all, filtered, func(s *Series, filtered func(int) *Series) error {
+		plans := plansOf[s.Key]
+		slices.Sort(plans)
+		for _, name := range plans {
+			plan := ev.plans[name]
+			for i := range plan.Rules {
+				r := &plan.Rules[i]
+				if !r.PerAccount {
+					continue
+				}
+				if _, err := ev.evalRule(s.Key, ScopeAccount, name, r, pick(s, filtered, r.Filter), out, false); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// An account's rows come plan by plan; the tables want them by key,
+	// limit name, then window.
+	slices.SortStableFunc(out.violations, func(a, b ViolationRow) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName),
+			strings.Compare(a.Plan, b.Plan), a.WindowStart.Compare(b.WindowStart))
+	})
+	slices.SortStableFunc(out.audits, func(a, b AuditRow) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
+	})
+	return nil
+}

@@ -1,0 +1,172 @@
+package aggregate
+
+import "math"
+
+// An ideal gateway enforces one rule on one key's (or account's) requests
+// in time order. Requests with the same timestamp are simultaneous: they
+// are offered together as a count, and since they are indistinguishable
+// the number accepted does not depend on any order among them. A
+// rejected request consumes nothing.
+type gateway interface {
+	// offer presents n > 0 simultaneous requests at t (t strictly
+	// increasing across calls) and returns how many are accepted, and
+	// the usage: the capacity taken by earlier accepted requests plus n,
+	// as a fraction of the capacity (above 1 exactly when some of the n
+	// are rejected).
+	offer(t, n int64) (accepted int64, usage float64)
+}
+
+func newGateway(r *Rule) gateway {
+	switch r.Algorithm {
+	case Fixed:
+		return &fixedGateway{rule: r, end: minInt64}
+	case Sliding:
+		return &slidingGateway{limit: r.Limit, width: r.WindowMillis}
+	case TokenBucket:
+		return newTokenGateway(r)
+	case LeakyBucket:
+		return &nginxGateway{rate: r.NginxRate, burst: r.Burst * 1000}
+	}
+	panic("aggregate: rule not validated: " + string(r.Algorithm))
+}
+
+const minInt64 = -1 << 63
+
+// ratio is a/b as a float; any demand against no capacity (a limit of
+// 0) is infinite usage.
+func ratio(a, b int64) float64 {
+	if b <= 0 {
+		if a <= 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return float64(a) / float64(b)
+}
+
+// fixedGateway accepts at most limit requests per window.
+type fixedGateway struct {
+	rule       *Rule
+	start, end int64
+	used       int64
+}
+
+func (g *fixedGateway) offer(t, n int64) (int64, float64) {
+	if t >= g.end {
+		g.start, g.end = g.rule.fixedWindow(t)
+		g.used = 0
+	}
+	acc := min(n, g.rule.Limit-g.used)
+	usage := ratio(g.used+n, g.rule.Limit)
+	g.used += acc
+	return acc, usage
+}
+
+// slidingGateway accepts at most limit requests in any (t − width, t]. It
+// keeps the accepted requests still inside the window in a queue.
+type slidingGateway struct {
+	limit, width int64
+	times        []int64
+	counts       []int64
+	head         int
+	sum          int64
+}
+
+func (g *slidingGateway) offer(t, n int64) (int64, float64) {
+	for g.head < len(g.times) && g.times[g.head] <= t-g.width {
+		g.sum -= g.counts[g.head]
+		g.head++
+	}
+	if g.head > 1024 && g.head*2 > len(g.times) { // compact the queue
+		g.times = append(g.times[:0], g.times[g.head:]...)
+		g.counts = append(g.counts[:0], g.counts[g.head:]...)
+		g.head = 0
+	}
+	acc := min(n, g.limit-g.sum)
+	usage := ratio(g.sum+n, g.limit)
+	if acc > 0 {
+		g.times = append(g.times, t)
+		g.counts = append(g.counts, acc)
+		g.sum += acc
+	}
+	return acc, usage
+}
+
+// tokenScale is how many units a token holds: with the rate in millionths
+// of a token per second, one millisecond refills exactly RateMicro units.
+const tokenScale = 1_000_000_000
+
+// tokenGateway is a token bucket in exact integer units.
+type tokenGateway struct {
+	capacity int64 // burst * tokenScale
+	rate     int64 // units refilled per millisecond
+	tokens   int64
+	last     int64
+	started  bool
+}
+
+func newTokenGateway(r *Rule) *tokenGateway {
+	return &tokenGateway{capacity: r.Burst * tokenScale, rate: r.RateMicro}
+}
+
+func (g *tokenGateway) offer(t, n int64) (int64, float64) {
+	if !g.started {
+		g.started, g.tokens, g.last = true, g.capacity, t
+	}
+	if dt := t - g.last; dt > 0 {
+		// Filling up takes ceil(missing / rate) ms; capping dt there keeps
+		// dt*rate below capacity+rate, far from overflow.
+		missing := g.capacity - g.tokens
+		if dt >= (missing+g.rate-1)/g.rate {
+			g.tokens = g.capacity
+		} else {
+			g.tokens += dt * g.rate
+		}
+	}
+	g.last = t
+	acc := min(n, g.tokens/tokenScale)
+	usage := float64(g.capacity-g.tokens)/float64(g.capacity) + float64(n)/float64(g.capacity/tokenScale)
+	g.tokens -= acc * tokenScale
+	return acc, usage
+}
+
+// nginxGateway is ngx_http_limit_req_module's per-key state, computed as
+// ngx_http_limit_req_lookup does: a millisecond clock, excess in
+// thousandths of a request, rate as requests per second times 1000.
+type nginxGateway struct {
+	rate    int64 // ctx->rate
+	burst   int64 // limit->burst: burst * 1000
+	excess  int64
+	last    int64
+	started bool
+}
+
+func (g *nginxGateway) offer(t, n int64) (int64, float64) {
+	var e int64 // the excess the first of the n requests would leave
+	if !g.started {
+		// A new node: nginx stores excess 0 and accepts the request.
+		e = 0
+	} else {
+		ms := t - g.last
+		// excess = lr->excess - ctx->rate * ms / 1000 + 1000, floored at
+		// 0. A drain that surely empties the bucket is cut short first so
+		// rate*ms cannot overflow.
+		if ms > (1<<62)/g.rate {
+			e = 0
+		} else {
+			e = max(0, g.excess-g.rate*ms/1000+1000)
+		}
+		if e > g.burst {
+			// Rejected: nginx returns NGX_BUSY before touching the node,
+			// so the other n−1 compute the same excess and fail too.
+			return 0, float64(e+1000*n) / float64(g.burst+1000)
+		}
+	}
+	// The first request is accepted with excess e; each further one at
+	// the same millisecond sees ms = 0 and adds 1000.
+	acc := 1 + min(n-1, (g.burst-e)/1000)
+	usage := float64(e+1000*n) / float64(g.burst+1000)
+	g.excess = e + 1000*(acc-1)
+	g.last, g.started = t, true
+	return acc, usage
+}

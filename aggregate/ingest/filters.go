@@ -1,0 +1,90 @@
+package ingest
+
+import (
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/parse"
+)
+
+// filterSet feeds each request into one extra partial aggregate per
+// distinct request filter of the policy's scoped limits. The per-request
+// facts a filter needs (method, path, status) are known only here, at
+// ingest; afterwards each filtered State is an ordinary partial aggregate
+// that merges by addition like the main one.
+type filterSet struct {
+	filters []aggregate.RequestFilter
+	states  []*aggregate.State
+}
+
+func newFilterSet(filters []aggregate.RequestFilter) filterSet {
+	fs := filterSet{filters: filters}
+	for range filters {
+		fs.states = append(fs.states, aggregate.NewState())
+	}
+	return fs
+}
+
+// add records one keyed request in every filter it matches. A request in
+// scope whose status the filter excludes is not counted, but if the
+// gateway rejected it the rejection is still recorded for reconciliation.
+func (fs *filterSet) add(key []byte, rec *parse.Record, obs *aggregate.Observation) {
+	if len(fs.filters) == 0 {
+		return
+	}
+	path := rec.Path()
+	for i := range fs.filters {
+		in, counted := fs.filters[i].Match(rec.Method, path, rec.Status)
+		switch {
+		case counted:
+			fs.states[i].Add(key, obs)
+		case in && obs.Rejected:
+			fs.states[i].AddRejection(key, obs.TimeMillis)
+		}
+	}
+}
+
+// mergeFiltered merges the workers' filtered states, filter by filter.
+func mergeFiltered(readers []*reader) []*aggregate.State {
+	if len(readers) == 0 || len(readers[0].filters.states) == 0 {
+		return nil
+	}
+	out := readers[0].filters.states
+	for _, r := range readers[1:] {
+		for i, st := range r.filters.states {
+			out[i].Merge(st)
+		}
+	}
+	return out
+}
+
+// rejected reports whether the real gateway rejected the current record:
+// by the limiter's logged verdict when --verdict-field names one, else
+// by its status.
+func (r *reader) rejected() bool {
+	if r.cfg.VerdictField != "" {
+		v := r.rec.Field(r.cfg.VerdictField)
+		if v == nil {
+			r.verdictMissing++
+		}
+		return VerdictRejected(v)
+	}
+	return r.throttle[r.rec.Status]
+}
+
+// VerdictRejected reports whether an nginx $limit_req_status value means
+// the limiter rejected the request: REJECTED, or REJECTED_DRY_RUN (in
+// dry-run mode nginx lets the request through but logs what it would
+// have done). PASSED, DELAYED, DELAYED_DRY_RUN, an empty value and "-"
+// (the limiter did not run) are not rejections.
+func VerdictRejected(v []byte) bool {
+	return string(v) == "REJECTED" || string(v) == "REJECTED_DRY_RUN"
+}
+
+func precision(parsed int64, subSecond bool) string {
+	switch {
+	case parsed == 0:
+		return ""
+	case subSecond:
+		return "millisecond"
+	}
+	return "second"
+}

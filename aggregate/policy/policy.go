@@ -1,0 +1,653 @@
+// Package policy reads throttle policy files: TOML documents naming plans
+// of limits and assigning keys (and accounts) to plans. It validates a
+// file completely, reporting every problem with its line, and compiles it
+// into an aggregate.Policy for the evaluators.
+package policy
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/keyrate/keyrate/aggregate"
+)
+
+// Error is one problem of a policy file (or of its keys_file).
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Path string // the TOML key path, e.g. plans.free.limits[2].window
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors are all the problems found in a policy, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Summary describes a valid policy, for 'keyrate policy check'.
+type Summary struct {
+	Plans        int
+	Limits       int
+	KeysAssigned int // distinct keys with an explicit plan
+	Accounts     int
+	DefaultPlan  string
+}
+
+// Load reads and compiles the policy file at path. A keys_file is read
+// relative to the policy file's directory. Invalid policies return
+// Errors.
+func Load(path string) (*aggregate.Policy, Summary, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Summary{}, err
+	}
+	return Parse(path, string(src), func(name string) (io.ReadCloser, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(path), name)
+		}
+		return os.Open(name)
+	})
+}
+
+// Parse compiles a policy document named file. open reads its keys_file.
+func Parse(file, src string, open func(string) (io.ReadCloser, error)) (*aggregate.Policy, Summary, error) {
+	var doc map[string]any
+	_, err := toml.Decode(src, &doc)
+	if err != nil {
+		e := &Error{File: file, Msg: err.Error()}
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			e.Line, e.Msg = pe.Position.Line, pe.Message
+		}
+		return nil, Summary{}, Errors{e}
+	}
+	c := &compiler{file: file, lines: locate(src), open: open,
+		pol:       &aggregate.Policy{Plans: map[string]*aggregate.Plan{}, KeyPlans: map[string]string{}, KeyAccounts: map[string]string{}},
+		filterIDs: map[string]int{}}
+	c.document(doc)
+	if len(c.errs) > 0 {
+		slices.SortStableFunc(c.errs, func(a, b *Error) int {
+			if (a.File == file) != (b.File == file) { // the policy first, then its keys_file
+				if a.File == file {
+					return -1
+				}
+				return 1
+			}
+			return a.Line - b.Line
+		})
+		return nil, Summary{}, c.errs
+	}
+	return c.pol, c.summary, nil
+}
+
+type compiler struct {
+	file      string
+	lines     map[string]int
+	open      func(string) (io.ReadCloser, error)
+	pol       *aggregate.Policy
+	filterIDs map[string]int
+	summary   Summary
+	errs      Errors
+}
+
+func (c *compiler) errorf(path, format string, a ...any) {
+	line, ok := c.lines[path]
+	for p := path; !ok && p != ""; { // fall back to the nearest enclosing key
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+		line, ok = c.lines[p]
+	}
+	c.errs = append(c.errs, &Error{File: c.file, Line: line, Path: path, Msg: fmt.Sprintf(format, a...)})
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+func (c *compiler) str(path string, v any) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		c.errorf(path, "want a string, got %s", typeName(v))
+	}
+	return s, ok
+}
+
+func (c *compiler) integer(path string, v any) (int64, bool) {
+	n, ok := v.(int64)
+	if !ok {
+		c.errorf(path, "want an integer, got %s", typeName(v))
+	}
+	return n, ok
+}
+
+// list accepts TOML arrays (of any element type) and arrays of tables.
+func list(v any) ([]any, bool) {
+	switch a := v.(type) {
+	case []any:
+		return a, true
+	case []map[string]any:
+		out := make([]any, len(a))
+		for i := range a {
+			out[i] = a[i]
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func (c *compiler) document(doc map[string]any) {
+	for _, k := range sortedKeys(doc) {
+		switch k {
+		case "default_plan", "keys_file", "plans", "keys":
+		default:
+			c.errorf(k, "unknown setting (want default_plan, keys_file, [plans.NAME] or [keys])")
+		}
+	}
+	plans, ok := doc["plans"].(map[string]any)
+	switch {
+	case doc["plans"] == nil:
+		c.errs = append(c.errs, &Error{File: c.file, Line: 1, Msg: "no plans: define at least one [plans.NAME] with limits"})
+	case !ok:
+		c.errorf("plans", "want a table of plans, got %s", typeName(doc["plans"]))
+	}
+	for _, name := range sortedKeys(plans) {
+		c.plan(name, plans[name])
+	}
+	if v, ok := doc["default_plan"]; ok {
+		if s, ok := c.str("default_plan", v); ok {
+			if c.pol.Plans[s] == nil && plans[s] == nil {
+				c.errorf("default_plan", "unknown plan %q", s)
+			}
+			c.pol.DefaultPlan = s
+			c.summary.DefaultPlan = s
+		}
+	}
+	if v, ok := doc["keys_file"]; ok {
+		if s, ok := c.str("keys_file", v); ok {
+			c.keysFile(s, plans)
+		}
+	}
+	if v, ok := doc["keys"]; ok {
+		c.keysTable(v, plans)
+	}
+	c.summary.KeysAssigned = len(c.pol.KeyPlans)
+	accounts := map[string]bool{}
+	for _, a := range c.pol.KeyAccounts {
+		accounts[a] = true
+	}
+	c.summary.Accounts = len(accounts)
+	c.summary.Plans = len(c.pol.Plans)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (c *compiler) plan(name string, v any) {
+	path := "plans." + name
+	t, ok := v.(map[string]any)
+	if !ok {
+		c.errorf(path, "want a table with limits = [...], got %s", typeName(v))
+		return
+	}
+	for _, k := range sortedKeys(t) {
+		if k != "limits" {
+			c.errorf(path+"."+k, "unknown plan setting (want limits)")
+		}
+	}
+	lims, ok := list(t["limits"])
+	if !ok || len(lims) == 0 {
+		if t["limits"] != nil && !ok {
+			c.errorf(path+".limits", "want an array of limits, got %s", typeName(t["limits"]))
+		} else {
+			c.errorf(path, "plan has no limits")
+		}
+		return
+	}
+	plan := &aggregate.Plan{Name: name}
+	seen := map[string]string{}
+	valid := true
+	for i, lv := range lims {
+		lpath := fmt.Sprintf("%s.limits[%d]", path, i)
+		r, ok := c.limit(lpath, lv)
+		if prev, dup := seen[r.Name]; dup && r.Name != "" {
+			c.errorf(lpath+".name", "limit name %q already used by %s", r.Name, prev)
+			ok = false
+		} else if r.Name != "" {
+			seen[r.Name] = lpath
+		}
+		if !ok {
+			valid = false
+			continue
+		}
+		plan.Rules = append(plan.Rules, r)
+	}
+	c.summary.Limits += len(lims)
+	if valid {
+		c.pol.Plans[name] = plan
+	}
+}
+
+var limitFields = map[aggregate.Algorithm][]string{
+	aggregate.Fixed:       {"limit", "window"},
+	aggregate.Sliding:     {"limit", "window"},
+	aggregate.TokenBucket: {"rate", "burst"},
+	aggregate.LeakyBucket: {"rate", "burst"},
+}
+
+var commonFields = []string{"name", "algorithm", "per", "methods", "paths", "exclude_status"}
+
+// limit compiles one limit table.
+func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
+	r := aggregate.Rule{Filter: -1}
+	t, ok := v.(map[string]any)
+	if !ok {
+		c.errorf(path, "want a limit table { name = ..., algorithm = ..., ... }, got %s", typeName(v))
+		return r, false
+	}
+	n := len(c.errs)
+	if nv, ok := t["name"]; !ok {
+		c.errorf(path, "limit has no name")
+	} else if s, ok := c.str(path+".name", nv); ok {
+		if s == "" {
+			c.errorf(path+".name", "name is empty")
+		}
+		r.Name = s
+	}
+	alg, ok := t["algorithm"]
+	if !ok {
+		c.errorf(path, "limit has no algorithm (want fixed, sliding, token-bucket or leaky-bucket)")
+		return r, false
+	}
+	as, ok := c.str(path+".algorithm", alg)
+	if !ok {
+		return r, false
+	}
+	r.Algorithm = aggregate.Algorithm(as)
+	fields, ok := limitFields[r.Algorithm]
+	if !ok {
+		c.errorf(path+".algorithm", "unknown algorithm %q (want fixed, sliding, token-bucket or leaky-bucket)", as)
+		return r, false
+	}
+	for _, k := range sortedKeys(t) {
+		if slices.Contains(fields, k) || slices.Contains(commonFields, k) {
+			continue
+		}
+		if slices.ContainsFunc([]aggregate.Algorithm{aggregate.Fixed, aggregate.TokenBucket}, func(a aggregate.Algorithm) bool { return slices.Contains(limitFields[a], k) }) {
+			c.errorf(path+"."+k, "%s does not apply to %s limits (they take %s)", k, as, strings.Join(fields, " and "))
+		} else {
+			c.errorf(path+"."+k, "unknown limit setting")
+		}
+	}
+	switch r.Algorithm {
+	case aggregate.Fixed, aggregate.Sliding:
+		c.countAndWindow(path, t, &r)
+	case aggregate.TokenBucket:
+		if rv, ok := t["rate"]; !ok {
+			c.errorf(path, "token-bucket limit needs rate (tokens per second)")
+		} else {
+			var rate float64
+			switch x := rv.(type) {
+			case int64:
+				rate = float64(x)
+			case float64:
+				rate = x
+			default:
+				c.errorf(path+".rate", "want a number of tokens per second, got %s", typeName(rv))
+				rate = math.NaN()
+			}
+			if !math.IsNaN(rate) {
+				if m, ok := aggregate.RateMicroOf(rate); ok {
+					r.RateMicro = m
+				} else {
+					c.errorf(path+".rate", "rate %g: want a positive number of tokens per second, at most 1e9, with at most 6 decimals", rate)
+				}
+			}
+		}
+		if bv, ok := t["burst"]; !ok {
+			c.errorf(path, "token-bucket limit needs burst (the bucket's capacity)")
+		} else if b, ok := c.integer(path+".burst", bv); ok {
+			if b < 1 || b > aggregate.MaxBurst {
+				c.errorf(path+".burst", "burst %d: want 1 to %d", b, aggregate.MaxBurst)
+			}
+			r.Burst = b
+		}
+	case aggregate.LeakyBucket:
+		if rv, ok := t["rate"]; !ok {
+			c.errorf(path, `leaky-bucket limit needs rate, as nginx writes it: "10r/s" or "30r/m"`)
+		} else if s, ok := rv.(string); !ok {
+			c.errorf(path+".rate", `want a string as nginx writes it, "10r/s" or "30r/m"; got %s`, typeName(rv))
+		} else {
+			if nr, err := NginxRate(s); err != nil {
+				c.errorf(path+".rate", "%v", err)
+			} else {
+				r.NginxRate = nr
+			}
+		}
+		if bv, ok := t["burst"]; ok { // nginx's default burst is 0
+			if b, ok := c.integer(path+".burst", bv); ok {
+				if b < 0 || b > aggregate.MaxBurst {
+					c.errorf(path+".burst", "burst %d: want 0 to %d", b, aggregate.MaxBurst)
+				}
+				r.Burst = b
+			}
+		}
+	}
+	if pv, ok := t["per"]; ok {
+		if s, ok := c.str(path+".per", pv); ok {
+			switch s {
+			case "key":
+			case "account":
+				r.PerAccount = true
+			default:
+				c.errorf(path+".per", `per %q: want "key" or "account"`, s)
+			}
+		}
+	}
+	c.filter(path, t, &r)
+	if len(c.errs) > n {
+		return r, false
+	}
+	if err := r.Validate(); err != nil { // a guard: the checks above should cover it
+		c.errorf(path, "%v", err)
+		return r, false
+	}
+	return r, true
+}
+
+// countAndWindow reads the limit and window of fixed and sliding limits.
+func (c *compiler) countAndWindow(path string, t map[string]any, r *aggregate.Rule) {
+	if lv, ok := t["limit"]; !ok {
+		c.errorf(path, "%s limit needs limit (requests per window)", r.Algorithm)
+	} else if n, ok := c.integer(path+".limit", lv); ok {
+		if n < 0 {
+			c.errorf(path+".limit", "limit %d: want 0 or more requests", n)
+		}
+		r.Limit = n
+	}
+	wv, ok := t["window"]
+	if !ok {
+		c.errorf(path, `%s limit needs window, as in "1m", "1h" or "day"`, r.Algorithm)
+		return
+	}
+	s, ok := c.str(path+".window", wv)
+	if !ok {
+		return
+	}
+	switch cal := aggregate.Calendar(s); cal {
+	case aggregate.Day, aggregate.Week, aggregate.Month, aggregate.Year:
+		if r.Algorithm == aggregate.Sliding {
+			c.errorf(path+".window", "window %q: a sliding window is a duration, as in \"24h\"; calendar windows are fixed", s)
+			return
+		}
+		r.Calendar = cal
+		return
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		c.errorf(path+".window", `window %q: want a duration such as "1s", "5m", "24h", or day, week, month, year`, s)
+	case d < time.Millisecond || d%time.Millisecond != 0:
+		c.errorf(path+".window", "window %q: want a positive whole number of milliseconds", s)
+	default:
+		r.WindowMillis = d.Milliseconds()
+	}
+}
+
+// filter reads a limit's scope and status exclusions.
+func (c *compiler) filter(path string, t map[string]any, r *aggregate.Rule) {
+	var f aggregate.RequestFilter
+	strs := func(key string, check func(string) string) []string {
+		v, ok := t[key]
+		if !ok {
+			return nil
+		}
+		a, ok := list(v)
+		if !ok || len(a) == 0 {
+			c.errorf(path+"."+key, "want a non-empty array of strings")
+			return nil
+		}
+		var out []string
+		for i, e := range a {
+			s, ok := c.str(fmt.Sprintf("%s.%s[%d]", path, key, i), e)
+			if !ok {
+				continue
+			}
+			if msg := check(s); msg != "" {
+				c.errorf(fmt.Sprintf("%s.%s[%d]", path, key, i), "%s", msg)
+				continue
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	f.Methods = strs("methods", func(s string) string {
+		if s == "" || strings.ToUpper(s) != s || strings.ContainsAny(s, " \t/") {
+			return fmt.Sprintf("method %q: want an upper-case HTTP method such as GET or POST", s)
+		}
+		return ""
+	})
+	f.Paths = strs("paths", func(s string) string {
+		if !strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "*") {
+			return fmt.Sprintf("path %q: want a path glob starting with / (or *), as in \"/v1/search*\"", s)
+		}
+		return ""
+	})
+	if v, ok := t["exclude_status"]; ok {
+		a, ok := list(v)
+		if !ok || len(a) == 0 {
+			c.errorf(path+".exclude_status", "want a non-empty array of HTTP statuses")
+		}
+		for i, e := range a {
+			p := fmt.Sprintf("%s.exclude_status[%d]", path, i)
+			if n, ok := c.integer(p, e); ok {
+				if n < 100 || n > 599 {
+					c.errorf(p, "status %d: want 100 to 599", n)
+					continue
+				}
+				f.ExcludeStatus = append(f.ExcludeStatus, int(n))
+			}
+		}
+	}
+	if f.IsZero() {
+		return
+	}
+	key := f.Canonical()
+	id, ok := c.filterIDs[key]
+	if !ok {
+		id = len(c.pol.Filters)
+		c.filterIDs[key] = id
+		c.pol.Filters = append(c.pol.Filters, f)
+	}
+	r.Filter = id
+}
+
+// NginxRate parses an nginx limit_req_zone rate ("10r/s", "30r/m") into
+// nginx's internal ctx->rate: requests per second times 1000, computed
+// with nginx's integer division.
+func NginxRate(s string) (int64, error) {
+	scale := int64(0)
+	num := s
+	switch {
+	case strings.HasSuffix(s, "r/s"):
+		scale, num = 1, s[:len(s)-3]
+	case strings.HasSuffix(s, "r/m"):
+		scale, num = 60, s[:len(s)-3]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if scale == 0 || err != nil || n <= 0 || num[0] == '+' {
+		return 0, fmt.Errorf(`rate %q: want N r/s or N r/m as nginx writes it, as in "10r/s" or "30r/m"`, s)
+	}
+	if n > 1_000_000_000 {
+		return 0, fmt.Errorf("rate %q: at most 1000000000 requests", s)
+	}
+	return n * 1000 / scale, nil
+}
+
+// keysTable reads [keys]: "KEY" = "PLAN" or "KEY" = { plan = "PLAN",
+// account = "ACCOUNT" }. It wins over keys_file.
+func (c *compiler) keysTable(v any, plans map[string]any) {
+	t, ok := v.(map[string]any)
+	if !ok {
+		c.errorf("keys", "want a table of \"KEY\" = \"PLAN\", got %s", typeName(v))
+		return
+	}
+	for _, key := range sortedKeys(t) {
+		path := "keys." + key
+		switch x := t[key].(type) {
+		case string:
+			c.assign(path, key, x, plans)
+		case map[string]any:
+			for _, k := range sortedKeys(x) {
+				if k != "plan" && k != "account" {
+					c.errorf(path+"."+k, "unknown key setting (want plan, account)")
+				}
+			}
+			if p, ok := x["plan"]; ok {
+				if s, ok := c.str(path+".plan", p); ok {
+					c.assign(path+".plan", key, s, plans)
+				}
+			}
+			if a, ok := x["account"]; ok {
+				if s, ok := c.str(path+".account", a); ok {
+					c.pol.KeyAccounts[key] = s
+				}
+			}
+		default:
+			c.errorf(path, "want a plan name or { plan = ..., account = ... }, got %s", typeName(t[key]))
+		}
+	}
+}
+
+func (c *compiler) assign(path, key, plan string, plans map[string]any) {
+	if plans[plan] == nil {
+		c.errorf(path, "unknown plan %q", plan)
+		return
+	}
+	c.pol.KeyPlans[key] = plan
+}
+
+// keysFile reads the CSV key,plan[,account]; a first row "key,plan..." is
+// a header. Problems are reported with the CSV file's own line numbers.
+func (c *compiler) keysFile(name string, plans map[string]any) {
+	f, err := c.open(name)
+	if err != nil {
+		c.errorf("keys_file", "%v", err)
+		return
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	shown := name
+	if !filepath.IsAbs(name) {
+		shown = filepath.Join(filepath.Dir(c.file), name)
+	}
+	fileErr := func(line int, format string, a ...any) {
+		c.errs = append(c.errs, &Error{File: shown, Line: line, Msg: fmt.Sprintf(format, a...)})
+	}
+	for first := true; ; first = false {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				fileErr(pe.Line, "%v", pe.Err)
+			} else {
+				fileErr(0, "%v", err)
+			}
+			return
+		}
+		line, _ := r.FieldPos(0)
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+		if first && len(rec) > 0 { // spreadsheets often start CSV exports with a BOM
+			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
+		}
+		if first && len(rec) >= 2 && strings.EqualFold(rec[0], "key") && strings.EqualFold(rec[1], "plan") {
+			continue
+		}
+		if len(rec) < 2 || len(rec) > 3 {
+			fileErr(line, "want key,plan or key,plan,account; got %d fields", len(rec))
+			continue
+		}
+		key, plan := rec[0], rec[1]
+		if key == "" {
+			fileErr(line, "empty key")
+			continue
+		}
+		if plans[plan] == nil {
+			fileErr(line, "key %q: unknown plan %q", key, plan)
+			continue
+		}
+		if prev, ok := c.pol.KeyPlans[key]; ok && prev != plan {
+			fileErr(line, "key %q: plan %q conflicts with plan %q given earlier", key, plan, prev)
+			continue
+		}
+		c.pol.KeyPlans[key] = plan
+		if len(rec) == 3 && rec[2] != "" {
+			if prev, ok := c.pol.KeyAccounts[key]; ok && prev != rec[2] {
+				fileErr(line, "key %q: account %q conflicts with account %q given earlier", key, rec[2], prev)
+				continue
+			}
+			c.pol.KeyAccounts[key] = rec[2]
+		}
+	}
+}
