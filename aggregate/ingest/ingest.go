@@ -30,6 +30,11 @@ type Config struct {
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
+	// SkipCorrupt keeps going after a file fails to open or decompress:
+	// what was read before the error counts, the file is marked Corrupt.
+	SkipCorrupt bool
+	// Progress, if not nil, is updated as inputs are read.
+	Progress *Progress
 }
 
 // FileStats describes one input after reading.
@@ -41,6 +46,10 @@ type FileStats struct {
 	Parsed      int64  `json:"parsed"`
 	Malformed   int64  `json:"malformed"`
 	Keyless     int64  `json:"keyless"`
+	// Corrupt is set when SkipCorrupt stopped reading this file at an
+	// error; Bytes and Lines then count what was read before it.
+	Corrupt      bool   `json:"corrupt"`
+	CorruptError string `json:"corrupt_error,omitempty"`
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0.
 	MinTime int64 `json:"-"`
@@ -79,6 +88,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	states := make([]*aggregate.State, workers)
 	errs := make([]error, len(paths))
 	next := make(chan int)
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -105,7 +115,11 @@ feed:
 		}
 	}
 	close(next)
-	wg.Wait()
+	if !waitUnlessCanceled(parent, &wg) {
+		// A worker may be blocked reading a pipe that never ends; the
+		// caller is stopping anyway, so it does not wait for it.
+		return nil, parent.Err()
+	}
 	// Report the first failing file in input order, so the message is
 	// deterministic whatever the scheduling; files abandoned because of
 	// that failure report only context.Canceled.
@@ -146,6 +160,7 @@ type reader struct {
 	throttle map[int]bool
 	rec      parse.Record
 	obs      aggregate.Observation
+	pub      published // what publish last told cfg.Progress
 }
 
 func newReader(cfg Config, st *aggregate.State) *reader {
@@ -164,7 +179,7 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
 	in, err := parse.Open(path)
 	if err != nil {
-		return st, nil, err
+		return st, nil, r.skip(&st, err)
 	}
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
@@ -181,8 +196,11 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		}
 	}
 	for {
-		if st.Lines&0xfff == 0 && ctx.Err() != nil {
-			return st, nil, ctx.Err()
+		if st.Lines&0xfff == 0 {
+			if ctx.Err() != nil {
+				return st, nil, ctx.Err()
+			}
+			r.publish(in, &st)
 		}
 		line, err := lr.Next()
 		if err == io.EOF {
@@ -194,7 +212,9 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 			continue
 		}
 		if err != nil {
-			return st, nil, err
+			st.Bytes = in.CompressedBytes()
+			r.publish(in, &st)
+			return st, samples, r.skip(&st, err)
 		}
 		st.Lines++
 		if len(line) == 0 {
@@ -216,5 +236,6 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		r.state.Add(key, &r.obs)
 	}
 	st.Bytes = in.CompressedBytes()
+	r.publish(in, &st)
 	return st, samples, nil
 }
