@@ -40,6 +40,7 @@ type analyzeOptions struct {
 	workers        int
 	maxLineBytes   int
 	throttleStatus []int
+	unattended     unattendedOptions
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -55,6 +56,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "files read in parallel")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
+	o.unattended.register(fs)
 	// pflag would print the whole usage on every flag error; keyrate prints
 	// the error and a hint instead, and the usage only for --help.
 	fs.Usage = func() {}
@@ -68,7 +70,7 @@ func printAnalyzeUsage(w io.Writer, fs *pflag.FlagSet) {
 // maxSamples is how many malformed lines are shown and kept.
 const maxSamples = 10
 
-func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	var o analyzeOptions
 	fs := analyzeFlags(&o, stderr)
@@ -79,6 +81,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return &exitError{code: exitUsage, err: fmt.Errorf("analyze: %w", err)}
 	}
+	if err := d.configure(o.unattended.stderrFormat, o.unattended.quiet); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	cfg, limits, formats, err := o.validate(fs.Args())
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -87,24 +92,40 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if o.unattended.dryRun {
+		return dryRun(ctx, stdout, paths, cfg, o.out, formats)
+	}
+	lock, err := lockOutput(o.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	cfg.SkipCorrupt = o.unattended.skipCorrupt
+	var stopProgress func()
+	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
 	res, err := ingest.Run(ctx, paths, cfg)
+	stopProgress()
 	if err != nil {
 		return err
 	}
 	m := newManifest(args, &o, res)
 	for _, s := range res.Samples {
-		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
+		d.log.Info("malformed line", "file", s.File, "line", s.Line, "reason", s.Reason, "excerpt", s.Excerpt)
 	}
+	skipped := reportSkipped(d, res.Files)
 	if m.Totals.Lines > 0 && float64(m.Totals.Malformed)/float64(m.Totals.Lines) > o.maxBadRatio {
 		return &exitError{code: exitMalformed, err: fmt.Errorf(
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(o.out, formats, res.State, limits, m, started); err != nil {
+	if err := writeReports(ctx, o.out, formats, res.State, limits, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
-	fmt.Fprintf(stderr, "keyrate: %d files, %d lines, %d keys, %d violations, %d malformed, %.1fs\n",
-		len(m.Inputs), m.Totals.Lines, m.Outputs["keys"], m.Outputs["violations"], m.Totals.Malformed, m.WallSeconds)
+	logSummary(d, m, skipped, o.out)
+	if skipped > 0 && o.unattended.strictExit {
+		return &exitError{code: exitSkipped, err: fmt.Errorf(
+			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, o.out)}
+	}
 	return nil
 }
 
@@ -168,14 +189,23 @@ type tableSink struct {
 	windows    *report.Table[aggregate.WindowRow]
 	violations *report.Table[aggregate.ViolationRow]
 	keys       *report.Table[aggregate.KeyRow]
+	ctx        context.Context
+	n          int
 }
 
-func (t *tableSink) Window(r *aggregate.WindowRow) error       { return t.windows.Write(r) }
+// Window rows are the bulk of the output; a signal is noticed within
+// 4096 of them.
+func (t *tableSink) Window(r *aggregate.WindowRow) error {
+	if t.n++; t.n&0xfff == 0 && t.ctx.Err() != nil {
+		return t.ctx.Err()
+	}
+	return t.windows.Write(r)
+}
 func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 
-func writeReports(dir string, formats []report.Format, src aggregate.Source, limits []aggregate.Limit, m *manifest, started time.Time) (err error) {
-	set, err := report.NewSet(dir, formats)
+func writeReports(ctx context.Context, dir string, formats []report.Format, src aggregate.Source, limits []aggregate.Limit, m *manifest, started time.Time) (err error) {
+	set, err := report.NewSetFS(dir, formats, outputFS)
 	if err != nil {
 		return err
 	}
@@ -184,7 +214,7 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 			set.Abort()
 		}
 	}()
-	var sink tableSink
+	sink := tableSink{ctx: ctx}
 	if sink.windows, err = report.NewTable[aggregate.WindowRow](set, "windows"); err != nil {
 		return err
 	}
@@ -203,5 +233,8 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 		"keys":       sink.keys.Rows(),
 	}
 	m.WallSeconds = time.Since(started).Seconds()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return set.Commit(m)
 }
