@@ -108,6 +108,10 @@ func startProgress(stderr io.Writer, quiet bool, paths []string) (*ingest.Progre
 		progressbar.OptionThrottle(progressInterval),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSpinnerType(14),
+		// The library's own spinner goroutine reads the bar's state
+		// without its lock (a data race) and outlives the bar; the ticker
+		// below redraws often enough.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	p := &ingest.Progress{}
 	done := make(chan struct{})
