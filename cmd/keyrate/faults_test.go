@@ -126,10 +126,16 @@ type failingFS struct {
 	writeErr  error
 	renameErr error
 	renames   int
+	// onCreate, if set, runs after the second file of the set is created.
+	onCreate func()
+	creates  int
 }
 
 func (f *failingFS) CreateTemp(dir, pattern string) (report.File, error) {
 	file, err := f.OSFS.CreateTemp(dir, pattern)
+	if f.creates++; f.onCreate != nil && f.creates == 2 {
+		f.onCreate()
+	}
 	if err != nil || f.writeErr == nil {
 		return file, err
 	}
@@ -191,6 +197,24 @@ func TestFaultTable(t *testing.T) {
 				return []string{e.file("bad.zst", z)}
 			},
 			code: 1, msg: `bad\.zst: corrupt zstd stream near byte offset [1-9][0-9]*: CRC check failed`, after: previousIntact},
+		{name: "zstd cut short",
+			setup: func(e *faultEnv) []string {
+				z := zst(accessLog(3000))
+				return []string{e.file("cut.zst", z[:len(z)/2])}
+			},
+			code: 1, msg: `cut\.zst: corrupt zstd stream near byte offset [1-9][0-9]*: `, after: previousIntact},
+		{name: "bad gzip header",
+			setup: func(e *faultEnv) []string {
+				return []string{e.file("hdr.gz", []byte{0x1f, 0x8b, 0x99, 0, 0, 0, 0, 0, 0, 0, 0})}
+			},
+			code: 1, msg: `keyrate: \S+hdr\.gz: bad gzip header: `, after: previousIntact},
+		{name: "corrupt input, --out not created yet",
+			setup: func(e *faultEnv) []string {
+				e.out = filepath.Join(e.dir, "fresh")
+				z := gz(accessLog(3000))
+				return []string{e.file("cut.gz", z[:len(z)/2])}
+			},
+			code: 1, msg: `cut\.gz: corrupt gzip stream`, after: noDir},
 		{name: "bzip2 garbage",
 			setup: func(e *faultEnv) []string {
 				return []string{e.file("junk.bz2", append([]byte("BZh91AY&SY"), bytes.Repeat([]byte("junk"), 500)...))}
@@ -202,6 +226,11 @@ func TestFaultTable(t *testing.T) {
 		{name: "input missing",
 			setup: func(e *faultEnv) []string { return []string{filepath.Join(e.dir, "rotated-away.log")} },
 			code:  1, msg: `rotated-away\.log: .*no such file or directory`, after: previousIntact},
+		{name: "input missing at startup, even with --skip-corrupt",
+			setup: func(e *faultEnv) []string {
+				return []string{"--skip-corrupt", e.file("good.log", accessLog(10)), filepath.Join(e.dir, "rotated-away.log")}
+			},
+			code: 1, msg: `rotated-away\.log: .*no such file or directory`, after: previousIntact},
 		{name: "skip-corrupt reads the valid part",
 			setup: func(e *faultEnv) []string {
 				z := gz(accessLog(30000))
@@ -249,6 +278,12 @@ func TestFaultTable(t *testing.T) {
 				return []string{e.file("good.log", accessLog(500))}
 			},
 			code: 1, msg: `keyrate: writing reports to \S+: rename .*input/output error`, after: previousIntact},
+		{name: "output directory vanishes while writing",
+			setup: func(e *faultEnv) []string {
+				withOutputFS(e.t, &failingFS{onCreate: func() { os.RemoveAll(e.out) }})
+				return []string{e.file("good.log", accessLog(500))}
+			},
+			code: 1, msg: `keyrate: writing reports to \S+: .*no such file or directory`, after: noDir},
 		{name: "output path under a regular file",
 			setup: func(e *faultEnv) []string {
 				blocker := e.file("blocker", nil)
@@ -373,6 +408,20 @@ func TestSignalExitCodes(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A signal that arrives while the reports are being written stops the
+// run before anything is renamed into place.
+func TestSignalWhileWriting(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	runFaultCase(t, ctx, faultCase{
+		setup: func(e *faultEnv) []string {
+			withOutputFS(e.t, &failingFS{onCreate: func() { cancel(&signalError{sig: syscall.SIGTERM}) }})
+			return []string{e.file("big.log", accessLog(20000))}
+		},
+		code: 143, msg: "^keyrate: interrupted by SIGTERM; no report written\n$", after: previousIntact,
+	})
 }
 
 type manifestForTest struct {
