@@ -51,6 +51,10 @@ func zstded(t *testing.T, p []byte) []byte {
 }
 
 func writeFile(t *testing.T, dir, name string, p []byte) string {
+	return writeFileTB(t, dir, name, p)
+}
+
+func writeFileTB(t testing.TB, dir, name string, p []byte) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, p, 0o644); err != nil {
