@@ -100,6 +100,9 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 		return err
 	}
 	defer lock.Unlock()
+	if err := recoverOutput(d, o.out); err != nil {
+		return err
+	}
 	cfg.SkipCorrupt = o.unattended.skipCorrupt
 	var stopProgress func()
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)

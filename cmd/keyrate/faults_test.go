@@ -316,6 +316,25 @@ func TestFaultTable(t *testing.T) {
 					t.Errorf("directory holds %s", names(st))
 				}
 			}},
+		{name: "leftovers of a run killed with SIGKILL",
+			setup: func(e *faultEnv) []string {
+				// A stale temp file, and a backup of keys.csv whose
+				// replacement was already renamed in, while the manifest's
+				// temp file shows the set was never completed.
+				for name, content := range map[string]string{
+					".windows.csv.tmp-17":   "partial",
+					".manifest.json.tmp-18": "{",
+					".keys.csv.tmp-19.prev": "key,old\n",
+					"keys.csv":              "key,new-but-orphaned\n",
+				} {
+					if err := os.WriteFile(filepath.Join(e.out, name), []byte(content), 0o644); err != nil {
+						e.t.Fatal(err)
+					}
+				}
+				return []string{"--quiet", e.file("good.log", accessLog(10))}
+			},
+			code: 0, after: newReports,
+			msg: `^keyrate: warning: cleaned up after a killed run dir=\S+ actions="restored \S+/keys.csv; removed \S+/\.manifest\.json\.tmp-18, \S+/\.windows\.csv\.tmp-17"\n$`},
 		{name: "malformed ratio exceeded",
 			setup: func(e *faultEnv) []string {
 				return []string{e.file("junk.log", []byte("not a log line\nnor this\n"))}

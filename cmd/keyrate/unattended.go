@@ -53,6 +53,19 @@ func lockOutput(dir string) (*report.Lock, error) {
 	return l, nil
 }
 
+// recoverOutput cleans up after a run killed without a chance to (kill
+// -9, a crash), while holding the lock.
+func recoverOutput(d *diag, dir string) error {
+	rec, err := report.Recover(dir)
+	if err != nil {
+		return fmt.Errorf("output directory %s: cleaning up after a killed run: %w", dir, err)
+	}
+	if s := rec.String(); s != "" {
+		d.log.Warn("cleaned up after a killed run", "dir", dir, "actions", s)
+	}
+	return nil
+}
+
 // reportSkipped warns about each input --skip-corrupt gave up on and
 // returns how many there were.
 func reportSkipped(d *diag, files []ingest.FileStats) int {
