@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,9 +17,9 @@ import (
 // buildKeyrate compiles the real binary into a temporary directory.
 func buildKeyrate(t *testing.T) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to build keyrate for this test: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "keyrate")
 	cmd := exec.Command(goBin, "build", "-o", bin, ".")
