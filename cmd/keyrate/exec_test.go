@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,15 @@ func TestKillRealProcess(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(out, report.LockName)); err != nil {
 				t.Errorf("no lock file while running: %v", err)
+			}
+			// A second process on the same --out is turned away, naming
+			// the first one, and changes nothing.
+			second := exec.Command(bin, "analyze", "--limit", "10/min", "--out", out, prev)
+			msg, err := second.CombinedOutput()
+			want := fmt.Sprintf("keyrate: output directory %s is in use by another keyrate run (pid %d; lock %s)\n",
+				out, cmd.Process.Pid, filepath.Join(out, report.LockName))
+			if second.ProcessState.ExitCode() != exitLocked || string(msg) != want {
+				t.Errorf("second run: %v, output %q; want exit %d and %q", err, msg, exitLocked, want)
 			}
 			if err := cmd.Process.Signal(s.sig); err != nil {
 				t.Fatal(err)
