@@ -20,8 +20,10 @@ type pendingFile struct {
 	undone bool // rolled back
 	// prev is a hard link to the file final replaced, kept until the
 	// whole set is in place so a failed commit can put it back; "" when
-	// there was none.
+	// there was none or it could not be made.
 	prev string
+	// replaced says final existed before install.
+	replaced bool
 }
 
 // createPending creates a temporary file in the directory of final (the
@@ -52,15 +54,17 @@ func (p *pendingFile) finish() error {
 }
 
 // install renames the file into place, first linking any previous file
-// under a backup name so that rollback can restore it.
+// under a backup name so that rollback can restore it. On a file system
+// without hard links the file is installed without a backup: a later
+// failure then cannot restore that one file, but commits still work.
 func (p *pendingFile) install() error {
 	backup := p.Name() + ".prev"
 	switch err := p.fs.Link(p.final, backup); {
 	case err == nil:
-		p.prev = backup
+		p.prev, p.replaced = backup, true
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		return fmt.Errorf("%s: keeping the previous version: %w", p.final, err)
+		p.replaced = true
 	}
 	if err := p.fs.Rename(p.Name(), p.final); err != nil {
 		return err
@@ -80,10 +84,11 @@ func (p *pendingFile) rollback() {
 		p.cleanup()
 		return
 	}
-	if p.prev != "" {
+	switch {
+	case p.prev != "":
 		p.fs.Rename(p.prev, p.final)
 		p.prev = ""
-	} else {
+	case !p.replaced:
 		p.fs.Remove(p.final)
 	}
 }

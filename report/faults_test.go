@@ -220,3 +220,25 @@ func keys(m map[string]string) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// noLinkFS is a file system without hard links (some network and FAT
+// mounts).
+type noLinkFS struct{ OSFS }
+
+func (noLinkFS) Link(o, n string) error {
+	return &os.LinkError{Op: "link", Old: o, New: n, Err: syscall.EPERM}
+}
+
+func TestCommitWithoutHardLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeSet(dir, OSFS{}, 10, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSet(dir, noLinkFS{}, 10, "new"); err != nil {
+		t.Fatalf("commit on a file system without hard links: %v", err)
+	}
+	m := snapshot(t, dir)
+	if len(m) != 5 || !strings.Contains(m["a.csv"], "new-key-000009") || !strings.Contains(m["manifest.json"], `"new"`) {
+		t.Errorf("after the commit: %v", keys(m))
+	}
+}

@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code = ee.code
 	}
 	d.log.Error(err.Error())
-	if code == exitUsage {
+	if code == exitUsage && !d.json {
 		fmt.Fprintln(stderr, "Run 'keyrate --help' for usage.")
 	}
 	return code

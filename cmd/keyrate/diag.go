@@ -15,8 +15,9 @@ import (
 // lines for people (--stderr-format text) or one JSON object per line for
 // log shippers (--stderr-format json). --quiet keeps warnings and errors.
 type diag struct {
-	w   io.Writer
-	log *slog.Logger
+	w    io.Writer
+	log  *slog.Logger
+	json bool
 }
 
 func newDiag(w io.Writer) *diag {
@@ -31,6 +32,7 @@ func (d *diag) configure(format string, quiet bool) error {
 	if quiet {
 		level = slog.LevelWarn
 	}
+	d.json = format == "json"
 	switch format {
 	case "text":
 		d.log = slog.New(&textHandler{w: d.w, level: level, mu: &sync.Mutex{}})

@@ -60,6 +60,20 @@ func TestStderrJSON(t *testing.T) {
 	}
 }
 
+// In JSON mode even a usage error found after the flags were parsed is a
+// JSON line, with no plain-text hint after it.
+func TestStderrJSONUsageError(t *testing.T) {
+	var so, se bytes.Buffer
+	code := run(context.Background(), []string{"analyze", "--stderr-format", "json", "--limit", "5/fortnight", "x.log"}, &so, &se)
+	if code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	var rec struct{ Level, Msg string }
+	if err := json.Unmarshal(se.Bytes(), &rec); err != nil || rec.Level != "ERROR" || !strings.Contains(rec.Msg, "fortnight") {
+		t.Errorf("stderr %q: want exactly one JSON error record (%v)", se.String(), err)
+	}
+}
+
 func TestQuietKeepsOnlyWarnings(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.log")
