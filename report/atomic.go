@@ -5,59 +5,113 @@
 package report
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 )
 
 // pendingFile is a file being written aside its final name.
 type pendingFile struct {
-	*os.File
-	final string
-	done  bool
+	File
+	fs     FS
+	final  string
+	done   bool // renamed into place
+	undone bool // rolled back
+	// prev is a hard link to the file final replaced, kept until the
+	// whole set is in place so a failed commit can put it back; "" when
+	// there was none or it could not be made.
+	prev string
+	// replaced says final existed before install.
+	replaced bool
 }
 
 // createPending creates a temporary file in the directory of final (the
 // same file system, so the rename is atomic).
-func createPending(final string) (*pendingFile, error) {
+func createPending(fsys FS, final string) (*pendingFile, error) {
 	dir, base := filepath.Split(final)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := fsys.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return nil, err
 	}
-	return &pendingFile{File: f, final: final}, nil
+	return &pendingFile{File: f, fs: fsys, final: final}, nil
 }
 
-// commit flushes the file to stable storage and renames it into place.
-// fsync comes first: without it a crash after the rename could leave the
-// new name pointing at an empty file.
-func (p *pendingFile) commit() error {
+// finish flushes the file to stable storage and closes it. fsync comes
+// first: without it a crash after the rename could leave the new name
+// pointing at an empty file.
+func (p *pendingFile) finish() error {
 	if err := p.Sync(); err != nil {
-		p.cleanup()
 		return fmt.Errorf("%s: %w", p.final, err)
 	}
 	if err := p.Close(); err != nil {
-		p.cleanup()
 		return fmt.Errorf("%s: %w", p.final, err)
 	}
-	if err := os.Rename(p.Name(), p.final); err != nil {
-		p.cleanup()
+	return nil
+}
+
+// install renames the file into place, first linking any previous file
+// under a backup name so that rollback can restore it. On a file system
+// without hard links the file is installed without a backup: a later
+// failure then cannot restore that one file, but commits still work.
+func (p *pendingFile) install() error {
+	backup := p.Name() + ".prev"
+	switch err := p.fs.Link(p.final, backup); {
+	case err == nil:
+		p.prev, p.replaced = backup, true
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		p.replaced = true
+	}
+	if err := p.fs.Rename(p.Name(), p.final); err != nil {
 		return err
 	}
 	p.done = true
 	return nil
 }
 
-// cleanup removes the temporary file unless it was committed; it is safe
-// to call more than once and after commit.
+// rollback undoes install: the previous file comes back, or the new one
+// goes when there was none.
+func (p *pendingFile) rollback() {
+	if p.undone {
+		return
+	}
+	p.undone = true
+	if !p.done {
+		p.cleanup()
+		return
+	}
+	switch {
+	case p.prev != "":
+		p.fs.Rename(p.prev, p.final)
+		p.prev = ""
+	case !p.replaced:
+		p.fs.Remove(p.final)
+	}
+}
+
+// release drops the backup of the previous file once the set is in place.
+func (p *pendingFile) release() {
+	if p.prev != "" {
+		p.fs.Remove(p.prev)
+		p.prev = ""
+	}
+}
+
+// cleanup removes the temporary file unless it was installed; it is safe
+// to call more than once and after install.
 func (p *pendingFile) cleanup() {
+	if p.prev != "" {
+		p.fs.Remove(p.prev)
+		p.prev = ""
+	}
 	if p.done {
 		return
 	}
 	p.done = true
 	p.Close()
-	os.Remove(p.Name())
+	p.fs.Remove(p.Name())
 }

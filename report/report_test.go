@@ -10,20 +10,20 @@ import (
 	"time"
 )
 
-type testRow struct {
+type csvRow struct {
 	Key   string    `parquet:"key,dict"`
 	At    time.Time `parquet:"at,timestamp(millisecond)"`
 	Count int64     `parquet:"count"`
 	Skip  string    `parquet:"-"`
 }
 
-func writeTestTable(t *testing.T, dir string, formats []Format, rows []testRow) error {
+func writeTestTable(t *testing.T, dir string, formats []Format, rows []csvRow) error {
 	t.Helper()
 	set, err := NewSet(dir, formats)
 	if err != nil {
 		return err
 	}
-	tab, err := NewTable[testRow](set, "things")
+	tab, err := NewTable[csvRow](set, "things")
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func writeTestTable(t *testing.T, dir string, formats []Format, rows []testRow) 
 	return set.Commit(map[string]int{"things": len(rows)})
 }
 
-var sampleRows = []testRow{
+var sampleRows = []csvRow{
 	{Key: `plain`, At: time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC), Count: 1},
 	{Key: `with,comma and "quote"`, At: time.Date(2026, 11, 23, 10, 5, 0, 250e6, time.FixedZone("x", 3600)), Count: 2},
 	{Key: "multi\nline", At: time.UnixMilli(0), Count: -3},
@@ -98,11 +98,11 @@ func TestAbortKeepsPreviousReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := NewTable[testRow](set, "things")
+	tab, err := NewTable[csvRow](set, "things")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab.Write(&testRow{Key: "new"})
+	tab.Write(&csvRow{Key: "new"})
 	set.Abort()
 
 	after, _ := os.ReadFile(filepath.Join(dir, "things.csv"))

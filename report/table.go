@@ -54,7 +54,7 @@ const rowBatch = 1024
 func NewTable[T any](set *Set, name string) (*Table[T], error) {
 	t := &Table[T]{name: name}
 	for _, f := range set.formats {
-		pf, err := createPending(filepath.Join(set.dir, name+"."+string(f)))
+		pf, err := createPending(set.fs, filepath.Join(set.dir, name+"."+string(f)))
 		if err != nil {
 			return nil, err
 		}

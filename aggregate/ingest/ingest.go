@@ -37,6 +37,11 @@ type Config struct {
 	// limiter's own verdict (nginx $limit_req_status); it replaces
 	// ThrottleStatus in deciding what the gateway rejected.
 	VerdictField string
+	// SkipCorrupt keeps going after a file fails to open or decompress:
+	// what was read before the error counts, the file is marked Corrupt.
+	SkipCorrupt bool
+	// Progress, if not nil, is updated as inputs are read.
+	Progress *Progress
 }
 
 // FileStats describes one input after reading.
@@ -48,6 +53,10 @@ type FileStats struct {
 	Parsed      int64  `json:"parsed"`
 	Malformed   int64  `json:"malformed"`
 	Keyless     int64  `json:"keyless"`
+	// Corrupt is set when SkipCorrupt stopped reading this file at an
+	// error; Bytes and Lines then count what was read before it.
+	Corrupt      bool   `json:"corrupt"`
+	CorruptError string `json:"corrupt_error,omitempty"`
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0.
 	MinTime int64 `json:"-"`
@@ -123,7 +132,11 @@ feed:
 		}
 	}
 	close(next)
-	wg.Wait()
+	if !waitUnlessCanceled(parent, &wg) {
+		// A worker may be blocked reading a pipe that never ends; the
+		// caller is stopping anyway, so it does not wait for it.
+		return nil, parent.Err()
+	}
 	// Report the first failing file in input order, so the message is
 	// deterministic whatever the scheduling; files abandoned because of
 	// that failure report only context.Canceled.
@@ -174,6 +187,7 @@ type reader struct {
 	// verdictMissing counts the current file's keyed lines lacking the
 	// verdict field.
 	verdictMissing int64
+	pub      published // what publish last told cfg.Progress
 }
 
 func newReader(cfg Config, st *aggregate.State) *reader {
@@ -193,7 +207,7 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	r.verdictMissing = 0
 	in, err := parse.Open(path)
 	if err != nil {
-		return st, nil, err
+		return st, nil, r.skip(&st, err)
 	}
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
@@ -211,8 +225,11 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		}
 	}
 	for {
-		if st.Lines&0xfff == 0 && ctx.Err() != nil {
-			return st, nil, ctx.Err()
+		if st.Lines&0xfff == 0 {
+			if ctx.Err() != nil {
+				return st, nil, ctx.Err()
+			}
+			r.publish(in, &st)
 		}
 		line, err := lr.Next()
 		if err == io.EOF {
@@ -224,7 +241,9 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 			continue
 		}
 		if err != nil {
-			return st, nil, err
+			st.Bytes = in.CompressedBytes()
+			r.publish(in, &st)
+			return st, samples, r.skip(&st, err)
 		}
 		st.Lines++
 		if len(line) == 0 {
@@ -250,5 +269,6 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	st.TimestampPrecision = precision(st.Parsed, subSecond)
 	st.VerdictMissing = r.verdictMissing
 	st.Bytes = in.CompressedBytes()
+	r.publish(in, &st)
 	return st, samples, nil
 }

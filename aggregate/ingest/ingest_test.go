@@ -14,7 +14,7 @@ import (
 	"github.com/keyrate/keyrate/parse"
 )
 
-func testConfig(workers int) Config {
+func pipelineConfig(workers int) Config {
 	return Config{
 		NewParser:      func() parse.LineParser { return parse.Combined{} },
 		KeySources:     parse.DefaultKeySources,
@@ -68,7 +68,7 @@ func TestPipelineMatchesBruteForce(t *testing.T) {
 			os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 			paths = append(paths, p)
 		}
-		res, err := Run(context.Background(), paths, testConfig(1+r.IntN(3)))
+		res, err := Run(context.Background(), paths, pipelineConfig(1+r.IntN(3)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestStateGrowsWithCellsNotLines(t *testing.T) {
 		}
 		p := filepath.Join(dir, fmt.Sprintf("%d.log", n))
 		os.WriteFile(p, []byte(b.String()), 0o644)
-		res, err := Run(context.Background(), []string{p}, testConfig(1))
+		res, err := Run(context.Background(), []string{p}, pipelineConfig(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestMalformedLinesAreCountedAndSampled(t *testing.T) {
 	}
 	lines = append(lines, "", strings.Repeat("x", 300))
 	os.WriteFile(p, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o644)
-	cfg := testConfig(1)
+	cfg := pipelineConfig(1)
 	cfg.MaxLineBytes = 200
 	res, err := Run(context.Background(), []string{p}, cfg)
 	if err != nil {
@@ -157,7 +157,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.log")
 	os.WriteFile(p, []byte(strings.Repeat("x\n", 10000)), 0o644)
-	if _, err := Run(ctx, []string{p}, testConfig(1)); err == nil {
+	if _, err := Run(ctx, []string{p}, pipelineConfig(1)); err == nil {
 		t.Error("a cancelled run succeeded")
 	}
 }

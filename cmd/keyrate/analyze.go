@@ -46,6 +46,7 @@ type analyzeOptions struct {
 	policy         string
 	verdictField   string
 	reportInterval time.Duration
+	unattended     unattendedOptions
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -64,6 +65,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.policy, "policy", "", "policy file (TOML) of plans and limits; see 'keyrate policy check'")
 	fs.StringVar(&o.verdictField, "verdict-field", "", "log field with the limiter's verdict (nginx $limit_req_status); replaces --throttle-status")
 	fs.DurationVar(&o.reportInterval, "report-interval", time.Minute, "report bucket of sliding, token-bucket and leaky-bucket limits")
+	o.unattended.register(fs)
 	// pflag would print the whole usage on every flag error; keyrate prints
 	// the error and a hint instead, and the usage only for --help.
 	fs.Usage = func() {}
@@ -77,7 +79,7 @@ func printAnalyzeUsage(w io.Writer, fs *pflag.FlagSet) {
 // maxSamples is how many malformed lines are shown and kept.
 const maxSamples = 10
 
-func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	var o analyzeOptions
 	fs := analyzeFlags(&o, stderr)
@@ -88,6 +90,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return &exitError{code: exitUsage, err: fmt.Errorf("analyze: %w", err)}
 	}
+	if err := d.configure(o.unattended.stderrFormat, o.unattended.quiet); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	cfg, pol, formats, err := o.validate(fs.Args())
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -96,7 +101,22 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if o.unattended.dryRun {
+		return dryRun(ctx, stdout, paths, cfg, o.out, formats)
+	}
+	lock, err := lockOutput(o.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if err := recoverOutput(d, o.out); err != nil {
+		return err
+	}
+	cfg.SkipCorrupt = o.unattended.skipCorrupt
+	var stopProgress func()
+	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
 	res, err := ingest.Run(ctx, paths, cfg)
+	stopProgress()
 	if err != nil {
 		return err
 	}
@@ -104,21 +124,25 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	m.Policy = o.policy
 	warnVerdictMissing(stderr, &o, res)
 	for _, s := range res.Samples {
-		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
+		d.log.Info("malformed line", "at", fmt.Sprintf("%s:%d", s.File, s.Line), "reason", s.Reason, "excerpt", s.Excerpt)
 	}
+	skipped := reportSkipped(d, res.Files)
 	if m.Totals.Lines > 0 && float64(m.Totals.Malformed)/float64(m.Totals.Lines) > o.maxBadRatio {
 		return &exitError{code: exitMalformed, err: fmt.Errorf(
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(o.out, formats, inputsOf(res), pol, m, started); err != nil {
+	if err := writeReports(ctx, o.out, formats, inputsOf(res), pol, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
-		fmt.Fprintf(stderr, "keyrate: %d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan\n", m.UnplannedKeys)
+		d.log.Warn(fmt.Sprintf("%d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan", m.UnplannedKeys))
 	}
-	fmt.Fprintf(stderr, "keyrate: %d files, %d lines, %d keys, %d violations, %d malformed, %.1fs\n",
-		len(m.Inputs), m.Totals.Lines, m.Outputs["keys"], m.Outputs["violations"], m.Totals.Malformed, m.WallSeconds)
+	logSummary(d, m, skipped, o.out)
+	if skipped > 0 && o.unattended.strictExit {
+		return &exitError{code: exitSkipped, err: fmt.Errorf(
+			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, o.out)}
+	}
 	return nil
 }
 
@@ -189,15 +213,24 @@ type tableSink struct {
 	violations *report.Table[aggregate.ViolationRow]
 	keys       *report.Table[aggregate.KeyRow]
 	audit      *report.Table[aggregate.AuditRow]
+	ctx        context.Context
+	n          int
 }
 
-func (t *tableSink) Window(r *aggregate.WindowRow) error       { return t.windows.Write(r) }
+// Window rows are the bulk of the output; a signal is noticed within
+// 4096 of them.
+func (t *tableSink) Window(r *aggregate.WindowRow) error {
+	if t.n++; t.n&0xfff == 0 && t.ctx.Err() != nil {
+		return t.ctx.Err()
+	}
+	return t.windows.Write(r)
+}
 func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
-func writeReports(dir string, formats []report.Format, in aggregate.Inputs, pol *aggregate.Policy, m *manifest, started time.Time) (err error) {
-	set, err := report.NewSet(dir, formats)
+func writeReports(ctx context.Context, dir string, formats []report.Format, in aggregate.Inputs, pol *aggregate.Policy, m *manifest, started time.Time) (err error) {
+	set, err := report.NewSetFS(dir, formats, outputFS)
 	if err != nil {
 		return err
 	}
@@ -206,7 +239,7 @@ func writeReports(dir string, formats []report.Format, in aggregate.Inputs, pol 
 			set.Abort()
 		}
 	}()
-	var sink tableSink
+	sink := tableSink{ctx: ctx}
 	if sink.windows, err = report.NewTable[aggregate.WindowRow](set, "windows"); err != nil {
 		return err
 	}
@@ -231,5 +264,8 @@ func writeReports(dir string, formats []report.Format, in aggregate.Inputs, pol 
 		"throttle_audit": sink.audit.Rows(),
 	}
 	m.WallSeconds = time.Since(started).Seconds()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return set.Commit(m)
 }

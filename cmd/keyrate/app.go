@@ -15,6 +15,10 @@ const (
 	exitRuntime   = 1 // unreadable input, corrupt stream, output failure
 	exitUsage     = 2
 	exitMalformed = 3 // malformed-line ratio above --max-bad-ratio
+	exitSkipped   = 4 // --strict-exit and --skip-corrupt skipped some input
+	exitLocked    = 5 // another run holds the --out directory's lock
+	// A run stopped by a signal exits 128+N: 130 for SIGINT, 143 for
+	// SIGTERM (see signalError).
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -57,23 +61,26 @@ Run 'keyrate analyze --help' for the analyze flags and examples.
 
 // run executes one keyrate invocation and returns its exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdout, stderr)
+	d := newDiag(stderr)
+	err := dispatch(ctx, d, args, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
 	code := exitRuntime
 	var ee *exitError
-	if errors.As(err, &ee) {
+	if se := interruption(ctx); se != nil {
+		err, code = se, se.exitCode()
+	} else if errors.As(err, &ee) {
 		code = ee.code
 	}
-	fmt.Fprintf(stderr, "keyrate: %v\n", err)
-	if code == exitUsage {
+	d.log.Error(err.Error())
+	if code == exitUsage && !d.json {
 		fmt.Fprintln(stderr, "Run 'keyrate --help' for usage.")
 	}
 	return code
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, d *diag, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, rootUsage)
 		return usageErrorf("no command given")
@@ -86,7 +93,7 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "keyrate %s\n", keyrateVersion())
 		return nil
 	case "analyze":
-		return runAnalyze(ctx, args[1:], stdout, stderr)
+		return runAnalyze(ctx, d, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, args[1:], stdout, stderr)
 	}

@@ -34,6 +34,8 @@ type totals struct {
 	Malformed int64 `json:"malformed"`
 	Keyless   int64 `json:"keyless"`
 	Keys      int   `json:"keys"`
+	// CorruptFiles counts inputs --skip-corrupt stopped reading early.
+	CorruptFiles int `json:"corrupt_files"`
 }
 
 type timeRange struct {
@@ -59,6 +61,9 @@ func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest
 		m.Totals.Parsed += f.Parsed
 		m.Totals.Malformed += f.Malformed
 		m.Totals.Keyless += f.Keyless
+		if f.Corrupt {
+			m.Totals.CorruptFiles++
+		}
 		if f.Parsed == 0 {
 			continue
 		}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/report"
+)
+
+// dryRunSampleLines is how many non-blank lines --dry-run tries to parse
+// per input to name its format.
+const dryRunSampleLines = 10
+
+// dryRun prints, for every input, its size, detected compression and
+// whether its first lines parse, then the files a real run would write.
+// It writes nothing and takes no lock. It fails (exit 1) when an input
+// cannot be opened or its compression header is corrupt.
+func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Config, out string, formats []report.Format) error {
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
+	var bad []string
+	parser := cfg.NewParser()
+	for _, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in, err := parse.Open(p)
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t-\t-\terror: %v\n", p, err)
+			bad = append(bad, p)
+			continue
+		}
+		format, err := sniffFormat(in, parser, cfg.MaxLineBytes)
+		in.Close()
+		if err != nil {
+			format = "error: " + err.Error()
+			bad = append(bad, p)
+		}
+		size := "stream"
+		if in.Size >= 0 {
+			size = fmt.Sprint(in.Size)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.Name, size, in.Compression, format)
+	}
+	tw.Flush()
+	var files []string
+	for _, t := range []string{"windows", "violations", "keys"} {
+		for _, f := range formats {
+			files = append(files, t+"."+string(f))
+		}
+	}
+	fmt.Fprintf(stdout, "\nwould write to %s: %s, manifest.json\n", out, strings.Join(files, ", "))
+	if len(bad) > 0 {
+		return fmt.Errorf("dry run: %d of %d inputs cannot be read: %s", len(bad), len(paths), strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// sniffFormat parses the first non-blank lines of in and says how many
+// the parser accepted.
+func sniffFormat(in *parse.Input, parser parse.LineParser, maxLine int) (string, error) {
+	lr := parse.NewLineReader(in, maxLine)
+	var rec parse.Record
+	tried, ok := 0, 0
+	for tried < dryRunSampleLines {
+		line, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == parse.ErrLineTooLong {
+			tried++
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(line) == 0 {
+			continue
+		}
+		tried++
+		if parser.Parse(line, &rec) == nil {
+			ok++
+		}
+	}
+	switch {
+	case tried == 0:
+		return "empty", nil
+	case ok == 0:
+		return fmt.Sprintf("unrecognized (0/%d sample lines parse as %s)", tried, parserName(parser)), nil
+	}
+	return fmt.Sprintf("%s (%d/%d sample lines parse)", parserName(parser), ok, tried), nil
+}
+
+func parserName(p parse.LineParser) string {
+	if s, ok := p.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", p), "parse."))
+}

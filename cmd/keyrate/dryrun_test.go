@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+func TestDryRunDetectsEveryInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain := write("a.log", accessLog(20))
+	// Names lie on purpose: compression comes from the content.
+	gzipped := write("b.log", gz(accessLog(20)))
+	zstded := write("c.gz", zst(accessLog(20)))
+	other := write("d.txt", []byte("hello\nworld\n"))
+	empty := write("e.log", nil)
+	out := filepath.Join(dir, "out")
+	var so, se bytes.Buffer
+	code := run(context.Background(), []string{"analyze", "--dry-run", "--output", "csv", "--out", out, plain, gzipped, zstded, other, empty}, &so, &se)
+	if code != 0 || se.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, se.String())
+	}
+	for _, want := range []string{
+		`(?m)^INPUT +SIZE +COMPRESSION +FORMAT$`,
+		`(?m)^\S+a\.log +\d+ +none +combined \(10/10 sample lines parse\)$`,
+		`(?m)^\S+b\.log +\d+ +gzip +combined \(10/10 sample lines parse\)$`,
+		`(?m)^\S+c\.gz +\d+ +zstd +combined \(10/10 sample lines parse\)$`,
+		`(?m)^\S+d\.txt +12 +none +unrecognized \(0/2 sample lines parse as combined\)$`,
+		`(?m)^\S+e\.log +0 +none +empty$`,
+		`(?m)^would write to \S+out: windows\.csv, violations\.csv, keys\.csv, manifest\.json$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(so.String()) {
+			t.Errorf("stdout does not match %s:\n%s", want, so.String())
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("--dry-run created %s", out)
+	}
+
+	// A corrupt input is reported in its row and fails the dry run.
+	bad := write("f.bz2", []byte("BZh9 garbage"))
+	so.Reset()
+	se.Reset()
+	code = run(context.Background(), []string{"analyze", "--dry-run", "--out", out, plain, bad}, &so, &se)
+	if code != 1 {
+		t.Errorf("exit %d with a corrupt input, want 1", code)
+	}
+	if !regexp.MustCompile(`(?m)^\S+f\.bz2 +12 +bzip2 +error: \S+f\.bz2: corrupt bzip2 stream near byte offset \d+: `).MatchString(so.String()) {
+		t.Errorf("stdout lacks the corrupt row:\n%s", so.String())
+	}
+	if !regexp.MustCompile(`keyrate: dry run: 1 of 2 inputs cannot be read: \S+f\.bz2\n`).MatchString(se.String()) {
+		t.Errorf("stderr %q", se.String())
+	}
+}

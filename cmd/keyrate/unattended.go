@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/report"
+)
+
+// unattendedOptions are the flags for running from cron: how faults are
+// handled and what is said on stderr.
+type unattendedOptions struct {
+	skipCorrupt  bool
+	strictExit   bool
+	quiet        bool
+	stderrFormat string
+	dryRun       bool
+}
+
+func (o *unattendedOptions) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.skipCorrupt, "skip-corrupt", false, "read what is valid of corrupt or unreadable inputs, mark them in the manifest, and go on")
+	fs.BoolVar(&o.strictExit, "strict-exit", false, "with --skip-corrupt: exit 4 (reports still written) when any input was skipped")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no informational messages; warnings and errors only")
+	fs.StringVar(&o.stderrFormat, "stderr-format", "text", "diagnostics on stderr: text or json (one object per line)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "detect compression and format of every input, print what would be read, write nothing")
+}
+
+// outputFS is the file system reports are written through; tests swap
+// it to inject output faults.
+var outputFS report.FS = report.OSFS{}
+
+// lockOutput takes the --out directory's lock, mapping contention to its
+// own exit code so a cron wrapper can tell "busy" from "broken".
+func lockOutput(dir string) (*report.Lock, error) {
+	l, err := report.LockDir(dir)
+	var le *report.LockedError
+	if errors.As(err, &le) {
+		return nil, &exitError{code: exitLocked, err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// recoverOutput cleans up after a run killed without a chance to (kill
+// -9, a crash), while holding the lock.
+func recoverOutput(d *diag, dir string) error {
+	rec, err := report.Recover(dir)
+	if err != nil {
+		return fmt.Errorf("output directory %s: cleaning up after a killed run: %w", dir, err)
+	}
+	if s := rec.String(); s != "" {
+		d.log.Warn("cleaned up after a killed run", "dir", dir, "actions", s)
+	}
+	return nil
+}
+
+// reportSkipped warns about each input --skip-corrupt gave up on and
+// returns how many there were.
+func reportSkipped(d *diag, files []ingest.FileStats) int {
+	n := 0
+	for _, f := range files {
+		if f.Corrupt {
+			n++
+			d.log.Warn("skipped the rest of a corrupt input", "file", f.Path, "error", f.CorruptError,
+				"bytes_read", f.Bytes, "lines_read", f.Lines)
+		}
+	}
+	return n
+}
+
+// logSummary is the one line a successful run ends with.
+func logSummary(d *diag, m *manifest, skipped int, out string) {
+	d.log.Info("done",
+		"files", len(m.Inputs),
+		"lines", m.Totals.Lines,
+		"keys", m.Outputs["keys"],
+		"violations", m.Outputs["violations"],
+		"malformed", m.Totals.Malformed,
+		"skipped_corrupt", skipped,
+		"seconds", float64(time.Duration(m.WallSeconds*float64(time.Second)).Round(time.Millisecond))/float64(time.Second),
+		"out", out)
+}
+
+// progressInterval is how often the progress bar is redrawn.
+const progressInterval = 200 * time.Millisecond
+
+// startProgress shows a progress bar on stderr while inputs are read, if
+// stderr is a terminal and not --quiet; otherwise it returns a nil
+// Progress (so the pipeline skips its bookkeeping) and a no-op stop.
+func startProgress(stderr io.Writer, quiet bool, paths []string) (*ingest.Progress, func()) {
+	f, ok := stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, func() {}
+	}
+	total := int64(0)
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if p == "-" || err != nil || !st.Mode().IsRegular() {
+			total = -1 // a stream: size unknown, the bar becomes a spinner
+			break
+		}
+		total += st.Size()
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(progressInterval),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSpinnerType(14),
+		// The library's own spinner goroutine reads the bar's state
+		// without its lock (a data race) and outlives the bar; the ticker
+		// below redraws often enough.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+	)
+	p := &ingest.Progress{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(progressInterval)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				bar.Clear()
+				return
+			case <-t.C:
+				rate := float64(p.Lines()) / time.Since(start).Seconds()
+				bar.Describe(fmt.Sprintf("%-24.24s %s lines/s", filepath.Base(p.Current()), humanCount(rate)))
+				bar.Set64(p.Bytes())
+			}
+		}
+	}()
+	return p, func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+func humanCount(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.1fM", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk", x/1e3)
+	}
+	return fmt.Sprintf("%.0f", x)
+}

@@ -1,0 +1,244 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+type testRow struct {
+	Key string `parquet:"key"`
+	N   int64  `parquet:"n"`
+}
+
+// faultFS is the OS file system with one injected fault.
+type faultFS struct {
+	OSFS
+	writeLimit int64 // > 0: writes fail with ENOSPC past this many bytes per file
+	failSync   bool
+	createErr  error // returned by the create-th CreateTemp (1-based)
+	create     int
+	renameErr  error // returned by the rename-th Rename (1-based)
+	rename     int
+	vanishDir  string // removed (with its contents) at the vanish-th create
+	vanish     int
+	creates    int
+	renames    int
+}
+
+func (f *faultFS) CreateTemp(dir, pattern string) (File, error) {
+	f.creates++
+	if f.createErr != nil && f.creates == f.create {
+		return nil, &os.PathError{Op: "open", Path: filepath.Join(dir, pattern), Err: f.createErr}
+	}
+	file, err := f.OSFS.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	if f.vanishDir != "" && f.creates == f.vanish {
+		os.RemoveAll(f.vanishDir)
+	}
+	return &faultFile{File: file, fs: f}, nil
+}
+
+func (f *faultFS) Rename(oldpath, newpath string) error {
+	f.renames++
+	if f.renameErr != nil && f.renames == f.rename {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: f.renameErr}
+	}
+	return f.OSFS.Rename(oldpath, newpath)
+}
+
+type faultFile struct {
+	File
+	fs      *faultFS
+	written int64
+}
+
+func (f *faultFile) Write(p []byte) (int, error) {
+	if f.fs.writeLimit > 0 && f.written+int64(len(p)) > f.fs.writeLimit {
+		n, _ := f.File.Write(p[:f.fs.writeLimit-f.written])
+		f.written += int64(n)
+		return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	}
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	return n, err
+}
+
+func (f *faultFile) Sync() error {
+	if f.fs.failSync {
+		return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+	}
+	return f.File.Sync()
+}
+
+// writeSet writes a full set of two tables plus a manifest through fsys.
+func writeSet(dir string, fsys FS, rows int, tag string) error {
+	set, err := NewSetFS(dir, []Format{CSV, Parquet}, fsys)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error { set.Abort(); return err }
+	a, err := NewTable[testRow](set, "a")
+	if err != nil {
+		return fail(err)
+	}
+	b, err := NewTable[testRow](set, "b")
+	if err != nil {
+		return fail(err)
+	}
+	for i := range rows {
+		r := testRow{Key: fmt.Sprintf("%s-key-%06d", tag, i), N: int64(i)}
+		if err := a.Write(&r); err != nil {
+			return fail(err)
+		}
+		if err := b.Write(&r); err != nil {
+			return fail(err)
+		}
+	}
+	return set.Commit(map[string]string{"run": tag})
+}
+
+// snapshot maps every file name in dir to its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func TestOutputFaultsLeavePreviousSet(t *testing.T) {
+	cases := []struct {
+		name string
+		fs   func(dir string) *faultFS
+		want string
+	}{
+		{"disk full", func(string) *faultFS { return &faultFS{writeLimit: 4096} }, "no space left on device"},
+		{"fsync fails", func(string) *faultFS { return &faultFS{failSync: true} }, "input/output error"},
+		{"read-only dir", func(string) *faultFS { return &faultFS{createErr: syscall.EROFS, create: 1} }, "read-only file system"},
+		{"read-only at manifest", func(string) *faultFS { return &faultFS{createErr: syscall.EROFS, create: 5} }, "read-only file system"},
+		{"first rename fails", func(string) *faultFS { return &faultFS{renameErr: syscall.EIO, rename: 1} }, "input/output error"},
+		// Later renames fail after earlier files replaced their previous
+		// versions: those must be rolled back.
+		{"third rename fails", func(string) *faultFS { return &faultFS{renameErr: syscall.EIO, rename: 3} }, "input/output error"},
+		{"manifest rename fails", func(string) *faultFS { return &faultFS{renameErr: syscall.ENOSPC, rename: 5} }, "no space left"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := writeSet(dir, OSFS{}, 100, "old"); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			if len(before) != 5 {
+				t.Fatalf("previous set has %d files, want 5", len(before))
+			}
+			err := writeSet(dir, c.fs(dir), 5000, "new")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v: want %q", err, c.want)
+			}
+			after := snapshot(t, dir)
+			if len(after) != len(before) {
+				t.Errorf("after the failure the directory holds %d files, want the previous %d", len(after), len(before))
+			}
+			for name, content := range before {
+				if after[name] != content {
+					t.Errorf("%s changed (or vanished) after a failed commit", name)
+				}
+			}
+			for name := range after {
+				if _, ok := before[name]; !ok {
+					t.Errorf("left behind: %s", name)
+				}
+			}
+		})
+	}
+}
+
+// A first run that fails leaves no file at all.
+func TestOutputFaultOnEmptyDirLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	err := writeSet(dir, &faultFS{renameErr: syscall.EIO, rename: 4}, 10, "new")
+	if err == nil {
+		t.Fatal("commit succeeded despite a failing rename")
+	}
+	if m := snapshot(t, dir); len(m) != 0 {
+		t.Errorf("left behind %d files: %v", len(m), keys(m))
+	}
+}
+
+func TestOutputDirVanishes(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	err := writeSet(dir, &faultFS{vanishDir: dir, vanish: 2}, 10, "new")
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("error %v: want a not-exist error", err)
+	}
+	if m := snapshot(t, parent); len(m) != 0 {
+		t.Errorf("left behind: %v", keys(m))
+	}
+}
+
+func TestSuccessfulCommitKeepsNoBackups(t *testing.T) {
+	dir := t.TempDir()
+	for _, tag := range []string{"one", "two"} {
+		if err := writeSet(dir, OSFS{}, 10, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := snapshot(t, dir)
+	want := []string{"a.csv", "a.parquet", "b.csv", "b.parquet", "manifest.json"}
+	if got := keys(m); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("files %v, want %v", got, want)
+	}
+	if !strings.Contains(m["a.csv"], "two-key-000009") || !strings.Contains(m["manifest.json"], `"two"`) {
+		t.Error("second commit did not replace the first")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// noLinkFS is a file system without hard links (some network and FAT
+// mounts).
+type noLinkFS struct{ OSFS }
+
+func (noLinkFS) Link(o, n string) error {
+	return &os.LinkError{Op: "link", Old: o, New: n, Err: syscall.EPERM}
+}
+
+func TestCommitWithoutHardLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeSet(dir, OSFS{}, 10, "old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSet(dir, noLinkFS{}, 10, "new"); err != nil {
+		t.Fatalf("commit on a file system without hard links: %v", err)
+	}
+	m := snapshot(t, dir)
+	if len(m) != 5 || !strings.Contains(m["a.csv"], "new-key-000009") || !strings.Contains(m["manifest.json"], `"new"`) {
+		t.Errorf("after the commit: %v", keys(m))
+	}
+}
