@@ -187,7 +187,7 @@ type reader struct {
 	// verdictMissing counts the current file's keyed lines lacking the
 	// verdict field.
 	verdictMissing int64
-	pub      published // what publish last told cfg.Progress
+	pub            published // what publish last told cfg.Progress
 }
 
 func newReader(cfg Config, st *aggregate.State) *reader {
