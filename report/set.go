@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -12,66 +14,246 @@ import (
 // Set is the group of files one run writes into one directory. Files
 // become visible only at Commit, the manifest last, so a reader that sees
 // the manifest's new version sees the tables it describes.
+//
+// With day partitions (WithPartition) each table is a directory of
+// Hive-style partitions, NAME/date=YYYY-MM-DD/part-0.*. A run replaces
+// exactly the partitions it covers, each one atomically (the partition is
+// written aside, then swapped in by rename), and leaves the others alone.
 type Set struct {
 	dir            string
 	formats        []Format
+	opts           options
 	parquetOptions []parquet.WriterOption
 	tables         []finisher
 	pending        []*pendingFile
+	partitions     []*partitionDir
+	covered        bool
 }
 
+type options struct {
+	version      string
+	policyDigest string
+	keys         *KeyDisplay
+	csvRaw       bool
+	partition    Partition
+	first, last  time.Time // the input's time range; zero when unknown
+}
+
+// Option configures a Set.
+type Option func(*options)
+
+// WithVersion records the keyrate version in every Parquet file.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithPolicyDigest records a digest of the limits or policy the reports
+// were computed under in every Parquet file, so a warehouse can tell rows
+// computed under different policies apart.
+func WithPolicyDigest(d string) Option { return func(o *options) { o.policyDigest = d } }
+
+// WithKeyDisplay writes the key column through d (nil: raw keys).
+func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d } }
+
+// WithCSVRaw turns off CSV formula-injection protection.
+func WithCSVRaw(raw bool) Option { return func(o *options) { o.csvRaw = raw } }
+
+// WithPartition partitions every table by p. first and last bound the
+// times of the input's lines (zero when no line parsed); dates they cover
+// only in part are reported by Dates.
+func WithPartition(p Partition, first, last time.Time) Option {
+	return func(o *options) { o.partition, o.first, o.last = p, first.UTC(), last.UTC() }
+}
+
+// Partition is an output partitioning scheme.
+type Partition string
+
+const (
+	NoPartition  Partition = ""
+	PartitionDay Partition = "day"
+)
+
+// ParsePartition reads a --partition value: "day" or "none" (or empty).
+func ParsePartition(s string) (Partition, error) {
+	switch s {
+	case "", "none":
+		return NoPartition, nil
+	case "day":
+		return PartitionDay, nil
+	}
+	return "", fmt.Errorf("--partition %q: want day or none", s)
+}
+
+// rowGroupRows bounds the rows of a Parquet row group. It is DuckDB's own
+// row group size: large enough for good compression and statistics, small
+// enough that engines read a file in parallel, one row group per thread,
+// and that a writer buffers a few MiB per open file (a month of day
+// partitions keeps ~30 files of each table open at once).
+const rowGroupRows = 122_880
+
+// dictionaryMaxBytes bounds a column chunk's dictionary: low-cardinality
+// strings (limit names, keys of the windows table) get a dictionary
+// page; a column of mostly distinct values (keys of the keys table) falls
+// back to plain encoding when its dictionary outgrows this.
+const dictionaryMaxBytes = 1 << 20
+
 // NewSet prepares writing into dir, creating it if needed.
-func NewSet(dir string, formats []Format) (*Set, error) {
+func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
+	s := &Set{dir: dir, formats: formats}
+	for _, o := range opts {
+		o(&s.opts)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &Set{
-		dir:     dir,
-		formats: formats,
-		parquetOptions: []parquet.WriterOption{
-			parquet.Compression(&parquet.Zstd),
-			parquet.CreatedBy("keyrate", "", ""),
-		},
-	}, nil
+	s.parquetOptions = []parquet.WriterOption{
+		parquet.Compression(&parquet.Zstd),
+		parquet.CreatedBy("keyrate", s.opts.version, ""),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
+		parquet.DataPageStatistics(true),
+		// Version 1 data pages: every engine and warehouse loader reads
+		// them; some older ones fail on version 2.
+		parquet.DataPageVersion(1),
+		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
+		parquet.KeyValueMetadata(MetaKeyDisplay, string(s.opts.keys.Mode())),
+	}
+	if s.opts.version != "" {
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaVersion, s.opts.version))
+	}
+	if s.opts.policyDigest != "" {
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaPolicyDigest, s.opts.policyDigest))
+	}
+	return s, nil
 }
 
-// Commit finishes every table, then renames all files into place, then
+// Dates reports, with day partitions, the dates whose partitions this run
+// writes and those among them the input covers only in part: its time
+// range starts after the date's first second or ends before its last, or
+// a row lies outside the range altogether (a window that began before
+// the input did). Call it after the last row is written; it adds the
+// (empty) partitions of dates in the input's range that a table has no
+// rows for, so that a re-run replaces stale rows there. Without
+// partitions it returns nothing.
+func (s *Set) Dates() (dates, partial []string, err error) {
+	if s.opts.partition == NoPartition {
+		return nil, nil, nil
+	}
+	inRange := s.rangeDates()
+	if !s.covered {
+		for _, t := range s.tables {
+			if err := t.cover(inRange); err != nil {
+				return nil, nil, err
+			}
+		}
+		s.covered = true
+	}
+	for _, t := range s.tables {
+		for _, d := range t.dates() {
+			if !slices.Contains(dates, d) {
+				dates = append(dates, d)
+			}
+		}
+	}
+	slices.Sort(dates)
+	for _, d := range dates {
+		if !slices.Contains(inRange, d) || !s.coversWhole(d) {
+			partial = append(partial, d)
+		}
+	}
+	return dates, partial, nil
+}
+
+// rangeDates lists the UTC dates from the input's first to last line.
+func (s *Set) rangeDates() []string {
+	if s.opts.first.IsZero() || s.opts.last.Before(s.opts.first) {
+		return nil
+	}
+	var ds []string
+	last := s.opts.last.Format(time.DateOnly)
+	for d := s.opts.first.Truncate(24 * time.Hour); ; d = d.AddDate(0, 0, 1) {
+		ds = append(ds, d.Format(time.DateOnly))
+		if ds[len(ds)-1] >= last {
+			return ds
+		}
+	}
+}
+
+// coversWhole reports whether the input's time range spans all of date d.
+// Most logs have whole-second times, so a line in d's first second and
+// one in its last second count as covering it.
+func (s *Set) coversWhole(d string) bool {
+	start, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return false
+	}
+	return s.opts.first.Before(start.Add(time.Second)) &&
+		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
+}
+
+// Commit finishes every table, then moves all files into place, then
 // writes manifest (if not nil) as manifest.json. On error every file not
-// yet renamed is removed.
+// yet in place is removed. With partitions, each partition is swapped in
+// atomically; an error part-way leaves every partition either old or new.
 func (s *Set) Commit(manifest any) error {
+	if _, _, err := s.Dates(); err != nil {
+		s.Abort()
+		return err
+	}
 	for _, t := range s.tables {
 		if err := t.finish(); err != nil {
 			s.Abort()
 			return err
 		}
 	}
-	if manifest != nil {
-		pf, err := createPending(filepath.Join(s.dir, "manifest.json"))
-		if err != nil {
-			s.Abort()
-			return err
-		}
-		s.pending = append(s.pending, pf)
-		enc := json.NewEncoder(pf)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(manifest); err != nil {
-			s.Abort()
-			return fmt.Errorf("manifest.json: %w", err)
-		}
-	}
-	// The manifest was appended last, so it is renamed last.
 	for _, pf := range s.pending {
 		if err := pf.commit(); err != nil {
 			s.Abort()
 			return err
 		}
 	}
+	slices.SortFunc(s.partitions, func(a, b *partitionDir) int {
+		if a.final < b.final {
+			return -1
+		}
+		if a.final > b.final {
+			return 1
+		}
+		return 0
+	})
+	for _, p := range s.partitions {
+		if err := p.swap(); err != nil {
+			s.Abort()
+			return err
+		}
+	}
+	if manifest == nil {
+		return nil
+	}
+	pf, err := createPending(filepath.Join(s.dir, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	s.pending = append(s.pending, pf)
+	enc := json.NewEncoder(pf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(manifest); err != nil {
+		s.Abort()
+		return fmt.Errorf("manifest.json: %w", err)
+	}
+	if err := pf.commit(); err != nil {
+		s.Abort()
+		return err
+	}
 	return nil
 }
 
-// Abort removes every file not yet committed. Safe after Commit.
+// Abort removes every file and partition not yet committed. Safe after
+// Commit.
 func (s *Set) Abort() {
 	for _, pf := range s.pending {
 		pf.cleanup()
+	}
+	for _, p := range s.partitions {
+		p.cleanup()
 	}
 }
