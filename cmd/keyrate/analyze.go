@@ -40,6 +40,7 @@ type analyzeOptions struct {
 	workers        int
 	maxLineBytes   int
 	throttleStatus []int
+	warehouse      warehouseOptions
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -55,6 +56,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "files read in parallel")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
+	warehouseFlags(fs, &o.warehouse)
 	// pflag would print the whole usage on every flag error; keyrate prints
 	// the error and a hint instead, and the usage only for --help.
 	fs.Usage = func() {}
@@ -92,6 +94,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	m := newManifest(args, &o, res)
+	o.warehouse.scrub(res, m)
 	for _, s := range res.Samples {
 		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
 	}
@@ -100,11 +103,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(o.out, formats, res.State, limits, m, started); err != nil {
+	if err := writeReports(o.out, formats, res.State, limits, m, started, &o.warehouse, stderr); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	fmt.Fprintf(stderr, "keyrate: %d files, %d lines, %d keys, %d violations, %d malformed, %.1fs\n",
-		len(m.Inputs), m.Totals.Lines, m.Outputs["keys"], m.Outputs["violations"], m.Totals.Malformed, m.WallSeconds)
+		len(m.Inputs), m.Totals.Lines, m.Totals.Keys, m.Outputs["violations"], m.Totals.Malformed, m.WallSeconds)
 	return nil
 }
 
@@ -144,6 +147,9 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 	if o.workers < 1 {
 		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
 	}
+	if err := o.warehouse.validate(limits); err != nil {
+		return cfg, nil, nil, err
+	}
 	cfg = ingest.Config{
 		NewParser:      newParser,
 		KeySources:     o.keys,
@@ -174,8 +180,8 @@ func (t *tableSink) Window(r *aggregate.WindowRow) error       { return t.window
 func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 
-func writeReports(dir string, formats []report.Format, src aggregate.Source, limits []aggregate.Limit, m *manifest, started time.Time) (err error) {
-	set, err := report.NewSet(dir, formats)
+func writeReports(dir string, formats []report.Format, state *aggregate.State, limits []aggregate.Limit, m *manifest, started time.Time, w *warehouseOptions, stderr io.Writer) (err error) {
+	set, err := report.NewSet(dir, formats, w.setOptions(m)...)
 	if err != nil {
 		return err
 	}
@@ -194,7 +200,11 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 	if sink.keys, err = report.NewTable[aggregate.KeyRow](set, "keys"); err != nil {
 		return err
 	}
-	if err := aggregate.Analyze(src, limits, &sink); err != nil {
+	src, rows := w.wrap(state, &sink)
+	if err := aggregate.Analyze(src, limits, rows); err != nil {
+		return err
+	}
+	if err := w.recordDates(set, m, stderr); err != nil {
 		return err
 	}
 	m.Outputs = map[string]int64{

@@ -20,6 +20,7 @@ type manifest struct {
 	Outputs     map[string]int64 `json:"outputs"` // rows per table
 	BadSamples  []ingest.Sample  `json:"bad_line_samples"`
 	WallSeconds float64          `json:"wall_seconds"`
+	warehouseManifest
 }
 
 type totals struct {
