@@ -92,9 +92,12 @@ type rowsSink struct {
 	keys       []KeyRow
 }
 
-func (s *rowsSink) Window(r *WindowRow) error       { s.windows = append(s.windows, *r); return nil }
-func (s *rowsSink) Violation(r *ViolationRow) error { s.violations = append(s.violations, *r); return nil }
-func (s *rowsSink) Key(r *KeyRow) error             { s.keys = append(s.keys, *r); return nil }
+func (s *rowsSink) Window(r *WindowRow) error { s.windows = append(s.windows, *r); return nil }
+func (s *rowsSink) Violation(r *ViolationRow) error {
+	s.violations = append(s.violations, *r)
+	return nil
+}
+func (s *rowsSink) Key(r *KeyRow) error { s.keys = append(s.keys, *r); return nil }
 
 // TestDailyKeys compares DailyKeys with a request-by-request reference:
 // per (key, UTC date) sums of the observations, violations counted on the
