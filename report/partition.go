@@ -6,10 +6,14 @@ import (
 	"path/filepath"
 )
 
-// partitionDir is one partition being written aside, in a hidden
-// directory next to its final name (the same file system, so the swap is a
-// rename). Readers ignore it: Hive, Spark and DuckDB skip names starting
-// with a dot.
+// stagingDir is where partitions are written aside, inside the output
+// directory (the same file system, so the swap is a rename) but outside
+// every table's directory: engines reading TABLE/*/*.parquet with Hive
+// partitioning must not see a partition being written (DuckDB does not
+// skip hidden directories; it fails on a "partition" named .date=...).
+const stagingDir = ".keyrate-staging"
+
+// partitionDir is one partition being written aside.
 type partitionDir struct {
 	tmp, final string
 	done       bool
@@ -18,10 +22,13 @@ type partitionDir struct {
 // partitionDir creates the aside directory for table's date partition.
 func (s *Set) partitionDir(table, date string) (string, error) {
 	tableDir := filepath.Join(s.dir, table)
-	if err := os.MkdirAll(tableDir, 0o755); err != nil {
-		return "", err
+	staging := filepath.Join(s.dir, stagingDir)
+	for _, d := range []string{tableDir, staging} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
 	}
-	tmp, err := os.MkdirTemp(tableDir, ".date="+date+".tmp-")
+	tmp, err := os.MkdirTemp(staging, table+".date="+date+".tmp-")
 	if err != nil {
 		return "", err
 	}
@@ -33,6 +40,13 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 	return tmp, nil
 }
 
+// removeStaging removes the staging directory if no run is using it.
+func (s *Set) removeStaging() {
+	if len(s.partitions) > 0 {
+		os.Remove(filepath.Join(s.dir, stagingDir)) // fails, harmlessly, unless empty
+	}
+}
+
 // swap puts the new partition in place of the old one, if any. Where the
 // system can exchange two names atomically (Linux renameat2), a reader
 // sees either the old or the new partition, never neither; elsewhere the
@@ -40,6 +54,9 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 // never a mixed or half-written one.
 func (p *partitionDir) swap() error {
 	if err := syncDir(p.tmp); err != nil {
+		return fmt.Errorf("%s: %w", p.final, err)
+	}
+	if err := syncDir(filepath.Dir(p.tmp)); err != nil {
 		return fmt.Errorf("%s: %w", p.final, err)
 	}
 	if _, err := os.Lstat(p.final); os.IsNotExist(err) {

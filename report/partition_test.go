@@ -63,6 +63,9 @@ func TestPartitionedLayout(t *testing.T) {
 	if _, ok := files["manifest.json"]; !ok {
 		t.Error("no manifest")
 	}
+	if _, err := os.Stat(filepath.Join(dir, stagingDir)); !os.IsNotExist(err) {
+		t.Errorf("commit left the staging directory (%v)", err)
+	}
 }
 
 // TestPartitionReplace runs two "nights": the second replaces exactly the
@@ -129,6 +132,17 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// While a run writes, a reader of windows/*/*.parquet sees only the
+	// committed partitions: nothing is staged inside the table directory.
+	if got, _ := filepath.Glob(filepath.Join(dir, "windows", "*", "*")); len(got) != 2 {
+		t.Errorf("mid-run the table directory holds %v", got)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "windows"))
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "date=") {
+			t.Errorf("mid-run the table directory holds %s", e.Name())
+		}
+	}
 	set.Abort()
 	after := tree(t, dir)
 	if len(after) != len(before) {
@@ -139,11 +153,8 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 			t.Errorf("abort changed %s", name)
 		}
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "windows"))
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Errorf("abort left %s", e.Name())
-		}
+	if _, err := os.Stat(filepath.Join(dir, stagingDir)); !os.IsNotExist(err) {
+		t.Errorf("abort left the staging directory (%v)", err)
 	}
 }
 

@@ -226,6 +226,7 @@ func (s *Set) Commit(manifest any) error {
 			return err
 		}
 	}
+	s.removeStaging()
 	if manifest == nil {
 		return nil
 	}
@@ -256,4 +257,5 @@ func (s *Set) Abort() {
 	for _, p := range s.partitions {
 		p.cleanup()
 	}
+	s.removeStaging()
 }
