@@ -212,12 +212,30 @@ func TestPartitionNeedsDateColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer set.Abort()
 	if _, err := NewTable[noDate](set, "audit"); err == nil {
 		t.Error("a table without a date column was partitioned")
 	}
-	if _, err := NewTable[keyRow](set, "keys"); err != nil {
-		t.Errorf("keys table (first_seen): %v", err)
+	audit, err := NewTable[noDate](set, "audit", Unpartitioned())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Write(&noDate{Key: "k", N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := NewTable[keyRow](set, "keys")
+	if err != nil {
+		t.Fatalf("keys table (first_seen): %v", err)
+	}
+	if err := keys.Write(&keyRow{Key: "k", Requests: 3, FirstSeen: day0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	got := keysOf(tree(t, set.dir))
+	want := []string{"audit.csv", "keys/date=2026-11-23/part-0.csv"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
 	}
 }
 

@@ -53,6 +53,7 @@ type Table[T any] struct {
 	pqOpts []parquet.WriterOption
 	rows   int64
 	parts  map[string]*part[T] // by partition date; "" when not partitioned
+	flat   bool                // NAME.* even when the set is partitioned
 	last   *part[T]            // memo: rows arrive grouped by key, often by date
 
 	cur, prev T
@@ -78,23 +79,40 @@ type part[T any] struct {
 // rowBatch is how many rows are buffered before a Parquet write call.
 const rowBatch = 1024
 
-// NewTable starts writing table name in set's directory.
-func NewTable[T any](set *Set, name string) (*Table[T], error) {
+// TableOption configures one table.
+type TableOption func(*tableOptions)
+
+type tableOptions struct{ flat bool }
+
+// Unpartitioned writes the table as NAME.{csv,parquet} in the set's
+// directory even when the set is partitioned: for run summaries that have
+// no date of their own. Each run replaces the file.
+func Unpartitioned() TableOption { return func(o *tableOptions) { o.flat = true } }
+
+// NewTable starts writing table name in set's directory. With a
+// partitioned set the row type needs one of PartitionColumns, unless the
+// table is Unpartitioned.
+func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], error) {
+	var to tableOptions
+	for _, o := range opts {
+		o(&to)
+	}
 	layout, err := layoutOf(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
 	}
-	if set.opts.partition != NoPartition && layout.partition < 0 {
-		return nil, fmt.Errorf("table %s: no date column (%v) to partition by", name, PartitionColumns)
+	flat := to.flat || set.opts.partition == NoPartition
+	if !flat && layout.partition < 0 {
+		return nil, fmt.Errorf("table %s: no date column (%v) to partition by; use report.Unpartitioned()", name, PartitionColumns)
 	}
-	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}}
+	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat}
 	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))
 	if sc := layout.sortingColumns(); len(sc) > 0 {
 		t.pqOpts = append(t.pqOpts, parquet.SortingWriterConfig(parquet.SortingColumns(sc...)))
 	}
 	t.bindFields()
 	set.tables = append(set.tables, t)
-	if set.opts.partition == NoPartition {
+	if flat {
 		// The flat layout always has its files, even with no rows.
 		if _, err := t.part(""); err != nil {
 			return nil, err
@@ -139,7 +157,7 @@ func (t *Table[T]) Write(row *T) error {
 	}
 	t.started = true
 	date := ""
-	if t.set.opts.partition != NoPartition {
+	if !t.flat {
 		date = t.date.UTC().Format(time.DateOnly)
 	}
 	p := t.last
@@ -251,6 +269,9 @@ func (t *Table[T]) Name() string { return t.name }
 
 // dates lists the partition dates the table has rows for.
 func (t *Table[T]) dates() []string {
+	if t.flat {
+		return nil
+	}
 	var ds []string
 	for d := range t.parts {
 		ds = append(ds, d)
@@ -262,6 +283,9 @@ func (t *Table[T]) dates() []string {
 // cover makes sure the table has a partition for each of dates, empty if
 // it has no rows there, so that re-running a night replaces stale rows.
 func (t *Table[T]) cover(dates []string) error {
+	if t.flat {
+		return nil
+	}
 	for _, d := range dates {
 		if _, err := t.part(d); err != nil {
 			return err
@@ -274,7 +298,11 @@ func (t *Table[T]) cover(dates []string) error {
 // deterministic; a Parquet Close error means the footer is missing and
 // the file unusable, so it fails the run.
 func (t *Table[T]) finish() error {
-	for _, d := range t.dates() {
+	dates := t.dates()
+	if t.flat {
+		dates = []string{""}
+	}
+	for _, d := range dates {
 		p := t.parts[d]
 		for _, c := range p.closers {
 			if err := c(); err != nil {
