@@ -124,20 +124,26 @@ func (d *KeyDisplay) Show(k string) string {
 	return s
 }
 
-// validUTF8 returns s with every byte that is not part of valid UTF-8
-// written as the four characters \xNN. Parquet's STRING type and CSV for
-// spreadsheets both require UTF-8, and escaping (unlike replacing with
-// U+FFFD) keeps distinct keys distinct.
+// validUTF8 returns s made valid UTF-8, as Parquet's STRING type and
+// CSV for spreadsheets require. A string holding bytes that are not UTF-8
+// or a backslash is escaped: each such byte as the four characters \xNN,
+// each backslash as \\; every other string is returned unchanged. The
+// mapping is one-to-one (unlike replacing bytes with U+FFFD), so distinct
+// keys stay distinct, which the declared sort order depends on: two keys
+// written alike would interleave their rows.
 func validUTF8(s string) string {
-	if utf8.ValidString(s) {
+	if utf8.ValidString(s) && !strings.Contains(s, `\`) {
 		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
+		switch {
+		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		} else {
+		case r == '\\':
+			b.WriteString(`\\`)
+		default:
 			b.WriteString(s[i : i+n])
 		}
 		i += n

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,7 +152,7 @@ func TestKeyDisplay(t *testing.T) {
 			t.Errorf("raw(%q) = %q", k, r)
 		}
 	}
-	if got := raw.Show("bad\xffutf8key"); got != `bad\xffutf8key` {
+	if got := raw.Show("bad\xffutf8key\\"); got != `bad\xffutf8key\\` {
 		t.Errorf("raw invalid UTF-8 shown as %q", got)
 	}
 	// Stable across instances (runs), different under another secret.
@@ -310,5 +311,53 @@ func TestHighCardinalityStrings(t *testing.T) {
 			}
 			i++
 		}
+	}
+}
+
+// unescape inverts validUTF8, proving it one-to-one.
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && s[i+1] == '\\' {
+			b = append(b, '\\')
+			i++
+		} else if s[i] == '\\' && s[i+1] == 'x' {
+			v, _ := hex.DecodeString(s[i+2 : i+4])
+			b = append(b, v...)
+			i += 3
+		} else {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func TestValidUTF8OneToOne(t *testing.T) {
+	alphabet := []byte{'a', 'x', 'f', '0', '\\', 0xff, 0xc3, 0xa9, 0x80, '=', 0xe2}
+	r := rand.New(rand.NewPCG(5, 6))
+	seen := map[string]string{}
+	for range 20_000 {
+		b := make([]byte, r.IntN(7))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := string(b)
+		e := validUTF8(s)
+		if !utf8.ValidString(e) {
+			t.Fatalf("validUTF8(%q) = %q is not UTF-8", s, e)
+		}
+		if utf8.ValidString(s) && !strings.Contains(s, `\`) && e != s {
+			t.Fatalf("valid %q changed to %q", s, e)
+		}
+		if got := unescape(e); got != s {
+			t.Fatalf("validUTF8(%q) = %q decodes to %q", s, e, got)
+		}
+		if other, ok := seen[e]; ok && other != s {
+			t.Fatalf("%q and %q both written %q", s, other, e)
+		}
+		seen[e] = s
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // testKeys are long and distinctive so that finding one in an output
@@ -331,4 +332,46 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestHostileKeys: keys that are not UTF-8, or that look like their
+// escaped form, must neither break the run (the declared sort order) nor
+// merge in the reports, and every output must be valid UTF-8.
+func TestHostileKeys(t *testing.T) {
+	dir := t.TempDir()
+	// %FF is byte 0xff; %5Cxff is the four characters \xff.
+	encoded := []string{"%FF", "%5Cxff", "%5C%5Cxff", "a%FFb", "a%5Cxffb", "plain", "%C3%A9t%C3%A9"}
+	var b strings.Builder
+	ts := night0.Add(time.Hour)
+	for i := range 400 {
+		k := encoded[i%len(encoded)]
+		fmt.Fprintf(&b, "10.0.0.1 - - [%s] \"GET /x?api_key=%s HTTP/1.1\" 200 5 \"-\" \"t\"\n",
+			ts.Add(time.Duration(i/7)*time.Second).Format("02/Jan/2006:15:04:05 -0700"), k)
+	}
+	p := filepath.Join(dir, "hostile.log")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range [][]string{{}, {"--partition", "day"}, {"--key-display", "prefix"}} {
+		out := t.TempDir()
+		args := append([]string{"--limit", "2/min", "--limit", "1/s", "--out", out}, mode...)
+		mustAnalyze(t, append(args, p)...)
+		files := outputs(t, out, true)
+		for name, c := range files {
+			if !utf8.ValidString(c) && strings.HasSuffix(name, ".csv") {
+				t.Errorf("%v: %s is not UTF-8", mode, name)
+			}
+		}
+		var m struct {
+			Totals struct{ Keys int } `json:"totals"`
+		}
+		json.Unmarshal([]byte(files["manifest.json"]), &m)
+		keysCSV := files["keys.csv"]
+		if keysCSV == "" {
+			keysCSV = files["keys/date=2026-11-23/part-0.csv"]
+		}
+		if rows := strings.Count(keysCSV, "\n") - 1; rows != len(encoded) || m.Totals.Keys != len(encoded) {
+			t.Errorf("%v: %d key rows, %d keys; want %d distinct", mode, rows, m.Totals.Keys, len(encoded))
+		}
+	}
 }
