@@ -36,7 +36,7 @@ const MinKeySecretBytes = 16
 
 const (
 	prefixChars  = 8  // characters of the key kept by KeyPrefix
-	prefixDigest = 12 // hex digits of SHA-256 kept by KeyPrefix (48 bits)
+	prefixDigest = 16 // hex digits of SHA-256 kept by KeyPrefix (64 bits: no collision in practice, even among keys sharing a prefix such as sk_live_)
 )
 
 // KeyDisplay turns a raw key into the text written to reports. The zero
