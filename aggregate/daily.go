@@ -23,6 +23,7 @@ type DailyKeys struct {
 	src  Source
 	sink Sink
 	days []keyDay
+	key  string // the series being evaluated
 	row  KeyRow
 }
 
@@ -43,6 +44,7 @@ func NewDailyKeys(src Source, sink Sink) *DailyKeys {
 func (d *DailyKeys) Each(fn func(*Series) error) error {
 	return d.src.Each(func(s *Series) error {
 		d.days = d.days[:0]
+		d.key = s.Key
 		for i := range s.Points {
 			p := &s.Points[i]
 			day := floorDiv(p.TimeMillis, dayMillis)
@@ -60,8 +62,13 @@ func (d *DailyKeys) Each(fn func(*Series) error) error {
 // Window implements Sink.
 func (d *DailyKeys) Window(r *WindowRow) error { return d.sink.Window(r) }
 
-// Violation implements Sink, counting r towards its date.
+// Violation implements Sink, counting r towards its date. Rows of other
+// keys (an evaluator may emit rows for a group of keys, such as an
+// account, while evaluating one key) pass through uncounted.
 func (d *DailyKeys) Violation(r *ViolationRow) error {
+	if r.Key != d.key {
+		return d.sink.Violation(r)
+	}
 	day := floorDiv(r.WindowStart.UnixMilli(), dayMillis)
 	for i := range d.days {
 		if d.days[i].day >= day {

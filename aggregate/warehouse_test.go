@@ -202,6 +202,39 @@ func TestDailyKeys(t *testing.T) {
 	}
 }
 
+// accountSink emits a row for another key (as per-account rules do)
+// before each violation: DailyKeys must pass it on without counting it.
+type accountSink struct {
+	*DailyKeys
+	extra int
+}
+
+func (a *accountSink) Violation(r *ViolationRow) error {
+	a.extra++
+	other := *r
+	other.Key = "account:" + r.Key
+	if err := a.DailyKeys.Violation(&other); err != nil {
+		return err
+	}
+	return a.DailyKeys.Violation(r)
+}
+
+func TestDailyKeysOtherRows(t *testing.T) {
+	o := []obs{}
+	for i := range 10 {
+		o = append(o, obs{"k", 1795392000000 + int64(i)*1000, 200})
+	}
+	var out rowsSink
+	d := NewDailyKeys(stateOf(o), &out)
+	a := &accountSink{DailyKeys: d}
+	if err := Analyze(d, []Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}, a); err != nil {
+		t.Fatal(err)
+	}
+	if a.extra != 1 || len(out.violations) != 2 || len(out.keys) != 1 || out.keys[0].Violations != 1 {
+		t.Errorf("violations %d (want 2 passed on), keys %+v (want 1 violation counted)", len(out.violations), out.keys)
+	}
+}
+
 func TestFloorDiv(t *testing.T) {
 	for _, c := range [][3]int64{{7, 2, 3}, {-7, 2, -4}, {-6, 2, -3}, {0, 5, 0}, {-1, dayMillis, -1}, {dayMillis, dayMillis, 1}} {
 		if got := floorDiv(c[0], c[1]); got != c[2] {
