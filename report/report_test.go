@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/parquet-go/parquet-go"
 )
 
 func TestNeutraliseFormula(t *testing.T) {
@@ -359,5 +360,20 @@ func TestValidUTF8OneToOne(t *testing.T) {
 			t.Fatalf("%q and %q both written %q", s, other, e)
 		}
 		seen[e] = s
+	}
+}
+
+func TestUnsortedRows(t *testing.T) {
+	dir := t.TempDir()
+	rows := []winRow{{Key: "b", LimitName: "x", WindowStart: day0}, {Key: "a", LimitName: "x", WindowStart: day0}}
+	writeSet(t, dir, rows, WithUnsortedRows())
+	f, err := parquet.OpenFile(readerAt(t, filepath.Join(dir, "windows.parquet")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range f.Metadata().RowGroups {
+		if len(rg.SortingColumns) != 0 {
+			t.Errorf("unsorted rows declared sorted by %v", rg.SortingColumns)
+		}
 	}
 }

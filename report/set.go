@@ -37,6 +37,7 @@ type options struct {
 	csvRaw       bool
 	partition    Partition
 	first, last  time.Time // the input's time range; zero when unknown
+	unsorted     bool
 }
 
 // Option configures a Set.
@@ -52,6 +53,13 @@ func WithPolicyDigest(d string) Option { return func(o *options) { o.policyDiges
 
 // WithKeyDisplay writes the key column through d (nil: raw keys).
 func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d } }
+
+// WithUnsortedRows says rows may not arrive in SortOrder of the written
+// values (for instance, keys shown as digests while the rows come in the
+// raw keys' order): the files then declare no sort order and Write does
+// not check it. By default they declare it and Write fails on a row out
+// of order, so the declaration is never false.
+func WithUnsortedRows() Option { return func(o *options) { o.unsorted = true } }
 
 // WithCSVRaw turns off CSV formula-injection protection.
 func WithCSVRaw(raw bool) Option { return func(o *options) { o.csvRaw = raw } }

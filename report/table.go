@@ -107,6 +107,9 @@ func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], err
 	}
 	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat}
 	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))
+	if set.opts.unsorted {
+		layout.sortBy, layout.sortNames = nil, nil
+	}
 	if sc := layout.sortingColumns(); len(sc) > 0 {
 		t.pqOpts = append(t.pqOpts, parquet.SortingWriterConfig(parquet.SortingColumns(sc...)))
 	}
