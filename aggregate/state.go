@@ -77,6 +77,16 @@ func (s *State) Merge(o *State) {
 // Keys reports the number of distinct keys.
 func (s *State) Keys() int { return len(s.keys) }
 
+// EveryKey reports whether pred holds for every key of s.
+func (s *State) EveryKey(pred func(key string) bool) bool {
+	for _, k := range s.keys {
+		if !pred(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // Cells reports the number of distinct (key, timestamp) cells.
 func (s *State) Cells() int { return len(s.cells) }
 

@@ -43,10 +43,12 @@ type csvTable[T any] struct {
 	w      *csv.Writer
 	cols   csvColumns
 	record []string
+	// raw turns off formula-injection protection (--csv-raw).
+	raw bool
 }
 
-func newCSVTable[T any](w io.Writer) (*csvTable[T], error) {
-	t := &csvTable[T]{w: csv.NewWriter(w), cols: columnsOf(reflect.TypeFor[T]())}
+func newCSVTable[T any](w io.Writer, raw bool) (*csvTable[T], error) {
+	t := &csvTable[T]{w: csv.NewWriter(w), cols: columnsOf(reflect.TypeFor[T]()), raw: raw}
 	t.record = make([]string, len(t.cols.names))
 	return t, t.w.Write(t.cols.names)
 }
@@ -55,6 +57,9 @@ func (t *csvTable[T]) write(row *T) error {
 	v := reflect.ValueOf(row).Elem()
 	for i, f := range t.cols.fields {
 		t.record[i] = formatCell(v.Field(f))
+		if !t.raw && v.Field(f).Kind() == reflect.String {
+			t.record[i] = neutraliseFormula(t.record[i])
+		}
 	}
 	return t.w.Write(t.record)
 }
@@ -80,4 +85,20 @@ func formatCell(v reflect.Value) string {
 		return strconv.FormatBool(x)
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// neutraliseFormula defuses a cell that a spreadsheet would run as a
+// formula (OWASP "CSV injection"): text starting with =, +, -, @, tab or
+// carriage return gets a leading single quote, which spreadsheets show as
+// text and do not display. Only string cells pass here, never numbers or
+// timestamps, so a negative number stays a number.
+func neutraliseFormula(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }

@@ -79,7 +79,7 @@ func (f *faultFile) Sync() error {
 }
 
 // writeSet writes a full set of two tables plus a manifest through fsys.
-func writeSet(dir string, fsys FS, rows int, tag string) error {
+func writeFaultSet(dir string, fsys FS, rows int, tag string) error {
 	set, err := NewSetFS(dir, []Format{CSV, Parquet}, fsys)
 	if err != nil {
 		return err
@@ -142,14 +142,14 @@ func TestOutputFaultsLeavePreviousSet(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := writeSet(dir, OSFS{}, 100, "old"); err != nil {
+			if err := writeFaultSet(dir, OSFS{}, 100, "old"); err != nil {
 				t.Fatal(err)
 			}
 			before := snapshot(t, dir)
 			if len(before) != 5 {
 				t.Fatalf("previous set has %d files, want 5", len(before))
 			}
-			err := writeSet(dir, c.fs(dir), 5000, "new")
+			err := writeFaultSet(dir, c.fs(dir), 5000, "new")
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v: want %q", err, c.want)
 			}
@@ -174,7 +174,7 @@ func TestOutputFaultsLeavePreviousSet(t *testing.T) {
 // A first run that fails leaves no file at all.
 func TestOutputFaultOnEmptyDirLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	err := writeSet(dir, &faultFS{renameErr: syscall.EIO, rename: 4}, 10, "new")
+	err := writeFaultSet(dir, &faultFS{renameErr: syscall.EIO, rename: 4}, 10, "new")
 	if err == nil {
 		t.Fatal("commit succeeded despite a failing rename")
 	}
@@ -186,7 +186,7 @@ func TestOutputFaultOnEmptyDirLeavesNothing(t *testing.T) {
 func TestOutputDirVanishes(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
-	err := writeSet(dir, &faultFS{vanishDir: dir, vanish: 2}, 10, "new")
+	err := writeFaultSet(dir, &faultFS{vanishDir: dir, vanish: 2}, 10, "new")
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("error %v: want a not-exist error", err)
 	}
@@ -198,7 +198,7 @@ func TestOutputDirVanishes(t *testing.T) {
 func TestSuccessfulCommitKeepsNoBackups(t *testing.T) {
 	dir := t.TempDir()
 	for _, tag := range []string{"one", "two"} {
-		if err := writeSet(dir, OSFS{}, 10, tag); err != nil {
+		if err := writeFaultSet(dir, OSFS{}, 10, tag); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,10 +231,10 @@ func (noLinkFS) Link(o, n string) error {
 
 func TestCommitWithoutHardLinks(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeSet(dir, OSFS{}, 10, "old"); err != nil {
+	if err := writeFaultSet(dir, OSFS{}, 10, "old"); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeSet(dir, noLinkFS{}, 10, "new"); err != nil {
+	if err := writeFaultSet(dir, noLinkFS{}, 10, "new"); err != nil {
 		t.Fatalf("commit on a file system without hard links: %v", err)
 	}
 	m := snapshot(t, dir)

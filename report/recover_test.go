@@ -55,18 +55,18 @@ func (d *dyingFS) Remove(name string) error {
 func TestRecoverAfterKillAtEveryStep(t *testing.T) {
 	// Record the new set's content once, from an undisturbed commit.
 	ref := t.TempDir()
-	if err := writeSet(ref, OSFS{}, 50, "new"); err != nil {
+	if err := writeFaultSet(ref, OSFS{}, 50, "new"); err != nil {
 		t.Fatal(err)
 	}
 	newSet := snapshot(t, ref)
 	for steps := 0; ; steps++ {
 		dir := t.TempDir()
-		if err := writeSet(dir, OSFS{}, 30, "old"); err != nil {
+		if err := writeFaultSet(dir, OSFS{}, 30, "old"); err != nil {
 			t.Fatal(err)
 		}
 		oldSet := snapshot(t, dir)
 		fsys := &dyingFS{left: steps}
-		err := writeSet(dir, fsys, 50, "new")
+		err := writeFaultSet(dir, fsys, 50, "new")
 		if err == nil && fsys.left > 0 {
 			break // the commit needed fewer steps: every point covered
 		}

@@ -10,20 +10,20 @@ import (
 	"time"
 )
 
-type csvRow struct {
+type basicRow struct {
 	Key   string    `parquet:"key,dict"`
 	At    time.Time `parquet:"at,timestamp(millisecond)"`
 	Count int64     `parquet:"count"`
 	Skip  string    `parquet:"-"`
 }
 
-func writeTestTable(t *testing.T, dir string, formats []Format, rows []csvRow) error {
+func writeTestTable(t *testing.T, dir string, formats []Format, rows []basicRow) error {
 	t.Helper()
 	set, err := NewSet(dir, formats)
 	if err != nil {
 		return err
 	}
-	tab, err := NewTable[csvRow](set, "things")
+	tab, err := NewTable[basicRow](set, "things")
 	if err != nil {
 		return err
 	}
@@ -38,10 +38,11 @@ func writeTestTable(t *testing.T, dir string, formats []Format, rows []csvRow) e
 	return set.Commit(map[string]int{"things": len(rows)})
 }
 
-var sampleRows = []csvRow{
+// sampleRows are in key order, as report tables require.
+var sampleRows = []basicRow{
+	{Key: "multi\nline", At: time.UnixMilli(0), Count: -3},
 	{Key: `plain`, At: time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC), Count: 1},
 	{Key: `with,comma and "quote"`, At: time.Date(2026, 11, 23, 10, 5, 0, 250e6, time.FixedZone("x", 3600)), Count: 2},
-	{Key: "multi\nline", At: time.UnixMilli(0), Count: -3},
 }
 
 func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
@@ -60,9 +61,9 @@ func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
 	}
 	want := [][]string{
 		{"key", "at", "count"},
+		{"multi\nline", "1970-01-01T00:00:00Z", "-3"},
 		{"plain", "2026-11-23T10:05:00Z", "1"},
 		{`with,comma and "quote"`, "2026-11-23T09:05:00.25Z", "2"},
-		{"multi\nline", "1970-01-01T00:00:00Z", "-3"},
 	}
 	if !slices.EqualFunc(recs, want, slices.Equal) {
 		t.Errorf("CSV = %q\nwant %q", recs, want)
@@ -98,11 +99,11 @@ func TestAbortKeepsPreviousReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := NewTable[csvRow](set, "things")
+	tab, err := NewTable[basicRow](set, "things")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab.Write(&csvRow{Key: "new"})
+	tab.Write(&basicRow{Key: "new"})
 	set.Abort()
 
 	after, _ := os.ReadFile(filepath.Join(dir, "things.csv"))

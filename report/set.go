@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -12,85 +15,276 @@ import (
 // Set is the group of files one run writes into one directory. Files
 // become visible only at Commit, the manifest last, so a reader that sees
 // the manifest's new version sees the tables it describes.
+//
+// With day partitions (WithPartition) each table is a directory of
+// Hive-style partitions, NAME/date=YYYY-MM-DD/part-0.*. A run replaces
+// exactly the partitions it covers, each one atomically (the partition is
+// written aside, then swapped in by rename), and leaves the others alone.
 type Set struct {
 	dir            string
 	formats        []Format
+	opts           options
 	parquetOptions []parquet.WriterOption
 	tables         []finisher
 	pending        []*pendingFile
+	partitions     []*partitionDir
+	covered        bool
 	fs             FS
 	committed      bool
 }
 
-// NewSet prepares writing into dir, creating it if needed.
-func NewSet(dir string, formats []Format) (*Set, error) {
-	return NewSetFS(dir, formats, OSFS{})
+type options struct {
+	version      string
+	policyDigest string
+	keys         *KeyDisplay
+	csvRaw       bool
+	partition    Partition
+	first, last  time.Time // the input's time range; zero when unknown
+	unsorted     bool
 }
 
-// NewSetFS is NewSet writing through fsys.
-func NewSetFS(dir string, formats []Format, fsys FS) (*Set, error) {
+// Option configures a Set.
+type Option func(*options)
+
+// WithVersion records the keyrate version in every Parquet file.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithPolicyDigest records a digest of the limits or policy the reports
+// were computed under in every Parquet file, so a warehouse can tell rows
+// computed under different policies apart.
+func WithPolicyDigest(d string) Option { return func(o *options) { o.policyDigest = d } }
+
+// WithKeyDisplay writes the key column through d (nil: raw keys).
+func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d } }
+
+// WithUnsortedRows says rows may not arrive in SortOrder of the written
+// values (for instance, keys shown as digests while the rows come in the
+// raw keys' order): the files then declare no sort order and Write does
+// not check it. By default they declare it and Write fails on a row out
+// of order, so the declaration is never false.
+func WithUnsortedRows() Option { return func(o *options) { o.unsorted = true } }
+
+// WithCSVRaw turns off CSV formula-injection protection.
+func WithCSVRaw(raw bool) Option { return func(o *options) { o.csvRaw = raw } }
+
+// WithPartition partitions every table by p. first and last bound the
+// times of the input's lines (zero when no line parsed); dates they cover
+// only in part are reported by Dates.
+func WithPartition(p Partition, first, last time.Time) Option {
+	return func(o *options) { o.partition, o.first, o.last = p, first.UTC(), last.UTC() }
+}
+
+// Partition is an output partitioning scheme.
+type Partition string
+
+const (
+	NoPartition  Partition = ""
+	PartitionDay Partition = "day"
+)
+
+// ParsePartition reads a --partition value: "day" or "none" (or empty).
+func ParsePartition(s string) (Partition, error) {
+	switch s {
+	case "", "none":
+		return NoPartition, nil
+	case "day":
+		return PartitionDay, nil
+	}
+	return "", fmt.Errorf("--partition %q: want day or none", s)
+}
+
+// rowGroupRows bounds the rows of a Parquet row group. It is DuckDB's own
+// row group size: large enough for good compression and statistics, small
+// enough that engines read a file in parallel, one row group per thread,
+// and that a writer buffers a few MiB per open file (a month of day
+// partitions keeps ~30 files of each table open at once).
+const rowGroupRows = 122_880
+
+// dictionaryMaxBytes bounds a column chunk's dictionary: low-cardinality
+// strings (limit names, keys of the windows table) get a dictionary
+// page; a column of mostly distinct values (keys of the keys table) falls
+// back to plain encoding when its dictionary outgrows this.
+const dictionaryMaxBytes = 1 << 20
+
+// NewSet prepares writing into dir, creating it if needed.
+func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
+	return NewSetFS(dir, formats, OSFS{}, opts...)
+}
+
+// NewSetFS is NewSet writing its files through fsys, the seam that fault
+// tests use to make writes, syncs and renames fail.
+func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, error) {
+	s := &Set{dir: dir, formats: formats, fs: fsys}
+	for _, o := range opts {
+		o(&s.opts)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &Set{
-		dir:     dir,
-		fs:      fsys,
-		formats: formats,
-		parquetOptions: []parquet.WriterOption{
-			parquet.Compression(&parquet.Zstd),
-			parquet.CreatedBy("keyrate", "", ""),
-		},
-	}, nil
+	s.parquetOptions = []parquet.WriterOption{
+		parquet.Compression(&parquet.Zstd),
+		parquet.CreatedBy("keyrate", s.opts.version, ""),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
+		parquet.DataPageStatistics(true),
+		// Version 1 data pages: every engine and warehouse loader reads
+		// them; some older ones fail on version 2.
+		parquet.DataPageVersion(1),
+		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
+		parquet.KeyValueMetadata(MetaKeyDisplay, string(s.opts.keys.Mode())),
+	}
+	if s.opts.version != "" {
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaVersion, s.opts.version))
+	}
+	if s.opts.policyDigest != "" {
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaPolicyDigest, s.opts.policyDigest))
+	}
+	return s, nil
+}
+
+// Dates reports, with day partitions, the dates whose partitions this run
+// writes and those among them the input covers only in part: its time
+// range starts after the date's first second or ends before its last, or
+// a row lies outside the range altogether (a window that began before
+// the input did). Call it after the last row is written; it adds the
+// (empty) partitions of dates in the input's range that a table has no
+// rows for, so that a re-run replaces stale rows there. Without
+// partitions it returns nothing.
+func (s *Set) Dates() (dates, partial []string, err error) {
+	if s.opts.partition == NoPartition {
+		return nil, nil, nil
+	}
+	inRange := s.rangeDates()
+	if !s.covered {
+		for _, t := range s.tables {
+			if err := t.cover(inRange); err != nil {
+				return nil, nil, err
+			}
+		}
+		s.covered = true
+	}
+	for _, t := range s.tables {
+		for _, d := range t.dates() {
+			if !slices.Contains(dates, d) {
+				dates = append(dates, d)
+			}
+		}
+	}
+	slices.Sort(dates)
+	for _, d := range dates {
+		if !slices.Contains(inRange, d) || !s.coversWhole(d) {
+			partial = append(partial, d)
+		}
+	}
+	return dates, partial, nil
+}
+
+// rangeDates lists the UTC dates from the input's first to last line.
+func (s *Set) rangeDates() []string {
+	if s.opts.first.IsZero() || s.opts.last.Before(s.opts.first) {
+		return nil
+	}
+	var ds []string
+	last := s.opts.last.Format(time.DateOnly)
+	for d := s.opts.first.Truncate(24 * time.Hour); ; d = d.AddDate(0, 0, 1) {
+		ds = append(ds, d.Format(time.DateOnly))
+		if ds[len(ds)-1] >= last {
+			return ds
+		}
+	}
+}
+
+// coversWhole reports whether the input's time range spans all of date d.
+// Most logs have whole-second times, so a line in d's first second and
+// one in its last second count as covering it.
+func (s *Set) coversWhole(d string) bool {
+	start, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return false
+	}
+	return s.opts.first.Before(start.Add(time.Second)) &&
+		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
 }
 
 // Commit finishes every table and writes manifest (if not nil) as
-// manifest.json, syncs every file, then renames them into place, the
-// manifest last. On error nothing of the set stays: temporary files are
-// removed and files already renamed are rolled back to their previous
-// versions, so the directory holds the previous complete set.
+// manifest.json, syncs every file, then moves everything into place: each
+// day partition is swapped in atomically, then the flat files are renamed
+// in, the manifest last. On error, temporary files and partitions not yet
+// swapped are removed and flat files already renamed are rolled back to
+// their previous versions; a partition already swapped stays new, so
+// every partition is either wholly old or wholly new.
 func (s *Set) Commit(manifest any) error {
+	if err := s.commit(manifest); err != nil {
+		s.Abort()
+		return err
+	}
+	s.committed = true
+	for _, pf := range s.pending {
+		pf.release()
+	}
+	s.removeStaging()
+	return nil
+}
+
+func (s *Set) commit(manifest any) error {
+	if _, _, err := s.Dates(); err != nil {
+		return err
+	}
 	for _, t := range s.tables {
 		if err := t.finish(); err != nil {
-			s.Abort()
 			return err
 		}
 	}
 	if manifest != nil {
 		pf, err := createPending(s.fs, filepath.Join(s.dir, "manifest.json"))
 		if err != nil {
-			s.Abort()
 			return err
 		}
 		s.pending = append(s.pending, pf)
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(manifest); err != nil {
-			s.Abort()
 			return fmt.Errorf("manifest.json: %w", err)
 		}
 	}
 	for _, pf := range s.pending {
 		if err := pf.finish(); err != nil {
-			s.Abort()
+			return err
+		}
+	}
+	// Files inside a partition's staging directory take their final names
+	// there first; the directory then swaps in whole.
+	inStaging := func(pf *pendingFile) bool {
+		return strings.HasPrefix(pf.final, filepath.Join(s.dir, stagingDir)+string(filepath.Separator))
+	}
+	for _, pf := range s.pending {
+		if inStaging(pf) {
+			if err := pf.install(); err != nil {
+				return err
+			}
+		}
+	}
+	slices.SortFunc(s.partitions, func(a, b *partitionDir) int { return strings.Compare(a.final, b.final) })
+	for _, p := range s.partitions {
+		if err := p.swap(); err != nil {
 			return err
 		}
 	}
 	// The manifest was appended last, so it is renamed last.
 	for _, pf := range s.pending {
-		if err := pf.install(); err != nil {
-			s.Abort()
-			return err
+		if !inStaging(pf) {
+			if err := pf.install(); err != nil {
+				return err
+			}
 		}
-	}
-	s.committed = true
-	for _, pf := range s.pending {
-		pf.release()
 	}
 	return nil
 }
 
-// Abort removes every temporary file and rolls back files already renamed
-// into place. It does nothing after a successful Commit.
+// Abort removes every temporary file and partition not yet swapped in and
+// rolls back flat files already renamed into place. It does nothing after
+// a successful Commit.
 func (s *Set) Abort() {
 	if s.committed {
 		return
@@ -98,4 +292,8 @@ func (s *Set) Abort() {
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		s.pending[i].rollback()
 	}
+	for _, p := range s.partitions {
+		p.cleanup()
+	}
+	s.removeStaging()
 }

@@ -47,6 +47,7 @@ type analyzeOptions struct {
 	verdictField   string
 	reportInterval time.Duration
 	unattended     unattendedOptions
+	warehouse      warehouseOptions
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -66,6 +67,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.verdictField, "verdict-field", "", "log field with the limiter's verdict (nginx $limit_req_status); replaces --throttle-status")
 	fs.DurationVar(&o.reportInterval, "report-interval", time.Minute, "report bucket of sliding, token-bucket and leaky-bucket limits")
 	o.unattended.register(fs)
+	warehouseFlags(fs, &o.warehouse)
 	// pflag would print the whole usage on every flag error; keyrate prints
 	// the error and a hint instead, and the usage only for --help.
 	fs.Usage = func() {}
@@ -123,6 +125,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	m := newManifest(args, &o, res)
 	m.Policy = o.policy
 	warnVerdictMissing(stderr, &o, res)
+	o.warehouse.scrub(res, m)
 	for _, s := range res.Samples {
 		d.log.Info("malformed line", "at", fmt.Sprintf("%s:%d", s.File, s.Line), "reason", s.Reason, "excerpt", s.Excerpt)
 	}
@@ -132,7 +135,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(ctx, o.out, formats, inputsOf(res), pol, m, started); err != nil {
+	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, stderr); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -186,6 +189,9 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if o.workers < 1 {
 		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
 	}
+	if err := o.warehouse.validate(pol); err != nil {
+		return cfg, nil, nil, err
+	}
 	cfg = ingest.Config{
 		NewParser:      newParser,
 		KeySources:     o.keys,
@@ -229,8 +235,9 @@ func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violat
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
-func writeReports(ctx context.Context, dir string, formats []report.Format, in aggregate.Inputs, pol *aggregate.Policy, m *manifest, started time.Time) (err error) {
-	set, err := report.NewSetFS(dir, formats, outputFS)
+func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, stderr io.Writer) (err error) {
+	verbatim := w.keys.Mode() == report.KeyRaw && res.State.EveryKey(w.keys.Verbatim)
+	set, err := report.NewSetFS(dir, formats, outputFS, w.setOptions(m, verbatim)...)
 	if err != nil {
 		return err
 	}
@@ -249,11 +256,17 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, in a
 	if sink.keys, err = report.NewTable[aggregate.KeyRow](set, "keys"); err != nil {
 		return err
 	}
-	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit"); err != nil {
+	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit", report.Unpartitioned()); err != nil {
 		return err
 	}
-	stats, err := aggregate.Evaluate(in, pol, &sink)
+	in := inputsOf(res)
+	var rows aggregate.Sink
+	in.All, rows = w.wrap(in.All, &sink)
+	stats, err := aggregate.Evaluate(in, pol, rows)
 	if err != nil {
+		return err
+	}
+	if err := w.recordDates(set, m, stderr); err != nil {
 		return err
 	}
 	m.UnplannedKeys = stats.UnplannedKeys

@@ -24,6 +24,7 @@ type manifest struct {
 	UnplannedKeys int64           `json:"unplanned_keys"`
 	BadSamples    []ingest.Sample `json:"bad_line_samples"`
 	WallSeconds   float64         `json:"wall_seconds"`
+	warehouseManifest
 }
 
 type totals struct {

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/report"
+)
+
+// warehouseOptions are the analyze flags that shape reports for
+// warehouses and spreadsheets (docs/schema.md, docs/warehouse.md).
+type warehouseOptions struct {
+	partition     string
+	keyDisplay    string
+	keySecretFile string
+	csvRaw        bool
+
+	// Set by validate.
+	part   report.Partition
+	keys   *report.KeyDisplay
+	digest string
+}
+
+func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
+	fs.StringVar(&w.partition, "partition", "none", "day: Hive-style OUT/TABLE/date=YYYY-MM-DD/part-0.* partitions by UTC date, replacing only the dates this run covers")
+	fs.StringVar(&w.keyDisplay, "key-display", "raw", "how keys appear in reports: raw, prefix (first 8 chars + digest) or hmac (HMAC-SHA256 under "+report.KeySecretEnv+" or --key-secret-file)")
+	fs.StringVar(&w.keySecretFile, "key-secret-file", "", "file holding the --key-display hmac secret (default: $"+report.KeySecretEnv+")")
+	fs.BoolVar(&w.csvRaw, "csv-raw", false, "write CSV cells as they are, without neutralising spreadsheet formulas (=, +, -, @)")
+}
+
+// warehouseManifest are the manifest fields about the reports' shape.
+type warehouseManifest struct {
+	SchemaVersion string `json:"schema_version"`
+	PolicyDigest  string `json:"policy_digest"`
+	KeyDisplay    string `json:"key_display"`
+	Partition     string `json:"partition"`
+	// PartitionDates lists the dates whose partitions this run replaced
+	// (null without --partition).
+	PartitionDates []string `json:"partition_dates"`
+	// PartialDates lists the dates among them that the input covers only
+	// in part.
+	PartialDates []string `json:"partial_dates"`
+}
+
+func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
+	var err error
+	if w.part, err = report.ParsePartition(w.partition); err != nil {
+		return err
+	}
+	var secret []byte
+	if report.KeyMode(w.keyDisplay) == report.KeyHMAC {
+		if secret, err = report.LoadKeySecret(w.keySecretFile); err != nil {
+			return err
+		}
+	} else if w.keySecretFile != "" {
+		return fmt.Errorf("--key-secret-file needs --key-display hmac")
+	}
+	if w.keys, err = report.NewKeyDisplay(report.KeyMode(w.keyDisplay), secret); err != nil {
+		return err
+	}
+	w.digest, err = policyDigest(pol)
+	return err
+}
+
+// policyDigest identifies the policy the reports were computed under:
+// the SHA-256 of the compiled policy's JSON form (map keys sorted), so it
+// changes with any plan, limit, key assignment or report interval, and
+// not with flag order or the policy file's formatting.
+func policyDigest(pol *aggregate.Policy) (string, error) {
+	b, err := json.Marshal(pol)
+	if err != nil {
+		return "", fmt.Errorf("policy digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// scrub keeps raw keys out of the manifest and stderr when keys are
+// hidden: malformed-line excerpts are log text that may hold a key
+// anywhere, so they are withheld (file, line and reason stay).
+func (w *warehouseOptions) scrub(res *ingest.Result, m *manifest) {
+	m.SchemaVersion = report.SchemaVersion
+	m.PolicyDigest = w.digest
+	m.KeyDisplay = string(w.keys.Mode())
+	m.Partition = string(w.part)
+	if m.Partition == "" {
+		m.Partition = "none"
+	}
+	if !w.keys.Hides() {
+		return
+	}
+	withheld := "(withheld under --key-display " + string(w.keys.Mode()) + ")"
+	for i := range res.Samples {
+		res.Samples[i].Excerpt = withheld
+	}
+	for i := range m.BadSamples {
+		m.BadSamples[i].Excerpt = withheld
+	}
+}
+
+// setOptions are the report.Set options for this run.
+func (w *warehouseOptions) setOptions(m *manifest, verbatim bool) []report.Option {
+	opts := []report.Option{
+		report.WithVersion(m.Version),
+		report.WithPolicyDigest(w.digest),
+		report.WithKeyDisplay(w.keys),
+		report.WithCSVRaw(w.csvRaw),
+	}
+	// Rows arrive in the raw keys' order (the order every partial
+	// aggregate, in memory or spilled, is merged in). A digest, a prefix
+	// or an escaped key (invalid UTF-8, backslashes) does not keep that
+	// order, so then the files declare no sort order rather than a false
+	// one.
+	if !verbatim {
+		opts = append(opts, report.WithUnsortedRows())
+	}
+	if w.part != report.NoPartition && m.TimeRange != nil {
+		opts = append(opts, report.WithPartition(w.part, m.TimeRange.First, m.TimeRange.Last))
+	} else if w.part != report.NoPartition {
+		opts = append(opts, report.WithPartition(w.part, time.Time{}, time.Time{}))
+	}
+	return opts
+}
+
+// wrap returns the source and sink the evaluator should use: with day
+// partitions, the keys table is split per date.
+func (w *warehouseOptions) wrap(all aggregate.Source, sink aggregate.Sink) (aggregate.Source, aggregate.Sink) {
+	if w.part == report.NoPartition {
+		return all, sink
+	}
+	d := aggregate.NewDailyKeys(all, sink)
+	return d, d
+}
+
+// recordDates notes the partitions written in the manifest and warns
+// about dates the input covers only in part.
+func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, stderr io.Writer) error {
+	if w.part == report.NoPartition {
+		return nil
+	}
+	dates, partial, err := set.Dates()
+	if err != nil {
+		return err
+	}
+	m.PartitionDates, m.PartialDates = dates, partial
+	if m.PartitionDates == nil {
+		m.PartitionDates = []string{}
+	}
+	if m.PartialDates == nil {
+		m.PartialDates = []string{}
+	}
+	if len(partial) > 0 {
+		fmt.Fprintf(stderr, "keyrate: warning: the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)\n",
+			strings.Join(partial, ", "))
+	}
+	return nil
+}

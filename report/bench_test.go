@@ -1,0 +1,43 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkTableWrite writes a windows-like table (1,000 keys × 200
+// minute windows) as CSV and Parquet and reports the Parquet size. It
+// uses only the API the first version of report had, so it runs on both
+// for a ratio.
+func BenchmarkTableWrite(b *testing.B) {
+	rows := genWindows(200_000, 1000, day0, 1)
+	b.ReportAllocs()
+	var size int64
+	for b.Loop() {
+		dir := b.TempDir()
+		set, err := NewSet(dir, []Format{CSV, Parquet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tab, err := NewTable[winRow](set, "windows")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range rows {
+			if err := tab.Write(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := set.Commit(nil); err != nil {
+			b.Fatal(err)
+		}
+		st, err := os.Stat(filepath.Join(dir, "windows.parquet"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = st.Size()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+	b.ReportMetric(float64(size), "parquet-bytes")
+}

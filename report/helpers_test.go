@@ -1,0 +1,115 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// winRow mirrors the shape of the aggregate's window rows: the report
+// package must not import aggregate, and its behaviour depends only on
+// the tags.
+type winRow struct {
+	Key         string    `parquet:"key,dict"`
+	LimitName   string    `parquet:"limit_name,dict"`
+	WindowStart time.Time `parquet:"window_start,timestamp(millisecond)"`
+	WindowEnd   time.Time `parquet:"window_end,timestamp(millisecond)"`
+	Requests    int64     `parquet:"requests"`
+}
+
+// keyRow has no window: it sorts by key only and partitions by first_seen.
+type keyRow struct {
+	Key       string    `parquet:"key"`
+	Requests  int64     `parquet:"requests"`
+	FirstSeen time.Time `parquet:"first_seen,timestamp(millisecond)"`
+}
+
+var day0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+// genWindows makes n sorted rows over keys × minute windows starting at
+// from, spread over the given number of days.
+func genWindows(n, keys int, from time.Time, days int) []winRow {
+	rows := make([]winRow, 0, n)
+	perKey := n / keys
+	for k := range keys {
+		for i := range perKey {
+			start := from.Add(time.Duration(i*days*24*60/perKey) * time.Minute)
+			rows = append(rows, winRow{
+				Key:         "key-" + string(rune('a'+k%26)) + strings.Repeat("x", k/26),
+				LimitName:   "100/min",
+				WindowStart: start, WindowEnd: start.Add(time.Minute),
+				Requests: int64(i%97 + 1),
+			})
+		}
+	}
+	slices.SortFunc(rows, func(a, b winRow) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return a.WindowStart.Compare(b.WindowStart)
+	})
+	return rows
+}
+
+// writeSet writes rows as table "windows" into dir and commits.
+func writeSet(t *testing.T, dir string, rows []winRow, opts ...Option) *Set {
+	t.Helper()
+	set, err := NewSet(dir, []Format{CSV, Parquet}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := NewTable[winRow](set, "windows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := tab.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Commit(map[string]int{"rows": len(rows)}); err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// tree maps every file under dir (relative path) to its content.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readerAt opens path for parquet.OpenFile.
+func readerAt(t *testing.T, path string) (*os.File, int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st.Size()
+}
+
+func fmtSlice(s []string) string { return "[" + strings.Join(s, " ") + "]" }
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -1,0 +1,273 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func datesOf(rows []winRow) map[string]int {
+	n := map[string]int{}
+	for _, r := range rows {
+		n[r.WindowStart.Format(time.DateOnly)]++
+	}
+	return n
+}
+
+func TestPartitionedLayout(t *testing.T) {
+	dir := t.TempDir()
+	rows := genWindows(3000, 5, day0.Add(6*time.Hour), 2) // 06:00 on day 0 to day 2
+	first, last := rows[0].WindowStart, day0.Add(3*24*time.Hour-time.Second)
+	for _, r := range rows {
+		if r.WindowStart.Before(first) {
+			first = r.WindowStart
+		}
+	}
+	set := writeSet(t, dir, rows, WithPartition(PartitionDay, first, last))
+	dates, partial, err := set.Dates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-11-23", "2026-11-24", "2026-11-25"}
+	if !slices.Equal(dates, want) {
+		t.Errorf("dates %v, want %v", dates, want)
+	}
+	if !slices.Equal(partial, []string{"2026-11-23"}) {
+		t.Errorf("partial %v, want [2026-11-23] (the input starts at 06:00)", partial)
+	}
+	files := tree(t, dir)
+	perDate := datesOf(rows)
+	for _, d := range want {
+		csvText, ok := files["windows/date="+d+"/part-0.csv"]
+		if _, pq := files["windows/date="+d+"/part-0.parquet"]; !ok || !pq {
+			t.Fatalf("date %s: files missing; have %v", d, keysOf(files))
+		}
+		lines := strings.Split(strings.TrimSuffix(csvText, "\n"), "\n")
+		if len(lines)-1 != perDate[d] {
+			t.Errorf("date %s: %d rows, want %d", d, len(lines)-1, perDate[d])
+		}
+		for _, l := range lines[1:] {
+			if !strings.Contains(l, ","+d+"T") {
+				t.Errorf("date %s holds row %q", d, l)
+			}
+		}
+	}
+	for name := range files {
+		if strings.Contains(name, "/.") || strings.Contains(name, "tmp") {
+			t.Errorf("leftover %s", name)
+		}
+	}
+	if _, ok := files["manifest.json"]; !ok {
+		t.Error("no manifest")
+	}
+	if _, err := os.Stat(filepath.Join(dir, stagingDir)); !os.IsNotExist(err) {
+		t.Errorf("commit left the staging directory (%v)", err)
+	}
+}
+
+// TestPartitionReplace runs two "nights": the second replaces exactly the
+// dates it covers, writes empty partitions for covered dates without rows,
+// and leaves the others byte for byte as they were.
+func TestPartitionReplace(t *testing.T) {
+	dir := t.TempDir()
+	night1 := genWindows(2000, 4, day0, 2) // days 0 and 1
+	writeSet(t, dir, night1, WithPartition(PartitionDay, day0, day0.Add(48*time.Hour-time.Second)))
+	before := tree(t, dir)
+
+	// Night 2 covers days 1 to 3, with rows on days 1 and 2 only, and
+	// different counts on day 1.
+	day1 := day0.Add(24 * time.Hour)
+	night2 := genWindows(1500, 3, day1, 2)
+	for i := range night2 {
+		night2[i].Requests += 1000
+	}
+	writeSet(t, dir, night2, WithPartition(PartitionDay, day1, day1.Add(72*time.Hour-time.Second)))
+	after := tree(t, dir)
+
+	for name, content := range before {
+		if strings.Contains(name, "date=2026-11-23/") && after[name] != content {
+			t.Errorf("%s changed though night 2 does not cover it", name)
+		}
+	}
+	if !strings.Contains(after["windows/date=2026-11-24/part-0.csv"], ",1001\n") ||
+		strings.Count(after["windows/date=2026-11-24/part-0.csv"], "\n")-1 != datesOf(night2)["2026-11-24"] {
+		t.Error("date 2026-11-24 was not replaced by night 2's rows")
+	}
+	if got := after["windows/date=2026-11-26/part-0.csv"]; got != "key,limit_name,window_start,window_end,requests\n" {
+		t.Errorf("covered date without rows: csv %q, want the header only", got)
+	}
+	if _, ok := after["windows/date=2026-11-26/part-0.parquet"]; !ok {
+		t.Error("covered date without rows has no parquet file")
+	}
+	// Re-running night 2 changes nothing.
+	writeSet(t, dir, night2, WithPartition(PartitionDay, day1, day1.Add(72*time.Hour-time.Second)))
+	again := tree(t, dir)
+	for name, content := range after {
+		if name != "manifest.json" && again[name] != content {
+			t.Errorf("re-run changed %s", name)
+		}
+	}
+	if len(again) != len(after) {
+		t.Errorf("re-run: %d files, before %d", len(again), len(after))
+	}
+}
+
+func TestPartitionAbortLeavesOldData(t *testing.T) {
+	dir := t.TempDir()
+	night1 := genWindows(500, 2, day0, 1)
+	writeSet(t, dir, night1, WithPartition(PartitionDay, day0, day0.Add(24*time.Hour-time.Second)))
+	before := tree(t, dir)
+
+	set, err := NewSet(dir, []Format{CSV, Parquet}, WithPartition(PartitionDay, day0, day0.Add(24*time.Hour-time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, _ := NewTable[winRow](set, "windows")
+	rows := genWindows(100, 1, day0, 1)
+	for i := range rows {
+		if err := tab.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// While a run writes, a reader of windows/*/*.parquet sees only the
+	// committed partitions: nothing is staged inside the table directory.
+	if got, _ := filepath.Glob(filepath.Join(dir, "windows", "*", "*")); len(got) != 2 {
+		t.Errorf("mid-run the table directory holds %v", got)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "windows"))
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "date=") {
+			t.Errorf("mid-run the table directory holds %s", e.Name())
+		}
+	}
+	set.Abort()
+	after := tree(t, dir)
+	if len(after) != len(before) {
+		t.Errorf("abort left %v, before %v", keysOf(after), keysOf(before))
+	}
+	for name, c := range before {
+		if after[name] != c {
+			t.Errorf("abort changed %s", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, stagingDir)); !os.IsNotExist(err) {
+		t.Errorf("abort left the staging directory (%v)", err)
+	}
+}
+
+func TestPartialDates(t *testing.T) {
+	at := func(d int, hms string) time.Time {
+		tm, err := time.Parse("15:04:05", hms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return day0.AddDate(0, 0, d).Add(time.Duration(tm.Hour())*time.Hour + time.Duration(tm.Minute())*time.Minute + time.Duration(tm.Second())*time.Second)
+	}
+	cases := []struct {
+		first, last    time.Time
+		dates, partial []string
+	}{
+		{at(0, "00:00:00"), at(0, "23:59:59"), []string{"2026-11-23"}, nil},
+		{at(0, "00:00:00").Add(999 * time.Millisecond), at(0, "23:59:59").Add(999 * time.Millisecond), []string{"2026-11-23"}, nil},
+		{at(0, "00:00:01"), at(0, "23:59:59"), []string{"2026-11-23"}, []string{"2026-11-23"}},
+		{at(0, "00:00:00"), at(0, "23:59:58"), []string{"2026-11-23"}, []string{"2026-11-23"}},
+		// logrotate at 06:25: two dates, both partial.
+		{at(0, "06:25:01"), at(1, "06:25:00"), []string{"2026-11-23", "2026-11-24"}, []string{"2026-11-23", "2026-11-24"}},
+		// Three dates: only the middle one whole.
+		{at(0, "06:25:01"), at(2, "06:25:00"), []string{"2026-11-23", "2026-11-24", "2026-11-25"}, []string{"2026-11-23", "2026-11-25"}},
+	}
+	for _, c := range cases {
+		set, err := NewSet(t.TempDir(), []Format{CSV}, WithPartition(PartitionDay, c.first, c.last))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewTable[winRow](set, "windows"); err != nil {
+			t.Fatal(err)
+		}
+		dates, partial, err := set.Dates()
+		set.Abort()
+		if err != nil || !slices.Equal(dates, c.dates) || !slices.Equal(partial, c.partial) {
+			t.Errorf("%s..%s: dates %v partial %v (%v), want %v %v", c.first, c.last, dates, partial, err, c.dates, c.partial)
+		}
+	}
+	// A row outside the input's range (a window that began before it)
+	// makes its date partial.
+	dir := t.TempDir()
+	early := []winRow{{Key: "k", LimitName: "1/day", WindowStart: day0.Add(-time.Hour), WindowEnd: day0.Add(time.Hour), Requests: 2}}
+	set := writeSet(t, dir, early, WithPartition(PartitionDay, day0, day0.Add(24*time.Hour-time.Second)))
+	if _, partial, _ := set.Dates(); !slices.Equal(partial, []string{"2026-11-22"}) {
+		t.Errorf("row before the range: partial %v, want [2026-11-22]", partial)
+	}
+}
+
+func TestPartitionNeedsDateColumn(t *testing.T) {
+	type noDate struct {
+		Key string `parquet:"key"`
+		N   int64  `parquet:"n"`
+	}
+	set, err := NewSet(t.TempDir(), []Format{CSV}, WithPartition(PartitionDay, day0, day0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTable[noDate](set, "audit"); err == nil {
+		t.Error("a table without a date column was partitioned")
+	}
+	audit, err := NewTable[noDate](set, "audit", Unpartitioned())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Write(&noDate{Key: "k", N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := NewTable[keyRow](set, "keys")
+	if err != nil {
+		t.Fatalf("keys table (first_seen): %v", err)
+	}
+	if err := keys.Write(&keyRow{Key: "k", Requests: 3, FirstSeen: day0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	got := keysOf(tree(t, set.dir))
+	want := []string{"audit.csv", "keys/date=2026-11-23/part-0.csv"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %v, want %v", got, want)
+	}
+}
+
+func TestRenameAside(t *testing.T) {
+	dir := t.TempDir()
+	final, tmp := filepath.Join(dir, "date=x"), filepath.Join(dir, ".date=x.tmp")
+	for _, d := range []string{final, tmp} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "f"), []byte(d), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, swap := range map[string]func(string, string) error{"renameAside": renameAside, "exchange": exchange} {
+		before, _ := os.ReadFile(filepath.Join(final, "f"))
+		if err := swap(tmp, final); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		now, _ := os.ReadFile(filepath.Join(final, "f"))
+		old, _ := os.ReadFile(filepath.Join(tmp, "f"))
+		if string(now) == string(before) || string(old) != string(before) {
+			t.Errorf("%s: final has %q, tmp has %q; before final had %q", name, now, old, before)
+		}
+	}
+}
+
+func keysOf(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
