@@ -8,23 +8,116 @@ package parse
 // Anything after the user agent (nginx adds fields such as
 // "$http_x_forwarded_for") is ignored. The request field may hold anything:
 // a line whose request is not an HTTP request line is valid, with
-// HasRequest false.
+// HasRequest false. An unquoted "-" stands for an empty referer or user
+// agent.
+//
+// The host part is everything before ident and user: nginx behind proxies
+// logs a comma-separated address list there ("10.0.0.2, 10.0.0.1 - -"),
+// and a leading virtual host ("vhost host - -", Apache vhost_combined) is
+// recognised when the first word is not part of such a list; it becomes
+// the "vhost" field.
 type Combined struct{}
+
+// maxPrefixTokens bounds the words before "[time]" (vhost, an address
+// list, ident, user), so a line without a bracket fails fast.
+const maxPrefixTokens = 16
 
 // Parse implements LineParser.
 func (Combined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
 	s := scanner{buf: line}
-	var ok bool
-	if rec.RemoteAddr, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing remote host")
+	return parseCLF(line, rec, false, &s)
+}
+
+// VhostCombined parses Apache's vhost_combined ("%v:%p %h %l %u %t ...");
+// the first word is always the virtual host.
+type VhostCombined struct{}
+
+// Parse implements LineParser.
+func (VhostCombined) Parse(line []byte, rec *Record) error {
+	rec.Reset()
+	s := scanner{buf: line}
+	return parseCLF(line, rec, true, &s)
+}
+
+// Common parses the Common Log Format strictly: nothing may follow the
+// byte count. (Combined reads common lines too; Common exists so that
+// format detection can tell the two apart.)
+type Common struct{}
+
+// Parse implements LineParser.
+func (Common) Parse(line []byte, rec *Record) error {
+	rec.Reset()
+	s := scanner{buf: line, stopAfterBytes: true}
+	if err := parseCLF(line, rec, false, &s); err != nil {
+		return err
 	}
-	if _, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing ident field")
+	if !s.done() || len(rec.Fields) > 0 {
+		return &SyntaxError{Msg: "fields after the byte count (not common log format)"}
 	}
-	if rec.User, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing user field")
+	return nil
+}
+
+// parseCLF parses a CLF-family line with s, which is left where parsing
+// stopped (after the user agent, or after the bytes for a common line).
+func parseCLF(line []byte, rec *Record, vhost bool, s *scanner) error {
+	if !vhost {
+		// Fast path: exactly "host ident user [".
+		var ok1, ok2, ok3 bool
+		rec.RemoteAddr, ok1 = s.token()
+		var ident []byte
+		ident, ok2 = s.token()
+		rec.User, ok3 = s.token()
+		if ok1 && ok2 && ok3 && s.pos+1 < len(line) && line[s.pos] == ' ' && line[s.pos+1] == '[' &&
+			rec.RemoteAddr[0] != '[' && ident[0] != '[' && rec.User[0] != '[' {
+			s.pos++
+			return parseCLFRest(s, rec)
+		}
+		s.pos = 0
 	}
+	// Walk the words before "[": remember where the first starts and the
+	// spans of the last three (host end, ident, user).
+	var starts, ends [3]int
+	n, first, firstEnd := 0, -1, -1
+	for {
+		s.skipSpaces()
+		if s.pos >= len(line) {
+			return syntaxErr(s.pos, "expected [time]")
+		}
+		if line[s.pos] == '[' {
+			break
+		}
+		if n == maxPrefixTokens {
+			return syntaxErr(s.pos, "expected [time]")
+		}
+		start := s.pos
+		s.token()
+		if first < 0 {
+			first, firstEnd = start, s.pos
+		}
+		starts[0], starts[1], starts[2] = starts[1], starts[2], start
+		ends[0], ends[1], ends[2] = ends[1], ends[2], s.pos
+		n++
+	}
+	if n < 3 || (vhost && n < 4) {
+		return syntaxErr(s.pos, "expected host, ident and user before [time]")
+	}
+	rec.User = line[starts[2]:ends[2]]
+	host := line[first:ends[0]]
+	if n > 3 && (vhost || (line[firstEnd-1] != ',' && line[first] != '"')) {
+		rec.Fields = append(rec.Fields, Field{Name: "vhost", Value: line[first:firstEnd]})
+		host = line[firstEnd:ends[0]]
+		for len(host) > 0 && host[0] == ' ' {
+			host = host[1:]
+		}
+	}
+	rec.RemoteAddr = host
+	return parseCLFRest(s, rec)
+}
+
+// parseCLFRest parses from "[time]" to the end of a CLF-family line; a
+// scanner with stopAfterBytes set stops after the byte count (Common).
+func parseCLFRest(s *scanner, rec *Record) error {
 	tb, ok := s.bracketed()
 	if !ok {
 		return syntaxErr(s.pos, "expected [time]")
@@ -57,16 +150,16 @@ func (Combined) Parse(line []byte, rec *Record) error {
 		}
 		rec.Bytes = n
 	}
-	if s.done() {
+	if s.done() || s.stopAfterBytes {
 		return nil // common log format
 	}
-	if rec.Referer, ok = s.quoted(); !ok {
+	if rec.Referer, ok = s.quotedOrDash(); !ok {
 		return syntaxErr(s.pos, "expected quoted referer")
 	}
 	if s.done() {
 		return nil
 	}
-	if rec.UserAgent, ok = s.quoted(); !ok {
+	if rec.UserAgent, ok = s.quotedOrDash(); !ok {
 		return syntaxErr(s.pos, "expected quoted user agent")
 	}
 	return nil
@@ -129,8 +222,9 @@ func lastIndexByte(b []byte, c byte) int {
 
 // scanner walks the space-separated fields of a log line.
 type scanner struct {
-	buf []byte
-	pos int
+	buf            []byte
+	pos            int
+	stopAfterBytes bool
 }
 
 func (s *scanner) skipSpaces() {
@@ -168,6 +262,16 @@ func (s *scanner) bracketed() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// quotedOrDash is quoted, but also accepts a bare "-" (an empty value).
+func (s *scanner) quotedOrDash() ([]byte, bool) {
+	s.skipSpaces()
+	if s.pos+1 <= len(s.buf) && s.buf[s.pos] == '-' && (s.pos+1 == len(s.buf) || s.buf[s.pos+1] == ' ') {
+		s.pos++
+		return nil, true
+	}
+	return s.quoted()
 }
 
 // quoted returns the content of the next double-quoted field, honouring
