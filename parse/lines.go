@@ -74,3 +74,12 @@ func (l *LineReader) Next() ([]byte, error) {
 		return b, nil
 	}
 }
+
+// Peek returns up to n bytes ahead (at most the buffer size) without
+// consuming them, for format detection; atEOF reports that they are all
+// that is left of the input.
+func (l *LineReader) Peek(n int) (head []byte, atEOF bool) {
+	n = min(n, l.r.Size())
+	b, err := l.r.Peek(n)
+	return b, err == io.EOF
+}
