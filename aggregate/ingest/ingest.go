@@ -6,11 +6,16 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"os"
+	"regexp"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
@@ -18,8 +23,18 @@ import (
 
 // Config says how to read inputs.
 type Config struct {
-	// NewParser returns a fresh parser; each worker gets its own.
+	// NewParser returns a fresh parser; each file gets its own. It is
+	// used when Format is empty.
 	NewParser func() parse.LineParser
+	// Format is --format: "auto" (detect per file from its first lines),
+	// "parquet", or a built-in format name; FormatOptions configure it.
+	Format        string
+	FormatOptions parse.FormatOptions
+	// OpenColumnar opens a columnar (Parquet) input; needed when Format
+	// is "parquet" or "auto".
+	OpenColumnar func(path string, o parse.FormatOptions) (parse.RecordSource, error)
+	// KeyPattern, when set, rejects extracted values that are not keys.
+	KeyPattern *regexp.Regexp
 	// KeySources are --key specs, in priority order.
 	KeySources []string
 	// MaxLineBytes bounds line length (0: parse.DefaultMaxLineBytes).
@@ -41,6 +56,15 @@ type FileStats struct {
 	Parsed      int64  `json:"parsed"`
 	Malformed   int64  `json:"malformed"`
 	Keyless     int64  `json:"keyless"`
+	// Format is the format the file was read as (detected with --format
+	// auto); TimePrecision is "ms" when its times carry fractions of a
+	// second, "s" when not ("" when no line parsed).
+	Format        string `json:"format"`
+	TimePrecision string `json:"time_precision"`
+	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
+	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
+	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8, replaced by U+FFFD
+	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0.
 	MinTime int64 `json:"-"`
@@ -69,6 +93,11 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	// Validate the key sources before any file is opened.
 	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
 		return nil, err
+	}
+	if cfg.Format != "" && cfg.Format != parse.FormatAuto && cfg.Format != parse.FormatParquet {
+		if _, err := parse.LookupFormat(cfg.Format, cfg.FormatOptions); err != nil {
+			return nil, err
+		}
 	}
 	workers := min(max(cfg.Workers, 1), len(paths))
 	type fileResult struct {
@@ -140,7 +169,6 @@ feed:
 // reader is one worker's parsing state, reused across its files.
 type reader struct {
 	cfg      Config
-	parser   parse.LineParser
 	keys     *parse.KeyExtractor
 	state    *aggregate.State
 	throttle map[int]bool
@@ -150,11 +178,13 @@ type reader struct {
 
 func newReader(cfg Config, st *aggregate.State) *reader {
 	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
+	keys.SetPattern(cfg.KeyPattern)
+	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
 	throttle := map[int]bool{}
 	for _, s := range cfg.ThrottleStatus {
 		throttle[s] = true
 	}
-	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle}
+	return &reader{cfg: cfg, keys: keys, state: st, throttle: throttle}
 }
 
 // excerptBytes bounds how much of a malformed line a sample keeps.
@@ -169,6 +199,14 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
 	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
+	parser, columnar, err := r.chooseFormat(in, lr, &st)
+	if err != nil {
+		return st, nil, err
+	}
+	if columnar {
+		in.Close()
+		return r.readColumnar(ctx, path, st)
+	}
 	var samples []Sample
 	malformed := func(line []byte, reason string) {
 		st.Malformed++
@@ -200,21 +238,140 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		if len(line) == 0 {
 			continue // blank lines (often a trailing one) carry nothing
 		}
-		if err := r.parser.Parse(line, &r.rec); err != nil {
+		if line[0] == 0 {
+			// NUL padding, as copytruncate leaves after a crash, before
+			// the real line.
+			st.NULBytes++
+			line = bytes.TrimLeft(line, "\x00")
+			if len(line) == 0 {
+				continue
+			}
+		}
+		if err := parser.Parse(line, &r.rec); err != nil {
+			if err == parse.ErrNoRecord {
+				st.Skipped++
+				continue
+			}
 			malformed(line, err.Error())
 			continue
 		}
-		st.Parsed++
-		ts := r.rec.TimeMillis
-		st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
-		key := r.keys.Extract(&r.rec)
-		if key == nil {
-			st.Keyless++
-			continue
-		}
-		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.throttle[r.rec.Status]}
-		r.state.Add(key, &r.obs)
+		r.observe(&st)
 	}
 	st.Bytes = in.CompressedBytes()
+	finishStats(&st)
 	return st, samples, nil
+}
+
+// chooseFormat picks the file's parser: a fixed --format, or one detected
+// from the first lines; columnar reports a Parquet file instead.
+func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (parse.LineParser, bool, error) {
+	switch r.cfg.Format {
+	case "":
+		return r.cfg.NewParser(), false, nil
+	case parse.FormatParquet:
+		return nil, true, r.columnarOK(in)
+	case parse.FormatAuto:
+		head, atEOF := lr.Peek(64 << 10)
+		if parse.IsParquet(head) {
+			return nil, true, r.columnarOK(in)
+		}
+		if len(head) == 0 {
+			st.Format = "empty"
+			return parse.Combined{}, false, nil
+		}
+		f, err := parse.DetectFormat(head, atEOF, r.cfg.FormatOptions)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", in.Name, err)
+		}
+		st.Format = f.Name
+		return f.New(), false, nil
+	}
+	f, err := parse.LookupFormat(r.cfg.Format, r.cfg.FormatOptions)
+	if err != nil {
+		return nil, false, err
+	}
+	st.Format = f.Name
+	return f.New(), false, nil
+}
+
+func (r *reader) columnarOK(in *parse.Input) error {
+	switch {
+	case r.cfg.OpenColumnar == nil:
+		return fmt.Errorf("%s: Parquet input is not supported here", in.Name)
+	case in.Size < 0:
+		return fmt.Errorf("%s: Parquet needs a seekable file, not a stream", in.Name)
+	case in.Compression != parse.Plain:
+		return fmt.Errorf("%s: Parquet files compress internally; decompress the %s wrapper first", in.Name, in.Compression)
+	}
+	return nil
+}
+
+// readColumnar reads a Parquet input through a parse.RecordSource.
+func (r *reader) readColumnar(ctx context.Context, path string, st FileStats) (FileStats, []Sample, error) {
+	src, err := r.cfg.OpenColumnar(path, r.cfg.FormatOptions)
+	if err != nil {
+		return st, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer src.Close()
+	st.Format = src.Format()
+	var samples []Sample
+	for {
+		if st.Lines&0xfff == 0 && ctx.Err() != nil {
+			return st, nil, ctx.Err()
+		}
+		err := src.Next(&r.rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var se *parse.SyntaxError
+			if !errors.As(err, &se) {
+				return st, nil, fmt.Errorf("%s: row %d: %w", path, src.Row(), err)
+			}
+			st.Lines++
+			st.Malformed++
+			if len(samples) < r.cfg.MaxSamples {
+				samples = append(samples, Sample{File: path, Line: src.Row(), Reason: err.Error()})
+			}
+			continue
+		}
+		st.Lines++
+		r.observe(&st)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		st.Bytes = fi.Size()
+	}
+	finishStats(&st)
+	return st, samples, nil
+}
+
+// observe counts the parsed record r.rec into st and the state.
+func (r *reader) observe(st *FileStats) {
+	st.Parsed++
+	ts := r.rec.TimeMillis
+	st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
+	if r.rec.SubSecond {
+		st.TimePrecision = "ms"
+	}
+	key := r.keys.Extract(&r.rec)
+	if key == nil {
+		if r.keys.Rejected() {
+			st.InvalidKey++
+		} else {
+			st.Keyless++
+		}
+		return
+	}
+	if !utf8.Valid(key) {
+		st.InvalidUTF8++
+		key = bytes.ToValidUTF8(key, []byte("\uFFFD"))
+	}
+	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.throttle[r.rec.Status]}
+	r.state.Add(key, &r.obs)
+}
+
+func finishStats(st *FileStats) {
+	if st.Parsed > 0 && st.TimePrecision == "" {
+		st.TimePrecision = "s"
+	}
 }
