@@ -2,6 +2,7 @@ package parse
 
 import (
 	"net/url"
+	"regexp"
 	"testing"
 )
 
@@ -112,4 +113,12 @@ func TestUnescapeAgainstNetURL(t *testing.T) {
 	if got := string(appendUnescaped(nil, []byte("bad%zz%4"))); got != "bad%zz%4" {
 		t.Errorf("malformed escapes: %q", got)
 	}
+}
+
+func regexpMust(expr string) *regexp.Regexp {
+	re, err := CompileKeyPattern(expr)
+	if err != nil {
+		panic(err)
+	}
+	return re
 }
