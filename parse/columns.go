@@ -34,7 +34,7 @@ func NewColumnMapper(names []string, o FormatOptions) *ColumnMapper {
 	if m.dateCol < 0 || m.clock < 0 {
 		m.dateCol, m.clock = -1, -1
 	} else {
-		m.targets[m.clock] = roleTarget{role: RoleTime, rank: 0}
+		m.targets[m.clock] = roleTarget{role: RoleTime, idx: idxTime, rank: 0}
 	}
 	return m
 }
@@ -72,7 +72,7 @@ func (m *ColumnMapper) Set(col int, v []byte) {
 	case t.field != "":
 		m.fields = append(m.fields, Field{Name: t.field, Value: v})
 	case t.role != "":
-		m.slots.offer(roleIndex(t.role), t.rank, v, true)
+		m.slots.offer(t.idx, t.rank, v, true)
 	}
 }
 

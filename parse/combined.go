@@ -25,8 +25,8 @@ const maxPrefixTokens = 16
 // Parse implements LineParser.
 func (Combined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
-	s := scanner{buf: line}
-	return parseCLF(line, rec, false, &s)
+	_, err := parseCLF(line, rec, false, false)
+	return err
 }
 
 // VhostCombined parses Apache's vhost_combined ("%v:%p %h %l %u %t ...");
@@ -36,8 +36,8 @@ type VhostCombined struct{}
 // Parse implements LineParser.
 func (VhostCombined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
-	s := scanner{buf: line}
-	return parseCLF(line, rec, true, &s)
+	_, err := parseCLF(line, rec, true, false)
+	return err
 }
 
 // Common parses the Common Log Format strictly: nothing may follow the
@@ -48,19 +48,24 @@ type Common struct{}
 // Parse implements LineParser.
 func (Common) Parse(line []byte, rec *Record) error {
 	rec.Reset()
-	s := scanner{buf: line, stopAfterBytes: true}
-	if err := parseCLF(line, rec, false, &s); err != nil {
+	end, err := parseCLF(line, rec, false, true)
+	if err != nil {
 		return err
 	}
+	s := scanner{buf: line, pos: end}
 	if !s.done() || len(rec.Fields) > 0 {
 		return &SyntaxError{Msg: "fields after the byte count (not common log format)"}
 	}
 	return nil
 }
 
-// parseCLF parses a CLF-family line with s, which is left where parsing
-// stopped (after the user agent, or after the bytes for a common line).
-func parseCLF(line []byte, rec *Record, vhost bool, s *scanner) error {
+// parseCLF parses a CLF-family line and returns where parsing stopped:
+// after the user agent, or, with common, right after the byte count. It
+// is one function with a local scanner so the hot path keeps the scanner
+// in registers.
+func parseCLF(line []byte, rec *Record, vhost, common bool) (int, error) {
+	s := scanner{buf: line}
+	fast := false
 	if !vhost {
 		// Fast path: exactly "host ident user [".
 		var ok1, ok2, ok3 bool
@@ -68,27 +73,89 @@ func parseCLF(line []byte, rec *Record, vhost bool, s *scanner) error {
 		var ident []byte
 		ident, ok2 = s.token()
 		rec.User, ok3 = s.token()
-		if ok1 && ok2 && ok3 && s.pos+1 < len(line) && line[s.pos] == ' ' && line[s.pos+1] == '[' &&
-			rec.RemoteAddr[0] != '[' && ident[0] != '[' && rec.User[0] != '[' {
-			s.pos++
-			return parseCLFRest(s, rec)
-		}
-		s.pos = 0
+		fast = ok1 && ok2 && ok3 && s.pos+1 < len(line) && line[s.pos] == ' ' && line[s.pos+1] == '[' &&
+			rec.RemoteAddr[0] != '[' && ident[0] != '[' && rec.User[0] != '['
 	}
-	// Walk the words before "[": remember where the first starts and the
-	// spans of the last three (host end, ident, user).
+	if !fast {
+		pos, err := clfPrefix(line, rec, vhost)
+		if err != nil {
+			return 0, err
+		}
+		s.pos = pos
+	}
+	tb, ok := s.bracketed()
+	if !ok {
+		return 0, syntaxErr(s.pos, "expected [time]")
+	}
+	if rec.TimeMillis, ok = ParseCLFTime(tb); !ok {
+		return 0, syntaxErr(s.pos-len(tb)-1, "bad time "+string(tb))
+	}
+	req, ok := s.quoted()
+	if !ok {
+		return 0, syntaxErr(s.pos, "expected quoted request")
+	}
+	splitRequestLine(req, rec)
+	st, ok := s.token()
+	if !ok {
+		return 0, syntaxErr(s.pos, "missing status")
+	}
+	status, ok := digits(st)
+	if !ok || len(st) != 3 {
+		return 0, syntaxErr(s.pos-len(st), "bad status "+string(st))
+	}
+	rec.Status = int(status)
+	bt, ok := s.token()
+	if !ok {
+		return 0, syntaxErr(s.pos, "missing bytes")
+	}
+	if !isDash(bt) {
+		n, ok := digits(bt)
+		if !ok {
+			return 0, syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
+		}
+		rec.Bytes = n
+	}
+	if common || s.done() {
+		return s.pos, nil // common log format
+	}
+	// A bare "-" stands for an empty referer or user agent; the check is
+	// inline to keep the common quoted case a single call.
+	if s.bareDash() {
+		s.pos++
+	} else if rec.Referer, ok = s.quoted(); !ok {
+		return 0, syntaxErr(s.pos, "expected quoted referer")
+	}
+	if s.done() {
+		return s.pos, nil
+	}
+	if s.bareDash() {
+		s.pos++
+	} else if rec.UserAgent, ok = s.quoted(); !ok {
+		return 0, syntaxErr(s.pos, "expected quoted user agent")
+	}
+	return s.pos, nil
+}
+
+// clfPrefix reads the general host part before "[time]": any number of
+// words (an address list, a virtual host) followed by ident and user. It
+// fills RemoteAddr, User and the vhost field and returns the position of
+// the "[".
+func clfPrefix(line []byte, rec *Record, vhost bool) (int, error) {
+	s := scanner{buf: line}
+	// Remember where the first word starts and the spans of the last
+	// three (host end, ident, user).
 	var starts, ends [3]int
 	n, first, firstEnd := 0, -1, -1
 	for {
 		s.skipSpaces()
 		if s.pos >= len(line) {
-			return syntaxErr(s.pos, "expected [time]")
+			return 0, syntaxErr(s.pos, "expected [time]")
 		}
 		if line[s.pos] == '[' {
 			break
 		}
 		if n == maxPrefixTokens {
-			return syntaxErr(s.pos, "expected [time]")
+			return 0, syntaxErr(s.pos, "expected [time]")
 		}
 		start := s.pos
 		s.token()
@@ -100,7 +167,7 @@ func parseCLF(line []byte, rec *Record, vhost bool, s *scanner) error {
 		n++
 	}
 	if n < 3 || (vhost && n < 4) {
-		return syntaxErr(s.pos, "expected host, ident and user before [time]")
+		return 0, syntaxErr(s.pos, "expected host, ident and user before [time]")
 	}
 	rec.User = line[starts[2]:ends[2]]
 	host := line[first:ends[0]]
@@ -112,57 +179,7 @@ func parseCLF(line []byte, rec *Record, vhost bool, s *scanner) error {
 		}
 	}
 	rec.RemoteAddr = host
-	return parseCLFRest(s, rec)
-}
-
-// parseCLFRest parses from "[time]" to the end of a CLF-family line; a
-// scanner with stopAfterBytes set stops after the byte count (Common).
-func parseCLFRest(s *scanner, rec *Record) error {
-	tb, ok := s.bracketed()
-	if !ok {
-		return syntaxErr(s.pos, "expected [time]")
-	}
-	if rec.TimeMillis, ok = ParseCLFTime(tb); !ok {
-		return syntaxErr(s.pos-len(tb)-1, "bad time "+string(tb))
-	}
-	req, ok := s.quoted()
-	if !ok {
-		return syntaxErr(s.pos, "expected quoted request")
-	}
-	splitRequestLine(req, rec)
-	st, ok := s.token()
-	if !ok {
-		return syntaxErr(s.pos, "missing status")
-	}
-	status, ok := digits(st)
-	if !ok || len(st) != 3 {
-		return syntaxErr(s.pos-len(st), "bad status "+string(st))
-	}
-	rec.Status = int(status)
-	bt, ok := s.token()
-	if !ok {
-		return syntaxErr(s.pos, "missing bytes")
-	}
-	if !isDash(bt) {
-		n, ok := digits(bt)
-		if !ok {
-			return syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
-		}
-		rec.Bytes = n
-	}
-	if s.done() || s.stopAfterBytes {
-		return nil // common log format
-	}
-	if rec.Referer, ok = s.quotedOrDash(); !ok {
-		return syntaxErr(s.pos, "expected quoted referer")
-	}
-	if s.done() {
-		return nil
-	}
-	if rec.UserAgent, ok = s.quotedOrDash(); !ok {
-		return syntaxErr(s.pos, "expected quoted user agent")
-	}
-	return nil
+	return s.pos, nil
 }
 
 func isDash(b []byte) bool { return len(b) == 1 && b[0] == '-' }
@@ -222,9 +239,8 @@ func lastIndexByte(b []byte, c byte) int {
 
 // scanner walks the space-separated fields of a log line.
 type scanner struct {
-	buf            []byte
-	pos            int
-	stopAfterBytes bool
+	buf []byte
+	pos int
 }
 
 func (s *scanner) skipSpaces() {
@@ -264,14 +280,10 @@ func (s *scanner) bracketed() ([]byte, bool) {
 	return nil, false
 }
 
-// quotedOrDash is quoted, but also accepts a bare "-" (an empty value).
-func (s *scanner) quotedOrDash() ([]byte, bool) {
-	s.skipSpaces()
-	if s.pos+1 <= len(s.buf) && s.buf[s.pos] == '-' && (s.pos+1 == len(s.buf) || s.buf[s.pos+1] == ' ') {
-		s.pos++
-		return nil, true
-	}
-	return s.quoted()
+// bareDash reports whether the scanner (past spaces, as done() leaves
+// it) is at an unquoted "-" field.
+func (s *scanner) bareDash() bool {
+	return s.pos < len(s.buf) && s.buf[s.pos] == '-' && (s.pos+1 == len(s.buf) || s.buf[s.pos+1] == ' ')
 }
 
 // quoted returns the content of the next double-quoted field, honouring

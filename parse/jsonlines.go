@@ -17,7 +17,6 @@ import (
 // A JSONLines is not safe for concurrent use: it keeps scratch buffers.
 type JSONLines struct {
 	table   map[string]roleTarget
-	roleIdx map[string]int
 	slots   roleSlots
 	path    []byte
 	scratch []byte
@@ -27,11 +26,7 @@ type JSONLines struct {
 // NewJSONLines builds a JSON lines parser. fieldMap is the --field map;
 // want lists extra field names to keep (KeyExtractor.Fields).
 func NewJSONLines(fieldMap map[string]string, want []string) *JSONLines {
-	p := &JSONLines{table: buildRoleTable(fieldMap, want), roleIdx: map[string]int{}}
-	for _, r := range roleNames {
-		p.roleIdx[r] = roleIndex(r)
-	}
-	return p
+	return &JSONLines{table: buildRoleTable(fieldMap, want)}
 }
 
 // maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -195,7 +190,7 @@ func (p *JSONLines) leaf(v []byte, isStr bool) {
 		}
 		return
 	}
-	p.slots.offer(p.roleIdx[t.role], t.rank, v, isStr)
+	p.slots.offer(t.idx, t.rank, v, isStr)
 }
 
 // str reads a JSON string; with unescape, escapes are decoded into the

@@ -253,6 +253,7 @@ func (k *KeyExtractor) Extract(rec *Record) []byte {
 				k.rejected = true
 				continue
 			}
+			k.rejected = false
 			return k.buf
 		}
 	}

@@ -86,6 +86,7 @@ var defaultRoleNames = map[string][]string{
 // (lower wins), or an extra Record field.
 type roleTarget struct {
 	role  string
+	idx   int // roleIndex(role)
 	rank  int
 	field string // non-empty: store as Record field with this name
 }
@@ -104,12 +105,12 @@ func buildRoleTable(fieldMap map[string]string, want []string) map[string]roleTa
 		for i, n := range names {
 			k := strings.ToLower(n)
 			if old, ok := t[k]; !ok || old.rank > i+1 {
-				t[k] = roleTarget{role: role, rank: i + 1}
+				t[k] = roleTarget{role: role, idx: roleIndex(role), rank: i + 1}
 			}
 		}
 	}
 	for role, n := range fieldMap {
-		t[strings.ToLower(n)] = roleTarget{role: role, rank: 0}
+		t[strings.ToLower(n)] = roleTarget{role: role, idx: roleIndex(role), rank: 0}
 	}
 	wanted := append([]string(nil), want...)
 	sort.Strings(wanted)

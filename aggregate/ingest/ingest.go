@@ -24,7 +24,7 @@ import (
 // Config says how to read inputs.
 type Config struct {
 	// NewParser returns a fresh parser; each file gets its own. It is
-	// used when Format is empty.
+	// used when Format is empty (with neither, formats are detected).
 	NewParser func() parse.LineParser
 	// Format is --format: "auto" (detect per file from its first lines),
 	// "parquet", or a built-in format name; FormatOptions configure it.
@@ -265,9 +265,14 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 // chooseFormat picks the file's parser: a fixed --format, or one detected
 // from the first lines; columnar reports a Parquet file instead.
 func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (parse.LineParser, bool, error) {
-	switch r.cfg.Format {
-	case "":
-		return r.cfg.NewParser(), false, nil
+	format := r.cfg.Format
+	if format == "" {
+		if r.cfg.NewParser != nil {
+			return r.cfg.NewParser(), false, nil
+		}
+		format = parse.FormatAuto
+	}
+	switch format {
 	case parse.FormatParquet:
 		return nil, true, r.columnarOK(in)
 	case parse.FormatAuto:
@@ -286,7 +291,7 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 		st.Format = f.Name
 		return f.New(), false, nil
 	}
-	f, err := parse.LookupFormat(r.cfg.Format, r.cfg.FormatOptions)
+	f, err := parse.LookupFormat(format, r.cfg.FormatOptions)
 	if err != nil {
 		return nil, false, err
 	}
