@@ -4,7 +4,8 @@ import "strings"
 
 // ColumnMapper turns the named columns of a row (a Parquet file's) into a
 // Record, using the same role names and --field overrides as JSON lines.
-// A CloudFront-style split "date" + "time" pair is joined.
+// A CloudFront-style split "date" + "time" pair is joined, unless --field
+// names the time column.
 type ColumnMapper struct {
 	targets []roleTarget // per input column; role "" and field "" = unused
 	dateCol int          // "date" column when time is split, else -1
@@ -31,7 +32,7 @@ func NewColumnMapper(names []string, o FormatOptions) *ColumnMapper {
 			m.clock = i
 		}
 	}
-	if m.dateCol < 0 || m.clock < 0 {
+	if _, mapped := o.Fields[RoleTime]; mapped || m.dateCol < 0 || m.clock < 0 {
 		m.dateCol, m.clock = -1, -1
 	} else {
 		m.targets[m.clock] = roleTarget{role: RoleTime, idx: idxTime, rank: 0}
