@@ -70,6 +70,8 @@ var builtins = []builtin{
 	{"json", "JSON lines: nginx escape=json, Caddy, Traefik (see --field)", func(o FormatOptions) LineParser { return NewJSONLines(o.Fields, o.Want) }, false},
 	{"alb", "AWS Application Load Balancer", func(FormatOptions) LineParser { return ALB{} }, false},
 	{"haproxy", "HAProxy HTTP log (option httplog), syslog prefix optional", func(FormatOptions) LineParser { return HAProxy{} }, false},
+	// Detection tries the strict Common parser; reading uses Combined,
+	// which reads common lines identically and combined ones as well.
 	{"common", "Common Log Format (CLF)", func(FormatOptions) LineParser { return Common{} }, false},
 	{"vhost_combined", "Apache vhost_combined (virtual host first)", func(FormatOptions) LineParser { return VhostCombined{} }, false},
 	{"combined", "Apache/nginx combined (also reads common, vhost prefixes, X-Forwarded-For lists)", func(FormatOptions) LineParser { return Combined{} }, false},
@@ -108,6 +110,9 @@ func LookupFormat(name string, o FormatOptions) (Format, error) {
 		return Format{Name: FormatLayout, New: func() LineParser { return l.Clone() }}, nil
 	}
 	name = strings.ToLower(name)
+	if name == "common" {
+		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+	}
 	for _, b := range builtins {
 		if b.name == name {
 			return Format{Name: b.name, New: func() LineParser { return b.new(o) }}, nil
@@ -131,7 +136,7 @@ func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) 
 func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 	lines := sampleLines(head, atEOF)
 	if len(lines) == 0 {
-		return Format{}, fmt.Errorf("no lines to detect the format from")
+		return Format{}, fmt.Errorf("no complete line in the first %d bytes to detect the format from (use --format)", len(head))
 	}
 	// A "#Fields:" header settles it: the file is W3C, even if its data
 	// lines then turn out malformed (they are reported one by one).
@@ -170,7 +175,15 @@ func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 	if best < 0 {
 		return Format{}, fmt.Errorf("no known log format matches; first line: %q (use --format or --log-format)", clip(lines[0], 200))
 	}
-	return LookupFormat(builtins[best].name, FormatOptions{Fields: o.Fields, Want: o.Want})
+	name := builtins[best].name
+	if name == "vhost_combined" {
+		// The strict parsers only tell the layouts apart; the file is read
+		// with Combined, which reads vhost, common and combined lines
+		// alike, so a file whose later lines change layout (Apache logs
+		// mix them when configs change) is not read as malformed.
+		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+	}
+	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
 }
 
 func isCloudFrontHeader(lines [][]byte) bool {

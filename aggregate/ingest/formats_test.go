@@ -235,3 +235,28 @@ func TestParquetInput(t *testing.T) {
 		t.Errorf("non-parquet: %v", err)
 	}
 }
+
+// A file detected as common from its first lines may turn combined later
+// (a config change mid-file); those lines must not become malformed.
+func TestDetectedCommonReadsLaterCombinedLines(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for range 60 {
+		b.WriteString("1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /?api_key=a HTTP/1.1\" 200 5\n")
+	}
+	for range 5 {
+		b.WriteString("v.example 1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /?api_key=b HTTP/1.1\" 200 5 \"-\" \"curl\"\n")
+	}
+	p := writeFile(t, dir, "a.log", []byte(b.String()))
+	blank := writeFile(t, dir, "blank.log", []byte("\n\r\n\n"))
+	res, err := Run(context.Background(), []string{p, blank}, autoConfig("query:api_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.Files[0]; f.Format != "common" || f.Parsed != 65 || f.Malformed != 0 {
+		t.Errorf("stats %+v", f)
+	}
+	if f := res.Files[1]; f.Format != "empty" || f.Lines != 3 || f.Parsed != 0 || f.Malformed != 0 {
+		t.Errorf("blank file stats %+v", f)
+	}
+}

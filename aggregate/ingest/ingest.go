@@ -276,11 +276,11 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 	case parse.FormatParquet:
 		return nil, true, r.columnarOK(in)
 	case parse.FormatAuto:
-		head, atEOF := lr.Peek(64 << 10)
+		head, atEOF := lr.Peek(1 << 30) // as much as the line buffer holds
 		if parse.IsParquet(head) {
 			return nil, true, r.columnarOK(in)
 		}
-		if len(head) == 0 {
+		if atEOF && len(bytes.TrimSpace(head)) == 0 {
 			st.Format = "empty"
 			return parse.Combined{}, false, nil
 		}
