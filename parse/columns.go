@@ -73,7 +73,7 @@ func (m *ColumnMapper) Set(col int, v []byte) {
 	case t.field != "":
 		m.fields = append(m.fields, Field{Name: t.field, Value: v})
 	case t.role != "":
-		m.slots.offer(t.idx, t.rank, v, true)
+		m.slots.offer(t.idx, t.rank, v)
 	}
 }
 

@@ -84,15 +84,15 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 		rec.Fields = append(rec.Fields, Field{Name: "host", Value: extra})
 	}
 	st, ok := s.token()
-	status, ok2 := digits(st)
-	if !ok || !ok2 || len(st) != 3 {
-		if ok && len(st) > 0 && st[0] == '-' {
-			status, ok2 = 0, true // "-1": no response
-		} else {
-			return syntaxErr(s.pos-len(st), "bad status "+string(st))
-		}
+	status, isNum := digits(st)
+	switch {
+	case ok && isNum && len(st) == 3:
+		rec.Status = int(status)
+	case ok && string(st) == "-1":
+		// No response was sent (the client aborted): status 0.
+	default:
+		return syntaxErr(s.pos-len(st), "bad status "+string(st))
 	}
-	rec.Status = int(status)
 	bt, ok := s.token()
 	if !ok {
 		return syntaxErr(s.pos, "missing bytes")

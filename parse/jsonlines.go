@@ -153,7 +153,7 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 		if err != nil {
 			return err
 		}
-		p.leaf(v, true)
+		p.leaf(v)
 		return nil
 	default:
 		start := d.pos
@@ -174,12 +174,12 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 		if string(v) != "true" && string(v) != "false" && !isJSONNumber(v) {
 			return syntaxErr(start, "bad JSON value "+string(v))
 		}
-		p.leaf(v, false)
+		p.leaf(v)
 		return nil
 	}
 }
 
-func (p *JSONLines) leaf(v []byte, isStr bool) {
+func (p *JSONLines) leaf(v []byte) {
 	t, ok := p.table[string(p.path)]
 	if !ok {
 		return
@@ -190,7 +190,7 @@ func (p *JSONLines) leaf(v []byte, isStr bool) {
 		}
 		return
 	}
-	p.slots.offer(t.idx, t.rank, v, isStr)
+	p.slots.offer(t.idx, t.rank, v)
 }
 
 // str reads a JSON string; with unescape, escapes are decoded into the

@@ -341,14 +341,14 @@ func (l *Layout) Parse(line []byte, rec *Record) error {
 			if it.v.trimQ && len(val) > 0 && val[0] == '?' {
 				val = val[1:]
 			}
-			l.slots.offer(it.v.role, it.v.rank, val, true)
+			l.slots.offer(it.v.role, it.v.rank, val)
 		default:
 			rec.Fields = append(rec.Fields, Field{Name: it.v.field, Value: val})
 		}
 	}
 	if !l.slots.set[idxStatus] && !l.slots.set[idxRequest] && !l.slots.set[idxMethod] && !l.slots.set[idxURI] {
 		// A layout without request and status still yields records.
-		l.slots.offer(idxStatus, 0, zeroStatus, false)
+		l.slots.offer(idxStatus, 0, zeroStatus)
 	}
 	return l.slots.fill(rec, &l.scratch)
 }

@@ -136,7 +136,6 @@ type roleSlots struct {
 	rank [12]int
 	val  [12][]byte
 	set  [12]bool
-	str  [12]bool // the value came from a JSON string (not a number)
 }
 
 func roleIndex(role string) int {
@@ -150,11 +149,11 @@ func roleIndex(role string) int {
 
 func (s *roleSlots) reset() { *s = roleSlots{} }
 
-func (s *roleSlots) offer(idx, rank int, v []byte, isStr bool) {
+func (s *roleSlots) offer(idx, rank int, v []byte) {
 	if s.set[idx] && s.rank[idx] <= rank {
 		return
 	}
-	s.set[idx], s.rank[idx], s.val[idx], s.str[idx] = true, rank, v, isStr
+	s.set[idx], s.rank[idx], s.val[idx] = true, rank, v
 }
 
 const (

@@ -45,7 +45,13 @@ func ParseISO8601(b []byte) (ms int64, frac bool, ok bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return 0, false, false
 	}
-	rest := b[19:]
+	return finishTime(y, mo, d, h, mi, s, b[19:], false)
+}
+
+// finishTime reads what may follow the seconds: a fraction, then an
+// offset (after a space when spaced; absent means UTC), and converts the
+// validated civil time to UTC milliseconds.
+func finishTime(y, mo, d, h, mi, s int64, rest []byte, spaced bool) (int64, bool, bool) {
 	fms, n, frac, ok := parseFraction(rest)
 	if !ok {
 		return 0, false, false
@@ -53,6 +59,12 @@ func ParseISO8601(b []byte) (ms int64, frac bool, ok bool) {
 	rest = rest[n:]
 	var off int64
 	if len(rest) > 0 {
+		if spaced {
+			if rest[0] != ' ' {
+				return 0, false, false
+			}
+			rest = rest[1:]
+		}
 		if off, ok = parseOffset(rest); !ok {
 			return 0, false, false
 		}
@@ -113,12 +125,10 @@ func ParseW3CTime(date, clock []byte) (ms int64, frac bool, ok bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return 0, false, false
 	}
-	fms, n, frac, ok := parseFraction(clock[8:])
-	if !ok || 8+n != len(clock) {
-		return 0, false, false
+	if len(clock) > 8 && clock[8] != '.' && clock[8] != ',' {
+		return 0, false, false // W3C times carry no offset
 	}
-	local, ok := civilMillis(y, mo, d, h, mi, s, fms)
-	return local, frac, ok
+	return finishTime(y, mo, d, h, mi, s, clock[8:], false)
 }
 
 // ParseCLFTimeFrac parses CLF times that may carry a fraction and may lack
@@ -137,26 +147,7 @@ func ParseCLFTimeFrac(b []byte) (ms int64, frac bool, ok bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return 0, false, false
 	}
-	rest := b[20:]
-	fms, n, frac, ok := parseFraction(rest)
-	if !ok {
-		return 0, false, false
-	}
-	rest = rest[n:]
-	var off int64
-	if len(rest) > 0 {
-		if rest[0] != ' ' {
-			return 0, false, false
-		}
-		if off, ok = parseOffset(rest[1:]); !ok {
-			return 0, false, false
-		}
-	}
-	local, ok := civilMillis(y, mo, d, h, mi, s, fms)
-	if !ok {
-		return 0, false, false
-	}
-	return local - off, frac, true
+	return finishTime(y, mo, d, h, mi, s, b[20:], true)
 }
 
 // ParseAnyTime tries every supported layout: CLF (with or without

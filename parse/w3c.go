@@ -173,7 +173,7 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 		case c.kind == w3cTime:
 			clock = v
 		case c.role >= 0:
-			p.slots.offer(c.role, 0, v, true)
+			p.slots.offer(c.role, 0, v)
 		default:
 			rec.Fields = append(rec.Fields, Field{Name: c.field, Value: v})
 		}
@@ -186,7 +186,7 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 		return &SyntaxError{Msg: "bad date/time " + string(date) + " " + string(clock)}
 	}
 	// fill needs a time slot; the real time is set right after.
-	p.slots.offer(idxTime, 0, zeroText, false)
+	p.slots.offer(idxTime, 0, zeroText)
 	if err := p.slots.fill(rec, &p.scratch); err != nil {
 		return err
 	}
