@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -166,29 +165,6 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 		MaxSamples:     maxSamples,
 	}
 	return cfg, limits, formats, nil
-}
-
-// formatConfig checks --format, --log-format and --field and returns the
-// ingest format name and options.
-func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
-	fields, err := parse.ParseFieldMap(o.fields)
-	if err != nil {
-		return "", parse.FormatOptions{}, err
-	}
-	fopts := parse.FormatOptions{Fields: fields, LogFormat: o.logFormat}
-	format := strings.ToLower(o.format)
-	if o.logFormat != "" {
-		if format != parse.FormatAuto && format != parse.FormatLayout {
-			return "", fopts, fmt.Errorf("--log-format and --format %s: give one or the other", o.format)
-		}
-		format = parse.FormatLayout
-	}
-	if format != parse.FormatAuto && format != parse.FormatParquet {
-		if _, err := parse.LookupFormat(format, fopts); err != nil {
-			return "", fopts, err
-		}
-	}
-	return format, fopts, nil
 }
 
 // tableSink streams aggregate rows into the report tables.
