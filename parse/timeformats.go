@@ -77,36 +77,51 @@ func finishTime(y, mo, d, h, mi, s int64, rest []byte, spaced bool) (int64, bool
 }
 
 // ParseEpoch parses a Unix time: integer seconds, seconds with a fraction
-// ("1716723772.6014807"), or integer milliseconds (13 or more digits, as
-// JavaScript and Java loggers write). frac is true for milliseconds and
-// for seconds with a fraction.
+// ("1716723772.6014807"), or an integer count of milliseconds (13-15
+// digits, as JavaScript and Java loggers write), microseconds (16-18
+// digits, Apache %{usec}t) or nanoseconds (19 digits). The unit of an
+// integer is told by its length, which holds for times after 2001. frac
+// is true for every unit finer than a second.
 func ParseEpoch(b []byte) (ms int64, frac bool, ok bool) {
 	intPart := b
 	dot := indexByte(b, '.')
 	if dot >= 0 {
 		intPart = b[:dot]
 	}
-	if len(intPart) == 0 || len(intPart) > 16 {
+	n := len(intPart)
+	if n == 0 || n > 19 {
 		return 0, false, false
 	}
-	n, ok := digits(intPart)
-	if !ok {
-		return 0, false, false
-	}
-	if dot < 0 {
-		if len(intPart) >= 13 {
-			return n, true, true
+	if dot >= 0 {
+		if n > 12 {
+			return 0, false, false // sub-second units with a fraction: not a layout anyone writes
 		}
-		return n * msPerSecond, false, true
+		secs, ok := digits(intPart)
+		fms, used, _, ok2 := parseFraction(b[dot:])
+		if !ok || !ok2 || used != len(b)-dot {
+			return 0, false, false
+		}
+		return secs*msPerSecond + fms, true, true
 	}
-	if len(intPart) >= 13 {
-		return 0, false, false // milliseconds with a fraction: not a layout anyone writes
+	// Drop the digits finer than a millisecond before converting.
+	keep := n
+	switch {
+	case n <= 12:
+		secs, ok := digits(intPart)
+		return secs * msPerSecond, false, ok
+	case n <= 15:
+	case n <= 18:
+		keep = n - 3
+	default:
+		keep = n - 6
 	}
-	fms, used, _, ok := parseFraction(b[dot:])
-	if !ok || used != len(b)-dot {
-		return 0, false, false
+	if keep < n {
+		if _, ok := digits(intPart[keep:]); !ok {
+			return 0, false, false
+		}
 	}
-	return n*msPerSecond + fms, true, true
+	v, ok := digits(intPart[:keep])
+	return v, true, ok
 }
 
 // ParseW3CTime parses the W3C extended log's separate date ("2006-01-02")

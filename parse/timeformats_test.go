@@ -55,7 +55,18 @@ func TestTimeLayoutsReject(t *testing.T) {
 			t.Errorf("ParseISO8601(%q) accepted", s)
 		}
 	}
-	for _, s := range []string{"", ".5", "12a", "1.2.3", "12345678901234567", "1700000000000.5"} {
+	for _, c := range []struct {
+		in   string
+		want int64
+	}{
+		{"1700000000", 1700000000000}, {"1700000000123", 1700000000123}, {"1700000000123456", 1700000000123},
+		{"1700000000123456789", 1700000000123}, {"0", 0}, {"1.5", 1500},
+	} {
+		if ms, _, ok := ParseEpoch([]byte(c.in)); !ok || ms != c.want {
+			t.Errorf("ParseEpoch(%q) = %d, %v; want %d", c.in, ms, ok, c.want)
+		}
+	}
+	for _, s := range []string{"", ".5", "12a", "1.2.3", "17000000001234567x", "170000000012345678x", "12345678901234567890", "1700000000000.5", "17000000001234567a9"} {
 		if _, _, ok := ParseEpoch([]byte(s)); ok {
 			t.Errorf("ParseEpoch(%q) accepted", s)
 		}
