@@ -122,7 +122,7 @@ func LookupFormat(name string, o FormatOptions) (Format, error) {
 }
 
 // Detection samples at most this many non-blank lines.
-const detectLines = 50
+const detectLines = 200
 
 // IsParquet reports whether head starts with the Parquet magic bytes.
 func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) }

@@ -12,7 +12,8 @@ import (
 // dotted paths ("request.uri") and an array stands for its first element
 // (Caddy's header lists). A docker-compose prefix ("caddy  | {...}") is
 // skipped. Objects with no request and no status (server start-up
-// messages) yield ErrNoRecord.
+// messages) yield ErrNoRecord. Besides JSON's escapes, \xHH is accepted
+// in strings: nginx writes it when log_format lacks escape=json.
 //
 // A JSONLines is not safe for concurrent use: it keeps scratch buffers.
 type JSONLines struct {
@@ -243,6 +244,14 @@ func (p *JSONLines) unescape(raw []byte, off int) ([]byte, error) {
 			p.scratch = append(p.scratch, '\r')
 		case 't':
 			p.scratch = append(p.scratch, '\t')
+		case 'x':
+			// nginx without escape=json writes \xHH, which is not JSON
+			// but is what many real "JSON" access logs contain.
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return nil, syntaxErr(off+i, "bad \\x escape")
+			}
+			p.scratch = append(p.scratch, unhex(raw[i+1])<<4|unhex(raw[i+2]))
+			i += 2
 		case 'u':
 			r, ok := hex4(raw[i+1:])
 			if !ok {
