@@ -1,8 +1,10 @@
 package parse
 
 import (
+	"math/rand/v2"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -121,4 +123,74 @@ func regexpMust(expr string) *regexp.Regexp {
 		panic(err)
 	}
 	return re
+}
+
+// TestPathTemplateAgainstReference compares path templates with a plain
+// strings.Split implementation on random paths and templates.
+func TestPathTemplateAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	segs := []string{"v1", "keys", "a", "b", ""}
+	ref := func(tmpl, path string) (string, bool) {
+		ts := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
+		prefix := ts[len(ts)-1] == "*"
+		if prefix {
+			ts = ts[:len(ts)-1]
+		}
+		ps := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		// A trailing slash adds no segment.
+		if len(ps) > 1 && ps[len(ps)-1] == "" {
+			ps = ps[:len(ps)-1]
+		}
+		if len(ps) < len(ts) || (!prefix && len(ps) > len(ts)) {
+			return "", false
+		}
+		key := ""
+		for i, s := range ts {
+			if s == "{key}" {
+				key = ps[i]
+			} else if ps[i] != s {
+				return "", false
+			}
+		}
+		return key, true
+	}
+	for range 20000 {
+		var tb, pb strings.Builder
+		nt := 1 + r.IntN(4)
+		keyAt := r.IntN(nt)
+		for i := range nt {
+			tb.WriteByte('/')
+			if i == keyAt {
+				tb.WriteString("{key}")
+			} else {
+				tb.WriteString(segs[r.IntN(len(segs)-1)])
+			}
+		}
+		if r.IntN(2) == 0 {
+			tb.WriteString("/*")
+		}
+		for range r.IntN(6) {
+			pb.WriteByte('/')
+			pb.WriteString(segs[r.IntN(len(segs))])
+		}
+		if pb.Len() == 0 {
+			pb.WriteByte('/')
+		}
+		tmpl, path := tb.String(), pb.String()
+		k, err := NewKeyExtractor([]string{"path:" + tmpl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := k.Extract(&Record{Target: []byte(path + "?q=1")})
+		want, ok := ref(tmpl, path)
+		if !ok || want == "" {
+			if got != nil {
+				t.Fatalf("%s on %s: key %q, want none", tmpl, path, got)
+			}
+			continue
+		}
+		if string(got) != want {
+			t.Fatalf("%s on %s: key %q, want %q", tmpl, path, got, want)
+		}
+	}
 }
