@@ -8,68 +8,178 @@ package parse
 // Anything after the user agent (nginx adds fields such as
 // "$http_x_forwarded_for") is ignored. The request field may hold anything:
 // a line whose request is not an HTTP request line is valid, with
-// HasRequest false.
+// HasRequest false. An unquoted "-" stands for an empty referer or user
+// agent.
+//
+// The host part is everything before ident and user: nginx behind proxies
+// logs a comma-separated address list there ("10.0.0.2, 10.0.0.1 - -"),
+// and a leading virtual host ("vhost host - -", Apache vhost_combined) is
+// recognised when the first word is not part of such a list; it becomes
+// the "vhost" field.
 type Combined struct{}
+
+// maxPrefixTokens bounds the words before "[time]" (vhost, an address
+// list, ident, user), so a line without a bracket fails fast.
+const maxPrefixTokens = 16
 
 // Parse implements LineParser.
 func (Combined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
+	_, err := parseCLF(line, rec, false, false)
+	return err
+}
+
+// VhostCombined parses Apache's vhost_combined ("%v:%p %h %l %u %t ...");
+// the first word is always the virtual host.
+type VhostCombined struct{}
+
+// Parse implements LineParser.
+func (VhostCombined) Parse(line []byte, rec *Record) error {
+	rec.Reset()
+	_, err := parseCLF(line, rec, true, false)
+	return err
+}
+
+// Common parses the Common Log Format strictly: nothing may follow the
+// byte count. (Combined reads common lines too; Common exists so that
+// format detection can tell the two apart.)
+type Common struct{}
+
+// Parse implements LineParser.
+func (Common) Parse(line []byte, rec *Record) error {
+	rec.Reset()
+	end, err := parseCLF(line, rec, false, true)
+	if err != nil {
+		return err
+	}
+	s := scanner{buf: line, pos: end}
+	if !s.done() || len(rec.Fields) > 0 {
+		return &SyntaxError{Msg: "fields after the byte count (not common log format)"}
+	}
+	return nil
+}
+
+// parseCLF parses a CLF-family line and returns where parsing stopped:
+// after the user agent, or, with common, right after the byte count. It
+// is one function with a local scanner so the hot path keeps the scanner
+// in registers.
+func parseCLF(line []byte, rec *Record, vhost, common bool) (int, error) {
 	s := scanner{buf: line}
-	var ok bool
-	if rec.RemoteAddr, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing remote host")
+	fast := false
+	if !vhost {
+		// Fast path: exactly "host ident user [".
+		var ok1, ok2, ok3 bool
+		rec.RemoteAddr, ok1 = s.token()
+		var ident []byte
+		ident, ok2 = s.token()
+		rec.User, ok3 = s.token()
+		fast = ok1 && ok2 && ok3 && s.pos+1 < len(line) && line[s.pos] == ' ' && line[s.pos+1] == '[' &&
+			rec.RemoteAddr[0] != '[' && ident[0] != '[' && rec.User[0] != '['
 	}
-	if _, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing ident field")
-	}
-	if rec.User, ok = s.token(); !ok {
-		return syntaxErr(s.pos, "missing user field")
+	if !fast {
+		pos, err := clfPrefix(line, rec, vhost)
+		if err != nil {
+			return 0, err
+		}
+		s.pos = pos
 	}
 	tb, ok := s.bracketed()
 	if !ok {
-		return syntaxErr(s.pos, "expected [time]")
+		return 0, syntaxErr(s.pos, "expected [time]")
 	}
 	if rec.TimeMillis, ok = ParseCLFTime(tb); !ok {
-		return syntaxErr(s.pos-len(tb)-1, "bad time "+string(tb))
+		return 0, syntaxErr(s.pos-len(tb)-1, "bad time "+string(tb))
 	}
 	req, ok := s.quoted()
 	if !ok {
-		return syntaxErr(s.pos, "expected quoted request")
+		return 0, syntaxErr(s.pos, "expected quoted request")
 	}
 	splitRequestLine(req, rec)
 	st, ok := s.token()
 	if !ok {
-		return syntaxErr(s.pos, "missing status")
+		return 0, syntaxErr(s.pos, "missing status")
 	}
 	status, ok := digits(st)
 	if !ok || len(st) != 3 {
-		return syntaxErr(s.pos-len(st), "bad status "+string(st))
+		return 0, syntaxErr(s.pos-len(st), "bad status "+string(st))
 	}
 	rec.Status = int(status)
 	bt, ok := s.token()
 	if !ok {
-		return syntaxErr(s.pos, "missing bytes")
+		return 0, syntaxErr(s.pos, "missing bytes")
 	}
 	if !isDash(bt) {
 		n, ok := digits(bt)
 		if !ok {
-			return syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
+			return 0, syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
 		}
 		rec.Bytes = n
 	}
+	if common || s.done() {
+		return s.pos, nil // common log format
+	}
+	// A bare "-" stands for an empty referer or user agent; the check is
+	// inline to keep the common quoted case a single call.
+	if s.bareDash() {
+		s.pos++
+	} else if rec.Referer, ok = s.quoted(); !ok {
+		return 0, syntaxErr(s.pos, "expected quoted referer")
+	}
 	if s.done() {
-		return nil // common log format
+		return s.pos, nil
 	}
-	if rec.Referer, ok = s.quoted(); !ok {
-		return syntaxErr(s.pos, "expected quoted referer")
+	if s.bareDash() {
+		s.pos++
+	} else if rec.UserAgent, ok = s.quoted(); !ok {
+		return 0, syntaxErr(s.pos, "expected quoted user agent")
 	}
-	if s.done() {
-		return nil
+	return s.pos, nil
+}
+
+// clfPrefix reads the general host part before "[time]": any number of
+// words (an address list, a virtual host) followed by ident and user. It
+// fills RemoteAddr, User and the vhost field and returns the position of
+// the "[".
+func clfPrefix(line []byte, rec *Record, vhost bool) (int, error) {
+	s := scanner{buf: line}
+	// Remember where the first word starts and the spans of the last
+	// three (host end, ident, user).
+	var starts, ends [3]int
+	n, first, firstEnd := 0, -1, -1
+	for {
+		s.skipSpaces()
+		if s.pos >= len(line) {
+			return 0, syntaxErr(s.pos, "expected [time]")
+		}
+		if line[s.pos] == '[' {
+			break
+		}
+		if n == maxPrefixTokens {
+			return 0, syntaxErr(s.pos, "expected [time]")
+		}
+		start := s.pos
+		s.token()
+		if first < 0 {
+			first, firstEnd = start, s.pos
+		}
+		starts[0], starts[1], starts[2] = starts[1], starts[2], start
+		ends[0], ends[1], ends[2] = ends[1], ends[2], s.pos
+		n++
 	}
-	if rec.UserAgent, ok = s.quoted(); !ok {
-		return syntaxErr(s.pos, "expected quoted user agent")
+	if n < 3 || (vhost && n < 4) {
+		return 0, syntaxErr(s.pos, "expected host, ident and user before [time]")
 	}
-	return nil
+	rec.User = line[starts[2]:ends[2]]
+	host := line[first:ends[0]]
+	if n > 3 && (vhost || (line[firstEnd-1] != ',' && line[first] != '"')) {
+		rec.Fields = append(rec.Fields, Field{Name: "vhost", Value: line[first:firstEnd]})
+		host = line[firstEnd:ends[0]]
+		for len(host) > 0 && host[0] == ' ' {
+			host = host[1:]
+		}
+	}
+	rec.RemoteAddr = host
+	return s.pos, nil
 }
 
 func isDash(b []byte) bool { return len(b) == 1 && b[0] == '-' }
@@ -168,6 +278,12 @@ func (s *scanner) bracketed() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// bareDash reports whether the scanner (past spaces, as done() leaves
+// it) is at an unquoted "-" field.
+func (s *scanner) bareDash() bool {
+	return s.pos < len(s.buf) && s.buf[s.pos] == '-' && (s.pos+1 == len(s.buf) || s.buf[s.pos+1] == ' ')
 }
 
 // quoted returns the content of the next double-quoted field, honouring

@@ -167,16 +167,3 @@ func TestCombinedAllocatesNothing(t *testing.T) {
 		t.Errorf("Parse+Extract allocates %.1f times per line, want 0", allocs)
 	}
 }
-
-func BenchmarkCombined(b *testing.B) {
-	line := []byte(`203.0.113.7 - - [23/Nov/2026:10:05:00 +0100] "GET /v1/search?q=x&api_key=k_alpha01 HTTP/1.1" 200 512 "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"`)
-	var p Combined
-	var rec Record
-	b.SetBytes(int64(len(line) + 1))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := p.Parse(line, &rec); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -24,6 +24,12 @@ func syntaxErr(off int, msg string) error {
 	return &SyntaxError{Msg: msg, Col: off + 1}
 }
 
+// ErrNoRecord is returned by a parser for a line that is well-formed but
+// holds no request: a W3C "#Fields:" header, a HAProxy startup message, a
+// Caddy log entry from another logger. Such lines are counted as skipped,
+// not malformed.
+var ErrNoRecord = errors.New("line holds no request record")
+
 // ErrLineTooLong is reported for a line longer than the reader's limit.
 // The line is skipped without being loaded whole.
 var ErrLineTooLong = errors.New("line exceeds the maximum line length")

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -35,11 +36,128 @@ func (q queryParam) find(rec *Record) []byte {
 	return nil
 }
 
+// recordField reads a named Record field (a logged header, a JSON key,
+// a --log-format variable).
+type recordField struct{ name string }
+
+func (f recordField) find(rec *Record) []byte { return dashless(rec.Field(f.name)) }
+
+// remoteUser reads the authenticated user (CLF's third field, basic auth).
+type remoteUser struct{}
+
+func (remoteUser) find(rec *Record) []byte { return dashless(rec.User) }
+
+// cookie reads one cookie, from a field the layout logged it in
+// ($cookie_NAME, %{NAME}C) or from a logged Cookie header.
+type cookie struct {
+	name  []byte
+	field string // "cookie_" + name
+}
+
+func (c cookie) find(rec *Record) []byte {
+	if v := dashless(rec.Field(c.field)); len(v) > 0 {
+		return v
+	}
+	h := rec.Field("http_cookie")
+	for len(h) > 0 {
+		pair := h
+		if i := indexByte(h, ';'); i >= 0 {
+			pair, h = h[:i], h[i+1:]
+		} else {
+			h = nil
+		}
+		for len(pair) > 0 && (pair[0] == ' ' || pair[0] == '+') { // IIS logs spaces as '+'
+			pair = pair[1:]
+		}
+		if len(pair) > len(c.name) && pair[len(c.name)] == '=' && string(pair[:len(c.name)]) == string(c.name) {
+			return pair[len(c.name)+1:]
+		}
+	}
+	return nil
+}
+
+// pathTemplate captures {key} from the request path: "/v1/keys/{key}/*"
+// matches /v1/keys/abc/usage and /v1/keys/abc/x/y; without a trailing
+// "*" the segment counts must be equal.
+type pathTemplate struct {
+	segs   []string // literal segments, "" at the {key} position
+	keyAt  int
+	prefix bool // ends in "*"
+}
+
+func (t pathTemplate) find(rec *Record) []byte {
+	p := rec.Path()
+	if len(p) == 0 || p[0] != '/' {
+		return nil
+	}
+	rest, more := p[1:], true
+	var key []byte
+	for i, seg := range t.segs {
+		if !more {
+			return nil // fewer segments than the template
+		}
+		cur := rest
+		if j := indexByte(rest, '/'); j >= 0 {
+			cur, rest = rest[:j], rest[j+1:]
+		} else {
+			rest, more = nil, false
+		}
+		if i == t.keyAt {
+			key = cur
+		} else if string(cur) != seg {
+			return nil
+		}
+	}
+	if more && len(rest) > 0 && !t.prefix {
+		return nil // more segments than the template
+	}
+	return key
+}
+
+func compilePathTemplate(spec, tmpl string) (keySource, error) {
+	if !strings.HasPrefix(tmpl, "/") {
+		return nil, fmt.Errorf("key source %q: a path template starts with '/', as in path:/v1/keys/{key}/*", spec)
+	}
+	t := pathTemplate{keyAt: -1}
+	parts := strings.Split(tmpl[1:], "/")
+	if n := len(parts); n > 0 && parts[n-1] == "*" {
+		t.prefix, parts = true, parts[:n-1]
+	}
+	for i, p := range parts {
+		switch {
+		case p == "{key}":
+			if t.keyAt >= 0 {
+				return nil, fmt.Errorf("key source %q: {key} appears twice", spec)
+			}
+			t.keyAt = i
+			p = ""
+		case strings.ContainsAny(p, "{}*"):
+			return nil, fmt.Errorf("key source %q: segment %q: only whole-segment {key} and a final * are supported", spec, p)
+		}
+		t.segs = append(t.segs, p)
+	}
+	if t.keyAt < 0 {
+		return nil, fmt.Errorf("key source %q: the template has no {key} segment", spec)
+	}
+	return t, nil
+}
+
+// HeaderField is the Record field name under which formats store a
+// logged request header: nginx's spelling, "http_" + lower case with '_'
+// for '-' (X-Api-Key → http_x_api_key).
+func HeaderField(name string) string {
+	return "http_" + strings.ReplaceAll(strings.ToLower(name), "-", "_")
+}
+
 // KeyExtractor applies an ordered list of key sources to a record; the
-// first non-empty value wins and is URL-decoded.
+// first non-empty value that is a key (matches the --key-pattern, when
+// one is set) wins and is URL-decoded.
 type KeyExtractor struct {
-	sources []keySource
-	buf     []byte
+	sources  []keySource
+	fields   []string
+	pattern  *regexp.Regexp
+	buf      []byte
+	rejected bool
 }
 
 // NewKeyExtractor compiles key source specs such as "query:api_key".
@@ -54,35 +172,97 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 			return nil, err
 		}
 		k.sources = append(k.sources, src)
+		switch s := src.(type) {
+		case recordField:
+			k.fields = append(k.fields, s.name)
+		case cookie:
+			k.fields = append(k.fields, s.field, "http_cookie")
+		}
 	}
 	return k, nil
 }
 
+// SetPattern makes Extract accept only decoded values that match re in
+// full (--key-pattern); other values are rejected and counted by the
+// caller as invalid keys. A nil re accepts everything.
+func (k *KeyExtractor) SetPattern(re *regexp.Regexp) { k.pattern = re }
+
+// CompileKeyPattern compiles a --key-pattern, anchored at both ends.
+func CompileKeyPattern(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(`^(?:` + expr + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("--key-pattern %q: %w", expr, err)
+	}
+	return re, nil
+}
+
+// Fields lists the Record fields the key sources read, so formats that
+// keep only wanted fields (JSON) keep them.
+func (k *KeyExtractor) Fields() []string { return k.fields }
+
 func compileKeySource(spec string) (keySource, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
-	switch kind {
+	switch strings.ToLower(kind) {
 	case "query":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: query needs a parameter name, as in query:api_key", spec)
 		}
 		return queryParam{name: []byte(arg)}, nil
+	case "header":
+		if arg == "" {
+			return nil, fmt.Errorf("key source %q: header needs a header name, as in header:X-Api-Key", spec)
+		}
+		return recordField{name: HeaderField(arg)}, nil
+	case "field":
+		if arg == "" {
+			return nil, fmt.Errorf("key source %q: field needs a field name, as in field:api_key", spec)
+		}
+		return recordField{name: strings.ToLower(arg)}, nil
+	case "cookie":
+		if arg == "" {
+			return nil, fmt.Errorf("key source %q: cookie needs a cookie name, as in cookie:session", spec)
+		}
+		return cookie{name: []byte(arg), field: "cookie_" + strings.ToLower(arg)}, nil
+	case "user":
+		if arg != "" {
+			return nil, fmt.Errorf("key source %q: user takes no argument", spec)
+		}
+		return remoteUser{}, nil
+	case "path":
+		return compilePathTemplate(spec, arg)
 	}
-	return nil, fmt.Errorf("key source %q: unknown kind %q (want query:NAME)", spec, kind)
+	return nil, fmt.Errorf("key source %q: unknown kind %q (want query:NAME, header:NAME, user, path:/TEMPLATE/{key}, field:NAME or cookie:NAME)", spec, kind)
 }
 
 // Extract returns the decoded key of rec, or nil when no source yields
-// one. The result is valid until the next call to Extract.
+// one. The result is valid until the next call to Extract. After a nil
+// result, Rejected says whether some source had a value that the key
+// pattern rejected (an invalid key rather than a keyless request).
 func (k *KeyExtractor) Extract(rec *Record) []byte {
+	k.rejected = false
 	for _, src := range k.sources {
 		if raw := src.find(rec); len(raw) > 0 {
 			k.buf = appendUnescaped(k.buf[:0], raw)
-			if len(k.buf) > 0 {
-				return k.buf
+			if len(k.buf) == 0 {
+				continue
 			}
+			if k.pattern != nil && !k.pattern.Match(k.buf) {
+				k.rejected = true
+				continue
+			}
+			k.rejected = false
+			return k.buf
 		}
 	}
 	return nil
 }
+
+// Rejected reports whether the last Extract found only values that the
+// key pattern rejected.
+func (k *KeyExtractor) Rejected() bool { return k.rejected }
 
 // appendUnescaped appends the URL-decoded form of s ('+' is a space,
 // %XX a byte) to dst. A malformed escape is kept literally rather than

@@ -1,51 +1,196 @@
 package parse
 
 import (
+	"math/rand/v2"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
 
-func TestKeyExtractor(t *testing.T) {
-	tests := []struct {
-		name    string
-		sources []string
-		target  string
-		want    string // "" means no key
-	}{
-		{"first default source", DefaultKeySources, "/v1?api_key=abc", "abc"},
-		{"later default source", DefaultKeySources, "/v1?q=1&key=k2", "k2"},
-		{"priority order wins over position", DefaultKeySources, "/v1?key=low&apikey=mid&api_key=high", "high"},
-		{"empty value falls through", DefaultKeySources, "/v1?api_key=&key=k3", "k3"},
-		{"url-decoded", DefaultKeySources, "/v1?api_key=a%2Bb%20c+d", "a+b c d"},
-		{"malformed escape kept literally", DefaultKeySources, "/v1?api_key=50%zz%4", "50%zz%4"},
-		{"no query", DefaultKeySources, "/v1/items", ""},
-		{"name must match exactly", DefaultKeySources, "/v1?my_api_key=x&api_keys=y", ""},
-		{"first occurrence of a repeated name", DefaultKeySources, "/v1?api_key=one&api_key=two", "one"},
-		{"custom source", []string{"query:token"}, "/v1?api_key=x&token=t0k", "t0k"},
-		{"fragment-free value with equals", []string{"query:k"}, "/v1?k=a=b", "a=b"},
+func TestKeySources(t *testing.T) {
+	rec := Record{
+		Target: []byte("/v1/keys/k%2F1/usage?api_key=q1&x=2"),
+		User:   []byte("alice"),
+		Fields: []Field{
+			{Name: "http_x_api_key", Value: []byte("hk")},
+			{Name: "http_cookie", Value: []byte("a=1; sid=c%3D9;+b=2")},
+			{Name: "tenant", Value: []byte("t1")},
+		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			k, err := NewKeyExtractor(tc.sources)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := Record{Target: []byte(tc.target), HasRequest: true}
-			if got := string(k.Extract(&rec)); got != tc.want {
-				t.Errorf("Extract(%q) = %q, want %q", tc.target, got, tc.want)
-			}
-		})
+	cases := []struct {
+		specs []string
+		want  string // "" = no key
+	}{
+		{[]string{"query:api_key"}, "q1"},
+		{[]string{"query:missing", "header:X-Api-Key"}, "hk"},
+		{[]string{"header:x_api_key"}, "hk"},
+		{[]string{"user"}, "alice"},
+		{[]string{"path:/v1/keys/{key}/*"}, "k/1"},
+		{[]string{"path:/v1/keys/{key}/usage"}, "k/1"},
+		{[]string{"path:/v1/keys/{key}"}, ""},         // more segments than the template
+		{[]string{"path:/v1/keys/{key}/usage/x"}, ""}, // fewer
+		{[]string{"path:/v2/keys/{key}/*"}, ""},
+		{[]string{"field:Tenant"}, "t1"},
+		{[]string{"cookie:sid"}, "c=9"},
+		{[]string{"cookie:b"}, "2"},
+		{[]string{"cookie:none", "query:x"}, "2"},
+	}
+	for _, c := range cases {
+		k, err := NewKeyExtractor(c.specs)
+		if err != nil {
+			t.Fatalf("%v: %v", c.specs, err)
+		}
+		if got := string(k.Extract(&rec)); got != c.want {
+			t.Errorf("%v: key = %q, want %q", c.specs, got, c.want)
+		}
+	}
+	// A logged cookie variable ($cookie_sid, %{sid}C) wins over the header.
+	rec.Fields = append(rec.Fields, Field{Name: "cookie_sid", Value: []byte("direct")})
+	k, _ := NewKeyExtractor([]string{"cookie:sid"})
+	if got := string(k.Extract(&rec)); got != "direct" {
+		t.Errorf("cookie_sid field: key = %q", got)
+	}
+	// "-" is no user.
+	k, _ = NewKeyExtractor([]string{"user"})
+	if got := k.Extract(&Record{User: []byte("-")}); got != nil {
+		t.Errorf("user '-' gave key %q", got)
+	}
+	// Wanted fields are announced to the formats.
+	k, _ = NewKeyExtractor([]string{"header:X-Api-Key", "cookie:sid", "field:Tenant", "query:a"})
+	if f := k.Fields(); len(f) != 4 || f[0] != "http_x_api_key" || f[1] != "cookie_sid" || f[2] != "http_cookie" || f[3] != "tenant" {
+		t.Errorf("Fields() = %v", f)
+	}
+	for _, bad := range []string{"query:", "header:", "field:", "cookie:", "user:x", "path:v1/{key}", "path:/v1/x", "path:/{key}/{key}", "path:/a{key}", "nope:x"} {
+		if _, err := NewKeyExtractor([]string{bad}); err == nil {
+			t.Errorf("NewKeyExtractor(%q) succeeded", bad)
+		}
 	}
 }
 
-func TestKeyExtractorRejectsBadSpecs(t *testing.T) {
-	for _, spec := range []string{"query:", "query", "bogus:x"} {
-		_, err := NewKeyExtractor([]string{spec})
-		if err == nil || !strings.Contains(err.Error(), spec) {
-			t.Errorf("NewKeyExtractor(%q) error = %v, want one naming the spec", spec, err)
+func TestKeyPattern(t *testing.T) {
+	re, err := CompileKeyPattern(`[a-z]{2}_[0-9a-f]{8}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := NewKeyExtractor([]string{"query:key", "query:api_key"})
+	k.SetPattern(re)
+	cases := []struct {
+		target   string
+		want     string
+		rejected bool
+	}{
+		{"/?key=sk_0123abcd", "sk_0123abcd", false},
+		{"/?key=sk_0123abcdX", "", true},                          // anchored: no partial match
+		{"/?key=hello&api_key=pk_deadbeef", "pk_deadbeef", false}, // falls through to the next source
+		{"/?other=1", "", false},
+	}
+	for _, c := range cases {
+		rec := Record{Target: []byte(c.target)}
+		got := k.Extract(&rec)
+		if string(got) != c.want || k.Rejected() != c.rejected {
+			t.Errorf("%s: key %q rejected %v; want %q, %v", c.target, got, k.Rejected(), c.want, c.rejected)
 		}
 	}
-	if _, err := NewKeyExtractor(nil); err == nil {
-		t.Error("NewKeyExtractor(nil) accepted no sources")
+	if _, err := CompileKeyPattern("("); err == nil {
+		t.Error("CompileKeyPattern accepted a bad expression")
+	}
+	if re, err := CompileKeyPattern(""); re != nil || err != nil {
+		t.Error("empty pattern should mean no pattern")
+	}
+}
+
+// TestUnescapeAgainstNetURL checks appendUnescaped against net/url on
+// well-formed escapes.
+func TestUnescapeAgainstNetURL(t *testing.T) {
+	for _, s := range []string{"a+b", "%41%42", "k%2F1", "%E2%82%AC", "plain", "a%20b%2b"} {
+		want, err := url.QueryUnescape(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendUnescaped(nil, []byte(s))); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if got := string(appendUnescaped(nil, []byte("bad%zz%4"))); got != "bad%zz%4" {
+		t.Errorf("malformed escapes: %q", got)
+	}
+}
+
+func regexpMust(expr string) *regexp.Regexp {
+	re, err := CompileKeyPattern(expr)
+	if err != nil {
+		panic(err)
+	}
+	return re
+}
+
+// TestPathTemplateAgainstReference compares path templates with a plain
+// strings.Split implementation on random paths and templates.
+func TestPathTemplateAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	segs := []string{"v1", "keys", "a", "b", ""}
+	ref := func(tmpl, path string) (string, bool) {
+		ts := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
+		prefix := ts[len(ts)-1] == "*"
+		if prefix {
+			ts = ts[:len(ts)-1]
+		}
+		ps := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		// A trailing slash adds no segment.
+		if len(ps) > 1 && ps[len(ps)-1] == "" {
+			ps = ps[:len(ps)-1]
+		}
+		if len(ps) < len(ts) || (!prefix && len(ps) > len(ts)) {
+			return "", false
+		}
+		key := ""
+		for i, s := range ts {
+			if s == "{key}" {
+				key = ps[i]
+			} else if ps[i] != s {
+				return "", false
+			}
+		}
+		return key, true
+	}
+	for range 20000 {
+		var tb, pb strings.Builder
+		nt := 1 + r.IntN(4)
+		keyAt := r.IntN(nt)
+		for i := range nt {
+			tb.WriteByte('/')
+			if i == keyAt {
+				tb.WriteString("{key}")
+			} else {
+				tb.WriteString(segs[r.IntN(len(segs)-1)])
+			}
+		}
+		if r.IntN(2) == 0 {
+			tb.WriteString("/*")
+		}
+		for range r.IntN(6) {
+			pb.WriteByte('/')
+			pb.WriteString(segs[r.IntN(len(segs))])
+		}
+		if pb.Len() == 0 {
+			pb.WriteByte('/')
+		}
+		tmpl, path := tb.String(), pb.String()
+		k, err := NewKeyExtractor([]string{"path:" + tmpl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := k.Extract(&Record{Target: []byte(path + "?q=1")})
+		want, ok := ref(tmpl, path)
+		if !ok || want == "" {
+			if got != nil {
+				t.Fatalf("%s on %s: key %q, want none", tmpl, path, got)
+			}
+			continue
+		}
+		if string(got) != want {
+			t.Fatalf("%s on %s: key %q, want %q", tmpl, path, got, want)
+		}
 	}
 }

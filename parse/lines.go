@@ -74,3 +74,20 @@ func (l *LineReader) Next() ([]byte, error) {
 		return b, nil
 	}
 }
+
+// Peek returns up to n bytes ahead (at most the buffer size) without
+// consuming them, for format detection; atEOF reports that they are all
+// that can be read of the input. err is a read error met while filling
+// the buffer (a corrupt or truncated stream): head still holds what was
+// read before it, and Next reports the error again once past head.
+func (l *LineReader) Peek(n int) (head []byte, atEOF bool, err error) {
+	n = min(n, l.r.Size())
+	head, err = l.r.Peek(n)
+	switch {
+	case err == nil || errors.Is(err, bufio.ErrBufferFull):
+		return head, false, nil
+	case err == io.EOF:
+		return head, true, nil
+	}
+	return head, true, err
+}

@@ -14,6 +14,9 @@ type Record struct {
 	// TimeMillis is the request time in milliseconds since the Unix epoch,
 	// already converted to UTC.
 	TimeMillis int64
+	// SubSecond reports whether the logged time carried a fraction of a
+	// second (its precision is then milliseconds, else seconds).
+	SubSecond bool
 	// HasRequest reports whether the request field held an HTTP request
 	// line (METHOD TARGET [PROTO]). TLS probes and "-" do not; such lines
 	// are valid but carry no key.

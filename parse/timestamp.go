@@ -44,8 +44,10 @@ func civilMillis(y, mo, d, h, mi, s, ms int64) (int64, bool) {
 	return ((days*24+h)*60+mi)*msPerMinute + s*msPerSecond + ms, true
 }
 
+// digits parses a run of decimal digits; more than 18 digits (which could
+// overflow int64) are rejected.
 func digits(b []byte) (int64, bool) {
-	if len(b) == 0 {
+	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
 	var n int64

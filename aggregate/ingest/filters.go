@@ -78,13 +78,3 @@ func (r *reader) rejected() bool {
 func VerdictRejected(v []byte) bool {
 	return string(v) == "REJECTED" || string(v) == "REJECTED_DRY_RUN"
 }
-
-func precision(parsed int64, subSecond bool) string {
-	switch {
-	case parsed == 0:
-		return ""
-	case subSecond:
-		return "millisecond"
-	}
-	return "second"
-}

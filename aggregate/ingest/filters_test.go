@@ -28,6 +28,7 @@ func (fieldsParser) Parse(line []byte, rec *parse.Record) error {
 	}
 	st, _ := strconv.Atoi(string(f[3]))
 	rec.TimeMillis, rec.Method, rec.Target, rec.Status, rec.HasRequest = ms, f[1], f[2], st, true
+	rec.SubSecond = ms%1000 != 0 // as a parser of a sub-second format declares
 	rec.Fields = append(rec.Fields, parse.Field{Name: "limit_req_status", Value: f[4]})
 	return nil
 }
@@ -96,15 +97,15 @@ func TestFiltersVerdictAndPrecision(t *testing.T) {
 		t.Errorf("filtered: got %v, want %v", got, wantF)
 	}
 	for _, f := range res.Files {
-		want := "millisecond"
+		want := "ms"
 		if filepath.Base(f.Path) == "b.log" {
-			want = "second" // 1000 and 3000 ms are whole seconds
+			want = "s" // 1000 and 3000 ms are whole seconds
 		}
 		if f.VerdictMissing != 0 {
 			t.Errorf("%s: %d lines without a verdict, want 0", f.Path, f.VerdictMissing)
 		}
-		if f.TimestampPrecision != want {
-			t.Errorf("%s: precision %q, want %q", f.Path, f.TimestampPrecision, want)
+		if f.TimePrecision != want {
+			t.Errorf("%s: precision %q, want %q", f.Path, f.TimePrecision, want)
 		}
 	}
 }

@@ -6,10 +6,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"math"
+	"regexp"
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -18,8 +20,18 @@ import (
 
 // Config says how to read inputs.
 type Config struct {
-	// NewParser returns a fresh parser; each worker gets its own.
+	// NewParser returns a fresh parser; each file gets its own. It is
+	// used when Format is empty (with neither, formats are detected).
 	NewParser func() parse.LineParser
+	// Format is --format: "auto" (detect per file from its first lines),
+	// "parquet", or a built-in format name; FormatOptions configure it.
+	Format        string
+	FormatOptions parse.FormatOptions
+	// OpenColumnar opens a columnar (Parquet) input; needed when Format
+	// is "parquet" or "auto".
+	OpenColumnar func(path string, o parse.FormatOptions) (parse.RecordSource, error)
+	// KeyPattern, when set, rejects extracted values that are not keys.
+	KeyPattern *regexp.Regexp
 	// KeySources are --key specs, in priority order.
 	KeySources []string
 	// MaxLineBytes bounds line length (0: parse.DefaultMaxLineBytes).
@@ -57,13 +69,19 @@ type FileStats struct {
 	// error; Bytes and Lines then count what was read before it.
 	Corrupt      bool   `json:"corrupt"`
 	CorruptError string `json:"corrupt_error,omitempty"`
+	// Format is the format the file was read as (detected with --format
+	// auto); TimePrecision is "ms" when its times carry fractions of a
+	// second, "s" when not ("" when no line parsed).
+	Format        string `json:"format"`
+	TimePrecision string `json:"time_precision"`
+	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
+	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
+	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8, replaced by U+FFFD
+	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0.
 	MinTime int64 `json:"-"`
 	MaxTime int64 `json:"-"`
-	// TimestampPrecision is "millisecond" when some parsed time had a
-	// sub-second part, else "second"; empty when nothing parsed.
-	TimestampPrecision string `json:"timestamp_precision,omitempty"`
 	// VerdictMissing counts keyed lines without the --verdict-field
 	// value; such lines count as not rejected.
 	VerdictMissing int64 `json:"verdict_missing,omitempty"`
@@ -93,6 +111,11 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 	// Validate the key sources before any file is opened.
 	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
 		return nil, err
+	}
+	if cfg.Format != "" && cfg.Format != parse.FormatAuto && cfg.Format != parse.FormatParquet {
+		if _, err := parse.LookupFormat(cfg.Format, cfg.FormatOptions); err != nil {
+			return nil, err
+		}
 	}
 	workers := min(max(cfg.Workers, 1), len(paths))
 	type fileResult struct {
@@ -177,7 +200,6 @@ feed:
 // reader is one worker's parsing state, reused across its files.
 type reader struct {
 	cfg      Config
-	parser   parse.LineParser
 	keys     *parse.KeyExtractor
 	state    *aggregate.State
 	throttle map[int]bool
@@ -192,11 +214,13 @@ type reader struct {
 
 func newReader(cfg Config, st *aggregate.State) *reader {
 	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
+	keys.SetPattern(cfg.KeyPattern)
+	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
 	throttle := map[int]bool{}
 	for _, s := range cfg.ThrottleStatus {
 		throttle[s] = true
 	}
-	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle, filters: newFilterSet(cfg.Filters)}
+	return &reader{cfg: cfg, keys: keys, state: st, throttle: throttle, filters: newFilterSet(cfg.Filters)}
 }
 
 // excerptBytes bounds how much of a malformed line a sample keeps.
@@ -212,8 +236,21 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
 	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
+	parser, columnar, err := r.chooseFormat(in, lr, &st)
+	if err != nil {
+		// A stream corrupt from its first bytes is a corrupt input, which
+		// --skip-corrupt may skip; an unknown format is not.
+		var re *parse.ReadError
+		if errors.As(err, &re) {
+			return st, nil, r.skip(&st, err)
+		}
+		return st, nil, err
+	}
+	if columnar {
+		in.Close()
+		return r.readColumnar(ctx, path, st)
+	}
 	var samples []Sample
-	subSecond := false
 	malformed := func(line []byte, reason string) {
 		st.Malformed++
 		if len(samples) < r.cfg.MaxSamples {
@@ -249,26 +286,27 @@ func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample
 		if len(line) == 0 {
 			continue // blank lines (often a trailing one) carry nothing
 		}
-		if err := r.parser.Parse(line, &r.rec); err != nil {
+		if line[0] == 0 {
+			// NUL padding, as copytruncate leaves after a crash, before
+			// the real line.
+			st.NULBytes++
+			line = bytes.TrimLeft(line, "\x00")
+			if len(line) == 0 {
+				continue
+			}
+		}
+		if err := parser.Parse(line, &r.rec); err != nil {
+			if err == parse.ErrNoRecord {
+				st.Skipped++
+				continue
+			}
 			malformed(line, err.Error())
 			continue
 		}
-		st.Parsed++
-		ts := r.rec.TimeMillis
-		st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
-		subSecond = subSecond || ts%1000 != 0
-		key := r.keys.Extract(&r.rec)
-		if key == nil {
-			st.Keyless++
-			continue
-		}
-		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
-		r.state.Add(key, &r.obs)
-		r.filters.add(key, &r.rec, &r.obs)
+		r.observe(&st)
 	}
-	st.TimestampPrecision = precision(st.Parsed, subSecond)
-	st.VerdictMissing = r.verdictMissing
 	st.Bytes = in.CompressedBytes()
 	r.publish(in, &st)
+	r.finishStats(&st)
 	return st, samples, nil
 }

@@ -35,6 +35,9 @@ Examples:
 // analyzeOptions are the parsed flags of 'keyrate analyze'.
 type analyzeOptions struct {
 	format         string
+	logFormat      string
+	fields         []string
+	keyPattern     string
 	keys           []string
 	limits         []string
 	out            string
@@ -54,8 +57,11 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("analyze", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	fs.StringVar(&o.format, "format", "combined", "log format: combined (also reads common)")
-	fs.StringSliceVar(&o.keys, "key", parse.DefaultKeySources, "ordered key sources; the first non-empty wins")
+	fs.StringVar(&o.format, "format", parse.FormatAuto, "log format: "+parse.FormatHelp())
+	fs.StringVar(&o.logFormat, "log-format", "", "custom layout: an nginx log_format or Apache LogFormat string")
+	fs.StringArrayVar(&o.fields, "field", nil, "map a role to a JSON key or Parquet column, ROLE=NAME[,...] (e.g. time=ts,uri=request_uri)")
+	fs.StringSliceVar(&o.keys, "key", parse.DefaultKeySources, "ordered key sources (query:NAME, header:NAME, user, path:/T/{key}/*, field:NAME, cookie:NAME); the first non-empty wins")
+	fs.StringVar(&o.keyPattern, "key-pattern", "", "regular expression a key must match in full; other values count as invalid_key")
 	fs.StringArrayVar(&o.limits, "limit", nil, "fixed-window limit N/UNIT (s, min, h, day; multiples as N/10s); repeatable")
 	fs.StringVar(&o.out, "out", "keyrate-out", "output directory")
 	fs.StringSliceVar(&o.outputs, "output", []string{"csv", "parquet"}, "output formats")
@@ -155,11 +161,15 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if len(args) == 0 {
 		return cfg, nil, nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
 	}
-	newParser, err := parserFor(o.format)
+	format, fopts, err := o.formatConfig()
 	if err != nil {
 		return cfg, nil, nil, err
 	}
 	if _, err := parse.NewKeyExtractor(o.keys); err != nil {
+		return cfg, nil, nil, err
+	}
+	keyPattern, err := parse.CompileKeyPattern(o.keyPattern)
+	if err != nil {
 		return cfg, nil, nil, err
 	}
 	var limits []aggregate.Limit
@@ -193,7 +203,10 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 		return cfg, nil, nil, err
 	}
 	cfg = ingest.Config{
-		NewParser:      newParser,
+		Format:         format,
+		FormatOptions:  fopts,
+		OpenColumnar:   openParquet,
+		KeyPattern:     keyPattern,
 		KeySources:     o.keys,
 		MaxLineBytes:   o.maxLineBytes,
 		ThrottleStatus: o.throttleStatus,
@@ -203,14 +216,6 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 		VerdictField:   strings.ToLower(o.verdictField),
 	}
 	return cfg, pol, formats, nil
-}
-
-func parserFor(format string) (func() parse.LineParser, error) {
-	switch strings.ToLower(format) {
-	case "combined", "common":
-		return func() parse.LineParser { return parse.Combined{} }, nil
-	}
-	return nil, fmt.Errorf("--format %q: unknown format (want combined)", format)
 }
 
 // tableSink streams aggregate rows into the report tables.

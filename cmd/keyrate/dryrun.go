@@ -24,7 +24,6 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
 	var bad []string
-	parser := cfg.NewParser()
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -35,7 +34,7 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 			bad = append(bad, p)
 			continue
 		}
-		format, err := sniffFormat(in, parser, cfg.MaxLineBytes)
+		format, err := sniffFormat(in, cfg)
 		in.Close()
 		if err != nil {
 			format = "error: " + err.Error()
@@ -49,7 +48,7 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 	}
 	tw.Flush()
 	var files []string
-	for _, t := range []string{"windows", "violations", "keys"} {
+	for _, t := range []string{"windows", "violations", "keys", "throttle_audit"} {
 		for _, f := range formats {
 			files = append(files, t+"."+string(f))
 		}
@@ -61,10 +60,14 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 	return nil
 }
 
-// sniffFormat parses the first non-blank lines of in and says how many
-// the parser accepted.
-func sniffFormat(in *parse.Input, parser parse.LineParser, maxLine int) (string, error) {
-	lr := parse.NewLineReader(in, maxLine)
+// sniffFormat detects in's format as a run would, then parses its first
+// non-blank lines and says how many the parser accepted.
+func sniffFormat(in *parse.Input, cfg ingest.Config) (string, error) {
+	lr := parse.NewLineReader(in, cfg.MaxLineBytes)
+	name, parser, err := ingest.Detect(in, lr, cfg)
+	if err != nil || parser == nil {
+		return name, err
+	}
 	var rec parse.Record
 	tried, ok := 0, 0
 	for tried < dryRunSampleLines {
@@ -91,14 +94,7 @@ func sniffFormat(in *parse.Input, parser parse.LineParser, maxLine int) (string,
 	case tried == 0:
 		return "empty", nil
 	case ok == 0:
-		return fmt.Sprintf("unrecognized (0/%d sample lines parse as %s)", tried, parserName(parser)), nil
+		return fmt.Sprintf("unrecognized (0/%d sample lines parse as %s)", tried, name), nil
 	}
-	return fmt.Sprintf("%s (%d/%d sample lines parse)", parserName(parser), ok, tried), nil
-}
-
-func parserName(p parse.LineParser) string {
-	if s, ok := p.(fmt.Stringer); ok {
-		return s.String()
-	}
-	return strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", p), "parse."))
+	return fmt.Sprintf("%s (%d/%d sample lines parse)", name, ok, tried), nil
 }

@@ -191,9 +191,13 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"no input", []string{"analyze"}, 2, "no input", true},
 		{"bad output format", []string{"analyze", "--output", "xlsx", sampleDir}, 2, `"xlsx"`, true},
 		{"missing file", []string{"analyze", filepath.Join(tmp, "nope.log")}, 1, "nope.log", true},
+		{"unknown format names the file and its first line", []string{"analyze", garbage}, 1, garbage + `: no known log format matches; first line: "not a log line"`, true},
 		{"corrupt gzip names the file and offset", []string{"analyze", corrupt}, 1, corrupt + ": corrupt gzip stream near byte offset", true},
-		{"malformed ratio exceeded", []string{"analyze", garbage}, 3, "2 of 3 lines malformed", true},
-		{"malformed ratio allowed", []string{"analyze", "--max-bad-ratio", "0.7", garbage}, 0, "garbage.log:1", false},
+		// --format: auto-detection refuses a file most of whose lines
+		// match no format (tested in parse); the ratio applies once a
+		// format is given.
+		{"malformed ratio exceeded", []string{"analyze", "--format", "combined", garbage}, 3, "2 of 3 lines malformed", true},
+		{"malformed ratio allowed", []string{"analyze", "--format", "combined", "--max-bad-ratio", "0.7", garbage}, 0, "garbage.log:1", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

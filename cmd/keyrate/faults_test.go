@@ -337,7 +337,7 @@ func TestFaultTable(t *testing.T) {
 			msg: `^keyrate: warning: cleaned up after a killed run dir=\S+ actions="restored \S+/keys.csv; removed \S+/\.manifest\.json\.tmp-18, \S+/\.windows\.csv\.tmp-17"\n$`},
 		{name: "malformed ratio exceeded",
 			setup: func(e *faultEnv) []string {
-				return []string{e.file("junk.log", []byte("not a log line\nnor this\n"))}
+				return []string{"--format", "combined", e.file("junk.log", []byte("not a log line\nnor this\n"))}
 			},
 			code: 3, msg: `keyrate: 2 of 2 lines malformed`, after: previousIntact},
 		{name: "dry run writes nothing",

@@ -211,7 +211,7 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 
 	var m struct {
 		Inputs []struct {
-			TimestampPrecision string `json:"timestamp_precision"`
+			TimePrecision string `json:"time_precision"`
 		} `json:"inputs"`
 		Outputs       map[string]int64 `json:"outputs"`
 		Policy        string           `json:"policy"`
@@ -224,7 +224,7 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Inputs) != 2 || m.Inputs[0].TimestampPrecision != "second" || m.Outputs["throttle_audit"] != 10 || m.Outputs["violations"] != 7 || !strings.HasSuffix(m.Policy, "policy.toml") {
+	if len(m.Inputs) != 2 || m.Inputs[0].TimePrecision != "s" || m.Outputs["throttle_audit"] != 10 || m.Outputs["violations"] != 7 || !strings.HasSuffix(m.Policy, "policy.toml") {
 		t.Errorf("manifest: %s", b)
 	}
 	// The Parquet tables hold the same rows as the CSV ones.

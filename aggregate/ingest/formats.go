@@ -1,0 +1,169 @@
+package ingest
+
+// Format selection and the per-record bookkeeping shared by line inputs
+// and columnar (Parquet) inputs.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/parse"
+)
+
+// chooseFormat picks the file's parser: a fixed --format, or one detected
+// from the first lines; columnar reports a Parquet file instead.
+func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (parse.LineParser, bool, error) {
+	format := r.cfg.Format
+	if format == "" {
+		if r.cfg.NewParser != nil {
+			return r.cfg.NewParser(), false, nil
+		}
+		format = parse.FormatAuto
+	}
+	switch format {
+	case parse.FormatParquet:
+		return nil, true, r.columnarOK(in)
+	case parse.FormatAuto:
+		head, atEOF, err := lr.Peek(1 << 30) // as much as the line buffer holds
+		if err != nil && len(head) == 0 {
+			return nil, false, err // nothing readable to detect from
+		}
+		if parse.IsParquet(head) {
+			return nil, true, r.columnarOK(in)
+		}
+		if atEOF && len(bytes.TrimSpace(head)) == 0 {
+			st.Format = "empty"
+			return parse.Combined{}, false, nil
+		}
+		f, err := parse.DetectFormat(head, atEOF, r.cfg.FormatOptions)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", in.Name, err)
+		}
+		st.Format = f.Name
+		return f.New(), false, nil
+	}
+	f, err := parse.LookupFormat(format, r.cfg.FormatOptions)
+	if err != nil {
+		return nil, false, err
+	}
+	st.Format = f.Name
+	return f.New(), false, nil
+}
+
+func (r *reader) columnarOK(in *parse.Input) error {
+	switch {
+	case r.cfg.OpenColumnar == nil:
+		return fmt.Errorf("%s: Parquet input is not supported here", in.Name)
+	case in.Size < 0:
+		return fmt.Errorf("%s: Parquet needs a seekable file, not a stream", in.Name)
+	case in.Compression != parse.Plain:
+		return fmt.Errorf("%s: Parquet files compress internally; decompress the %s wrapper first", in.Name, in.Compression)
+	}
+	return nil
+}
+
+// readColumnar reads a Parquet input through a parse.RecordSource.
+func (r *reader) readColumnar(ctx context.Context, path string, st FileStats) (FileStats, []Sample, error) {
+	src, err := r.cfg.OpenColumnar(path, r.cfg.FormatOptions)
+	if err != nil {
+		return st, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer src.Close()
+	st.Format = src.Format()
+	var samples []Sample
+	for {
+		if st.Lines&0xfff == 0 && ctx.Err() != nil {
+			return st, nil, ctx.Err()
+		}
+		err := src.Next(&r.rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var se *parse.SyntaxError
+			if !errors.As(err, &se) {
+				return st, nil, fmt.Errorf("%s: row %d: %w", path, src.Row(), err)
+			}
+			st.Lines++
+			st.Malformed++
+			if len(samples) < r.cfg.MaxSamples {
+				samples = append(samples, Sample{File: path, Line: src.Row(), Reason: err.Error()})
+			}
+			continue
+		}
+		st.Lines++
+		r.observe(&st)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		st.Bytes = fi.Size()
+	}
+	r.finishStats(&st)
+	return st, samples, nil
+}
+
+// observe counts the parsed record r.rec into st and the state.
+func (r *reader) observe(st *FileStats) {
+	st.Parsed++
+	ts := r.rec.TimeMillis
+	st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
+	if r.rec.SubSecond {
+		st.TimePrecision = "ms"
+	}
+	key := r.keys.Extract(&r.rec)
+	if key == nil {
+		if r.keys.Rejected() {
+			st.InvalidKey++
+		} else {
+			st.Keyless++
+		}
+		return
+	}
+	if !utf8.Valid(key) {
+		st.InvalidUTF8++
+		key = bytes.ToValidUTF8(key, []byte("\uFFFD"))
+	}
+	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
+	r.state.Add(key, &r.obs)
+	r.filters.add(key, &r.rec, &r.obs)
+}
+
+// finishStats completes a file's statistics once it has been read.
+func (r *reader) finishStats(st *FileStats) {
+	st.VerdictMissing = r.verdictMissing
+	if st.Parsed > 0 && st.TimePrecision == "" {
+		st.TimePrecision = "s"
+	}
+}
+
+// Detect names the format a run with cfg reads in as and returns its line
+// parser (nil for a columnar input), peeking through lr without consuming
+// anything: --dry-run reports exactly what a real run would choose.
+func Detect(in *parse.Input, lr *parse.LineReader, cfg Config) (string, parse.LineParser, error) {
+	r := &reader{cfg: cfg}
+	var st FileStats
+	p, columnar, err := r.chooseFormat(in, lr, &st)
+	if err != nil {
+		return "", nil, err
+	}
+	if columnar {
+		return parse.FormatParquet, nil, nil
+	}
+	if st.Format == "" {
+		st.Format = parserName(p)
+	}
+	return st.Format, p, nil
+}
+
+func parserName(p parse.LineParser) string {
+	if s, ok := p.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", p), "parse."))
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/parquetlog"
+)
+
+// openParquet reads --format parquet inputs (and Parquet files found by
+// --format auto).
+var openParquet = parquetlog.Open
+
+// formatConfig checks --format, --log-format and --field and returns the
+// ingest format name and options.
+func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
+	fields, err := parse.ParseFieldMap(o.fields)
+	if err != nil {
+		return "", parse.FormatOptions{}, err
+	}
+	fopts := parse.FormatOptions{Fields: fields, LogFormat: o.logFormat}
+	format := strings.ToLower(o.format)
+	if o.logFormat != "" {
+		if format != parse.FormatAuto && format != parse.FormatLayout {
+			return "", fopts, fmt.Errorf("--log-format and --format %s: give one or the other", o.format)
+		}
+		format = parse.FormatLayout
+	}
+	if format != parse.FormatAuto && format != parse.FormatParquet {
+		if _, err := parse.LookupFormat(format, fopts); err != nil {
+			return "", fopts, err
+		}
+	}
+	return format, fopts, nil
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runStderr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stderr.String()
+}
+
+func readManifestMap(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestAnalyzeFormatFlags(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	os.WriteFile(log, []byte(
+		`{"when":"2024-01-02T03:04:05.123Z","u":"/v1/keys/sk_1/usage","status":200}`+"\n"+
+			`{"when":"2024-01-02T03:04:06Z","u":"/v1/keys/nope/usage","status":200}`+"\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stderr := runStderr(t, "analyze", "--field", "time=when,uri=u", "--key", "path:/v1/keys/{key}/*",
+		"--key-pattern", `sk_[0-9]+`, "--limit", "10/min", "--out", out, log)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	m := readManifestMap(t, out)
+	in := m["inputs"].([]any)[0].(map[string]any)
+	if in["format"] != "json" || in["time_precision"] != "ms" || in["invalid_key"] != 1.0 || in["parsed"] != 2.0 {
+		t.Errorf("manifest input %v", in)
+	}
+
+	// --log-format with an Apache layout.
+	log2 := filepath.Join(dir, "ssl.log")
+	os.WriteFile(log2, []byte(`[10/Aug/2018:09:45:56 +0200] 172.30.0.119 TLSv1.2 "GET /x?api_key=z HTTP/1.1" 200`+"\n"), 0o644)
+	out2 := filepath.Join(dir, "out2")
+	code, stderr = runStderr(t, "analyze", "--log-format", `%t %h %{SSL_PROTOCOL}x \"%r\" %>s`, "--limit", "1/s", "--out", out2, log2)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	in = readManifestMap(t, out2)["inputs"].([]any)[0].(map[string]any)
+	if in["format"] != "log-format" || in["parsed"] != 1.0 || in["keyless"] != 0.0 {
+		t.Errorf("manifest input %v", in)
+	}
+}
+
+func TestAnalyzeFormatFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	os.WriteFile(log, []byte("what is this\n"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--format", "nope"}, exitUsage, `--format "nope"`},
+		{[]string{"--format", "combined", "--log-format", "$remote_addr [$time_local]"}, exitUsage, "one or the other"},
+		{[]string{"--log-format", "$remote_addr $status"}, exitUsage, "no time variable"},
+		{[]string{"--field", "when=ts"}, exitUsage, `unknown role "when"`},
+		{[]string{"--key-pattern", "("}, exitUsage, "--key-pattern"},
+		{[]string{"--key", "path:/v1/x"}, exitUsage, "no {key}"},
+		{nil, exitRuntime, "what is this"}, // auto detection failure names the file and its first line
+	}
+	for _, c := range cases {
+		args := append(append([]string{"analyze", "--limit", "1/s", "--out", filepath.Join(dir, "out")}, c.args...), log)
+		code, stderr := runStderr(t, args...)
+		if code != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.msg)
+		}
+		if c.code == exitRuntime && !strings.Contains(stderr, log) {
+			t.Errorf("%v: stderr %q does not name %s", c.args, stderr, log)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "manifest.json")); err == nil {
+		t.Error("a failed run wrote a report")
+	}
+}

@@ -1,0 +1,226 @@
+package parse
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// FormatOptions configure the built-in formats.
+type FormatOptions struct {
+	// Fields is the --field map (role → source name) for JSON and
+	// columnar inputs.
+	Fields map[string]string
+	// Want lists extra Record fields the key sources read
+	// (KeyExtractor.Fields), so formats that must choose what to keep
+	// (JSON) keep them.
+	Want []string
+	// LogFormat is a --log-format layout (nginx or Apache syntax).
+	LogFormat string
+}
+
+// Format is a log format: a name (as recorded in the manifest) and a
+// constructor for a fresh parser. Parsers of stateful formats (W3C) must
+// not be shared between files; New is cheap enough to call per file.
+type Format struct {
+	Name string
+	New  func() LineParser
+}
+
+// Format names. "auto" is not a format but a request to detect one.
+const (
+	FormatAuto    = "auto"
+	FormatParquet = "parquet"
+	FormatLayout  = "log-format"
+)
+
+// builtin describes one built-in line format.
+type builtin struct {
+	name     string
+	help     string
+	new      func(o FormatOptions) LineParser
+	fallback bool // detected only when no other format matches
+}
+
+// Built-in layouts written as LogFormat strings.
+const (
+	apacheSSLRequestLayout = `%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b`
+	looseCLFLayout         = `$remote_addr [$time_local] "$request" $status `
+)
+
+func mustLayout(s string) *Layout {
+	l, err := CompileLayout(s)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+var (
+	sslRequestLayout = mustLayout(apacheSSLRequestLayout)
+	looseLayout      = mustLayout(looseCLFLayout)
+)
+
+// builtins in detection order: on a tie in how many sample lines parse,
+// the earlier (more specific) format wins.
+var builtins = []builtin{
+	{"w3c", "W3C extended / IIS (with #Fields: headers)", func(FormatOptions) LineParser { return NewW3C() }, false},
+	{"cloudfront", "AWS CloudFront standard log (tab-separated, #Fields: header)", func(FormatOptions) LineParser { return NewW3C() }, false},
+	{"json", "JSON lines: nginx escape=json, Caddy, Traefik (see --field)", func(o FormatOptions) LineParser { return NewJSONLines(o.Fields, o.Want) }, false},
+	{"alb", "AWS Application Load Balancer", func(FormatOptions) LineParser { return ALB{} }, false},
+	{"haproxy", "HAProxy HTTP log (option httplog), syslog prefix optional", func(FormatOptions) LineParser { return HAProxy{} }, false},
+	// Detection tries the strict Common parser; reading uses Combined,
+	// which reads common lines identically and combined ones as well.
+	{"common", "Common Log Format (CLF)", func(FormatOptions) LineParser { return Common{} }, false},
+	{"vhost_combined", "Apache vhost_combined (virtual host first)", func(FormatOptions) LineParser { return VhostCombined{} }, false},
+	{"combined", "Apache/nginx combined (also reads common, vhost prefixes, X-Forwarded-For lists)", func(FormatOptions) LineParser { return Combined{} }, false},
+	{"apache_ssl_request", "Apache mod_ssl ssl_request_log: " + apacheSSLRequestLayout, func(FormatOptions) LineParser { return sslRequestLayout.Clone() }, false},
+	{"clf_loose", "fallback: host [time] \"request\" status ... (no ident/user; bytes not read)", func(FormatOptions) LineParser { return looseLayout.Clone() }, true},
+}
+
+// FormatHelp lists the --format values for the flag's help text.
+func FormatHelp() string {
+	var names []string
+	for _, b := range builtins {
+		names = append(names, b.name)
+	}
+	return "auto (default), " + strings.Join(names, ", ") + ", parquet"
+}
+
+// FormatNames returns every accepted --format value, sorted.
+func FormatNames() []string {
+	names := []string{FormatAuto, FormatParquet}
+	for _, b := range builtins {
+		names = append(names, b.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// LookupFormat returns the named line format. A --log-format layout
+// (o.LogFormat) makes the format "log-format". "auto" and "parquet" are
+// handled by the caller (ingest) and rejected here.
+func LookupFormat(name string, o FormatOptions) (Format, error) {
+	if o.LogFormat != "" {
+		l, err := CompileLayout(o.LogFormat)
+		if err != nil {
+			return Format{}, err
+		}
+		return Format{Name: FormatLayout, New: func() LineParser { return l.Clone() }}, nil
+	}
+	name = strings.ToLower(name)
+	if name == "common" {
+		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+	}
+	for _, b := range builtins {
+		if b.name == name {
+			return Format{Name: b.name, New: func() LineParser { return b.new(o) }}, nil
+		}
+	}
+	return Format{}, fmt.Errorf("--format %q: unknown format (want %s)", name, FormatHelp())
+}
+
+// Detection samples at most this many non-blank lines.
+const detectLines = 200
+
+// IsParquet reports whether head starts with the Parquet magic bytes.
+func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) }
+
+// DetectFormat picks the built-in format that parses most of the first
+// lines of head (the decompressed start of a file; atEOF says whether it
+// holds the whole file, else its last partial line is ignored). W3C and
+// CloudFront need their #Fields header, so a file must start with its
+// header lines to be detected as such. It fails when no format parses
+// at least half of the sampled lines that hold records.
+func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
+	lines := sampleLines(head, atEOF)
+	if len(lines) == 0 {
+		return Format{}, fmt.Errorf("no complete line in the first %d bytes to detect the format from (use --format)", len(head))
+	}
+	// A "#Fields:" header settles it: the file is W3C, even if its data
+	// lines then turn out malformed (they are reported one by one).
+	if lines[0][0] == '#' {
+		for _, l := range lines {
+			if bytes.HasPrefix(l, []byte("#Fields:")) {
+				name := "w3c"
+				if isCloudFrontHeader(lines) {
+					name = "cloudfront"
+				}
+				return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
+			}
+		}
+	}
+	best, bestOK := -1, 0
+	var rec Record
+	for i, b := range builtins {
+		if b.name == "w3c" || b.name == "cloudfront" || (b.fallback && best >= 0) {
+			continue
+		}
+		p := b.new(o)
+		ok, bad := 0, 0
+		for _, l := range lines {
+			switch err := p.Parse(l, &rec); {
+			case err == nil:
+				ok++
+			case err == ErrNoRecord:
+			default:
+				bad++
+			}
+		}
+		if ok > bestOK && ok >= bad {
+			best, bestOK = i, ok
+		}
+	}
+	if best < 0 {
+		return Format{}, fmt.Errorf("no known log format matches; first line: %q (use --format or --log-format)", clip(lines[0], 200))
+	}
+	name := builtins[best].name
+	if name == "vhost_combined" {
+		// The strict parsers only tell the layouts apart; the file is read
+		// with Combined, which reads vhost, common and combined lines
+		// alike, so a file whose later lines change layout (Apache logs
+		// mix them when configs change) is not read as malformed.
+		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+	}
+	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
+}
+
+func isCloudFrontHeader(lines [][]byte) bool {
+	for _, l := range lines {
+		if bytes.HasPrefix(l, []byte("#Fields:")) {
+			return bytes.Contains(l, []byte("x-edge-location")) || bytes.Contains(l, []byte("x-edge-request-id"))
+		}
+	}
+	return false
+}
+
+func sampleLines(head []byte, atEOF bool) [][]byte {
+	var out [][]byte
+	for len(head) > 0 && len(out) < detectLines {
+		i := bytes.IndexByte(head, '\n')
+		if i < 0 {
+			if !atEOF {
+				break
+			}
+			i = len(head)
+		}
+		l := bytes.TrimRight(head[:i], "\r")
+		if i < len(head) {
+			head = head[i+1:]
+		} else {
+			head = nil
+		}
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}

@@ -1,0 +1,400 @@
+package parse
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Layout is a custom log layout compiled once from an nginx log_format
+// string ("$remote_addr - $remote_user [$time_local] ...") or an Apache
+// LogFormat string ("%h %l %u %t \"%r\" %>s %b ..."). Parsing walks the
+// line once, matching the literal text between variables byte by byte: a
+// variable's value ends where the following literal text starts (for a
+// variable inside quotes, at a quote that is not backslash-escaped and is
+// followed by that text). Known variables fill Record slots; any other
+// variable becomes a Record field named after it (nginx: the variable
+// name, e.g. "http_x_api_key", "request_time"; Apache: see
+// apacheDirective). Text after the last literal is ignored when the
+// layout ends in a literal.
+//
+// A Layout keeps scratch state and is not safe for concurrent use; Clone
+// it per worker.
+type Layout struct {
+	items   []layoutItem
+	slots   roleSlots
+	scratch []byte
+}
+
+type layoutItem struct {
+	lit []byte     // literal text, or
+	v   *layoutVar // a variable
+}
+
+type layoutVar struct {
+	name   string
+	role   int    // roleNames index, or -1
+	rank   int    // priority within the role (lower wins)
+	field  string // field name when role < 0
+	extent int
+	quoted bool // between '"' literals: honour backslash escapes
+	trimQ  bool // Apache %q: drop a leading '?'
+}
+
+const (
+	extUntilLiteral = iota
+	extBracketed    // Apache %t: "[...]"
+	extCLFTime      // nginx $time_local: exactly 26 bytes
+)
+
+// Clone returns an independent parser with the same compiled layout.
+func (l *Layout) Clone() *Layout { return &Layout{items: l.items} }
+
+// CompileLayout compiles an nginx log_format or Apache LogFormat string;
+// which one is decided by the string: '$' variables mean nginx, '%'
+// directives Apache. The layout must contain a time variable.
+func CompileLayout(layout string) (*Layout, error) {
+	nginx := strings.Contains(layout, "$")
+	apache := false
+	for i := 0; i+1 < len(layout); i++ {
+		if layout[i] == '%' && layout[i+1] != '%' {
+			apache = true
+		}
+	}
+	var items []layoutItem
+	var err error
+	switch {
+	case nginx && !apache:
+		items, err = compileNginx(layout)
+	case apache && !nginx:
+		items, err = compileApache(layout)
+	case nginx && apache:
+		return nil, fmt.Errorf("--log-format %q: mixes nginx $variables and Apache %%directives", layout)
+	default:
+		return nil, fmt.Errorf("--log-format %q: no $variable (nginx) or %%directive (Apache) in it", layout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--log-format %q: %w", layout, err)
+	}
+	hasTime := false
+	for i, it := range items {
+		if it.v == nil {
+			continue
+		}
+		if it.v.role == idxTime {
+			hasTime = true
+		}
+		if i > 0 && items[i-1].v != nil {
+			return nil, fmt.Errorf("--log-format %q: variables %s and %s must be separated by text", layout, items[i-1].v.name, it.v.name)
+		}
+		before := i > 0 && strings.HasSuffix(string(items[i-1].lit), `"`)
+		after := i+1 < len(items) && strings.HasPrefix(string(items[i+1].lit), `"`)
+		it.v.quoted = before && after
+	}
+	if !hasTime {
+		return nil, fmt.Errorf("--log-format %q: no time variable ($time_local, $time_iso8601, $msec; %%t, %%{...}t)", layout)
+	}
+	return &Layout{items: items}, nil
+}
+
+func appendLiteral(items []layoutItem, lit string) []layoutItem {
+	if lit == "" {
+		return items
+	}
+	if n := len(items); n > 0 && items[n-1].v == nil {
+		items[n-1].lit = append(items[n-1].lit, lit...)
+		return items
+	}
+	return append(items, layoutItem{lit: []byte(lit)})
+}
+
+var nginxRoles = map[string][2]int{ // variable → role index, rank
+	"remote_addr": {idxRemoteAddr, 0}, "binary_remote_addr": {idxRemoteAddr, 2}, "realip_remote_addr": {idxRemoteAddr, 1},
+	"remote_user": {idxUser, 0},
+	"time_local":  {idxTime, 0}, "time_iso8601": {idxTime, 0}, "msec": {idxTime, 1},
+	"request": {idxRequest, 0}, "request_method": {idxMethod, 0},
+	"request_uri": {idxURI, 0}, "uri": {idxURI, 1}, "document_uri": {idxURI, 2},
+	"args": {idxQuery, 0}, "query_string": {idxQuery, 1},
+	"server_protocol": {idxProto, 0},
+	"status":          {idxStatus, 0},
+	"body_bytes_sent": {idxBytes, 0}, "bytes_sent": {idxBytes, 1},
+	"http_referer": {idxReferer, 0}, "http_user_agent": {idxUserAgent, 0},
+}
+
+func compileNginx(layout string) ([]layoutItem, error) {
+	var items []layoutItem
+	lit := strings.Builder{}
+	for i := 0; i < len(layout); i++ {
+		c := layout[i]
+		if c != '$' {
+			lit.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		var name string
+		if j < len(layout) && layout[j] == '{' {
+			k := strings.IndexByte(layout[j:], '}')
+			if k < 0 {
+				return nil, fmt.Errorf("unterminated ${ at byte %d", i)
+			}
+			name, i = layout[j+1:j+k], j+k
+		} else {
+			for j < len(layout) && (isAlnum(layout[j]) || layout[j] == '_') {
+				j++
+			}
+			name, i = layout[i+1:j], j-1
+		}
+		if name == "" {
+			lit.WriteByte('$')
+			continue
+		}
+		items = appendLiteral(items, lit.String())
+		lit.Reset()
+		v := &layoutVar{name: "$" + name, role: -1, field: strings.ToLower(name)}
+		if r, ok := nginxRoles[name]; ok {
+			v.role, v.rank = r[0], r[1]
+			if name == "time_local" {
+				v.extent = extCLFTime
+			}
+		}
+		items = append(items, layoutItem{v: v})
+	}
+	return appendLiteral(items, lit.String()), nil
+}
+
+func isAlnum(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+}
+
+func compileApache(layout string) ([]layoutItem, error) {
+	var items []layoutItem
+	lit := strings.Builder{}
+	for i := 0; i < len(layout); i++ {
+		c := layout[i]
+		if c == '\\' && i+1 < len(layout) { // as written in httpd.conf: \" \t \n \\
+			i++
+			switch layout[i] {
+			case 't':
+				lit.WriteByte('\t')
+			case 'n':
+				lit.WriteByte('\n')
+			default:
+				lit.WriteByte(layout[i])
+			}
+			continue
+		}
+		if c != '%' {
+			lit.WriteByte(c)
+			continue
+		}
+		i++
+		if i < len(layout) && layout[i] == '%' {
+			lit.WriteByte('%')
+			continue
+		}
+		// Modifiers: status conditions (!200,304), < and >.
+		for i < len(layout) && (layout[i] == '<' || layout[i] == '>' || layout[i] == '!' || layout[i] == ',' || isDigit(layout[i])) {
+			i++
+		}
+		var arg string
+		if i < len(layout) && layout[i] == '{' {
+			k := strings.IndexByte(layout[i:], '}')
+			if k < 0 {
+				return nil, fmt.Errorf("unterminated %%{ at byte %d", i)
+			}
+			arg, i = layout[i+1:i+k], i+k+1
+		}
+		if i >= len(layout) {
+			return nil, fmt.Errorf("directive %% at the end")
+		}
+		v, err := apacheDirective(layout[i], arg)
+		if err != nil {
+			return nil, err
+		}
+		items = appendLiteral(items, lit.String())
+		lit.Reset()
+		items = append(items, layoutItem{v: v})
+	}
+	return appendLiteral(items, lit.String()), nil
+}
+
+// apacheDirective maps one LogFormat directive to a variable. Headers
+// %{X-Api-Key}i become the field http_x_api_key (nginx's name for it),
+// cookies %{name}C become cookie_name, and other directives fields named
+// after their meaning (duration_us, vhost, port, ...).
+func apacheDirective(d byte, arg string) (*layoutVar, error) {
+	v := &layoutVar{name: "%" + string(d), role: -1}
+	if arg != "" {
+		v.name = "%{" + arg + "}" + string(d)
+	}
+	role := func(idx, rank int) (*layoutVar, error) { v.role, v.rank = idx, rank; return v, nil }
+	field := func(name string) (*layoutVar, error) { v.field = name; return v, nil }
+	switch d {
+	case 'h':
+		return role(idxRemoteAddr, 0)
+	case 'a':
+		if arg == "" {
+			return role(idxRemoteAddr, 1)
+		}
+		return field("client_ip")
+	case 'u':
+		return role(idxUser, 0)
+	case 't':
+		if arg == "" {
+			v.extent = extBracketed
+		}
+		return role(idxTime, 0)
+	case 'r':
+		return role(idxRequest, 0)
+	case 's':
+		return role(idxStatus, 0)
+	case 'b', 'B':
+		return role(idxBytes, 0)
+	case 'O':
+		return role(idxBytes, 1)
+	case 'm':
+		return role(idxMethod, 0)
+	case 'U':
+		return role(idxURI, 1)
+	case 'q':
+		v.trimQ = true
+		return role(idxQuery, 0)
+	case 'H':
+		return role(idxProto, 0)
+	case 'i':
+		switch strings.ToLower(arg) {
+		case "referer", "referrer":
+			return role(idxReferer, 0)
+		case "user-agent":
+			return role(idxUserAgent, 0)
+		case "":
+			return nil, fmt.Errorf("%%i needs a header name, as in %%{X-Api-Key}i")
+		}
+		return field("http_" + strings.ReplaceAll(strings.ToLower(arg), "-", "_"))
+	case 'C':
+		return field("cookie_" + arg)
+	case 'l':
+		return field("ident")
+	case 'D':
+		return field("duration_us")
+	case 'T':
+		return field("duration_s")
+	case 'v':
+		return field("vhost")
+	case 'V':
+		return field("server_name")
+	case 'p':
+		return field("port")
+	case 'I':
+		return field("bytes_received")
+	case 'S':
+		return field("bytes_transferred")
+	case 'A':
+		return field("local_ip")
+	case 'f':
+		return field("filename")
+	case 'k':
+		return field("keepalive_requests")
+	case 'L':
+		return field("log_id")
+	case 'X':
+		return field("connection_status")
+	case 'P':
+		return field("pid")
+	case 'R':
+		return field("handler")
+	}
+	if arg != "" { // %{...}e, %{...}n, %{...}o, %{...}x and the like
+		return field(strings.ToLower(arg))
+	}
+	return nil, fmt.Errorf("unknown directive %%%c", d)
+}
+
+// Parse implements LineParser.
+func (l *Layout) Parse(line []byte, rec *Record) error {
+	rec.Reset()
+	if need := len(line) + 2; cap(l.scratch) < need {
+		l.scratch = make([]byte, 0, need)
+	}
+	l.scratch = l.scratch[:0]
+	l.slots.reset()
+	pos := 0
+	for i, it := range l.items {
+		if it.v == nil {
+			if len(line)-pos < len(it.lit) || string(line[pos:pos+len(it.lit)]) != string(it.lit) {
+				return syntaxErr(pos, "expected "+quoteText(it.lit))
+			}
+			pos += len(it.lit)
+			continue
+		}
+		var next []byte
+		if i+1 < len(l.items) {
+			next = l.items[i+1].lit
+		}
+		end, ok := l.extent(line, pos, it.v, next)
+		if !ok {
+			return syntaxErr(pos, "cannot find the end of "+it.v.name)
+		}
+		val := line[pos:end]
+		pos = end
+		switch {
+		case it.v.role >= 0:
+			if it.v.trimQ && len(val) > 0 && val[0] == '?' {
+				val = val[1:]
+			}
+			l.slots.offer(it.v.role, it.v.rank, val)
+		default:
+			rec.Fields = append(rec.Fields, Field{Name: it.v.field, Value: val})
+		}
+	}
+	if !l.slots.set[idxStatus] && !l.slots.set[idxRequest] && !l.slots.set[idxMethod] && !l.slots.set[idxURI] {
+		// A layout without request and status still yields records.
+		l.slots.offer(idxStatus, 0, zeroStatus)
+	}
+	return l.slots.fill(rec, &l.scratch)
+}
+
+var zeroStatus = []byte("0")
+
+func (l *Layout) extent(line []byte, pos int, v *layoutVar, next []byte) (int, bool) {
+	switch v.extent {
+	case extBracketed:
+		if pos < len(line) && line[pos] == '[' {
+			if j := indexByte(line[pos:], ']'); j >= 0 {
+				return pos + j + 1, true
+			}
+		}
+		return 0, false
+	case extCLFTime:
+		if pos+26 <= len(line) && line[pos+20] == ' ' {
+			return pos + 26, true
+		}
+		// fall back to the literal search ("-" or a shorter time)
+	}
+	if len(next) == 0 {
+		return len(line), true
+	}
+	if v.quoted {
+		for i := pos; i < len(line); i++ {
+			switch line[i] {
+			case '\\':
+				i++
+			case '"':
+				if len(line)-i >= len(next) && string(line[i:i+len(next)]) == string(next) {
+					return i, true
+				}
+			}
+		}
+		return 0, false
+	}
+	if j := indexBytes(line[pos:], next); j >= 0 {
+		return pos + j, true
+	}
+	return 0, false
+}
+
+func quoteText(b []byte) string {
+	if len(b) > 20 {
+		b = b[:20]
+	}
+	return fmt.Sprintf("%q", b)
+}

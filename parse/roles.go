@@ -1,0 +1,234 @@
+package parse
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Roles are the Record slots a named column (a JSON key, a Parquet
+// column, a W3C field) can fill. --field ROLE=NAME maps a source name to
+// a role for the formats whose columns are named.
+const (
+	RoleTime       = "time"
+	RoleRemoteAddr = "remote_addr"
+	RoleUser       = "user"
+	RoleMethod     = "method"
+	RoleURI        = "uri"     // request target: path plus optional ?query
+	RoleQuery      = "query"   // query string without '?', when logged apart from the path
+	RoleRequest    = "request" // a whole request line "GET /x HTTP/1.1"
+	RoleProto      = "proto"
+	RoleStatus     = "status"
+	RoleBytes      = "bytes"
+	RoleReferer    = "referer"
+	RoleUserAgent  = "user_agent"
+)
+
+var roleNames = []string{RoleTime, RoleRemoteAddr, RoleUser, RoleMethod, RoleURI, RoleQuery,
+	RoleRequest, RoleProto, RoleStatus, RoleBytes, RoleReferer, RoleUserAgent}
+
+// ParseFieldMap parses --field values "ROLE=NAME[,ROLE=NAME...]" into a
+// role → source name map. Names keep their spelling; matching against JSON
+// keys and Parquet columns is case-insensitive.
+func ParseFieldMap(specs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, spec := range specs {
+		for _, kv := range strings.Split(spec, ",") {
+			kv = strings.TrimSpace(kv)
+			if kv == "" {
+				continue
+			}
+			role, name, ok := strings.Cut(kv, "=")
+			role, name = strings.ToLower(strings.TrimSpace(role)), strings.TrimSpace(name)
+			if !ok || name == "" {
+				return nil, fmt.Errorf("--field %q: want ROLE=NAME, as in time=ts", kv)
+			}
+			if !isRole(role) {
+				return nil, fmt.Errorf("--field %q: unknown role %q (want one of %s)", kv, role, strings.Join(roleNames, ", "))
+			}
+			m[role] = name
+		}
+	}
+	return m, nil
+}
+
+func isRole(r string) bool {
+	for _, n := range roleNames {
+		if n == r {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultRoleNames lists, per role and in priority order, the names that
+// common JSON loggers use (nginx escape=json variables, Caddy, Traefik)
+// and that CloudFront/ALB Parquet exports use. Nested JSON keys are
+// dotted paths. Matching is case-insensitive.
+var defaultRoleNames = map[string][]string{
+	RoleTime: {"StartUTC", "ts", "timestamp", "@timestamp", "time_iso8601", "time_local", "time",
+		"msec", "StartLocal", "date_time", "datetime", "request_time_utc"},
+	RoleRemoteAddr: {"remote_addr", "request.client_ip", "request.remote_ip", "ClientHost", "client_ip",
+		"remote_ip", "c_ip", "c-ip", "client", "ip"},
+	RoleUser:      {"remote_user", "user_id", "ClientUsername", "cs_username", "user"},
+	RoleMethod:    {"request_method", "request.method", "RequestMethod", "cs_method", "cs-method", "request_verb", "method"},
+	RoleURI:       {"request_uri", "request.uri", "RequestPath", "cs_uri_stem", "request_url", "uri", "path", "url"},
+	RoleQuery:     {"args", "query_string", "cs_uri_query", "cs-uri-query"},
+	RoleRequest:   {"request", "RequestLine", "request_line"},
+	RoleProto:     {"server_protocol", "request.proto", "RequestProtocol", "protocol", "proto", "cs_protocol_version", "request_proto"},
+	RoleStatus:    {"status", "DownstreamStatus", "sc_status", "sc-status", "elb_status_code", "status_code"},
+	RoleBytes:     {"body_bytes_sent", "bytes_sent", "size", "DownstreamContentSize", "sc_bytes", "sc-bytes", "sent_bytes", "bytes"},
+	RoleReferer:   {"http_referer", "request.headers.Referer", "request_Referer", "referer", "referrer", "cs_referer", "cs_referrer"},
+	RoleUserAgent: {"http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent", "cs_user_agent", "useragent"},
+}
+
+// roleTarget says what a named source column fills: a role at a priority
+// (lower wins), or an extra Record field.
+type roleTarget struct {
+	role  string
+	idx   int // roleIndex(role)
+	rank  int
+	field string // non-empty: store as Record field with this name
+}
+
+// buildRoleTable returns lower-cased source name → target for the default
+// names, overridden by the --field map, plus the wanted extra fields
+// (KeyExtractor.Fields): a wanted "http_x_api_key" also matches the
+// header spellings of Caddy ("request.headers.X-Api-Key") and Traefik
+// ("request_X-Api-Key").
+func buildRoleTable(fieldMap map[string]string, want []string) map[string]roleTarget {
+	t := map[string]roleTarget{}
+	for role, names := range defaultRoleNames {
+		if _, overridden := fieldMap[role]; overridden {
+			continue
+		}
+		for i, n := range names {
+			k := strings.ToLower(n)
+			if old, ok := t[k]; !ok || old.rank > i+1 {
+				t[k] = roleTarget{role: role, idx: roleIndex(role), rank: i + 1}
+			}
+		}
+	}
+	for role, n := range fieldMap {
+		t[strings.ToLower(n)] = roleTarget{role: role, idx: roleIndex(role), rank: 0}
+	}
+	wanted := append([]string(nil), want...)
+	sort.Strings(wanted)
+	for _, w := range wanted {
+		aliases := []string{w}
+		if h, ok := strings.CutPrefix(w, "http_"); ok {
+			dash := strings.ReplaceAll(h, "_", "-")
+			aliases = append(aliases, "request.headers."+dash, "request_"+dash, "cs("+dash+")")
+		}
+		for _, a := range aliases {
+			a = strings.ToLower(a)
+			if _, taken := t[a]; !taken {
+				t[a] = roleTarget{field: w}
+			}
+		}
+	}
+	return t
+}
+
+// roleSlots collects role values for one record while a line is walked,
+// keeping the best-ranked source per role.
+type roleSlots struct {
+	rank [12]int
+	val  [12][]byte
+	set  [12]bool
+}
+
+func roleIndex(role string) int {
+	for i, n := range roleNames {
+		if n == role {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *roleSlots) reset() { *s = roleSlots{} }
+
+func (s *roleSlots) offer(idx, rank int, v []byte) {
+	if s.set[idx] && s.rank[idx] <= rank {
+		return
+	}
+	s.set[idx], s.rank[idx], s.val[idx] = true, rank, v
+}
+
+const (
+	idxTime = iota
+	idxRemoteAddr
+	idxUser
+	idxMethod
+	idxURI
+	idxQuery
+	idxRequest
+	idxProto
+	idxStatus
+	idxBytes
+	idxReferer
+	idxUserAgent
+)
+
+// fill moves collected role values into rec; query is joined onto the
+// target through scratch when logged separately. It reports an error when
+// the record has no usable time or a bad status/bytes value; a record
+// with neither request nor status is not an access entry (ErrNoRecord).
+func (s *roleSlots) fill(rec *Record, scratch *[]byte) error {
+	if !s.set[idxStatus] && !s.set[idxMethod] && !s.set[idxURI] && !s.set[idxRequest] {
+		return ErrNoRecord
+	}
+	if !s.set[idxTime] {
+		return &SyntaxError{Msg: "no time field"}
+	}
+	ms, frac, ok := ParseAnyTime(s.val[idxTime])
+	if !ok {
+		return &SyntaxError{Msg: "bad time " + string(s.val[idxTime])}
+	}
+	rec.TimeMillis, rec.SubSecond = ms, frac
+	rec.RemoteAddr = dashless(s.val[idxRemoteAddr])
+	rec.User = dashless(s.val[idxUser])
+	rec.Referer = dashless(s.val[idxReferer])
+	rec.UserAgent = dashless(s.val[idxUserAgent])
+	if s.set[idxStatus] {
+		v := s.val[idxStatus]
+		if i := indexByte(v, ' '); i > 0 { // "200 OK"
+			v = v[:i]
+		}
+		st, ok := digits(v)
+		if !ok || st > 999 {
+			return &SyntaxError{Msg: "bad status " + string(s.val[idxStatus])}
+		}
+		rec.Status = int(st)
+	}
+	if v := s.val[idxBytes]; len(v) > 0 && !isDash(v) {
+		n, ok := digits(v)
+		if !ok {
+			return &SyntaxError{Msg: "bad byte count " + string(v)}
+		}
+		rec.Bytes = n
+	}
+	switch {
+	case s.set[idxMethod] || s.set[idxURI]:
+		rec.Method, rec.Target, rec.Proto = s.val[idxMethod], dashless(s.val[idxURI]), s.val[idxProto]
+		if q := dashless(s.val[idxQuery]); len(q) > 0 && indexByte(rec.Target, '?') < 0 {
+			start := len(*scratch)
+			*scratch = append(*scratch, rec.Target...)
+			*scratch = append(*scratch, '?')
+			*scratch = append(*scratch, q...)
+			rec.Target = (*scratch)[start:]
+		}
+		rec.HasRequest = len(rec.Target) > 0
+	case s.set[idxRequest]:
+		splitRequestLine(s.val[idxRequest], rec)
+	}
+	return nil
+}
+
+func dashless(b []byte) []byte {
+	if isDash(b) {
+		return nil
+	}
+	return b
+}
