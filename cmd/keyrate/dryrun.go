@@ -85,9 +85,15 @@ func sniffFormat(in *parse.Input, cfg ingest.Config) (string, error) {
 		if len(line) == 0 {
 			continue
 		}
-		tried++
-		if parser.Parse(line, &rec) == nil {
+		switch err := parser.Parse(line, &rec); {
+		case err == parse.ErrNoRecord:
+			// header or notice lines (W3C #Fields, HAProxy start-up)
+			// hold no request: they are not samples
+		case err == nil:
+			tried++
 			ok++
+		default:
+			tried++
 		}
 	}
 	switch {

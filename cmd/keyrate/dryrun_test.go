@@ -65,3 +65,22 @@ func TestDryRunDetectsEveryInput(t *testing.T) {
 		t.Errorf("stderr %q", se.String())
 	}
 }
+
+// TestDryRunIgnoresHeaderLines: W3C header lines hold no request, so they
+// are neither successes nor failures among the sampled lines.
+func TestDryRunIgnoresHeaderLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "u_ex261123.log")
+	w3c := "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n#Date: 2026-11-23 10:00:00\n" +
+		"#Fields: date time cs-method cs-uri-stem cs-uri-query sc-status\n" +
+		"2026-11-23 10:00:01 GET /v1/items api_key=k1 200\n2026-11-23 10:00:02 GET /v1/items api_key=k2 429\n"
+	if err := os.WriteFile(p, []byte(w3c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var so, se bytes.Buffer
+	if code := run(context.Background(), []string{"analyze", "--dry-run", p}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), "w3c (2/2 sample lines parse)") {
+		t.Errorf("dry run output:\n%s", so.String())
+	}
+}
