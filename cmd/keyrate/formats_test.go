@@ -47,6 +47,9 @@ func TestAnalyzeFormatFlags(t *testing.T) {
 	if in["format"] != "json" || in["time_precision"] != "ms" || in["invalid_key"] != 1.0 || in["parsed"] != 2.0 {
 		t.Errorf("manifest input %v", in)
 	}
+	if tot := m["totals"].(map[string]any); tot["invalid_key"] != 1.0 || tot["parsed"] != 2.0 {
+		t.Errorf("manifest totals %v", tot)
+	}
 
 	// --log-format with an Apache layout.
 	log2 := filepath.Join(dir, "ssl.log")

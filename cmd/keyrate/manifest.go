@@ -34,7 +34,12 @@ type totals struct {
 	Parsed    int64 `json:"parsed"`
 	Malformed int64 `json:"malformed"`
 	Keyless   int64 `json:"keyless"`
-	Keys      int   `json:"keys"`
+	// Skipped, InvalidKey and InvalidUTF8 sum the inputs' counters of
+	// the same names.
+	Skipped     int64 `json:"skipped"`
+	InvalidKey  int64 `json:"invalid_key"`
+	InvalidUTF8 int64 `json:"invalid_utf8"`
+	Keys        int   `json:"keys"`
 	// CorruptFiles counts inputs --skip-corrupt stopped reading early.
 	CorruptFiles int `json:"corrupt_files"`
 }
@@ -62,6 +67,9 @@ func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest
 		m.Totals.Parsed += f.Parsed
 		m.Totals.Malformed += f.Malformed
 		m.Totals.Keyless += f.Keyless
+		m.Totals.Skipped += f.Skipped
+		m.Totals.InvalidKey += f.InvalidKey
+		m.Totals.InvalidUTF8 += f.InvalidUTF8
 		if f.Corrupt {
 			m.Totals.CorruptFiles++
 		}
