@@ -1,118 +1,265 @@
 package aggregate
 
 import (
+	"bytes"
+	"hash/maphash"
 	"slices"
-	"strings"
+	"unsafe"
 )
 
-// State is an in-memory partial aggregate. Keys are interned once, so the
-// per-line cost is two map lookups and no allocation once a (key,
-// timestamp) cell exists. Memory grows with distinct keys and distinct
-// (key, timestamp) cells, never with the number of lines. A State is not
-// safe for concurrent use: each worker fills its own and they are merged.
+// State is an in-memory partial aggregate. It is laid out for a small,
+// predictable footprint rather than with Go maps of structs:
+//
+//   - keys are interned once into one byte arena (no string header or
+//     allocation per key) and found through an open-addressing table of
+//     key ids;
+//   - cells (key id, timestamp) live in parallel slices, found through a
+//     second open-addressing table of cell indexes.
+//
+// Adding a request to an existing cell costs two probes and allocates
+// nothing. Memory grows with distinct keys and distinct (key, timestamp)
+// cells, never with the number of lines, and ApproxBytes reports it so the
+// pipeline can spill a State before it outgrows its share of --memory.
+// A State is not safe for concurrent use: each worker fills its own.
 type State struct {
-	keyIDs map[string]uint32
-	keys   []string
-	cellOf map[cell]uint32
-	cells  []cell
-	sums   []Counters
-}
+	seed maphash.Seed
 
-type cell struct {
-	key uint32
-	ts  int64
+	arena    []byte   // every key's bytes, back to back
+	keyEnd   []uint32 // key id i is arena[keyStart(i):keyEnd[i]]
+	keyHash  []uint64 // hash of each key, to rehash without rereading
+	keySlots []uint32 // open addressing: key id + 1, 0 = empty
+
+	cellKey   []uint32 // cell i belongs to key id cellKey[i]
+	cellTime  []int64  // and timestamp cellTime[i]
+	sums      []Counters
+	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
 }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{keyIDs: map[string]uint32{}, cellOf: map[cell]uint32{}}
+	return &State{seed: maphash.MakeSeed()}
 }
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
-	id, ok := s.keyIDs[string(key)] // no allocation: the compiler elides the conversion
-	if !ok {
-		id = s.intern(string(key))
-	}
-	s.at(id, o.TimeMillis).observe(o)
-}
-
-func (s *State) intern(key string) uint32 {
-	id := uint32(len(s.keys))
-	s.keys = append(s.keys, key)
-	s.keyIDs[key] = id
-	return id
-}
-
-// at returns the counters of (key id, ts), creating them if needed.
-func (s *State) at(id uint32, ts int64) *Counters {
-	c := cell{id, ts}
-	i, ok := s.cellOf[c]
-	if !ok {
-		i = uint32(len(s.cells))
-		s.cellOf[c] = i
-		s.cells = append(s.cells, c)
-		s.sums = append(s.sums, Counters{})
-	}
-	return &s.sums[i]
+	s.at(s.keyID(key), o.TimeMillis).observe(o)
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
 // partials read back from elsewhere join a State.
 func (s *State) AddCounters(key string, ts int64, c *Counters) {
-	id, ok := s.keyIDs[key]
-	if !ok {
-		id = s.intern(key)
-	}
-	s.at(id, ts).Add(c)
+	kb := unsafe.Slice(unsafe.StringData(key), len(key)) // read only
+	s.at(s.keyID(kb), ts).Add(c)
 }
 
 // Merge adds every cell of o into s. o is left unchanged.
 func (s *State) Merge(o *State) {
-	for i, c := range o.cells {
-		s.AddCounters(o.keys[c.key], c.ts, &o.sums[i])
+	ids := make([]uint32, len(o.keyEnd))
+	for i := range ids {
+		ids[i] = s.keyID(o.key(uint32(i)))
+	}
+	for i, k := range o.cellKey {
+		s.at(ids[k], o.cellTime[i]).Add(&o.sums[i])
 	}
 }
 
 // Keys reports the number of distinct keys.
-func (s *State) Keys() int { return len(s.keys) }
+func (s *State) Keys() int { return len(s.keyEnd) }
 
 // Cells reports the number of distinct (key, timestamp) cells.
-func (s *State) Cells() int { return len(s.cells) }
+func (s *State) Cells() int { return len(s.cellKey) }
 
-// Each implements Source: keys in ascending order, points in time order.
-func (s *State) Each(fn func(*Series) error) error {
-	order := make([]uint32, len(s.cells))
+// ApproxBytes estimates the memory s holds, counting allocated capacity
+// (what the process actually pays), not just what is in use.
+func (s *State) ApproxBytes() int64 {
+	return int64(cap(s.arena)) +
+		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 +
+		int64(cap(s.cellKey))*4 + int64(cap(s.cellTime))*8 +
+		int64(cap(s.sums))*int64(unsafe.Sizeof(Counters{})) + int64(cap(s.cellSlots))*4
+}
+
+// Reset empties s but keeps its allocations, so a State that was spilled
+// fills up again without asking the runtime for memory.
+func (s *State) Reset() {
+	s.arena = s.arena[:0]
+	s.keyEnd = s.keyEnd[:0]
+	s.keyHash = s.keyHash[:0]
+	clear(s.keySlots)
+	s.cellKey = s.cellKey[:0]
+	s.cellTime = s.cellTime[:0]
+	s.sums = s.sums[:0]
+	clear(s.cellSlots)
+}
+
+func (s *State) keyStart(id uint32) uint32 {
+	if id == 0 {
+		return 0
+	}
+	return s.keyEnd[id-1]
+}
+
+// key returns the interned bytes of key id; they stay valid until Reset.
+func (s *State) key(id uint32) []byte {
+	return s.arena[s.keyStart(id):s.keyEnd[id]:s.keyEnd[id]]
+}
+
+// keyID returns the id of key, interning it on first sight.
+func (s *State) keyID(key []byte) uint32 {
+	h := maphash.Bytes(s.seed, key)
+	if len(s.keySlots) > 0 {
+		mask := uint64(len(s.keySlots) - 1)
+		for i := h & mask; ; i = (i + 1) & mask {
+			slot := s.keySlots[i]
+			if slot == 0 {
+				break
+			}
+			id := slot - 1
+			if s.keyHash[id] == h && bytes.Equal(s.key(id), key) {
+				return id
+			}
+		}
+	}
+	return s.intern(key, h)
+}
+
+func (s *State) intern(key []byte, h uint64) uint32 {
+	id := uint32(len(s.keyEnd))
+	s.arena = append(s.arena, key...)
+	s.keyEnd = append(s.keyEnd, uint32(len(s.arena)))
+	s.keyHash = append(s.keyHash, h)
+	if (len(s.keyEnd))*4 > len(s.keySlots)*3 { // keep load <= 3/4
+		s.keySlots = make([]uint32, max(64, 2*len(s.keySlots)))
+		for id := range s.keyEnd {
+			insertSlot(s.keySlots, s.keyHash[id], uint32(id))
+		}
+		return id
+	}
+	insertSlot(s.keySlots, h, id)
+	return id
+}
+
+func insertSlot(slots []uint32, h uint64, idx uint32) {
+	mask := uint64(len(slots) - 1)
+	i := h & mask
+	for slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	slots[i] = idx + 1
+}
+
+// cellHash mixes a cell's key id and timestamp (a 64-bit multiplicative
+// hash; the high bits are the well-mixed ones, so they are folded down).
+func cellHash(id uint32, ts int64) uint64 {
+	h := (uint64(ts) ^ uint64(id)<<40 ^ uint64(id)) * 0x9E3779B97F4A7C15
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>32
+}
+
+// at returns the counters of (key id, ts), creating them if needed.
+func (s *State) at(id uint32, ts int64) *Counters {
+	h := cellHash(id, ts)
+	if len(s.cellSlots) > 0 {
+		mask := uint64(len(s.cellSlots) - 1)
+		for i := h & mask; ; i = (i + 1) & mask {
+			slot := s.cellSlots[i]
+			if slot == 0 {
+				break
+			}
+			if c := slot - 1; s.cellKey[c] == id && s.cellTime[c] == ts {
+				return &s.sums[c]
+			}
+		}
+	}
+	c := uint32(len(s.cellKey))
+	s.cellKey = append(s.cellKey, id)
+	s.cellTime = append(s.cellTime, ts)
+	s.sums = append(s.sums, Counters{})
+	if len(s.cellKey)*4 > len(s.cellSlots)*3 {
+		s.cellSlots = make([]uint32, max(256, 2*len(s.cellSlots)))
+		for c := range s.cellKey {
+			insertSlot(s.cellSlots, cellHash(s.cellKey[c], s.cellTime[c]), uint32(c))
+		}
+	} else {
+		insertSlot(s.cellSlots, h, c)
+	}
+	return &s.sums[c]
+}
+
+// sortedCells returns the cell indexes ordered by key bytes, then time.
+// Keys are ranked once, so the cell sort compares integers only.
+func (s *State) sortedCells() []uint32 {
+	byKey := make([]uint32, len(s.keyEnd))
+	for i := range byKey {
+		byKey[i] = uint32(i)
+	}
+	slices.SortFunc(byKey, func(a, b uint32) int { return bytes.Compare(s.key(a), s.key(b)) })
+	rank := make([]uint32, len(byKey))
+	for r, id := range byKey {
+		rank[id] = uint32(r)
+	}
+	order := make([]uint32, len(s.cellKey))
 	for i := range order {
 		order[i] = uint32(i)
 	}
 	slices.SortFunc(order, func(a, b uint32) int {
-		ca, cb := s.cells[a], s.cells[b]
-		if ca.key != cb.key {
-			return strings.Compare(s.keys[ca.key], s.keys[cb.key])
+		if ra, rb := rank[s.cellKey[a]], rank[s.cellKey[b]]; ra != rb {
+			if ra < rb {
+				return -1
+			}
+			return 1
 		}
+		ta, tb := s.cellTime[a], s.cellTime[b]
 		switch {
-		case ca.ts < cb.ts:
+		case ta < tb:
 			return -1
-		case ca.ts > cb.ts:
+		case ta > tb:
 			return 1
 		}
 		return 0
 	})
-	var series Series
-	for start := 0; start < len(order); {
-		key := s.cells[order[start]].key
-		series.Key = s.keys[key]
-		series.Points = series.Points[:0]
-		end := start
-		for ; end < len(order) && s.cells[order[end]].key == key; end++ {
-			i := order[end]
-			series.Points = append(series.Points, Point{TimeMillis: s.cells[i].ts, Counters: s.sums[i]})
-		}
-		if err := fn(&series); err != nil {
+	return order
+}
+
+// Each implements Source: keys in ascending order, points in time order.
+func (s *State) Each(fn func(*Series) error) error {
+	it := s.Cursor()
+	for {
+		series, err := it.Next()
+		if series == nil || err != nil {
 			return err
 		}
-		start = end
+		if err := fn(series); err != nil {
+			return err
+		}
 	}
-	return nil
+}
+
+// stateCursor reads a State's series in order, one key at a time.
+type stateCursor struct {
+	s      *State
+	order  []uint32
+	pos    int
+	series Series
+}
+
+// Cursor returns a Cursor over s's series in Each's order. s must not
+// change while the cursor is in use.
+func (s *State) Cursor() Cursor {
+	return &stateCursor{s: s, order: s.sortedCells()}
+}
+
+func (c *stateCursor) Next() (*Series, error) {
+	if c.pos >= len(c.order) {
+		return nil, nil
+	}
+	s := c.s
+	id := s.cellKey[c.order[c.pos]]
+	c.series.Key = string(s.key(id))
+	c.series.Points = c.series.Points[:0]
+	for ; c.pos < len(c.order) && s.cellKey[c.order[c.pos]] == id; c.pos++ {
+		i := c.order[c.pos]
+		c.series.Points = append(c.series.Points, Point{TimeMillis: s.cellTime[i], Counters: s.sums[i]})
+	}
+	return &c.series, nil
 }
