@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -27,6 +28,10 @@ import (
 // The trailer lets a reader tell a complete run from a truncated one.
 const runMagic = "keyrate-run\x00v1\n"
 
+// encoders recycles run encoders: creating one allocates several
+// megabytes, and a tight budget spills often.
+var encoders sync.Pool
+
 // RunStats describes a written run.
 type RunStats struct {
 	Keys, Points int64
@@ -35,15 +40,22 @@ type RunStats struct {
 // WriteRun writes src as a run to w (compressed), in src's order.
 func WriteRun(w io.Writer, src Source) (RunStats, error) {
 	var st RunStats
-	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
-	if err != nil {
-		return st, err
+	enc, _ := encoders.Get().(*zstd.Encoder)
+	if enc == nil {
+		var err error
+		enc, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+		if err != nil {
+			return st, err
+		}
+	} else {
+		enc.Reset(w)
 	}
+	defer encoders.Put(enc)
 	bw := bufio.NewWriterSize(enc, 64<<10)
 	bw.WriteString(runMagic)
 	var buf []byte
-	err = src.Each(func(s *Series) error {
+	err := src.Each(func(s *Series) error {
 		buf = binary.AppendUvarint(buf[:0], uint64(len(s.Key))+1)
 		buf = append(buf, s.Key...)
 		buf = binary.AppendUvarint(buf, uint64(len(s.Points)))

@@ -1,15 +1,19 @@
-// Package ingest is keyrate's pipeline: open → decompress → split lines →
-// parse → extract key and time → aggregate. It is the one place that
-// knows about concurrency: each worker reads whole files into its own
-// aggregate.State, and the states are merged at the end, which is exact
-// because partial aggregates merge by addition.
+// Package ingest is keyrate's pipeline: open → decompress → cut into
+// blocks of whole lines → parse → extract key and time → aggregate. It is
+// the one place that knows about concurrency: reader goroutines open and
+// decompress files (several at once) and cut each stream into blocks at
+// line boundaries; parse workers each aggregate blocks into their own
+// aggregate.State, spilling it to a sorted run on disk when it outgrows
+// its share of the memory budget; at the end the states and runs are
+// merged k-way. All of this is exact whatever the split because partial
+// aggregates merge by addition.
 package ingest
 
 import (
 	"context"
 	"errors"
-	"io"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -26,11 +30,25 @@ type Config struct {
 	MaxLineBytes int
 	// ThrottleStatus lists statuses meaning "rejected by the limiter".
 	ThrottleStatus []int
-	// Workers is how many files are read at once (<= 0: 1).
+	// Workers is how many goroutines parse and aggregate (<= 0: 1); as
+	// many files are read and decompressed at once.
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
+	// MemoryBytes is the budget for aggregation state and block buffers;
+	// a worker whose state outgrows its share spills it to TmpDir.
+	// 0 means unbounded (never spill).
+	MemoryBytes int64
+	// TmpDir holds spilled runs ("" : the system temp dir).
+	TmpDir string
+	// BlockBytes is the size of the blocks streams are cut into
+	// (0: DefaultBlockBytes, possibly less to fit MemoryBytes).
+	BlockBytes int
 }
+
+// DefaultBlockBytes is the default block size: large enough to amortise
+// the hand-off between goroutines, small enough to keep workers busy.
+const DefaultBlockBytes = 2 << 20
 
 // FileStats describes one input after reading.
 type FileStats struct {
@@ -47,6 +65,15 @@ type FileStats struct {
 	MaxTime int64 `json:"-"`
 }
 
+// add folds the counts of a block (or a whole file) into s.
+func (s *FileStats) add(o *FileStats) {
+	s.Lines += o.Lines
+	s.Parsed += o.Parsed
+	s.Malformed += o.Malformed
+	s.Keyless += o.Keyless
+	s.MinTime, s.MaxTime = min(s.MinTime, o.MinTime), max(s.MaxTime, o.MaxTime)
+}
+
 // Sample is one malformed line kept for the manifest and stderr.
 type Sample struct {
 	File    string `json:"file"`
@@ -57,164 +84,209 @@ type Sample struct {
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	State   *aggregate.State
+	// Source yields the merged aggregate, once: it may stream spilled
+	// runs from disk. Close releases them.
+	Source  aggregate.Source
 	Files   []FileStats
 	Samples []Sample
+	// SpilledBytes is the compressed size of every run written to disk;
+	// Spills counts them.
+	SpilledBytes int64
+	Spills       int
+	spill        *spiller
+	closers      []func()
+}
+
+// Close releases the merge's files and removes every spilled run.
+// It is safe to call more than once.
+func (r *Result) Close() error {
+	for _, c := range r.closers {
+		c()
+	}
+	r.closers = nil
+	if r.spill != nil {
+		return r.spill.removeAll()
+	}
+	return nil
+}
+
+// fileJob is one input path and what its blocks add up to.
+type fileJob struct {
+	path string
+	// newParser gives each block's worker a parser for this file's
+	// format.
+	newParser func() parse.LineParser
+	mu        sync.Mutex
+	stats     FileStats
+	samples   []Sample
+	err       error
+}
+
+// addBlock folds one parsed block's results into the file's.
+func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.add(st)
+	if len(samples) == 0 {
+		return
+	}
+	// Blocks finish in any order: keep the first maxSamples by line.
+	f.samples = append(f.samples, samples...)
+	slices.SortFunc(f.samples, func(a, b Sample) int { return int(a.Line - b.Line) })
+	if len(f.samples) > maxSamples {
+		f.samples = f.samples[:maxSamples]
+	}
 }
 
 // Run reads paths with cfg and returns their merged aggregate. The first
 // read error (a missing file, a corrupt compressed stream) stops the run;
-// malformed lines do not, they are counted.
-func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
+// malformed lines do not, they are counted. The caller must Close the
+// result.
+func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error) {
 	// Validate the key sources before any file is opened.
 	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
 		return nil, err
 	}
-	workers := min(max(cfg.Workers, 1), len(paths))
-	type fileResult struct {
-		stats   FileStats
-		samples []Sample
+	workers := max(cfg.Workers, 1)
+	readers := min(workers, len(paths))
+	blockBytes, nBufs := blockSizing(cfg, workers, readers)
+	share := int64(math.MaxInt64)
+	if cfg.MemoryBytes > 0 {
+		// Block buffers come off the top; a state's capacity can
+		// double when it grows, so half of the rest is its threshold.
+		share = max(0, cfg.MemoryBytes-int64(nBufs*blockBytes)) / 2 / int64(workers)
 	}
-	results := make([]fileResult, len(paths))
-	states := make([]*aggregate.State, workers)
-	errs := make([]error, len(paths))
-	next := make(chan int)
+	sp := &spiller{dir: cfg.TmpDir}
+	defer func() {
+		if err != nil {
+			sp.removeAll()
+		}
+	}()
+
+	jobs := make([]*fileJob, len(paths))
+	for i, p := range paths {
+		jobs[i] = &fileJob{path: p, newParser: cfg.NewParser,
+			stats: FileStats{Path: p, MinTime: math.MaxInt64, MaxTime: math.MinInt64}}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for w := range workers {
-		states[w] = aggregate.NewState()
-		r := newReader(cfg, states[w])
-		wg.Add(1)
+	free := make(chan []byte, nBufs)
+	for range nBufs {
+		free <- nil // allocated on first use
+	}
+	blocks := make(chan *block, workers)
+	next := make(chan *fileJob)
+
+	var rwg sync.WaitGroup
+	for range readers {
+		rwg.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i].stats, results[i].samples, errs[i] = r.readFile(ctx, paths[i])
-				if errs[i] != nil {
+			defer rwg.Done()
+			c := cutter{cfg: cfg, blockBytes: blockBytes, free: free, out: blocks}
+			for job := range next {
+				if job.err = c.readFile(ctx, job); job.err != nil {
 					cancel()
 				}
 			}
 		}()
 	}
+	states := make([]*aggregate.State, workers)
+	workerErrs := make([]error, workers)
+	var wwg sync.WaitGroup
+	for w := range workers {
+		states[w] = aggregate.NewState()
+		wk := newWorker(cfg, states[w])
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for b := range blocks {
+				if ctx.Err() == nil && workerErrs[w] == nil {
+					wk.parseBlock(b)
+					if states[w].ApproxBytes() > share && states[w].Cells() > 0 {
+						if workerErrs[w] = sp.spill(states[w]); workerErrs[w] != nil {
+							cancel()
+						}
+					}
+				}
+				if b.buf != nil {
+					free <- b.buf[:0]
+				}
+			}
+		}()
+	}
 feed:
-	for i := range paths {
+	for _, job := range jobs {
 		select {
-		case next <- i:
+		case next <- job:
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(next)
-	wg.Wait()
+	rwg.Wait()
+	close(blocks)
+	wwg.Wait()
+
 	// Report the first failing file in input order, so the message is
 	// deterministic whatever the scheduling; files abandoned because of
 	// that failure report only context.Canceled.
 	var canceled error
-	for _, err := range errs {
+	for _, job := range jobs {
 		switch {
-		case err == nil:
-		case errors.Is(err, context.Canceled):
-			canceled = err
+		case job.err == nil:
+		case errors.Is(job.err, context.Canceled):
+			canceled = job.err
 		default:
+			return nil, job.err
+		}
+	}
+	for _, err := range workerErrs {
+		if err != nil {
 			return nil, err
 		}
 	}
 	if canceled != nil {
 		return nil, canceled
 	}
-	res := &Result{State: states[0]}
-	for _, st := range states[1:] {
-		res.State.Merge(st)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	for _, fr := range results {
-		res.Files = append(res.Files, fr.stats)
-		for _, s := range fr.samples {
+
+	res := &Result{spill: sp}
+	for _, job := range jobs {
+		res.Files = append(res.Files, job.stats)
+		for _, s := range job.samples {
 			if len(res.Samples) < cfg.MaxSamples {
 				res.Samples = append(res.Samples, s)
 			}
 		}
 	}
+	cursors, closers, err := sp.cursors()
+	if err != nil {
+		return nil, err
+	}
+	res.closers = closers
+	for _, st := range states {
+		if st.Cells() > 0 {
+			cursors = append(cursors, st.Cursor())
+		}
+	}
+	res.Source = aggregate.NewMerge(cursors...)
+	res.SpilledBytes, res.Spills = sp.bytes, sp.count
 	return res, nil
 }
 
-// reader is one worker's parsing state, reused across its files.
-type reader struct {
-	cfg      Config
-	parser   parse.LineParser
-	keys     *parse.KeyExtractor
-	state    *aggregate.State
-	throttle map[int]bool
-	rec      parse.Record
-	obs      aggregate.Observation
-}
-
-func newReader(cfg Config, st *aggregate.State) *reader {
-	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
-	throttle := map[int]bool{}
-	for _, s := range cfg.ThrottleStatus {
-		throttle[s] = true
-	}
-	return &reader{cfg: cfg, parser: cfg.NewParser(), keys: keys, state: st, throttle: throttle}
-}
-
-// excerptBytes bounds how much of a malformed line a sample keeps.
-const excerptBytes = 120
-
-func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample, error) {
-	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
-	in, err := parse.Open(path)
-	if err != nil {
-		return st, nil, err
-	}
-	defer in.Close()
-	st.Path, st.Compression = in.Name, string(in.Compression)
-	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
-	var samples []Sample
-	malformed := func(line []byte, reason string) {
-		st.Malformed++
-		if len(samples) < r.cfg.MaxSamples {
-			ex := line
-			if len(ex) > excerptBytes {
-				ex = ex[:excerptBytes]
-			}
-			samples = append(samples, Sample{File: in.Name, Line: lr.Line(), Reason: reason, Excerpt: string(ex)})
+// blockSizing picks the block size and the number of block buffers: one
+// per reader and two per worker keep everyone busy; under a memory budget
+// the buffers take at most an eighth of it.
+func blockSizing(cfg Config, workers, readers int) (blockBytes, nBufs int) {
+	nBufs = readers + 2*workers
+	blockBytes = cfg.BlockBytes
+	if blockBytes <= 0 {
+		blockBytes = DefaultBlockBytes
+		if cfg.MemoryBytes > 0 {
+			blockBytes = int(min(int64(blockBytes), max(64<<10, cfg.MemoryBytes/8/int64(nBufs))))
 		}
 	}
-	for {
-		if st.Lines&0xfff == 0 && ctx.Err() != nil {
-			return st, nil, ctx.Err()
-		}
-		line, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == parse.ErrLineTooLong {
-			st.Lines++
-			malformed(nil, err.Error())
-			continue
-		}
-		if err != nil {
-			return st, nil, err
-		}
-		st.Lines++
-		if len(line) == 0 {
-			continue // blank lines (often a trailing one) carry nothing
-		}
-		if err := r.parser.Parse(line, &r.rec); err != nil {
-			malformed(line, err.Error())
-			continue
-		}
-		st.Parsed++
-		ts := r.rec.TimeMillis
-		st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)
-		key := r.keys.Extract(&r.rec)
-		if key == nil {
-			st.Keyless++
-			continue
-		}
-		r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.throttle[r.rec.Status]}
-		r.state.Add(key, &r.obs)
-	}
-	st.Bytes = in.CompressedBytes()
-	return st, samples, nil
+	return blockBytes, nBufs
 }
