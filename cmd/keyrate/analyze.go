@@ -40,6 +40,8 @@ type analyzeOptions struct {
 	workers        int
 	maxLineBytes   int
 	throttleStatus []int
+	memory         byteSize
+	tmpDir         string
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -52,7 +54,10 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.out, "out", "keyrate-out", "output directory")
 	fs.StringSliceVar(&o.outputs, "output", []string{"csv", "parquet"}, "output formats")
 	fs.Float64Var(&o.maxBadRatio, "max-bad-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is malformed")
-	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "files read in parallel")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel parse workers (and files decompressed at once)")
+	o.memory = 1 << 30
+	fs.Var(&o.memory, "memory", "memory budget for aggregation (e.g. 64MiB, 1GiB); beyond it state spills to --tmp-dir")
+	fs.StringVar(&o.tmpDir, "tmp-dir", "", "directory for spilled state (default: the system temp dir)")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
 	// pflag would print the whole usage on every flag error; keyrate prints
@@ -87,10 +92,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(int64(o.memory))
 	res, err := ingest.Run(ctx, paths, cfg)
 	if err != nil {
 		return err
 	}
+	defer res.Close()
 	m := newManifest(args, &o, res)
 	for _, s := range res.Samples {
 		fmt.Fprintf(stderr, "keyrate: malformed line %s:%d: %s: %q\n", s.File, s.Line, s.Reason, s.Excerpt)
@@ -100,7 +107,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(o.out, formats, res.State, limits, m, started); err != nil {
+	if err := writeReports(o.out, formats, res.Source, limits, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	fmt.Fprintf(stderr, "keyrate: %d files, %d lines, %d keys, %d violations, %d malformed, %.1fs\n",
@@ -151,6 +158,8 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 		ThrottleStatus: o.throttleStatus,
 		Workers:        o.workers,
 		MaxSamples:     maxSamples,
+		MemoryBytes:    int64(o.memory),
+		TmpDir:         o.tmpDir,
 	}
 	return cfg, limits, formats, nil
 }
@@ -202,6 +211,8 @@ func writeReports(dir string, formats []report.Format, src aggregate.Source, lim
 		"violations": sink.violations.Rows(),
 		"keys":       sink.keys.Rows(),
 	}
+	m.Totals.Keys = int(sink.keys.Rows()) // every key has a row; known once merged
 	m.WallSeconds = time.Since(started).Seconds()
+	m.PeakRSSBytes = peakRSSBytes()
 	return set.Commit(m)
 }

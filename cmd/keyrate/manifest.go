@@ -20,6 +20,10 @@ type manifest struct {
 	Outputs     map[string]int64 `json:"outputs"` // rows per table
 	BadSamples  []ingest.Sample  `json:"bad_line_samples"`
 	WallSeconds float64          `json:"wall_seconds"`
+	// PeakRSSBytes is the process's peak resident memory (getrusage);
+	// SpilledBytes the compressed state written to --tmp-dir.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	SpilledBytes int64 `json:"spilled_bytes"`
 }
 
 type totals struct {
@@ -66,6 +70,6 @@ func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest
 		}
 		m.TimeRange = &timeRange{First: aggregate.Millis(first), Last: aggregate.Millis(last)}
 	}
-	m.Totals.Keys = res.State.Keys()
+	m.SpilledBytes = res.SpilledBytes
 	return m
 }
