@@ -13,8 +13,9 @@ import (
 //   - keys are interned once into one byte arena (no string header or
 //     allocation per key) and found through an open-addressing table of
 //     key ids;
-//   - cells (key id, timestamp) live in parallel slices, found through a
-//     second open-addressing table of cell indexes.
+//   - cells (key id, timestamp, counters) live in fixed-size chunks, found
+//     through a second open-addressing table of cell indexes; chunks never
+//     move, so growing costs no copying and no transient doubling.
 //
 // Adding a request to an existing cell costs two probes and allocates
 // nothing. Memory grows with distinct keys and distinct (key, timestamp)
@@ -29,11 +30,24 @@ type State struct {
 	keyHash  []uint64 // hash of each key, to rehash without rereading
 	keySlots []uint32 // open addressing: key id + 1, 0 = empty
 
-	cellKey   []uint32 // cell i belongs to key id cellKey[i]
-	cellTime  []int64  // and timestamp cellTime[i]
-	sums      []Counters
+	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
+	nCells    int
 	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
 }
+
+type cellRec struct {
+	key  uint32
+	ts   int64
+	sums Counters
+}
+
+const (
+	chunkShift = 12
+	chunkCells = 1 << chunkShift
+	chunkMask  = chunkCells - 1
+)
+
+func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chunkMask] }
 
 // NewState returns an empty State.
 func NewState() *State {
@@ -58,8 +72,9 @@ func (s *State) Merge(o *State) {
 	for i := range ids {
 		ids[i] = s.keyID(o.key(uint32(i)))
 	}
-	for i, k := range o.cellKey {
-		s.at(ids[k], o.cellTime[i]).Add(&o.sums[i])
+	for i := range uint32(o.nCells) {
+		c := o.cell(i)
+		s.at(ids[c.key], c.ts).Add(&c.sums)
 	}
 }
 
@@ -67,15 +82,14 @@ func (s *State) Merge(o *State) {
 func (s *State) Keys() int { return len(s.keyEnd) }
 
 // Cells reports the number of distinct (key, timestamp) cells.
-func (s *State) Cells() int { return len(s.cellKey) }
+func (s *State) Cells() int { return s.nCells }
 
 // ApproxBytes estimates the memory s holds, counting allocated capacity
 // (what the process actually pays), not just what is in use.
 func (s *State) ApproxBytes() int64 {
 	return int64(cap(s.arena)) +
 		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 +
-		int64(cap(s.cellKey))*4 + int64(cap(s.cellTime))*8 +
-		int64(cap(s.sums))*int64(unsafe.Sizeof(Counters{})) + int64(cap(s.cellSlots))*4
+		int64(len(s.chunks))*chunkCells*int64(unsafe.Sizeof(cellRec{})) + int64(cap(s.cellSlots))*4
 }
 
 // Reset empties s but keeps its allocations, so a State that was spilled
@@ -85,9 +99,7 @@ func (s *State) Reset() {
 	s.keyEnd = s.keyEnd[:0]
 	s.keyHash = s.keyHash[:0]
 	clear(s.keySlots)
-	s.cellKey = s.cellKey[:0]
-	s.cellTime = s.cellTime[:0]
-	s.sums = s.sums[:0]
+	s.nCells = 0
 	clear(s.cellSlots)
 }
 
@@ -166,24 +178,28 @@ func (s *State) at(id uint32, ts int64) *Counters {
 			if slot == 0 {
 				break
 			}
-			if c := slot - 1; s.cellKey[c] == id && s.cellTime[c] == ts {
-				return &s.sums[c]
+			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
+				return &c.sums
 			}
 		}
 	}
-	c := uint32(len(s.cellKey))
-	s.cellKey = append(s.cellKey, id)
-	s.cellTime = append(s.cellTime, ts)
-	s.sums = append(s.sums, Counters{})
-	if len(s.cellKey)*4 > len(s.cellSlots)*3 {
+	i := uint32(s.nCells)
+	if int(i>>chunkShift) == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]cellRec, chunkCells))
+	}
+	s.nCells++
+	c := s.cell(i)
+	*c = cellRec{key: id, ts: ts}
+	if s.nCells*4 > len(s.cellSlots)*3 {
 		s.cellSlots = make([]uint32, max(256, 2*len(s.cellSlots)))
-		for c := range s.cellKey {
-			insertSlot(s.cellSlots, cellHash(s.cellKey[c], s.cellTime[c]), uint32(c))
+		for j := range uint32(s.nCells) {
+			r := s.cell(j)
+			insertSlot(s.cellSlots, cellHash(r.key, r.ts), j)
 		}
 	} else {
-		insertSlot(s.cellSlots, h, c)
+		insertSlot(s.cellSlots, h, i)
 	}
-	return &s.sums[c]
+	return &c.sums
 }
 
 // sortedCells returns the cell indexes ordered by key bytes, then time.
@@ -198,26 +214,37 @@ func (s *State) sortedCells() []uint32 {
 	for r, id := range byKey {
 		rank[id] = uint32(r)
 	}
-	order := make([]uint32, len(s.cellKey))
-	for i := range order {
-		order[i] = uint32(i)
+	// Sort (rank, ts, index) triples: flat integer compares, no
+	// indirection through the chunks.
+	type sortKey struct {
+		rank uint32
+		idx  uint32
+		ts   int64
 	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		if ra, rb := rank[s.cellKey[a]], rank[s.cellKey[b]]; ra != rb {
-			if ra < rb {
+	keys := make([]sortKey, s.nCells)
+	for i := range keys {
+		c := s.cell(uint32(i))
+		keys[i] = sortKey{rank[c.key], uint32(i), c.ts}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if a.rank != b.rank {
+			if a.rank < b.rank {
 				return -1
 			}
 			return 1
 		}
-		ta, tb := s.cellTime[a], s.cellTime[b]
 		switch {
-		case ta < tb:
+		case a.ts < b.ts:
 			return -1
-		case ta > tb:
+		case a.ts > b.ts:
 			return 1
 		}
 		return 0
 	})
+	order := make([]uint32, len(keys))
+	for i := range keys {
+		order[i] = keys[i].idx
+	}
 	return order
 }
 
@@ -254,12 +281,15 @@ func (c *stateCursor) Next() (*Series, error) {
 		return nil, nil
 	}
 	s := c.s
-	id := s.cellKey[c.order[c.pos]]
+	id := s.cell(c.order[c.pos]).key
 	c.series.Key = string(s.key(id))
 	c.series.Points = c.series.Points[:0]
-	for ; c.pos < len(c.order) && s.cellKey[c.order[c.pos]] == id; c.pos++ {
-		i := c.order[c.pos]
-		c.series.Points = append(c.series.Points, Point{TimeMillis: s.cellTime[i], Counters: s.sums[i]})
+	for ; c.pos < len(c.order); c.pos++ {
+		r := s.cell(c.order[c.pos])
+		if r.key != id {
+			break
+		}
+		c.series.Points = append(c.series.Points, Point{TimeMillis: r.ts, Counters: r.sums})
 	}
 	return &c.series, nil
 }
