@@ -203,7 +203,7 @@ func writeInputs(t *testing.T, rng *rand.Rand, dir string) []string {
 
 func baseConfig() Config {
 	return Config{
-		NewParser:      func() parse.LineParser { return parse.Combined{} },
+		NewParser:      func() parse.LineParser { return parse.NewCombined() },
 		KeySources:     []string{"query:api_key"},
 		MaxLineBytes:   300,
 		ThrottleStatus: []int{429},

@@ -167,7 +167,7 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, []aggregate.Lim
 func parserFor(format string) (func() parse.LineParser, error) {
 	switch strings.ToLower(format) {
 	case "combined", "common":
-		return func() parse.LineParser { return parse.Combined{} }, nil
+		return func() parse.LineParser { return parse.NewCombined() }, nil
 	}
 	return nil, fmt.Errorf("--format %q: unknown format (want combined)", format)
 }
