@@ -29,6 +29,10 @@ type State struct {
 	keyEnd   []uint32 // key id i is arena[keyStart(i):keyEnd[i]]
 	keyHash  []uint64 // hash of each key, to rehash without rereading
 	keySlots []uint32 // open addressing: key id + 1, 0 = empty
+	// keyLast is each key's most recently used cell + 1: a key's lines
+	// cluster in time, so most lines find their cell here without a
+	// probe of the (large, cache-missing) cell table.
+	keyLast []uint32
 
 	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
 	nCells    int
@@ -56,7 +60,14 @@ func NewState() *State {
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
-	s.at(s.keyID(key), o.TimeMillis).observe(o)
+	id := s.keyID(key)
+	if last := s.keyLast[id]; last != 0 {
+		if c := s.cell(last - 1); c.ts == o.TimeMillis {
+			c.sums.observe(o)
+			return
+		}
+	}
+	s.at(id, o.TimeMillis).observe(o)
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
@@ -88,7 +99,7 @@ func (s *State) Cells() int { return s.nCells }
 // (what the process actually pays), not just what is in use.
 func (s *State) ApproxBytes() int64 {
 	return int64(cap(s.arena)) +
-		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 +
+		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 + int64(cap(s.keyLast))*4 +
 		int64(len(s.chunks))*chunkCells*int64(unsafe.Sizeof(cellRec{})) + int64(cap(s.cellSlots))*4
 }
 
@@ -98,6 +109,7 @@ func (s *State) Reset() {
 	s.arena = s.arena[:0]
 	s.keyEnd = s.keyEnd[:0]
 	s.keyHash = s.keyHash[:0]
+	s.keyLast = s.keyLast[:0]
 	clear(s.keySlots)
 	s.nCells = 0
 	clear(s.cellSlots)
@@ -139,6 +151,7 @@ func (s *State) intern(key []byte, h uint64) uint32 {
 	s.arena = append(s.arena, key...)
 	s.keyEnd = append(s.keyEnd, uint32(len(s.arena)))
 	s.keyHash = append(s.keyHash, h)
+	s.keyLast = append(s.keyLast, 0)
 	if (len(s.keyEnd))*4 > len(s.keySlots)*3 { // keep load <= 3/4
 		s.keySlots = make([]uint32, max(64, 2*len(s.keySlots)))
 		for id := range s.keyEnd {
@@ -179,6 +192,7 @@ func (s *State) at(id uint32, ts int64) *Counters {
 				break
 			}
 			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
+				s.keyLast[id] = slot
 				return &c.sums
 			}
 		}
@@ -190,6 +204,7 @@ func (s *State) at(id uint32, ts int64) *Counters {
 	s.nCells++
 	c := s.cell(i)
 	*c = cellRec{key: id, ts: ts}
+	s.keyLast[id] = i + 1
 	if s.nCells*4 > len(s.cellSlots)*3 {
 		s.cellSlots = make([]uint32, max(256, 2*len(s.cellSlots)))
 		for j := range uint32(s.nCells) {
