@@ -229,36 +229,39 @@ func (s *State) sortedCells() []uint32 {
 	for r, id := range byKey {
 		rank[id] = uint32(r)
 	}
-	// Sort (rank, ts, index) triples: flat integer compares, no
-	// indirection through the chunks.
-	type sortKey struct {
-		rank uint32
-		idx  uint32
-		ts   int64
+	// Counting sort by key rank keeps each key's cells in insertion
+	// order, which for time-ordered logs is already time order: a key's
+	// group is sorted by time only when it is not.
+	pos := make([]uint32, len(byKey)+1)
+	for i := range uint32(s.nCells) {
+		pos[rank[s.cell(i).key]+1]++
 	}
-	keys := make([]sortKey, s.nCells)
-	for i := range keys {
-		c := s.cell(uint32(i))
-		keys[i] = sortKey{rank[c.key], uint32(i), c.ts}
+	for r := 1; r < len(pos); r++ {
+		pos[r] += pos[r-1]
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		if a.rank != b.rank {
-			if a.rank < b.rank {
-				return -1
-			}
-			return 1
-		}
+	order := make([]uint32, s.nCells)
+	for i := range uint32(s.nCells) {
+		r := rank[s.cell(i).key]
+		order[pos[r]] = i
+		pos[r]++
+	}
+	byTime := func(a, b uint32) int {
+		ta, tb := s.cell(a).ts, s.cell(b).ts
 		switch {
-		case a.ts < b.ts:
+		case ta < tb:
 			return -1
-		case a.ts > b.ts:
+		case ta > tb:
 			return 1
 		}
 		return 0
-	})
-	order := make([]uint32, len(keys))
-	for i := range keys {
-		order[i] = keys[i].idx
+	}
+	for lo := 0; lo < len(order); {
+		r := rank[s.cell(order[lo]).key]
+		hi := int(pos[r]) // after the fill, pos[r] is the end of r's group
+		if g := order[lo:hi]; !slices.IsSortedFunc(g, byTime) {
+			slices.SortFunc(g, byTime)
+		}
+		lo = hi
 	}
 	return order
 }
