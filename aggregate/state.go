@@ -37,6 +37,11 @@ type State struct {
 	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
 	nCells    int
 	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
+	// indexed says cellSlots holds every cell. While each key's times
+	// only grow (a time-ordered log), a new time cannot match an existing
+	// cell, so cells are appended unindexed; the first out-of-order time
+	// (or AddCounters, Merge) builds the index once.
+	indexed bool
 }
 
 type cellRec struct {
@@ -61,13 +66,22 @@ func NewState() *State {
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
 	id := s.keyID(key)
+	ts := o.TimeMillis
 	if last := s.keyLast[id]; last != 0 {
-		if c := s.cell(last - 1); c.ts == o.TimeMillis {
+		c := s.cell(last - 1)
+		if c.ts == ts {
 			c.sums.observe(o)
 			return
 		}
+		if !s.indexed && ts > c.ts {
+			s.newCell(id, ts).observe(o)
+			return
+		}
+	} else if !s.indexed {
+		s.newCell(id, ts).observe(o)
+		return
 	}
-	s.at(id, o.TimeMillis).observe(o)
+	s.at(id, ts).observe(o)
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
@@ -112,7 +126,7 @@ func (s *State) Reset() {
 	s.keyLast = s.keyLast[:0]
 	clear(s.keySlots)
 	s.nCells = 0
-	clear(s.cellSlots)
+	s.indexed = false
 }
 
 func (s *State) keyStart(id uint32) uint32 {
@@ -183,6 +197,9 @@ func cellHash(id uint32, ts int64) uint64 {
 
 // at returns the counters of (key id, ts), creating them if needed.
 func (s *State) at(id uint32, ts int64) *Counters {
+	if !s.indexed {
+		s.buildIndex()
+	}
 	h := cellHash(id, ts)
 	if len(s.cellSlots) > 0 {
 		mask := uint64(len(s.cellSlots) - 1)
@@ -197,6 +214,17 @@ func (s *State) at(id uint32, ts int64) *Counters {
 			}
 		}
 	}
+	c := s.newCell(id, ts)
+	if s.nCells*4 > len(s.cellSlots)*3 {
+		s.buildIndex()
+	} else {
+		insertSlot(s.cellSlots, h, uint32(s.nCells-1))
+	}
+	return c
+}
+
+// newCell appends cell (id, ts) without indexing it.
+func (s *State) newCell(id uint32, ts int64) *Counters {
 	i := uint32(s.nCells)
 	if int(i>>chunkShift) == len(s.chunks) {
 		s.chunks = append(s.chunks, make([]cellRec, chunkCells))
@@ -205,16 +233,26 @@ func (s *State) at(id uint32, ts int64) *Counters {
 	c := s.cell(i)
 	*c = cellRec{key: id, ts: ts}
 	s.keyLast[id] = i + 1
-	if s.nCells*4 > len(s.cellSlots)*3 {
-		s.cellSlots = make([]uint32, max(256, 2*len(s.cellSlots)))
-		for j := range uint32(s.nCells) {
-			r := s.cell(j)
-			insertSlot(s.cellSlots, cellHash(r.key, r.ts), j)
-		}
-	} else {
-		insertSlot(s.cellSlots, h, i)
-	}
 	return &c.sums
+}
+
+// buildIndex (re)builds cellSlots over every cell, at most 3/4 full
+// after the next few insertions.
+func (s *State) buildIndex() {
+	n := 256
+	for n*3 < (s.nCells+1)*4*2 {
+		n *= 2
+	}
+	if len(s.cellSlots) >= n && s.nCells*4 <= len(s.cellSlots)*3 {
+		clear(s.cellSlots)
+	} else {
+		s.cellSlots = make([]uint32, n)
+	}
+	for j := range uint32(s.nCells) {
+		r := s.cell(j)
+		insertSlot(s.cellSlots, cellHash(r.key, r.ts), j)
+	}
+	s.indexed = true
 }
 
 // sortedCells returns the cell indexes ordered by key bytes, then time.

@@ -221,3 +221,37 @@ func TestRunRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestStateTimeOrderedThenNot covers both cell modes: appended unindexed
+// while every key's times grow, then indexed once a time goes back, and
+// again after Reset.
+func TestStateTimeOrderedThenNot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	st := NewState()
+	for round := range 3 {
+		ref := reference{}
+		add := func(key string, ts int64) {
+			o := Observation{TimeMillis: ts, Status: 200 + rng.IntN(4)*100, Bytes: 1}
+			ref.add(key, &o)
+			st.Add([]byte(key), &o)
+		}
+		for ts := range int64(200) { // time-ordered: several lines per key and second
+			for range 1 + rng.IntN(30) {
+				add(fmt.Sprintf("k%d", rng.IntN(50)), ts*1000)
+			}
+		}
+		if round > 0 {
+			for range 500 { // earlier seconds, some existing, some new
+				add(fmt.Sprintf("k%d", rng.IntN(60)), int64(rng.IntN(250))*1000)
+			}
+			for range 100 { // and forward again
+				add(fmt.Sprintf("k%d", rng.IntN(60)), int64(250+rng.IntN(10))*1000)
+			}
+		}
+		equalSeries(t, collect(t, st), ref.series())
+		if st.Cells() != len(ref) {
+			t.Fatalf("round %d: Cells %d want %d", round, st.Cells(), len(ref))
+		}
+		st.Reset()
+	}
+}
