@@ -114,9 +114,5 @@ func MatchGlob(pattern string, s []byte) bool {
 // Requests unchanged, so evaluators see the observed rejection without
 // offering the request to the ideal gateway.
 func (s *State) AddRejection(key []byte, ts int64) {
-	id, ok := s.keyIDs[string(key)]
-	if !ok {
-		id = s.intern(string(key))
-	}
-	s.at(id, ts).Rejected++
+	s.at(s.keyID(key), ts).Rejected++
 }
