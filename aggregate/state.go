@@ -106,16 +106,6 @@ func (s *State) Merge(o *State) {
 // Keys reports the number of distinct keys.
 func (s *State) Keys() int { return len(s.keyEnd) }
 
-// EveryKey reports whether pred holds for every key of s.
-func (s *State) EveryKey(pred func(key string) bool) bool {
-	for id := range uint32(len(s.keyEnd)) {
-		if !pred(string(s.key(id))) {
-			return false
-		}
-	}
-	return true
-}
-
 // Cells reports the number of distinct (key, timestamp) cells.
 func (s *State) Cells() int { return s.nCells }
 
