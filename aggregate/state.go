@@ -109,12 +109,22 @@ func (s *State) Keys() int { return len(s.keyEnd) }
 // Cells reports the number of distinct (key, timestamp) cells.
 func (s *State) Cells() int { return s.nCells }
 
-// ApproxBytes estimates the memory s holds, counting allocated capacity
-// (what the process actually pays), not just what is in use.
+// ApproxBytes estimates the memory s's contents occupy: keys and their
+// table, the cell chunks in use and the cell index. Allocations that Reset
+// kept for reuse are not counted, so after a spill a State measures only
+// what it has taken in since (the process holds at most one share's worth
+// of such allocations per State).
 func (s *State) ApproxBytes() int64 {
-	return int64(cap(s.arena)) +
-		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 + int64(cap(s.keyLast))*4 +
-		int64(len(s.chunks))*chunkCells*int64(unsafe.Sizeof(cellRec{})) + int64(cap(s.cellSlots))*4
+	var n int64
+	if len(s.keyEnd) > 0 {
+		n += int64(len(s.arena)) + int64(len(s.keyEnd))*(4+8+4) + int64(len(s.keySlots))*4
+	}
+	chunks := (s.nCells + chunkCells - 1) / chunkCells
+	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
+	if s.indexed {
+		n += int64(len(s.cellSlots)) * 4
+	}
+	return n
 }
 
 // Reset empties s but keeps its allocations, so a State that was spilled

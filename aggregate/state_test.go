@@ -164,6 +164,16 @@ func TestApproxBytesGrowsWithCells(t *testing.T) {
 	if got <= empty || got < 100000*64 || got > 100000*250 {
 		t.Fatalf("ApproxBytes = %d for 100000 cells", got)
 	}
+	// After Reset (a spill) the State measures only new contents, or a
+	// budget check would spill again after every block.
+	st.Reset()
+	if after := st.ApproxBytes(); after != empty {
+		t.Fatalf("ApproxBytes after Reset = %d, want %d", after, empty)
+	}
+	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	if one := st.ApproxBytes(); one > 1<<20 {
+		t.Fatalf("ApproxBytes with one cell after Reset = %d", one)
+	}
 }
 
 func TestMergeCursorsMatchesReference(t *testing.T) {
