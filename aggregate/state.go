@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"slices"
 	"unsafe"
 )
@@ -36,6 +37,7 @@ type State struct {
 	keyLast []uint32
 
 	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
+	mem       *chunkMem   // where chunks come from
 	nCells    int
 	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
 	// indexed says cellSlots holds every cell. While each key's times
@@ -74,7 +76,9 @@ func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chun
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{seed: maphash.MakeSeed()}
+	s := &State{seed: maphash.MakeSeed(), mem: &chunkMem{}}
+	runtime.AddCleanup(s, func(m *chunkMem) { m.release() }, s.mem)
+	return s
 }
 
 // Add records one request for key. key is only read, never retained.
@@ -323,7 +327,7 @@ func (s *State) at(id uint32, ts int64) uint32 {
 func (s *State) newCell(id uint32, ts int64) uint32 {
 	i := uint32(s.nCells)
 	if int(i>>chunkShift) == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]cellRec, chunkCells))
+		s.chunks = append(s.chunks, s.mem.alloc())
 	}
 	s.nCells++
 	c := s.cell(i)
