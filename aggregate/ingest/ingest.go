@@ -266,9 +266,19 @@ feed:
 		return nil, err
 	}
 	res.closers = closers
-	for _, st := range states {
+	// Each State sorts its cells when its cursor is made: do that in
+	// parallel, it is most of the work left before the merge.
+	stateCursors := make([]aggregate.Cursor, len(states))
+	var swg sync.WaitGroup
+	for i, st := range states {
 		if st.Cells() > 0 {
-			cursors = append(cursors, st.Cursor())
+			swg.Go(func() { stateCursors[i] = st.Cursor() })
+		}
+	}
+	swg.Wait()
+	for _, c := range stateCursors {
+		if c != nil {
+			cursors = append(cursors, c)
 		}
 	}
 	res.Source = aggregate.NewMerge(cursors...)
