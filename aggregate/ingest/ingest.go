@@ -84,8 +84,9 @@ type Sample struct {
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	// Source yields the merged aggregate, once: it may stream spilled
-	// runs from disk. Close releases them.
+	// Source yields the merged aggregate of the workers' States and
+	// spilled runs (streamed from disk); it may be read more than once,
+	// until Close.
 	Source  aggregate.Source
 	Files   []FileStats
 	Samples []Sample
@@ -94,16 +95,10 @@ type Result struct {
 	SpilledBytes int64
 	Spills       int
 	spill        *spiller
-	closers      []func()
 }
 
-// Close releases the merge's files and removes every spilled run.
-// It is safe to call more than once.
+// Close removes every spilled run. It is safe to call more than once.
 func (r *Result) Close() error {
-	for _, c := range r.closers {
-		c()
-	}
-	r.closers = nil
 	if r.spill != nil {
 		return r.spill.removeAll()
 	}
@@ -261,27 +256,12 @@ feed:
 			}
 		}
 	}
-	cursors, closers, err := sp.cursors()
-	if err != nil {
+	// Beyond maxFanIn runs, merge the oldest into bigger runs now, so
+	// every read of the result opens a bounded number of files.
+	if err := sp.compact(); err != nil {
 		return nil, err
 	}
-	res.closers = closers
-	// Each State sorts its cells when its cursor is made: do that in
-	// parallel, it is most of the work left before the merge.
-	stateCursors := make([]aggregate.Cursor, len(states))
-	var swg sync.WaitGroup
-	for i, st := range states {
-		if st.Cells() > 0 {
-			swg.Go(func() { stateCursors[i] = st.Cursor() })
-		}
-	}
-	swg.Wait()
-	for _, c := range stateCursors {
-		if c != nil {
-			cursors = append(cursors, c)
-		}
-	}
-	res.Source = aggregate.NewMerge(cursors...)
+	res.Source = &merged{states: states, spill: sp}
 	res.SpilledBytes, res.Spills = sp.bytes, sp.count
 	return res, nil
 }
@@ -299,4 +279,37 @@ func blockSizing(cfg Config, workers, readers int) (blockBytes, nBufs int) {
 		}
 	}
 	return blockBytes, nBufs
+}
+
+// merged is Result.Source: each Each merges the States (sorting their
+// cells, in parallel) with freshly opened runs, and closes the runs after.
+type merged struct {
+	states []*aggregate.State
+	spill  *spiller
+}
+
+func (m *merged) Each(fn func(*aggregate.Series) error) error {
+	cursors, closers, err := openRuns(m.spill.paths())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	stateCursors := make([]aggregate.Cursor, len(m.states))
+	var wg sync.WaitGroup
+	for i, st := range m.states {
+		if st.Cells() > 0 {
+			wg.Go(func() { stateCursors[i] = st.Cursor() })
+		}
+	}
+	wg.Wait()
+	for _, c := range stateCursors {
+		if c != nil {
+			cursors = append(cursors, c)
+		}
+	}
+	return aggregate.NewMerge(cursors...).Each(fn)
 }

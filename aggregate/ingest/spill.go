@@ -85,14 +85,14 @@ func writeRunFile(path string, src aggregate.Source) (int64, error) {
 // (a decoder and a buffer per run) stays small whatever the spill count.
 const maxFanIn = 16
 
-// cursors opens every run for the final merge. Beyond maxFanIn runs, the
-// oldest are first merged into bigger runs, fanIn at a time.
-func (s *spiller) cursors() ([]aggregate.Cursor, []func(), error) {
+// compact merges the oldest runs, maxFanIn at a time, into bigger runs
+// until at most maxFanIn remain.
+func (s *spiller) compact() error {
 	for len(s.runs) > maxFanIn {
 		group := s.runs[:maxFanIn]
 		cs, closers, err := openRuns(group)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		path, err := s.newRun()
 		if err == nil {
@@ -102,14 +102,21 @@ func (s *spiller) cursors() ([]aggregate.Cursor, []func(), error) {
 			c()
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for _, p := range group {
 			os.Remove(p)
 		}
 		s.runs = append(s.runs[maxFanIn:], path)
 	}
-	return openRuns(s.runs)
+	return nil
+}
+
+// paths lists the current runs.
+func (s *spiller) paths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.runs...)
 }
 
 func openRuns(paths []string) ([]aggregate.Cursor, []func(), error) {
