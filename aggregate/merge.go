@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"container/heap"
-	"slices"
 )
 
 // Cursor is the pull form of a Source: Next returns each key's series in
@@ -19,6 +18,7 @@ type Merge struct {
 	h       cursorHeap
 	pending []*mergeInput // inputs whose current series was handed out
 	series  Series
+	scratch []Point
 }
 
 type mergeInput struct {
@@ -75,28 +75,14 @@ func (m *Merge) Next() (*Series, error) {
 		return first.cur, nil
 	}
 	m.series.Key = first.cur.Key
-	pts := m.series.Points[:0]
-	for _, in := range m.pending {
-		pts = append(pts, in.cur.Points...)
+	// Fold the inputs' sorted point lists together with linear two-way
+	// merges, adding the counters of equal times.
+	acc := append(m.series.Points[:0], first.cur.Points...)
+	for _, in := range m.pending[1:] {
+		m.scratch = mergePoints(m.scratch[:0], acc, in.cur.Points)
+		acc, m.scratch = m.scratch, acc
 	}
-	slices.SortStableFunc(pts, func(a, b Point) int {
-		switch {
-		case a.TimeMillis < b.TimeMillis:
-			return -1
-		case a.TimeMillis > b.TimeMillis:
-			return 1
-		}
-		return 0
-	})
-	out := pts[:0]
-	for i := range pts {
-		if n := len(out); n > 0 && out[n-1].TimeMillis == pts[i].TimeMillis {
-			out[n-1].Counters.Add(&pts[i].Counters)
-			continue
-		}
-		out = append(out, pts[i])
-	}
-	m.series.Points = out
+	m.series.Points = acc
 	return &m.series, nil
 }
 
@@ -111,4 +97,28 @@ func (m *Merge) Each(fn func(*Series) error) error {
 			return err
 		}
 	}
+}
+
+// mergePoints appends to dst the union of sorted a and b, adding the
+// counters of points with equal times.
+func mergePoints(dst, a, b []Point) []Point {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].TimeMillis < b[j].TimeMillis:
+			dst = append(dst, a[i])
+			i++
+		case a[i].TimeMillis > b[j].TimeMillis:
+			dst = append(dst, b[j])
+			j++
+		default:
+			p := a[i]
+			p.Counters.Add(&b[j].Counters)
+			dst = append(dst, p)
+			i++
+			j++
+		}
+	}
+	dst = append(dst, a[i:]...)
+	return append(dst, b[j:]...)
 }

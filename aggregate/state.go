@@ -3,6 +3,8 @@ package aggregate
 import (
 	"bytes"
 	"hash/maphash"
+	"math"
+	"runtime"
 	"slices"
 	"unsafe"
 )
@@ -35,6 +37,7 @@ type State struct {
 	keyLast []uint32
 
 	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
+	mem       *chunkMem   // where chunks come from
 	nCells    int
 	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
 	// indexed says cellSlots holds every cell. While each key's times
@@ -42,13 +45,26 @@ type State struct {
 	// cell, so cells are appended unindexed; the first out-of-order time
 	// (or AddCounters, Merge) builds the index once.
 	indexed bool
+	// wide holds the counters of the rare cells that outgrow cellRec.
+	wide map[uint32]*Counters
 }
 
+// cellRec is one cell in 48 bytes: the request and status counts as
+// uint32 (a cell is one key's second or millisecond, far from 4 billion
+// requests) and bytes as int64. A cell whose counts do not fit, or break
+// the invariant that every count is at most Requests (only AddCounters
+// can do that), moves its counters to State.wide and marks n[0] wideMark.
 type cellRec struct {
-	key  uint32
-	ts   int64
-	sums Counters
+	key   uint32
+	n     [7]uint32 // Requests, Status2xx, 3xx, 4xx, 5xx, 429, Rejected
+	ts    int64
+	bytes int64
 }
+
+const (
+	wideMark = math.MaxUint32 // n[0] of a cell whose counters are in wide
+	smallMax = wideMark - 1   // Requests a small cell can reach
+)
 
 const (
 	chunkShift = 12
@@ -60,35 +76,107 @@ func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chun
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{seed: maphash.MakeSeed()}
+	s := &State{seed: maphash.MakeSeed(), mem: &chunkMem{}}
+	runtime.AddCleanup(s, func(m *chunkMem) { m.release() }, s.mem)
+	return s
 }
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
 	id := s.keyID(key)
 	ts := o.TimeMillis
-	if last := s.keyLast[id]; last != 0 {
-		c := s.cell(last - 1)
-		if c.ts == ts {
-			c.sums.observe(o)
-			return
-		}
-		if !s.indexed && ts > c.ts {
-			s.newCell(id, ts).observe(o)
-			return
-		}
-	} else if !s.indexed {
-		s.newCell(id, ts).observe(o)
+	var i uint32
+	switch last := s.keyLast[id]; {
+	case last != 0 && s.cell(last-1).ts == ts:
+		i = last - 1
+	case !s.indexed && (last == 0 || ts > s.cell(last-1).ts):
+		i = s.newCell(id, ts)
+	default:
+		i = s.at(id, ts)
+	}
+	c := s.cell(i)
+	if c.n[0] >= smallMax {
+		s.wideCounters(i).observe(o)
 		return
 	}
-	s.at(id, ts).observe(o)
+	// Each count grows with Requests, so all stay <= Requests < smallMax.
+	c.n[0]++
+	switch o.Status / 100 {
+	case 2:
+		c.n[1]++
+	case 3:
+		c.n[2]++
+	case 4:
+		c.n[3]++
+	case 5:
+		c.n[4]++
+	}
+	if o.Status == 429 {
+		c.n[5]++
+	}
+	if o.Rejected {
+		c.n[6]++
+	}
+	c.bytes += o.Bytes
+}
+
+// wideCounters moves cell i's counters to s.wide (once) and returns them.
+func (s *State) wideCounters(i uint32) *Counters {
+	c := s.cell(i)
+	if c.n[0] != wideMark {
+		w := s.counters(i)
+		if s.wide == nil {
+			s.wide = map[uint32]*Counters{}
+		}
+		s.wide[i] = &w
+		c.n[0] = wideMark
+	}
+	return s.wide[i]
+}
+
+// counters returns cell i's counters.
+func (s *State) counters(i uint32) Counters {
+	c := s.cell(i)
+	if c.n[0] == wideMark {
+		return *s.wide[i]
+	}
+	return Counters{
+		Requests: int64(c.n[0]), Status2xx: int64(c.n[1]), Status3xx: int64(c.n[2]),
+		Status4xx: int64(c.n[3]), Status5xx: int64(c.n[4]), Status429: int64(c.n[5]),
+		Rejected: int64(c.n[6]), BytesSent: c.bytes,
+	}
+}
+
+// addTo adds a into cell i, keeping the cell small when the sums fit.
+func (s *State) addTo(i uint32, a *Counters) {
+	c := s.cell(i)
+	if c.n[0] != wideMark {
+		req := int64(c.n[0]) + a.Requests
+		sums := [6]int64{
+			int64(c.n[1]) + a.Status2xx, int64(c.n[2]) + a.Status3xx, int64(c.n[3]) + a.Status4xx,
+			int64(c.n[4]) + a.Status5xx, int64(c.n[5]) + a.Status429, int64(c.n[6]) + a.Rejected,
+		}
+		fits := req >= 0 && req < smallMax
+		for _, v := range sums {
+			fits = fits && v >= 0 && v <= req
+		}
+		if fits {
+			c.n[0] = uint32(req)
+			for j, v := range sums {
+				c.n[j+1] = uint32(v)
+			}
+			c.bytes += a.BytesSent
+			return
+		}
+	}
+	s.wideCounters(i).Add(a)
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
 // partials read back from elsewhere join a State.
 func (s *State) AddCounters(key string, ts int64, c *Counters) {
 	kb := unsafe.Slice(unsafe.StringData(key), len(key)) // read only
-	s.at(s.keyID(kb), ts).Add(c)
+	s.addTo(s.at(s.keyID(kb), ts), c)
 }
 
 // Merge adds every cell of o into s. o is left unchanged.
@@ -99,7 +187,8 @@ func (s *State) Merge(o *State) {
 	}
 	for i := range uint32(o.nCells) {
 		c := o.cell(i)
-		s.at(ids[c.key], c.ts).Add(&c.sums)
+		sums := o.counters(i)
+		s.addTo(s.at(ids[c.key], c.ts), &sums)
 	}
 }
 
@@ -109,12 +198,22 @@ func (s *State) Keys() int { return len(s.keyEnd) }
 // Cells reports the number of distinct (key, timestamp) cells.
 func (s *State) Cells() int { return s.nCells }
 
-// ApproxBytes estimates the memory s holds, counting allocated capacity
-// (what the process actually pays), not just what is in use.
+// ApproxBytes estimates the memory s's contents occupy: keys and their
+// table, the cell chunks in use and the cell index. Allocations that Reset
+// kept for reuse are not counted, so after a spill a State measures only
+// what it has taken in since (the process holds at most one share's worth
+// of such allocations per State).
 func (s *State) ApproxBytes() int64 {
-	return int64(cap(s.arena)) +
-		int64(cap(s.keyEnd))*4 + int64(cap(s.keyHash))*8 + int64(cap(s.keySlots))*4 + int64(cap(s.keyLast))*4 +
-		int64(len(s.chunks))*chunkCells*int64(unsafe.Sizeof(cellRec{})) + int64(cap(s.cellSlots))*4
+	var n int64
+	if len(s.keyEnd) > 0 {
+		n += int64(len(s.arena)) + int64(len(s.keyEnd))*(4+8+4) + int64(len(s.keySlots))*4
+	}
+	chunks := (s.nCells + chunkCells - 1) / chunkCells
+	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
+	if s.indexed {
+		n += int64(len(s.cellSlots)) * 4
+	}
+	return n + int64(len(s.wide))*128
 }
 
 // Reset empties s but keeps its allocations, so a State that was spilled
@@ -127,6 +226,7 @@ func (s *State) Reset() {
 	clear(s.keySlots)
 	s.nCells = 0
 	s.indexed = false
+	s.wide = nil
 }
 
 func (s *State) keyStart(id uint32) uint32 {
@@ -195,8 +295,8 @@ func cellHash(id uint32, ts int64) uint64 {
 	return h ^ h>>32
 }
 
-// at returns the counters of (key id, ts), creating them if needed.
-func (s *State) at(id uint32, ts int64) *Counters {
+// at returns the index of cell (key id, ts), creating it if needed.
+func (s *State) at(id uint32, ts int64) uint32 {
 	if !s.indexed {
 		s.buildIndex()
 	}
@@ -210,7 +310,7 @@ func (s *State) at(id uint32, ts int64) *Counters {
 			}
 			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
 				s.keyLast[id] = slot
-				return &c.sums
+				return slot - 1
 			}
 		}
 	}
@@ -218,22 +318,22 @@ func (s *State) at(id uint32, ts int64) *Counters {
 	if s.nCells*4 > len(s.cellSlots)*3 {
 		s.buildIndex()
 	} else {
-		insertSlot(s.cellSlots, h, uint32(s.nCells-1))
+		insertSlot(s.cellSlots, h, c)
 	}
 	return c
 }
 
 // newCell appends cell (id, ts) without indexing it.
-func (s *State) newCell(id uint32, ts int64) *Counters {
+func (s *State) newCell(id uint32, ts int64) uint32 {
 	i := uint32(s.nCells)
 	if int(i>>chunkShift) == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]cellRec, chunkCells))
+		s.chunks = append(s.chunks, s.mem.alloc())
 	}
 	s.nCells++
 	c := s.cell(i)
 	*c = cellRec{key: id, ts: ts}
 	s.keyLast[id] = i + 1
-	return &c.sums
+	return i
 }
 
 // buildIndex (re)builds cellSlots over every cell, at most 3/4 full
@@ -345,7 +445,7 @@ func (c *stateCursor) Next() (*Series, error) {
 		if r.key != id {
 			break
 		}
-		c.series.Points = append(c.series.Points, Point{TimeMillis: r.ts, Counters: r.sums})
+		c.series.Points = append(c.series.Points, Point{TimeMillis: r.ts, Counters: s.counters(c.order[c.pos])})
 	}
 	return &c.series, nil
 }

@@ -159,10 +159,20 @@ func TestApproxBytesGrowsWithCells(t *testing.T) {
 		st.Add([]byte{byte(i % 50)}, &Observation{TimeMillis: int64(i)})
 	}
 	got := st.ApproxBytes()
-	// At least the counters themselves, and not wildly more than the
-	// layout's ~100 bytes per cell including slack.
-	if got <= empty || got < 100000*64 || got > 100000*250 {
+	// At least the 48-byte cells themselves, and not wildly more than
+	// the layout's ~60 bytes per cell including slack.
+	if got <= empty || got < 100000*48 || got > 100000*120 {
 		t.Fatalf("ApproxBytes = %d for 100000 cells", got)
+	}
+	// After Reset (a spill) the State measures only new contents, or a
+	// budget check would spill again after every block.
+	st.Reset()
+	if after := st.ApproxBytes(); after != empty {
+		t.Fatalf("ApproxBytes after Reset = %d, want %d", after, empty)
+	}
+	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	if one := st.ApproxBytes(); one > 1<<20 {
+		t.Fatalf("ApproxBytes with one cell after Reset = %d", one)
 	}
 }
 
@@ -253,5 +263,43 @@ func TestStateTimeOrderedThenNot(t *testing.T) {
 			t.Fatalf("round %d: Cells %d want %d", round, st.Cells(), len(ref))
 		}
 		st.Reset()
+	}
+}
+
+// TestStateWideCounters: counts that do not fit a 48-byte cell (huge,
+// negative, or a status count above Requests, all possible only through
+// AddCounters) move to the wide side table and still add exactly.
+func TestStateWideCounters(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	ref := map[refCell]Counters{}
+	st := NewState()
+	vals := []int64{0, 1, 7, 1 << 31, 1<<32 - 2, 1<<32 - 1, 1 << 32, 1 << 40, -1, -5}
+	for i := range 20000 {
+		key := fmt.Sprintf("k%d", rng.IntN(20))
+		ts := int64(rng.IntN(30)) * 1000
+		var c Counters
+		if i%3 == 0 {
+			c = Counters{Requests: vals[rng.IntN(len(vals))], Status2xx: vals[rng.IntN(len(vals))],
+				Status5xx: vals[rng.IntN(len(vals))], Rejected: vals[rng.IntN(len(vals))], BytesSent: vals[rng.IntN(len(vals))]}
+			st.AddCounters(key, ts, &c)
+		} else {
+			o := Observation{TimeMillis: ts, Status: 429, Bytes: 3, Rejected: true}
+			c.observe(&o)
+			st.Add([]byte(key), &o)
+		}
+		r := ref[refCell{key, ts}]
+		r.Add(&c)
+		ref[refCell{key, ts}] = r
+	}
+	equalSeries(t, collect(t, st), reference(ref).series())
+	// A small cell that reaches the uint32 limit through Add goes wide too.
+	big := NewState()
+	big.AddCounters("k", 0, &Counters{Requests: 1<<32 - 3, Status2xx: 1<<32 - 3})
+	for range 5 {
+		big.Add([]byte("k"), &Observation{TimeMillis: 0, Status: 200})
+	}
+	got := collect(t, big)[0].Points[0].Counters
+	if got.Requests != 1<<32+2 || got.Status2xx != 1<<32+2 {
+		t.Fatalf("counts past uint32: %+v", got)
 	}
 }

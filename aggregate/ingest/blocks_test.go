@@ -236,7 +236,9 @@ func TestRunIdenticalForEverySplit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", label, err)
 			}
-			check(t, label, res, reference(t, order, cfg))
+			ref := reference(t, order, cfg)
+			check(t, label, res, ref)
+			check(t, label+" (read again)", res, ref) // Source is re-readable
 			if tc.memory > 0 && res.Spills == 0 {
 				t.Fatalf("%s: a %d-byte budget did not spill", label, tc.memory)
 			}

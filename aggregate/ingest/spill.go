@@ -137,9 +137,18 @@ func (m *mergedSource) Each(fn func(*aggregate.Series) error) error {
 			c()
 		}
 	}()
-	for _, st := range m.states {
+	// Each State's cursor sorts its cells first: do that in parallel.
+	stateCursors := make([]aggregate.Cursor, len(m.states))
+	var wg sync.WaitGroup
+	for i, st := range m.states {
 		if st.Cells() > 0 {
-			cs = append(cs, st.Cursor())
+			wg.Go(func() { stateCursors[i] = st.Cursor() })
+		}
+	}
+	wg.Wait()
+	for _, c := range stateCursors {
+		if c != nil {
+			cs = append(cs, c)
 		}
 	}
 	return aggregate.NewMerge(cs...).Each(fn)
