@@ -70,6 +70,10 @@ const (
 	chunkShift = 12
 	chunkCells = 1 << chunkShift
 	chunkMask  = chunkCells - 1
+	// heapChunks is how many chunks come from the Go heap before a State
+	// switches to chunkMem's huge-page mappings: small States (tests,
+	// tiny inputs) then never map memory that only a GC would release.
+	heapChunks = 8
 )
 
 func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chunkMask] }
@@ -327,7 +331,11 @@ func (s *State) at(id uint32, ts int64) uint32 {
 func (s *State) newCell(id uint32, ts int64) uint32 {
 	i := uint32(s.nCells)
 	if int(i>>chunkShift) == len(s.chunks) {
-		s.chunks = append(s.chunks, s.mem.alloc())
+		if len(s.chunks) < heapChunks {
+			s.chunks = append(s.chunks, make([]cellRec, chunkCells))
+		} else {
+			s.chunks = append(s.chunks, s.mem.alloc())
+		}
 	}
 	s.nCells++
 	c := s.cell(i)

@@ -70,7 +70,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.Float64Var(&o.maxBadRatio, "max-bad-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is malformed")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel parse workers (and files decompressed at once)")
 	o.memory = 1 << 30
-	fs.Var(&o.memory, "memory", "memory budget for aggregation (e.g. 64MiB, 1GiB); beyond it state spills to --tmp-dir")
+	fs.Var(&o.memory, "memory", "memory budget for aggregation (e.g. 64MiB, 1GiB; 0: unbounded); beyond it state spills to --tmp-dir")
 	fs.StringVar(&o.tmpDir, "tmp-dir", "", "directory for spilled state (default: the system temp dir)")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
