@@ -114,9 +114,8 @@ func MatchGlob(pattern string, s []byte) bool {
 // Requests unchanged, so evaluators see the observed rejection without
 // offering the request to the ideal gateway.
 func (s *State) AddRejection(key []byte, ts int64) {
-	id, ok := s.keyIDs[string(key)]
-	if !ok {
-		id = s.intern(string(key))
-	}
-	s.at(id, ts).Rejected++
+	// Rejected without Requests breaks the compact cell's invariant
+	// (every count <= Requests), so addTo keeps such a cell wide; these
+	// are rare (rejected requests a scoped limit does not count).
+	s.addTo(s.at(s.keyID(key), ts), &Counters{Rejected: 1})
 }

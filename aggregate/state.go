@@ -1,128 +1,459 @@
 package aggregate
 
 import (
+	"bytes"
+	"hash/maphash"
+	"math"
+	"runtime"
 	"slices"
-	"strings"
+	"unsafe"
 )
 
-// State is an in-memory partial aggregate. Keys are interned once, so the
-// per-line cost is two map lookups and no allocation once a (key,
-// timestamp) cell exists. Memory grows with distinct keys and distinct
-// (key, timestamp) cells, never with the number of lines. A State is not
-// safe for concurrent use: each worker fills its own and they are merged.
+// State is an in-memory partial aggregate. It is laid out for a small,
+// predictable footprint rather than with Go maps of structs:
+//
+//   - keys are interned once into one byte arena (no string header or
+//     allocation per key) and found through an open-addressing table of
+//     key ids;
+//   - cells (key id, timestamp, counters) live in fixed-size chunks, found
+//     through a second open-addressing table of cell indexes; chunks never
+//     move, so growing costs no copying and no transient doubling.
+//
+// Adding a request to an existing cell costs two probes and allocates
+// nothing. Memory grows with distinct keys and distinct (key, timestamp)
+// cells, never with the number of lines, and ApproxBytes reports it so the
+// pipeline can spill a State before it outgrows its share of --memory.
+// A State is not safe for concurrent use: each worker fills its own.
 type State struct {
-	keyIDs map[string]uint32
-	keys   []string
-	cellOf map[cell]uint32
-	cells  []cell
-	sums   []Counters
+	seed maphash.Seed
+
+	arena    []byte   // every key's bytes, back to back
+	keyEnd   []uint32 // key id i is arena[keyStart(i):keyEnd[i]]
+	keyHash  []uint64 // hash of each key, to rehash without rereading
+	keySlots []uint32 // open addressing: key id + 1, 0 = empty
+	// keyLast is each key's most recently used cell + 1: a key's lines
+	// cluster in time, so most lines find their cell here without a
+	// probe of the (large, cache-missing) cell table.
+	keyLast []uint32
+
+	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
+	mem       *chunkMem   // where chunks come from
+	nCells    int
+	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
+	// indexed says cellSlots holds every cell. While each key's times
+	// only grow (a time-ordered log), a new time cannot match an existing
+	// cell, so cells are appended unindexed; the first out-of-order time
+	// (or AddCounters, Merge) builds the index once.
+	indexed bool
+	// wide holds the counters of the rare cells that outgrow cellRec.
+	wide map[uint32]*Counters
 }
 
-type cell struct {
-	key uint32
-	ts  int64
+// cellRec is one cell in 48 bytes: the request and status counts as
+// uint32 (a cell is one key's second or millisecond, far from 4 billion
+// requests) and bytes as int64. A cell whose counts do not fit, or break
+// the invariant that every count is at most Requests (only AddCounters
+// can do that), moves its counters to State.wide and marks n[0] wideMark.
+type cellRec struct {
+	key   uint32
+	n     [7]uint32 // Requests, Status2xx, 3xx, 4xx, 5xx, 429, Rejected
+	ts    int64
+	bytes int64
 }
+
+const (
+	wideMark = math.MaxUint32 // n[0] of a cell whose counters are in wide
+	smallMax = wideMark - 1   // Requests a small cell can reach
+)
+
+const (
+	chunkShift = 12
+	chunkCells = 1 << chunkShift
+	chunkMask  = chunkCells - 1
+	// heapChunks is how many chunks come from the Go heap before a State
+	// switches to chunkMem's huge-page mappings: small States (tests,
+	// tiny inputs) then never map memory that only a GC would release.
+	heapChunks = 8
+)
+
+func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chunkMask] }
 
 // NewState returns an empty State.
 func NewState() *State {
-	return &State{keyIDs: map[string]uint32{}, cellOf: map[cell]uint32{}}
+	s := &State{seed: maphash.MakeSeed(), mem: &chunkMem{}}
+	runtime.AddCleanup(s, func(m *chunkMem) { m.release() }, s.mem)
+	return s
 }
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
-	id, ok := s.keyIDs[string(key)] // no allocation: the compiler elides the conversion
-	if !ok {
-		id = s.intern(string(key))
+	id := s.keyID(key)
+	ts := o.TimeMillis
+	var i uint32
+	switch last := s.keyLast[id]; {
+	case last != 0 && s.cell(last-1).ts == ts:
+		i = last - 1
+	case !s.indexed && (last == 0 || ts > s.cell(last-1).ts):
+		i = s.newCell(id, ts)
+	default:
+		i = s.at(id, ts)
 	}
-	s.at(id, o.TimeMillis).observe(o)
+	c := s.cell(i)
+	if c.n[0] >= smallMax {
+		s.wideCounters(i).observe(o)
+		return
+	}
+	// Each count grows with Requests, so all stay <= Requests < smallMax.
+	c.n[0]++
+	switch o.Status / 100 {
+	case 2:
+		c.n[1]++
+	case 3:
+		c.n[2]++
+	case 4:
+		c.n[3]++
+	case 5:
+		c.n[4]++
+	}
+	if o.Status == 429 {
+		c.n[5]++
+	}
+	if o.Rejected {
+		c.n[6]++
+	}
+	c.bytes += o.Bytes
 }
 
-func (s *State) intern(key string) uint32 {
-	id := uint32(len(s.keys))
-	s.keys = append(s.keys, key)
-	s.keyIDs[key] = id
-	return id
+// wideCounters moves cell i's counters to s.wide (once) and returns them.
+func (s *State) wideCounters(i uint32) *Counters {
+	c := s.cell(i)
+	if c.n[0] != wideMark {
+		w := s.counters(i)
+		if s.wide == nil {
+			s.wide = map[uint32]*Counters{}
+		}
+		s.wide[i] = &w
+		c.n[0] = wideMark
+	}
+	return s.wide[i]
 }
 
-// at returns the counters of (key id, ts), creating them if needed.
-func (s *State) at(id uint32, ts int64) *Counters {
-	c := cell{id, ts}
-	i, ok := s.cellOf[c]
-	if !ok {
-		i = uint32(len(s.cells))
-		s.cellOf[c] = i
-		s.cells = append(s.cells, c)
-		s.sums = append(s.sums, Counters{})
+// counters returns cell i's counters.
+func (s *State) counters(i uint32) Counters {
+	c := s.cell(i)
+	if c.n[0] == wideMark {
+		return *s.wide[i]
 	}
-	return &s.sums[i]
+	return Counters{
+		Requests: int64(c.n[0]), Status2xx: int64(c.n[1]), Status3xx: int64(c.n[2]),
+		Status4xx: int64(c.n[3]), Status5xx: int64(c.n[4]), Status429: int64(c.n[5]),
+		Rejected: int64(c.n[6]), BytesSent: c.bytes,
+	}
+}
+
+// addTo adds a into cell i, keeping the cell small when the sums fit.
+func (s *State) addTo(i uint32, a *Counters) {
+	c := s.cell(i)
+	if c.n[0] != wideMark {
+		req := int64(c.n[0]) + a.Requests
+		sums := [6]int64{
+			int64(c.n[1]) + a.Status2xx, int64(c.n[2]) + a.Status3xx, int64(c.n[3]) + a.Status4xx,
+			int64(c.n[4]) + a.Status5xx, int64(c.n[5]) + a.Status429, int64(c.n[6]) + a.Rejected,
+		}
+		fits := req >= 0 && req < smallMax
+		for _, v := range sums {
+			fits = fits && v >= 0 && v <= req
+		}
+		if fits {
+			c.n[0] = uint32(req)
+			for j, v := range sums {
+				c.n[j+1] = uint32(v)
+			}
+			c.bytes += a.BytesSent
+			return
+		}
+	}
+	s.wideCounters(i).Add(a)
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
 // partials read back from elsewhere join a State.
 func (s *State) AddCounters(key string, ts int64, c *Counters) {
-	id, ok := s.keyIDs[key]
-	if !ok {
-		id = s.intern(key)
-	}
-	s.at(id, ts).Add(c)
+	kb := unsafe.Slice(unsafe.StringData(key), len(key)) // read only
+	s.addTo(s.at(s.keyID(kb), ts), c)
 }
 
 // Merge adds every cell of o into s. o is left unchanged.
 func (s *State) Merge(o *State) {
-	for i, c := range o.cells {
-		s.AddCounters(o.keys[c.key], c.ts, &o.sums[i])
+	ids := make([]uint32, len(o.keyEnd))
+	for i := range ids {
+		ids[i] = s.keyID(o.key(uint32(i)))
+	}
+	for i := range uint32(o.nCells) {
+		c := o.cell(i)
+		sums := o.counters(i)
+		s.addTo(s.at(ids[c.key], c.ts), &sums)
 	}
 }
 
 // Keys reports the number of distinct keys.
-func (s *State) Keys() int { return len(s.keys) }
-
-// EveryKey reports whether pred holds for every key of s.
-func (s *State) EveryKey(pred func(key string) bool) bool {
-	for _, k := range s.keys {
-		if !pred(k) {
-			return false
-		}
-	}
-	return true
-}
+func (s *State) Keys() int { return len(s.keyEnd) }
 
 // Cells reports the number of distinct (key, timestamp) cells.
-func (s *State) Cells() int { return len(s.cells) }
+func (s *State) Cells() int { return s.nCells }
 
-// Each implements Source: keys in ascending order, points in time order.
-func (s *State) Each(fn func(*Series) error) error {
-	order := make([]uint32, len(s.cells))
-	for i := range order {
-		order[i] = uint32(i)
+// ApproxBytes estimates the memory s's contents occupy: keys and their
+// table, the cell chunks in use and the cell index. Allocations that Reset
+// kept for reuse are not counted, so after a spill a State measures only
+// what it has taken in since (the process holds at most one share's worth
+// of such allocations per State).
+func (s *State) ApproxBytes() int64 {
+	var n int64
+	if len(s.keyEnd) > 0 {
+		n += int64(len(s.arena)) + int64(len(s.keyEnd))*(4+8+4) + int64(len(s.keySlots))*4
 	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		ca, cb := s.cells[a], s.cells[b]
-		if ca.key != cb.key {
-			return strings.Compare(s.keys[ca.key], s.keys[cb.key])
+	chunks := (s.nCells + chunkCells - 1) / chunkCells
+	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
+	if s.indexed {
+		n += int64(len(s.cellSlots)) * 4
+	}
+	return n + int64(len(s.wide))*128
+}
+
+// Reset empties s but keeps its allocations, so a State that was spilled
+// fills up again without asking the runtime for memory.
+func (s *State) Reset() {
+	s.arena = s.arena[:0]
+	s.keyEnd = s.keyEnd[:0]
+	s.keyHash = s.keyHash[:0]
+	s.keyLast = s.keyLast[:0]
+	clear(s.keySlots)
+	s.nCells = 0
+	s.indexed = false
+	s.wide = nil
+}
+
+func (s *State) keyStart(id uint32) uint32 {
+	if id == 0 {
+		return 0
+	}
+	return s.keyEnd[id-1]
+}
+
+// key returns the interned bytes of key id; they stay valid until Reset.
+func (s *State) key(id uint32) []byte {
+	return s.arena[s.keyStart(id):s.keyEnd[id]:s.keyEnd[id]]
+}
+
+// keyID returns the id of key, interning it on first sight.
+func (s *State) keyID(key []byte) uint32 {
+	h := maphash.Bytes(s.seed, key)
+	if len(s.keySlots) > 0 {
+		mask := uint64(len(s.keySlots) - 1)
+		for i := h & mask; ; i = (i + 1) & mask {
+			slot := s.keySlots[i]
+			if slot == 0 {
+				break
+			}
+			id := slot - 1
+			if s.keyHash[id] == h && bytes.Equal(s.key(id), key) {
+				return id
+			}
 		}
+	}
+	return s.intern(key, h)
+}
+
+func (s *State) intern(key []byte, h uint64) uint32 {
+	id := uint32(len(s.keyEnd))
+	s.arena = append(s.arena, key...)
+	s.keyEnd = append(s.keyEnd, uint32(len(s.arena)))
+	s.keyHash = append(s.keyHash, h)
+	s.keyLast = append(s.keyLast, 0)
+	if (len(s.keyEnd))*4 > len(s.keySlots)*3 { // keep load <= 3/4
+		s.keySlots = make([]uint32, max(64, 2*len(s.keySlots)))
+		for id := range s.keyEnd {
+			insertSlot(s.keySlots, s.keyHash[id], uint32(id))
+		}
+		return id
+	}
+	insertSlot(s.keySlots, h, id)
+	return id
+}
+
+func insertSlot(slots []uint32, h uint64, idx uint32) {
+	mask := uint64(len(slots) - 1)
+	i := h & mask
+	for slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	slots[i] = idx + 1
+}
+
+// cellHash mixes a cell's key id and timestamp (a 64-bit multiplicative
+// hash; the high bits are the well-mixed ones, so they are folded down).
+func cellHash(id uint32, ts int64) uint64 {
+	h := (uint64(ts) ^ uint64(id)<<40 ^ uint64(id)) * 0x9E3779B97F4A7C15
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>32
+}
+
+// at returns the index of cell (key id, ts), creating it if needed.
+func (s *State) at(id uint32, ts int64) uint32 {
+	if !s.indexed {
+		s.buildIndex()
+	}
+	h := cellHash(id, ts)
+	if len(s.cellSlots) > 0 {
+		mask := uint64(len(s.cellSlots) - 1)
+		for i := h & mask; ; i = (i + 1) & mask {
+			slot := s.cellSlots[i]
+			if slot == 0 {
+				break
+			}
+			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
+				s.keyLast[id] = slot
+				return slot - 1
+			}
+		}
+	}
+	c := s.newCell(id, ts)
+	if s.nCells*4 > len(s.cellSlots)*3 {
+		s.buildIndex()
+	} else {
+		insertSlot(s.cellSlots, h, c)
+	}
+	return c
+}
+
+// newCell appends cell (id, ts) without indexing it.
+func (s *State) newCell(id uint32, ts int64) uint32 {
+	i := uint32(s.nCells)
+	if int(i>>chunkShift) == len(s.chunks) {
+		if len(s.chunks) < heapChunks {
+			s.chunks = append(s.chunks, make([]cellRec, chunkCells))
+		} else {
+			s.chunks = append(s.chunks, s.mem.alloc())
+		}
+	}
+	s.nCells++
+	c := s.cell(i)
+	*c = cellRec{key: id, ts: ts}
+	s.keyLast[id] = i + 1
+	return i
+}
+
+// buildIndex (re)builds cellSlots over every cell, at most 3/4 full
+// after the next few insertions.
+func (s *State) buildIndex() {
+	n := 256
+	for n*3 < (s.nCells+1)*4*2 {
+		n *= 2
+	}
+	if len(s.cellSlots) >= n && s.nCells*4 <= len(s.cellSlots)*3 {
+		clear(s.cellSlots)
+	} else {
+		s.cellSlots = make([]uint32, n)
+	}
+	for j := range uint32(s.nCells) {
+		r := s.cell(j)
+		insertSlot(s.cellSlots, cellHash(r.key, r.ts), j)
+	}
+	s.indexed = true
+}
+
+// sortedCells returns the cell indexes ordered by key bytes, then time.
+// Keys are ranked once, so the cell sort compares integers only.
+func (s *State) sortedCells() []uint32 {
+	byKey := make([]uint32, len(s.keyEnd))
+	for i := range byKey {
+		byKey[i] = uint32(i)
+	}
+	slices.SortFunc(byKey, func(a, b uint32) int { return bytes.Compare(s.key(a), s.key(b)) })
+	rank := make([]uint32, len(byKey))
+	for r, id := range byKey {
+		rank[id] = uint32(r)
+	}
+	// Counting sort by key rank keeps each key's cells in insertion
+	// order, which for time-ordered logs is already time order: a key's
+	// group is sorted by time only when it is not.
+	pos := make([]uint32, len(byKey)+1)
+	for i := range uint32(s.nCells) {
+		pos[rank[s.cell(i).key]+1]++
+	}
+	for r := 1; r < len(pos); r++ {
+		pos[r] += pos[r-1]
+	}
+	order := make([]uint32, s.nCells)
+	for i := range uint32(s.nCells) {
+		r := rank[s.cell(i).key]
+		order[pos[r]] = i
+		pos[r]++
+	}
+	byTime := func(a, b uint32) int {
+		ta, tb := s.cell(a).ts, s.cell(b).ts
 		switch {
-		case ca.ts < cb.ts:
+		case ta < tb:
 			return -1
-		case ca.ts > cb.ts:
+		case ta > tb:
 			return 1
 		}
 		return 0
-	})
-	var series Series
-	for start := 0; start < len(order); {
-		key := s.cells[order[start]].key
-		series.Key = s.keys[key]
-		series.Points = series.Points[:0]
-		end := start
-		for ; end < len(order) && s.cells[order[end]].key == key; end++ {
-			i := order[end]
-			series.Points = append(series.Points, Point{TimeMillis: s.cells[i].ts, Counters: s.sums[i]})
+	}
+	for lo := 0; lo < len(order); {
+		r := rank[s.cell(order[lo]).key]
+		hi := int(pos[r]) // after the fill, pos[r] is the end of r's group
+		if g := order[lo:hi]; !slices.IsSortedFunc(g, byTime) {
+			slices.SortFunc(g, byTime)
 		}
-		if err := fn(&series); err != nil {
+		lo = hi
+	}
+	return order
+}
+
+// Each implements Source: keys in ascending order, points in time order.
+func (s *State) Each(fn func(*Series) error) error {
+	it := s.Cursor()
+	for {
+		series, err := it.Next()
+		if series == nil || err != nil {
 			return err
 		}
-		start = end
+		if err := fn(series); err != nil {
+			return err
+		}
 	}
-	return nil
+}
+
+// stateCursor reads a State's series in order, one key at a time.
+type stateCursor struct {
+	s      *State
+	order  []uint32
+	pos    int
+	series Series
+}
+
+// Cursor returns a Cursor over s's series in Each's order. s must not
+// change while the cursor is in use.
+func (s *State) Cursor() Cursor {
+	return &stateCursor{s: s, order: s.sortedCells()}
+}
+
+func (c *stateCursor) Next() (*Series, error) {
+	if c.pos >= len(c.order) {
+		return nil, nil
+	}
+	s := c.s
+	id := s.cell(c.order[c.pos]).key
+	c.series.Key = string(s.key(id))
+	c.series.Points = c.series.Points[:0]
+	for ; c.pos < len(c.order); c.pos++ {
+		r := s.cell(c.order[c.pos])
+		if r.key != id {
+			break
+		}
+		c.series.Points = append(c.series.Points, Point{TimeMillis: r.ts, Counters: s.counters(c.order[c.pos])})
+	}
+	return &c.series, nil
 }

@@ -74,7 +74,7 @@ var builtins = []builtin{
 	// which reads common lines identically and combined ones as well.
 	{"common", "Common Log Format (CLF)", func(FormatOptions) LineParser { return Common{} }, false},
 	{"vhost_combined", "Apache vhost_combined (virtual host first)", func(FormatOptions) LineParser { return VhostCombined{} }, false},
-	{"combined", "Apache/nginx combined (also reads common, vhost prefixes, X-Forwarded-For lists)", func(FormatOptions) LineParser { return Combined{} }, false},
+	{"combined", "Apache/nginx combined (also reads common, vhost prefixes, X-Forwarded-For lists)", func(FormatOptions) LineParser { return NewCombined() }, false},
 	{"apache_ssl_request", "Apache mod_ssl ssl_request_log: " + apacheSSLRequestLayout, func(FormatOptions) LineParser { return sslRequestLayout.Clone() }, false},
 	{"clf_loose", "fallback: host [time] \"request\" status ... (no ident/user; bytes not read)", func(FormatOptions) LineParser { return looseLayout.Clone() }, true},
 }
@@ -111,7 +111,7 @@ func LookupFormat(name string, o FormatOptions) (Format, error) {
 	}
 	name = strings.ToLower(name)
 	if name == "common" {
-		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+		return Format{Name: name, New: func() LineParser { return NewCombined() }}, nil
 	}
 	for _, b := range builtins {
 		if b.name == name {
@@ -181,7 +181,7 @@ func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 		// with Combined, which reads vhost, common and combined lines
 		// alike, so a file whose later lines change layout (Apache logs
 		// mix them when configs change) is not read as malformed.
-		return Format{Name: name, New: func() LineParser { return Combined{} }}, nil
+		return Format{Name: name, New: func() LineParser { return NewCombined() }}, nil
 	}
 	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
 }

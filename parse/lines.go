@@ -91,3 +91,9 @@ func (l *LineReader) Peek(n int) (head []byte, atEOF bool, err error) {
 	}
 	return head, true, err
 }
+
+// Rest returns the stream from the current position, including what Peek
+// buffered, for a caller that reads the remaining bytes itself (cutting
+// them into blocks) instead of calling Next. Use either Rest or Next on a
+// LineReader, not both.
+func (l *LineReader) Rest() io.Reader { return l.r }

@@ -4,6 +4,8 @@
 // I/O and start no goroutines; concurrency lives in the ingest pipeline.
 package parse
 
+import "bytes"
+
 // Record is one parsed access-log line. Parsers fill a caller-owned Record
 // after Reset, so a steady stream of lines allocates nothing.
 //
@@ -69,10 +71,8 @@ func (r *Record) Path() []byte {
 
 // Query returns the raw query string of the request target, without '?'.
 func (r *Record) Query() []byte {
-	for i, c := range r.Target {
-		if c == '?' {
-			return r.Target[i+1:]
-		}
+	if i := bytes.IndexByte(r.Target, '?'); i >= 0 {
+		return r.Target[i+1:]
 	}
 	return nil
 }

@@ -60,20 +60,39 @@ func digits(b []byte) (int64, bool) {
 	return n, true
 }
 
-var monthByName = map[[3]byte]int64{
-	{'J', 'a', 'n'}: 1, {'F', 'e', 'b'}: 2, {'M', 'a', 'r'}: 3, {'A', 'p', 'r'}: 4,
-	{'M', 'a', 'y'}: 5, {'J', 'u', 'n'}: 6, {'J', 'u', 'l'}: 7, {'A', 'u', 'g'}: 8,
-	{'S', 'e', 'p'}: 9, {'O', 'c', 't'}: 10, {'N', 'o', 'v'}: 11, {'D', 'e', 'c'}: 12,
-}
-
 func monthNumber(b []byte) (int64, bool) {
 	if len(b) != 3 {
 		return 0, false
 	}
-	// Case-fold the tail so "OCT" and "oct" parse too.
-	key := [3]byte{b[0] &^ 0x20, b[1] | 0x20, b[2] | 0x20}
-	m, ok := monthByName[key]
-	return m, ok
+	// Case-fold so "OCT" and "oct" parse too; a switch over the packed
+	// bytes avoids a map lookup per line.
+	switch uint32(b[0]&^0x20)<<16 | uint32(b[1]|0x20)<<8 | uint32(b[2]|0x20) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return 1, true
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return 2, true
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return 3, true
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return 4, true
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return 5, true
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return 6, true
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return 7, true
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return 8, true
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return 9, true
+	case 'O'<<16 | 'c'<<8 | 't':
+		return 10, true
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return 11, true
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return 12, true
+	}
+	return 0, false
 }
 
 // parseOffset reads "+hhmm", "-hhmm", "+hh:mm" or "Z" and returns the
@@ -122,4 +141,37 @@ func ParseCLFTime(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return local - off, true
+}
+
+// CLFTimeCache parses CLF times like ParseCLFTime, remembering the last
+// time's minute ("dd/Mon/yyyy:hh:mm" and the offset): consecutive log
+// lines almost always share it, and then only the seconds are parsed.
+// The zero value is ready to use; it is not safe for concurrent use.
+type CLFTimeCache struct {
+	minute [17]byte // "dd/Mon/yyyy:hh:mm" of the cached time
+	offset [5]byte  // "+hhmm"
+	base   int64    // UTC millis of second 00 of that minute
+	valid  bool
+}
+
+// Parse is ParseCLFTime with the minute cache.
+func (c *CLFTimeCache) Parse(b []byte) (int64, bool) {
+	if len(b) == 26 && c.valid && b[17] == ':' && b[20] == ' ' &&
+		string(b[:17]) == string(c.minute[:]) && string(b[21:26]) == string(c.offset[:]) {
+		// Seconds 00-59 are linear in the minute; anything else (a leap
+		// second, garbage) takes ParseCLFTime's path so both agree.
+		if s0, s1 := b[18]-'0', b[19]-'0'; s0 <= 5 && s1 <= 9 {
+			return c.base + int64(s0*10+s1)*msPerSecond, true
+		}
+	}
+	ms, ok := ParseCLFTime(b)
+	if !ok {
+		return 0, false
+	}
+	sec := int64(b[18]-'0')*10 + int64(b[19]-'0')
+	copy(c.minute[:], b[:17])
+	copy(c.offset[:], b[21:26])
+	c.base = ms - sec*msPerSecond
+	c.valid = true
+	return ms, true
 }

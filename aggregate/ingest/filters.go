@@ -42,20 +42,6 @@ func (fs *filterSet) add(key []byte, rec *parse.Record, obs *aggregate.Observati
 	}
 }
 
-// mergeFiltered merges the workers' filtered states, filter by filter.
-func mergeFiltered(readers []*reader) []*aggregate.State {
-	if len(readers) == 0 || len(readers[0].filters.states) == 0 {
-		return nil
-	}
-	out := readers[0].filters.states
-	for _, r := range readers[1:] {
-		for i, st := range r.filters.states {
-			out[i].Merge(st)
-		}
-	}
-	return out
-}
-
 // rejected reports whether the real gateway rejected the current record:
 // by the limiter's logged verdict when --verdict-field names one, else
 // by its status.

@@ -84,7 +84,7 @@ func TestFiltersVerdictAndPrecision(t *testing.T) {
 	// The verdict decides rejections: the 429 with verdict "-" is not
 	// one; REJECTED and REJECTED_DRY_RUN are.
 	wantAll := []point{{"k1", 1000, 3, 1}, {"k1", 1500, 1, 1}, {"k1", 2000, 1, 0}, {"k2", 3000, 1, 0}}
-	if got := points(res.State); !equal(got, wantAll) {
+	if got := points(res.Source); !equal(got, wantAll) {
 		t.Errorf("all: got %v, want %v", got, wantAll)
 	}
 	// In scope: POST /v1/search*. Excluded statuses are not counted but

@@ -18,12 +18,14 @@ import (
 )
 
 // chooseFormat picks the file's parser: a fixed --format, or one detected
-// from the first lines; columnar reports a Parquet file instead.
-func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (parse.LineParser, bool, error) {
+// from the first lines; columnar reports a Parquet file instead. Detection
+// runs once per file, whatever the file is then split into. It returns a
+// parser factory: blocks of a stateless format each get their own parser.
+func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (func() parse.LineParser, bool, error) {
 	format := r.cfg.Format
 	if format == "" {
 		if r.cfg.NewParser != nil {
-			return r.cfg.NewParser(), false, nil
+			return r.cfg.NewParser, false, nil
 		}
 		format = parse.FormatAuto
 	}
@@ -40,21 +42,21 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 		}
 		if atEOF && len(bytes.TrimSpace(head)) == 0 {
 			st.Format = "empty"
-			return parse.Combined{}, false, nil
+			return func() parse.LineParser { return parse.Combined{} }, false, nil
 		}
 		f, err := parse.DetectFormat(head, atEOF, r.cfg.FormatOptions)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", in.Name, err)
 		}
 		st.Format = f.Name
-		return f.New(), false, nil
+		return f.New, false, nil
 	}
 	f, err := parse.LookupFormat(format, r.cfg.FormatOptions)
 	if err != nil {
 		return nil, false, err
 	}
 	st.Format = f.Name
-	return f.New(), false, nil
+	return f.New, false, nil
 }
 
 func (r *reader) columnarOK(in *parse.Input) error {
@@ -70,17 +72,22 @@ func (r *reader) columnarOK(in *parse.Input) error {
 }
 
 // readColumnar reads a Parquet input through a parse.RecordSource.
-func (r *reader) readColumnar(ctx context.Context, path string, st FileStats) (FileStats, []Sample, error) {
+func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) ([]Sample, error) {
 	src, err := r.cfg.OpenColumnar(path, r.cfg.FormatOptions)
 	if err != nil {
-		return st, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer src.Close()
 	st.Format = src.Format()
 	var samples []Sample
 	for {
-		if st.Lines&0xfff == 0 && ctx.Err() != nil {
-			return st, nil, ctx.Err()
+		if st.Lines&0xfff == 0 {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err := r.maybeSpill(); err != nil {
+				return nil, err
+			}
 		}
 		err := src.Next(&r.rec)
 		if err == io.EOF {
@@ -89,7 +96,7 @@ func (r *reader) readColumnar(ctx context.Context, path string, st FileStats) (F
 		if err != nil {
 			var se *parse.SyntaxError
 			if !errors.As(err, &se) {
-				return st, nil, fmt.Errorf("%s: row %d: %w", path, src.Row(), err)
+				return nil, fmt.Errorf("%s: row %d: %w", path, src.Row(), err)
 			}
 			st.Lines++
 			st.Malformed++
@@ -99,13 +106,13 @@ func (r *reader) readColumnar(ctx context.Context, path string, st FileStats) (F
 			continue
 		}
 		st.Lines++
-		r.observe(&st)
+		r.observe(st)
 	}
 	if fi, err := os.Stat(path); err == nil {
 		st.Bytes = fi.Size()
 	}
-	r.finishStats(&st)
-	return st, samples, nil
+	st.VerdictMissing = r.verdictMissing
+	return samples, r.maybeSpill()
 }
 
 // observe counts the parsed record r.rec into st and the state.
@@ -130,16 +137,18 @@ func (r *reader) observe(st *FileStats) {
 		key = bytes.ToValidUTF8(key, []byte("\uFFFD"))
 	}
 	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
-	r.state.Add(key, &r.obs)
-	r.filters.add(key, &r.rec, &r.obs)
-}
-
-// finishStats completes a file's statistics once it has been read.
-func (r *reader) finishStats(st *FileStats) {
-	st.VerdictMissing = r.verdictMissing
-	if st.Parsed > 0 && st.TimePrecision == "" {
-		st.TimePrecision = "s"
+	if check := r.cfg.KeyCheck; check != nil && r.keysPass {
+		// Checked when the state first interns the key: once per
+		// distinct key (again after a spill), not per line.
+		n := r.state.Keys()
+		r.state.Add(key, &r.obs)
+		if r.state.Keys() > n && !check(key) {
+			r.keysPass = false
+		}
+	} else {
+		r.state.Add(key, &r.obs)
 	}
+	r.filters.add(key, &r.rec, &r.obs)
 }
 
 // Detect names the format a run with cfg reads in as and returns its line
@@ -148,13 +157,14 @@ func (r *reader) finishStats(st *FileStats) {
 func Detect(in *parse.Input, lr *parse.LineReader, cfg Config) (string, parse.LineParser, error) {
 	r := &reader{cfg: cfg}
 	var st FileStats
-	p, columnar, err := r.chooseFormat(in, lr, &st)
+	newParser, columnar, err := r.chooseFormat(in, lr, &st)
 	if err != nil {
 		return "", nil, err
 	}
 	if columnar {
 		return parse.FormatParquet, nil, nil
 	}
+	p := newParser()
 	if st.Format == "" {
 		st.Format = parserName(p)
 	}

@@ -37,7 +37,7 @@ func autoConfig(keys ...string) Config {
 }
 
 // keyRequests sums requests per key.
-func keyRequests(t *testing.T, st *aggregate.State) map[string]int64 {
+func keyRequests(t *testing.T, st aggregate.Source) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	err := st.Each(func(s *aggregate.Series) error {
@@ -78,7 +78,7 @@ func TestAutoDetectPerFile(t *testing.T) {
 	if res.Files[0].Compression != "gzip" {
 		t.Errorf("compression %q", res.Files[0].Compression)
 	}
-	got := keyRequests(t, res.State)
+	got := keyRequests(t, res.Source)
 	if got["k1"] != 2 || got["k2"] != 2 || got["k3"] != 1 || len(got) != 3 {
 		t.Errorf("requests per key = %v", got)
 	}
@@ -141,7 +141,7 @@ func TestRobustLines(t *testing.T) {
 	if f.Lines != 6 || f.Parsed != 4 || f.Malformed != 1 || f.NULBytes != 2 || f.InvalidUTF8 != 1 {
 		t.Errorf("stats %+v", f)
 	}
-	got := keyRequests(t, res.State)
+	got := keyRequests(t, res.Source)
 	if got["ok"] != 2 || got["afternul"] != 1 || got["bad\uFFFDutf8"] != 1 || len(got) != 3 {
 		t.Errorf("keys %v", got)
 	}
@@ -186,7 +186,7 @@ func TestParquetInput(t *testing.T) {
 	if f.Format != "parquet" || f.Lines != 3 || f.Parsed != 2 || f.Malformed != 1 || f.TimePrecision != "ms" {
 		t.Errorf("stats %+v", f)
 	}
-	if got := keyRequests(t, res.State); got["a1"] != 2 || len(got) != 1 {
+	if got := keyRequests(t, res.Source); got["a1"] != 2 || len(got) != 1 {
 		t.Errorf("keys %v", got)
 	}
 	// --field maps a column to a key field; --format parquet forces it.
@@ -196,7 +196,7 @@ func TestParquetInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := keyRequests(t, res.State); got["t1"] != 1 || got["t2"] != 1 || len(got) != 2 {
+	if got := keyRequests(t, res.Source); got["t1"] != 1 || got["t2"] != 1 || len(got) != 2 {
 		t.Errorf("field keys %v", got)
 	}
 
@@ -213,7 +213,7 @@ func TestParquetInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var first int64 = -1
-	res.State.Each(func(s *aggregate.Series) error { first = s.Points[0].TimeMillis; return nil })
+	res.Source.Each(func(s *aggregate.Series) error { first = s.Points[0].TimeMillis; return nil })
 	if res.Files[0].Parsed != 2 || first != t0.UnixMilli() {
 		t.Errorf("timestamp column: %+v first %d want %d", res.Files[0], first, t0.UnixMilli())
 	}

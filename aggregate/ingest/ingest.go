@@ -1,17 +1,29 @@
-// Package ingest is keyrate's pipeline: open → decompress → split lines →
-// parse → extract key and time → aggregate. It is the one place that
-// knows about concurrency: each worker reads whole files into its own
-// aggregate.State, and the states are merged at the end, which is exact
-// because partial aggregates merge by addition.
+// Package ingest is keyrate's pipeline: open → decompress → detect the
+// format → cut into blocks of whole lines → parse → extract key and time →
+// aggregate. It is the one place that knows about concurrency:
+//
+//   - reader goroutines open and decompress files (several at once) and
+//     detect each file's format once, from its head;
+//   - a file in a stateless line format (each line parses on its own) is
+//     cut into blocks at line boundaries, and parse workers aggregate the
+//     blocks into their own aggregate.State;
+//   - a file whose parse depends on earlier lines (parse.Stateful: W3C,
+//     CloudFront) and a columnar (Parquet) file are read whole, in order,
+//     by the reader goroutine itself, into its own State.
+//
+// A State (with its per-filter States) that outgrows its share of the
+// memory budget is spilled to a sorted run on disk; at the end the States
+// and runs are merged k-way, lazily, each time the result is read. All of
+// this is exact whatever the split because partial aggregates merge by
+// addition.
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math"
 	"regexp"
+	"slices"
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -20,8 +32,9 @@ import (
 
 // Config says how to read inputs.
 type Config struct {
-	// NewParser returns a fresh parser; each file gets its own. It is
-	// used when Format is empty (with neither, formats are detected).
+	// NewParser returns a fresh parser; each file (or block) gets its own.
+	// It is used when Format is empty (with neither, formats are
+	// detected).
 	NewParser func() parse.LineParser
 	// Format is --format: "auto" (detect per file from its first lines),
 	// "parquet", or a built-in format name; FormatOptions configure it.
@@ -38,7 +51,8 @@ type Config struct {
 	MaxLineBytes int
 	// ThrottleStatus lists statuses meaning "rejected by the limiter".
 	ThrottleStatus []int
-	// Workers is how many files are read at once (<= 0: 1).
+	// Workers is how many goroutines parse and aggregate blocks (<= 0:
+	// 1); as many files are read and decompressed at once.
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
@@ -54,7 +68,26 @@ type Config struct {
 	SkipCorrupt bool
 	// Progress, if not nil, is updated as inputs are read.
 	Progress *Progress
+	// MemoryBytes is the budget for aggregation state and block buffers;
+	// a State whose holder outgrows its share spills to TmpDir. 0 means
+	// unbounded (never spill).
+	MemoryBytes int64
+	// TmpDir holds spilled runs ("": the system temp dir).
+	TmpDir string
+	// BlockBytes is the size of the blocks streams are cut into
+	// (0: DefaultBlockBytes, possibly less to fit MemoryBytes).
+	BlockBytes int
+	// KeyCheck, if set, is called with each key when it is first seen by
+	// a State (so at least once per distinct key, never per line);
+	// Result.KeysPass reports whether it held for every key. It lets a
+	// caller learn a property of all keys without another pass over a
+	// possibly spilled aggregate. It must be safe for concurrent use.
+	KeyCheck func(key []byte) bool
 }
+
+// DefaultBlockBytes is the default block size: large enough to amortise
+// the hand-off between goroutines, small enough to keep workers busy.
+const DefaultBlockBytes = 2 << 20
 
 // FileStats describes one input after reading.
 type FileStats struct {
@@ -87,6 +120,23 @@ type FileStats struct {
 	VerdictMissing int64 `json:"verdict_missing,omitempty"`
 }
 
+// add folds the line counts of a block into s.
+func (s *FileStats) add(o *FileStats) {
+	s.Lines += o.Lines
+	s.Parsed += o.Parsed
+	s.Malformed += o.Malformed
+	s.Keyless += o.Keyless
+	s.Skipped += o.Skipped
+	s.InvalidKey += o.InvalidKey
+	s.InvalidUTF8 += o.InvalidUTF8
+	s.NULBytes += o.NULBytes
+	s.VerdictMissing += o.VerdictMissing
+	if o.TimePrecision == "ms" {
+		s.TimePrecision = "ms"
+	}
+	s.MinTime, s.MaxTime = min(s.MinTime, o.MinTime), max(s.MaxTime, o.MaxTime)
+}
+
 // Sample is one malformed line kept for the manifest and stderr.
 type Sample struct {
 	File    string `json:"file"`
@@ -97,18 +147,79 @@ type Sample struct {
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	State *aggregate.State
-	// Filtered[i] holds the requests matching Config.Filters[i].
-	Filtered []*aggregate.State
+	// Source yields the merged aggregate of every request. It may be
+	// read any number of times (each Each merges the in-memory states
+	// and spilled runs afresh), but not concurrently, and not after
+	// Close.
+	Source aggregate.Source
+	// Filtered[i] yields the requests matching Config.Filters[i], like
+	// Source.
+	Filtered []aggregate.Source
 	Files    []FileStats
 	Samples  []Sample
+	// KeysPass reports whether Config.KeyCheck held for every key
+	// (false when KeyCheck is nil).
+	KeysPass bool
+	// SpilledBytes is the compressed size of every run written to disk;
+	// Spills counts them.
+	SpilledBytes int64
+	Spills       int
+	spill        *spiller
+}
+
+// Close removes every spilled run. It is safe to call more than once.
+func (r *Result) Close() error {
+	if r.spill != nil {
+		return r.spill.removeAll()
+	}
+	return nil
+}
+
+// fileJob is one input and what its blocks add up to.
+type fileJob struct {
+	path string
+	// name is the input's display name (set before any block is sent;
+	// read-only afterwards).
+	name string
+	// newParser gives each block's worker a parser for this file's
+	// format.
+	newParser func() parse.LineParser
+	mu        sync.Mutex
+	stats     FileStats
+	samples   []Sample
+	err       error
+}
+
+// addBlock folds one parsed block's results into the file's.
+func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.add(st)
+	if len(samples) == 0 {
+		return
+	}
+	// Blocks finish in any order: keep the first maxSamples by line.
+	f.samples = append(f.samples, samples...)
+	slices.SortStableFunc(f.samples, func(a, b Sample) int {
+		switch {
+		case a.Line < b.Line:
+			return -1
+		case a.Line > b.Line:
+			return 1
+		}
+		return 0
+	})
+	if len(f.samples) > maxSamples {
+		f.samples = f.samples[:maxSamples]
+	}
 }
 
 // Run reads paths with cfg and returns their merged aggregate. The first
-// read error (a missing file, a corrupt compressed stream) stops the run;
-// malformed lines do not, they are counted.
-func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
-	// Validate the key sources before any file is opened.
+// read error (a missing file, a corrupt compressed stream) stops the run
+// unless cfg.SkipCorrupt; malformed lines do not, they are counted. The
+// caller must Close the result.
+func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error) {
+	// Validate the key sources and format before any file is opened.
 	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
 		return nil, err
 	}
@@ -117,60 +228,112 @@ func Run(ctx context.Context, paths []string, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	workers := min(max(cfg.Workers, 1), len(paths))
-	type fileResult struct {
-		stats   FileStats
-		samples []Sample
+	workers := max(cfg.Workers, 1)
+	nReaders := min(workers, len(paths))
+	blockBytes, nBufs := blockSizing(cfg, workers, nReaders)
+	share := int64(math.MaxInt64)
+	if cfg.MemoryBytes > 0 {
+		// Block buffers come off the top; a state's tables can double
+		// when they grow, so half of the rest is shared by the holders
+		// of states (parse workers, and readers reading files whole).
+		share = max(0, cfg.MemoryBytes-int64(nBufs*blockBytes)) / 2 / int64(workers+nReaders)
 	}
-	results := make([]fileResult, len(paths))
-	states := make([]*aggregate.State, workers)
-	readers := make([]*reader, workers)
-	errs := make([]error, len(paths))
-	next := make(chan int)
+	sp := &spiller{dir: cfg.TmpDir, runs: make([][]string, 1+len(cfg.Filters))}
+	defer func() {
+		if err != nil {
+			sp.removeAll()
+		}
+	}()
+
+	jobs := make([]*fileJob, len(paths))
+	for i, p := range paths {
+		jobs[i] = &fileJob{path: p, name: p,
+			stats: FileStats{Path: p, MinTime: math.MaxInt64, MaxTime: math.MinInt64}}
+	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	for w := range workers {
-		states[w] = aggregate.NewState()
-		r := newReader(cfg, states[w])
-		readers[w] = r
-		wg.Add(1)
+	free := make(chan []byte, nBufs)
+	for range nBufs {
+		free <- nil // allocated on first use
+	}
+	blocks := make(chan *block, workers)
+	next := make(chan *fileJob)
+
+	var holders []*reader // every state holder, readers first
+	var rwg, wwg sync.WaitGroup
+	for range nReaders {
+		r := newReader(cfg, share, sp)
+		holders = append(holders, r)
+		rwg.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i].stats, results[i].samples, errs[i] = r.readFile(ctx, paths[i])
-				if errs[i] != nil {
+			defer rwg.Done()
+			c := cutter{cfg: cfg, blockBytes: blockBytes, free: free, out: blocks, r: r}
+			for job := range next {
+				if job.err = c.readFile(ctx, job); job.err != nil {
 					cancel()
 				}
 			}
 		}()
 	}
-feed:
-	for i := range paths {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
+	for range workers {
+		r := newReader(cfg, share, sp)
+		holders = append(holders, r)
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for b := range blocks {
+				if ctx.Err() == nil && r.err == nil {
+					r.parseBlock(b)
+					if r.err = r.maybeSpill(); r.err != nil {
+						cancel()
+					}
+				}
+				if b.buf != nil {
+					free <- b.buf[:0]
+				}
+			}
+		}()
 	}
-	close(next)
-	if !waitUnlessCanceled(parent, &wg) {
-		// A worker may be blocked reading a pipe that never ends; the
+	var all sync.WaitGroup
+	all.Add(1)
+	go func() {
+		defer all.Done()
+	feed:
+		for _, job := range jobs {
+			select {
+			case next <- job:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(next)
+		rwg.Wait()
+		close(blocks)
+		wwg.Wait()
+	}()
+	if !waitUnlessCanceled(parent, &all) {
+		// A reader may be blocked reading a pipe that never ends; the
 		// caller is stopping anyway, so it does not wait for it.
 		return nil, parent.Err()
 	}
+
 	// Report the first failing file in input order, so the message is
 	// deterministic whatever the scheduling; files abandoned because of
 	// that failure report only context.Canceled.
 	var canceled error
-	for _, err := range errs {
+	for _, job := range jobs {
 		switch {
-		case err == nil:
-		case errors.Is(err, context.Canceled):
-			canceled = err
+		case job.err == nil:
+		case errors.Is(job.err, context.Canceled):
+			canceled = job.err
 		default:
-			return nil, err
+			return nil, job.err
+		}
+	}
+	for _, r := range holders {
+		if r.err != nil {
+			return nil, r.err
 		}
 	}
 	if canceled != nil {
@@ -181,132 +344,56 @@ feed:
 	if err := parent.Err(); err != nil {
 		return nil, err
 	}
-	res := &Result{State: states[0]}
-	for _, st := range states[1:] {
-		res.State.Merge(st)
-	}
-	res.Filtered = mergeFiltered(readers)
-	for _, fr := range results {
-		res.Files = append(res.Files, fr.stats)
-		for _, s := range fr.samples {
+
+	res := &Result{spill: sp, KeysPass: cfg.KeyCheck != nil}
+	for _, job := range jobs {
+		finishStats(&job.stats)
+		res.Files = append(res.Files, job.stats)
+		for _, s := range job.samples {
 			if len(res.Samples) < cfg.MaxSamples {
 				res.Samples = append(res.Samples, s)
 			}
 		}
 	}
+	for _, r := range holders {
+		res.KeysPass = res.KeysPass && r.keysPass
+	}
+	if err := sp.compact(); err != nil {
+		return nil, err
+	}
+	states := make([][]*aggregate.State, 1+len(cfg.Filters))
+	for _, r := range holders {
+		states[0] = append(states[0], r.state)
+		for i, st := range r.filters.states {
+			states[i+1] = append(states[i+1], st)
+		}
+	}
+	res.Source = &mergedSource{states: states[0], runs: sp.runs[0]}
+	for i := range cfg.Filters {
+		res.Filtered = append(res.Filtered, &mergedSource{states: states[i+1], runs: sp.runs[i+1]})
+	}
+	res.SpilledBytes, res.Spills = sp.bytes, sp.count
 	return res, nil
 }
 
-// reader is one worker's parsing state, reused across its files.
-type reader struct {
-	cfg      Config
-	keys     *parse.KeyExtractor
-	state    *aggregate.State
-	throttle map[int]bool
-	rec      parse.Record
-	obs      aggregate.Observation
-	filters  filterSet
-	// verdictMissing counts the current file's keyed lines lacking the
-	// verdict field.
-	verdictMissing int64
-	pub            published // what publish last told cfg.Progress
+// blockSizing picks the block size and the number of block buffers: one
+// per reader and two per worker keep everyone busy; under a memory budget
+// the buffers take at most an eighth of it.
+func blockSizing(cfg Config, workers, readers int) (blockBytes, nBufs int) {
+	nBufs = readers + 2*workers
+	blockBytes = cfg.BlockBytes
+	if blockBytes <= 0 {
+		blockBytes = DefaultBlockBytes
+		if cfg.MemoryBytes > 0 {
+			blockBytes = int(min(int64(blockBytes), max(64<<10, cfg.MemoryBytes/8/int64(nBufs))))
+		}
+	}
+	return blockBytes, nBufs
 }
 
-func newReader(cfg Config, st *aggregate.State) *reader {
-	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
-	keys.SetPattern(cfg.KeyPattern)
-	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
-	throttle := map[int]bool{}
-	for _, s := range cfg.ThrottleStatus {
-		throttle[s] = true
+// finishStats completes a file's statistics once every block is read.
+func finishStats(st *FileStats) {
+	if st.Parsed > 0 && st.TimePrecision == "" {
+		st.TimePrecision = "s"
 	}
-	return &reader{cfg: cfg, keys: keys, state: st, throttle: throttle, filters: newFilterSet(cfg.Filters)}
-}
-
-// excerptBytes bounds how much of a malformed line a sample keeps.
-const excerptBytes = 120
-
-func (r *reader) readFile(ctx context.Context, path string) (FileStats, []Sample, error) {
-	st := FileStats{Path: path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
-	r.verdictMissing = 0
-	in, err := parse.Open(path)
-	if err != nil {
-		return st, nil, r.skip(&st, err)
-	}
-	defer in.Close()
-	st.Path, st.Compression = in.Name, string(in.Compression)
-	lr := parse.NewLineReader(in, r.cfg.MaxLineBytes)
-	parser, columnar, err := r.chooseFormat(in, lr, &st)
-	if err != nil {
-		// A stream corrupt from its first bytes is a corrupt input, which
-		// --skip-corrupt may skip; an unknown format is not.
-		var re *parse.ReadError
-		if errors.As(err, &re) {
-			return st, nil, r.skip(&st, err)
-		}
-		return st, nil, err
-	}
-	if columnar {
-		in.Close()
-		return r.readColumnar(ctx, path, st)
-	}
-	var samples []Sample
-	malformed := func(line []byte, reason string) {
-		st.Malformed++
-		if len(samples) < r.cfg.MaxSamples {
-			ex := line
-			if len(ex) > excerptBytes {
-				ex = ex[:excerptBytes]
-			}
-			samples = append(samples, Sample{File: in.Name, Line: lr.Line(), Reason: reason, Excerpt: string(ex)})
-		}
-	}
-	for {
-		if st.Lines&0xfff == 0 {
-			if ctx.Err() != nil {
-				return st, nil, ctx.Err()
-			}
-			r.publish(in, &st)
-		}
-		line, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == parse.ErrLineTooLong {
-			st.Lines++
-			malformed(nil, err.Error())
-			continue
-		}
-		if err != nil {
-			st.Bytes = in.CompressedBytes()
-			r.publish(in, &st)
-			return st, samples, r.skip(&st, err)
-		}
-		st.Lines++
-		if len(line) == 0 {
-			continue // blank lines (often a trailing one) carry nothing
-		}
-		if line[0] == 0 {
-			// NUL padding, as copytruncate leaves after a crash, before
-			// the real line.
-			st.NULBytes++
-			line = bytes.TrimLeft(line, "\x00")
-			if len(line) == 0 {
-				continue
-			}
-		}
-		if err := parser.Parse(line, &r.rec); err != nil {
-			if err == parse.ErrNoRecord {
-				st.Skipped++
-				continue
-			}
-			malformed(line, err.Error())
-			continue
-		}
-		r.observe(&st)
-	}
-	st.Bytes = in.CompressedBytes()
-	r.publish(in, &st)
-	r.finishStats(&st)
-	return st, samples, nil
 }

@@ -55,6 +55,14 @@ func (r *reader) publish(in *parse.Input, st *FileStats) {
 	r.pub.bytes, r.pub.lines = b, st.Lines
 }
 
+// publishLines adds n lines parsed from a block to the progress; the
+// reader cutting the file publishes its bytes.
+func (r *reader) publishLines(n int64) {
+	if p := r.cfg.Progress; p != nil {
+		p.lines.Add(n)
+	}
+}
+
 // skip turns a per-file read error into a Corrupt mark when the config
 // allows it, and returns nil then; otherwise it returns err.
 func (r *reader) skip(st *FileStats, err error) error {

@@ -51,6 +51,8 @@ type analyzeOptions struct {
 	reportInterval time.Duration
 	unattended     unattendedOptions
 	warehouse      warehouseOptions
+	memory         byteSize
+	tmpDir         string
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
@@ -66,7 +68,10 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.out, "out", "keyrate-out", "output directory")
 	fs.StringSliceVar(&o.outputs, "output", []string{"csv", "parquet"}, "output formats")
 	fs.Float64Var(&o.maxBadRatio, "max-bad-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is malformed")
-	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "files read in parallel")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel parse workers (and files decompressed at once)")
+	o.memory = 1 << 30
+	fs.Var(&o.memory, "memory", "memory budget for aggregation (e.g. 64MiB, 1GiB; 0: unbounded); beyond it state spills to --tmp-dir")
+	fs.StringVar(&o.tmpDir, "tmp-dir", "", "directory for spilled state (default: the system temp dir)")
 	fs.IntVar(&o.maxLineBytes, "max-line-bytes", parse.DefaultMaxLineBytes, "longer lines are counted as malformed")
 	fs.IntSliceVar(&o.throttleStatus, "throttle-status", []int{429}, "statuses that mean the gateway rejected the request")
 	fs.StringVar(&o.policy, "policy", "", "policy file (TOML) of plans and limits; see 'keyrate policy check'")
@@ -123,11 +128,13 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	cfg.SkipCorrupt = o.unattended.skipCorrupt
 	var stopProgress func()
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
+	setMemoryLimit(int64(o.memory))
 	res, err := ingest.Run(ctx, paths, cfg)
 	stopProgress()
 	if err != nil {
 		return err
 	}
+	defer res.Close()
 	m := newManifest(args, &o, res)
 	m.Policy = o.policy
 	warnVerdictMissing(stderr, &o, res)
@@ -214,6 +221,13 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 		MaxSamples:     maxSamples,
 		Filters:        pol.Filters,
 		VerdictField:   strings.ToLower(o.verdictField),
+		MemoryBytes:    int64(o.memory),
+		TmpDir:         o.tmpDir,
+	}
+	if keys := o.warehouse.keys; keys.Mode() == report.KeyRaw {
+		// Files may declare their sort order only if every key is
+		// written as is; checked once per new key while reading.
+		cfg.KeyCheck = func(k []byte) bool { return keys.Verbatim(string(k)) }
 	}
 	return cfg, pol, formats, nil
 }
@@ -241,7 +255,7 @@ func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.W
 func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
 func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, stderr io.Writer) (err error) {
-	verbatim := w.keys.Mode() == report.KeyRaw && res.State.EveryKey(w.keys.Verbatim)
+	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
 	set, err := report.NewSetFS(dir, formats, outputFS, w.setOptions(m, verbatim)...)
 	if err != nil {
 		return err
@@ -281,7 +295,9 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, res 
 		"keys":           sink.keys.Rows(),
 		"throttle_audit": sink.audit.Rows(),
 	}
+	m.Totals.Keys = int(sink.keys.Rows()) // every key has a row; known once merged
 	m.WallSeconds = time.Since(started).Seconds()
+	m.PeakRSSBytes = peakRSSBytes()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -24,6 +24,10 @@ type manifest struct {
 	UnplannedKeys int64           `json:"unplanned_keys"`
 	BadSamples    []ingest.Sample `json:"bad_line_samples"`
 	WallSeconds   float64         `json:"wall_seconds"`
+	// PeakRSSBytes is the process's peak resident memory (getrusage);
+	// SpilledBytes the compressed state written to --tmp-dir.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	SpilledBytes int64 `json:"spilled_bytes"`
 	warehouseManifest
 }
 
@@ -84,6 +88,6 @@ func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest
 		}
 		m.TimeRange = &timeRange{First: aggregate.Millis(first), Last: aggregate.Millis(last)}
 	}
-	m.Totals.Keys = res.State.Keys()
+	m.SpilledBytes = res.SpilledBytes
 	return m
 }

@@ -39,11 +39,7 @@ func (o *analyzeOptions) loadPolicy(limits []aggregate.Limit) (*aggregate.Policy
 
 // inputsOf hands the ingest result's partial aggregates to the evaluator.
 func inputsOf(res *ingest.Result) aggregate.Inputs {
-	in := aggregate.Inputs{All: res.State}
-	for _, st := range res.Filtered {
-		in.Filtered = append(in.Filtered, st)
-	}
-	return in
+	return aggregate.Inputs{All: res.Source, Filtered: res.Filtered}
 }
 
 // warnVerdictMissing says when --verdict-field names a field that keyed

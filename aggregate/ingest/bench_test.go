@@ -1,0 +1,51 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// benchLog writes n realistic combined lines (5000 Zipf-distributed keys,
+// 2000 lines per second) and returns the path and size.
+func benchLog(b *testing.B, n int) (string, int64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 4, 4999)
+	var buf bytes.Buffer
+	for i := range n {
+		sec := i / 2000
+		fmt.Fprintf(&buf, `10.%d.%d.%d - - [01/Nov/2026:%02d:%02d:%02d +0000] "GET /v1/items/%d?page=%d&api_key=k%016x HTTP/1.1" %d %d "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"`+"\n",
+			rng.IntN(256), rng.IntN(256), rng.IntN(256), sec/3600, sec/60%60, sec%60,
+			rng.IntN(100000), rng.IntN(20), zipf.Uint64()*0x9E3779B97F4A7C15, []int{200, 200, 200, 404, 429}[rng.IntN(5)], rng.IntN(20000))
+	}
+	path := filepath.Join(b.TempDir(), "bench.log")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path, int64(buf.Len())
+}
+
+// BenchmarkRunPlain is the whole pipeline on one plain file: cutting,
+// parsing, key extraction and aggregation, then the merged read-back.
+func BenchmarkRunPlain(b *testing.B) {
+	path, size := benchLog(b, 200000)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			cfg := baseConfig()
+			cfg.Workers, cfg.MaxLineBytes = workers, 0
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := Run(context.Background(), []string{path}, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Close()
+			}
+		})
+	}
+}

@@ -1,0 +1,397 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math"
+	"time"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/parse"
+)
+
+// block is a run of whole lines of one file, or the marker of one
+// over-long line the cutter skipped.
+type block struct {
+	file      *fileJob
+	buf       []byte // whole lines; the last may lack its "\n" at EOF
+	firstLine int64  // 1-based number of the first line in buf
+	tooLong   bool   // buf is nil: line firstLine exceeded the limit
+}
+
+// reader holds one goroutine's parsing and aggregation state: a parse
+// worker's (blocks of any file) or a file reader's (files read whole).
+type reader struct {
+	cfg      Config
+	keys     *parse.KeyExtractor
+	state    *aggregate.State
+	throttle map[int]bool
+	rec      parse.Record
+	obs      aggregate.Observation
+	filters  filterSet
+	// verdictMissing counts the current file's (or block's) keyed lines
+	// lacking the verdict field.
+	verdictMissing int64
+	pub            published // what publish last told cfg.Progress
+	// keysPass is false once cfg.KeyCheck rejected a key.
+	keysPass bool
+	// share is the memory this reader's states may hold before they
+	// spill to sp.
+	share   int64
+	sp      *spiller
+	err     error // a failed spill; the reader then only drains blocks
+	samples []Sample
+	// parser and parserFile cache a block parser across blocks of the
+	// same file.
+	parser     parse.LineParser
+	parserFile *fileJob
+}
+
+func newReader(cfg Config, share int64, sp *spiller) *reader {
+	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
+	keys.SetPattern(cfg.KeyPattern)
+	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
+	throttle := map[int]bool{}
+	for _, s := range cfg.ThrottleStatus {
+		throttle[s] = true
+	}
+	return &reader{cfg: cfg, keys: keys, state: aggregate.NewState(), throttle: throttle,
+		filters: newFilterSet(cfg.Filters), keysPass: true, share: share, sp: sp}
+}
+
+// maybeSpill writes the reader's states to runs when together they hold
+// more than its share of the memory budget.
+func (r *reader) maybeSpill() error {
+	if r.share == math.MaxInt64 {
+		return nil
+	}
+	n := r.state.ApproxBytes()
+	for _, st := range r.filters.states {
+		n += st.ApproxBytes()
+	}
+	if n <= r.share {
+		return nil
+	}
+	if r.state.Cells() > 0 {
+		if err := r.sp.spill(r.state, 0); err != nil {
+			return err
+		}
+	}
+	for i, st := range r.filters.states {
+		if st.Cells() > 0 {
+			if err := r.sp.spill(st, i+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// excerptBytes bounds how much of a malformed line a sample keeps.
+const excerptBytes = 120
+
+// malformed counts a bad line into st and keeps a sample of it.
+func (r *reader) malformed(st *FileStats, file string, lineNo int64, line []byte, reason string) {
+	st.Malformed++
+	if len(r.samples) < r.cfg.MaxSamples {
+		ex := line
+		if len(ex) > excerptBytes {
+			ex = ex[:excerptBytes]
+		}
+		r.samples = append(r.samples, Sample{File: file, Line: lineNo, Reason: reason, Excerpt: string(ex)})
+	}
+}
+
+// line parses and aggregates one line (already counted in st.Lines,
+// without its terminator) of file.
+func (r *reader) line(parser parse.LineParser, st *FileStats, file string, lineNo int64, line []byte) {
+	if len(line) == 0 {
+		return // blank lines (often a trailing one) carry nothing
+	}
+	if line[0] == 0 {
+		// NUL padding, as copytruncate leaves after a crash, before the
+		// real line.
+		st.NULBytes++
+		line = bytes.TrimLeft(line, "\x00")
+		if len(line) == 0 {
+			return
+		}
+	}
+	if err := parser.Parse(line, &r.rec); err != nil {
+		if err == parse.ErrNoRecord {
+			st.Skipped++
+			return
+		}
+		r.malformed(st, file, lineNo, line, err.Error())
+		return
+	}
+	r.observe(st)
+}
+
+// parseBlock parses and aggregates one block and folds its counts into
+// its file's.
+func (r *reader) parseBlock(b *block) {
+	st := FileStats{MinTime: math.MaxInt64, MaxTime: math.MinInt64}
+	r.samples = r.samples[:0]
+	r.verdictMissing = 0
+	file := b.file.name
+	if b.tooLong {
+		st.Lines++
+		r.malformed(&st, file, b.firstLine, nil, parse.ErrLineTooLong.Error())
+		b.file.addBlock(&st, r.samples, r.cfg.MaxSamples)
+		r.publishLines(st.Lines)
+		return
+	}
+	maxLine := r.cfg.MaxLineBytes
+	if maxLine <= 0 {
+		maxLine = parse.DefaultMaxLineBytes
+	}
+	if r.parserFile != b.file {
+		r.parser, r.parserFile = b.file.newParser(), b.file
+	}
+	lineNo := b.firstLine
+	for rest := b.buf; len(rest) > 0; lineNo++ {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+			if i > 0 && line[i-1] == '\r' { // "\r\n"; a lone final "\r" stays
+				line = line[:i-1]
+			}
+		} else {
+			rest = nil
+		}
+		st.Lines++
+		if len(line) > maxLine {
+			r.malformed(&st, file, lineNo, nil, parse.ErrLineTooLong.Error())
+			continue
+		}
+		r.line(r.parser, &st, file, lineNo, line)
+	}
+	st.VerdictMissing = r.verdictMissing
+	b.file.addBlock(&st, r.samples, r.cfg.MaxSamples)
+	r.publishLines(st.Lines)
+}
+
+// readLines reads a file whole, in order, with one parser: the path for
+// stateful formats. st and the returned samples become the file's.
+func (r *reader) readLines(ctx context.Context, in *parse.Input, lr *parse.LineReader, parser parse.LineParser, st *FileStats) ([]Sample, error) {
+	r.samples = nil // handed over to the file below
+	r.verdictMissing = 0
+	for {
+		if st.Lines&0xfff == 0 {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.publish(in, st)
+			if err := r.maybeSpill(); err != nil {
+				return nil, err
+			}
+		}
+		line, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == parse.ErrLineTooLong {
+			st.Lines++
+			r.malformed(st, in.Name, lr.Line(), nil, err.Error())
+			continue
+		}
+		if err != nil {
+			st.Bytes = in.CompressedBytes()
+			r.publish(in, st)
+			st.VerdictMissing = r.verdictMissing
+			return r.takeSamples(), r.skip(st, err)
+		}
+		st.Lines++
+		r.line(parser, st, in.Name, lr.Line(), line)
+	}
+	st.Bytes = in.CompressedBytes()
+	r.publish(in, st)
+	st.VerdictMissing = r.verdictMissing
+	return r.takeSamples(), r.maybeSpill()
+}
+
+func (r *reader) takeSamples() []Sample {
+	s := r.samples
+	r.samples = nil
+	return s
+}
+
+// maxBlockDelay bounds how long a block waits to fill before its whole
+// lines are handed to a worker.
+const maxBlockDelay = 100 * time.Millisecond
+
+// noLines is what a cutter publishes as its lines: workers count them.
+var noLines FileStats
+
+// cutter turns decompressed streams into blocks. One cutter runs per
+// reader goroutine and handles that goroutine's files one at a time.
+type cutter struct {
+	cfg        Config
+	blockBytes int
+	free       chan []byte // block buffers, bounding memory in flight
+	out        chan<- *block
+	carry      []byte // the partial line at the end of the last block
+	r          *reader
+}
+
+func (c *cutter) send(ctx context.Context, b *block) error {
+	select {
+	case c.out <- b:
+		return nil
+	case <-ctx.Done():
+		if b.buf != nil {
+			c.free <- b.buf
+		}
+		return ctx.Err()
+	}
+}
+
+// readFile opens one input, detects its compression and format, and
+// either reads it whole (stateful and columnar formats) or cuts it into
+// blocks for the parse workers.
+func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
+	r := c.r
+	st := FileStats{Path: job.path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
+	done := func(samples []Sample, err error) error {
+		job.mu.Lock()
+		defer job.mu.Unlock()
+		job.stats = st
+		job.samples = samples
+		return err
+	}
+	in, err := parse.Open(job.path)
+	if err != nil {
+		return done(nil, r.skip(&st, err))
+	}
+	defer in.Close()
+	st.Path, st.Compression = in.Name, string(in.Compression)
+	lr := parse.NewLineReader(in, c.cfg.MaxLineBytes)
+	newParser, columnar, err := r.chooseFormat(in, lr, &st)
+	if err != nil {
+		// A stream corrupt from its first bytes is a corrupt input, which
+		// --skip-corrupt may skip; an unknown format is not.
+		var re *parse.ReadError
+		if errors.As(err, &re) {
+			return done(nil, r.skip(&st, err))
+		}
+		return done(nil, err)
+	}
+	if columnar {
+		in.Close()
+		samples, err := r.readColumnar(ctx, job.path, &st)
+		return done(samples, err)
+	}
+	if p := newParser(); parse.IsStateful(p) {
+		samples, err := r.readLines(ctx, in, lr, p, &st)
+		return done(samples, err)
+	}
+	// Stateless: blocks. Workers add their counts to job.stats from now
+	// on, so it is set (under the lock) before the first block.
+	job.name, job.newParser = in.Name, newParser
+	done(nil, nil)
+	err = c.cut(ctx, job, in, lr.Rest())
+	job.mu.Lock()
+	defer job.mu.Unlock()
+	job.stats.Bytes = in.CompressedBytes()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		err = r.skip(&job.stats, err)
+	}
+	r.publish(in, &noLines)
+	return err
+}
+
+// cut reads src (in's stream) to its end and sends its lines in blocks.
+// Line numbers are counted here, so each block knows where it starts and
+// malformed-line samples name the exact line whatever worker parses them.
+// On a read error the complete lines before it are still sent, as a
+// LineReader would have returned them.
+func (c *cutter) cut(ctx context.Context, job *fileJob, in *parse.Input, src io.Reader) error {
+	maxLine := c.cfg.MaxLineBytes
+	if maxLine <= 0 {
+		maxLine = parse.DefaultMaxLineBytes
+	}
+	line := int64(1) // number of the next line to start
+	c.carry = c.carry[:0]
+	skipping := false // inside an over-long line, discarding to its end
+	eof := false
+	var readErr error
+	for !eof {
+		var buf []byte
+		select {
+		case buf = <-c.free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		target := max(c.blockBytes, 2*len(c.carry))
+		if cap(buf) < target {
+			buf = make([]byte, 0, target)
+		}
+		buf = append(buf[:0], c.carry...)
+		c.carry = c.carry[:0]
+		started := time.Now()
+		for len(buf) < target && !eof {
+			n, err := src.Read(buf[len(buf):target])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				eof, readErr = true, err
+			}
+			c.r.publish(in, &noLines)
+			// A slow stream (a pipe fed as the log is written) would
+			// otherwise hold its lines back until a whole block came.
+			if time.Since(started) > maxBlockDelay {
+				break
+			}
+		}
+		if skipping {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 && !eof {
+				c.free <- buf[:0]
+				continue
+			}
+			skipping = false
+			if i < 0 {
+				buf = buf[:0] // the over-long line ran to EOF: already counted
+			} else {
+				buf = buf[:copy(buf, buf[i+1:])]
+			}
+		}
+		cut := bytes.LastIndexByte(buf, '\n') + 1
+		if eof && readErr == nil {
+			cut = len(buf) // a last line without terminator is a line
+		}
+		if cut == 0 {
+			if eof {
+				// A read error after a partial line: the line is lost.
+				c.free <- buf[:0]
+				break
+			}
+			// No line ends in a full block: either the line is over the
+			// limit (skip it without buffering it whole) or the block
+			// size is below the limit (grow this line's buffer).
+			if len(buf) > maxLine+1 { // +1: room for a "\r"
+				c.free <- buf[:0]
+				if err := c.send(ctx, &block{file: job, firstLine: line, tooLong: true}); err != nil {
+					return err
+				}
+				line++
+				skipping = true
+				continue
+			}
+			c.carry = append(c.carry, buf...)
+			c.free <- buf[:0]
+			continue
+		}
+		c.carry = append(c.carry, buf[cut:]...)
+		b := &block{file: job, buf: buf[:cut], firstLine: line}
+		line += int64(bytes.Count(buf[:cut], []byte{'\n'}))
+		if err := c.send(ctx, b); err != nil {
+			return err
+		}
+	}
+	return readErr
+}

@@ -1,0 +1,210 @@
+package ingest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/keyrate/keyrate/aggregate"
+)
+
+// spiller writes workers' states to sorted runs in a private temporary
+// directory, created on the first spill and removed by removeAll.
+type spiller struct {
+	dir string // parent, as given by --tmp-dir
+	mu  sync.Mutex
+	tmp string // the private directory, once created
+	// runs[0] are runs of the main aggregate, runs[i+1] those of the
+	// filtered aggregate of Config.Filters[i].
+	runs  [][]string
+	bytes int64 // compressed bytes spilled by workers
+	count int   // spills by workers (before any intermediate merge)
+}
+
+// spill writes st as a run of aggregate list and resets it.
+func (s *spiller) spill(st *aggregate.State, list int) error {
+	path, err := s.newRun()
+	if err != nil {
+		return err
+	}
+	n, err := writeRunFile(path, st)
+	if err != nil {
+		return err
+	}
+	st.Reset()
+	s.mu.Lock()
+	s.runs[list] = append(s.runs[list], path)
+	s.bytes += n
+	s.count++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *spiller) newRun() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tmp == "" {
+		tmp, err := os.MkdirTemp(s.dir, "keyrate-spill-")
+		if err != nil {
+			return "", fmt.Errorf("spilling state to disk: %w", err)
+		}
+		s.tmp = tmp
+	}
+	f, err := os.CreateTemp(s.tmp, "run-*.krr")
+	if err != nil {
+		return "", fmt.Errorf("spilling state to disk: %w", err)
+	}
+	f.Close()
+	return f.Name(), nil
+}
+
+// writeRunFile writes src as a run to path and returns the file's size.
+func writeRunFile(path string, src aggregate.Source) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, fmt.Errorf("spilling state to disk: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	_, err = aggregate.WriteRun(bw, src)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("spilling state to %s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// maxFanIn bounds how many runs are read at once, so the merge's memory
+// (a decoder and a buffer per run) stays small whatever the spill count.
+const maxFanIn = 16
+
+// compact merges runs, oldest first and maxFanIn at a time, until no
+// aggregate has more than maxFanIn runs, so reading the result opens at
+// most maxFanIn runs per aggregate.
+func (s *spiller) compact() error {
+	for l := range s.runs {
+		for len(s.runs[l]) > maxFanIn {
+			group := s.runs[l][:maxFanIn]
+			cs, closers, err := openRuns(group)
+			if err != nil {
+				return err
+			}
+			path, err := s.newRun()
+			if err == nil {
+				_, err = writeRunFile(path, aggregate.NewMerge(cs...))
+			}
+			for _, c := range closers {
+				c()
+			}
+			if err != nil {
+				return err
+			}
+			for _, p := range group {
+				os.Remove(p)
+			}
+			s.runs[l] = append(s.runs[l][maxFanIn:], path)
+		}
+	}
+	return nil
+}
+
+// mergedSource is one merged aggregate as Result hands it out: the
+// workers' in-memory states plus the runs spilled from them. Each opens
+// fresh cursors over all of them, so the evaluator may read it more than
+// once (per-account limits do).
+type mergedSource struct {
+	states []*aggregate.State
+	runs   []string
+}
+
+// Each implements aggregate.Source.
+func (m *mergedSource) Each(fn func(*aggregate.Series) error) error {
+	cs, closers, err := openRuns(m.runs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	// Each State's cursor sorts its cells first: do that in parallel.
+	stateCursors := make([]aggregate.Cursor, len(m.states))
+	var wg sync.WaitGroup
+	for i, st := range m.states {
+		if st.Cells() > 0 {
+			wg.Go(func() { stateCursors[i] = st.Cursor() })
+		}
+	}
+	wg.Wait()
+	for _, c := range stateCursors {
+		if c != nil {
+			cs = append(cs, c)
+		}
+	}
+	return aggregate.NewMerge(cs...).Each(fn)
+}
+
+func openRuns(paths []string) ([]aggregate.Cursor, []func(), error) {
+	var cs []aggregate.Cursor
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		rr, err := aggregate.NewRunReader(bufio.NewReaderSize(f, 64<<10))
+		if err != nil {
+			f.Close()
+			closeAll()
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		closers = append(closers, func() { rr.Close(); f.Close() })
+		cs = append(cs, runCursor{rr, p})
+	}
+	return cs, closers, nil
+}
+
+// runCursor names the run file in read errors.
+type runCursor struct {
+	rr   *aggregate.RunReader
+	path string
+}
+
+func (c runCursor) Next() (*aggregate.Series, error) {
+	s, err := c.rr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading spilled run %s: %w", c.path, err)
+	}
+	return s, nil
+}
+
+// removeAll deletes the temporary directory and every run in it.
+func (s *spiller) removeAll() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tmp == "" {
+		return nil
+	}
+	err := os.RemoveAll(s.tmp)
+	s.tmp = ""
+	for l := range s.runs {
+		s.runs[l] = nil
+	}
+	return err
+}

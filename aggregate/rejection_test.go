@@ -1,0 +1,54 @@
+package aggregate
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAddRejectionMatchesReference: rejections without a request (what a
+// scoped limit records for requests it does not count) break the compact
+// cell's "every count <= Requests" invariant; whatever mix of Add,
+// AddRejection, Merge, spill to a run and read back, the counters must
+// equal a plain map's.
+func TestAddRejectionMatchesReference(t *testing.T) {
+	type ck struct {
+		key string
+		ts  int64
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	ref := map[ck]Counters{}
+	a, b := NewState(), NewState()
+	for i := range 5000 {
+		st := a
+		if i%3 == 0 {
+			st = b
+		}
+		k := ck{string(rune('a' + rng.IntN(5))), int64(rng.IntN(40)) * 1000}
+		c := ref[k]
+		if rng.IntN(3) == 0 {
+			st.AddRejection([]byte(k.key), k.ts)
+			c.Rejected++
+		} else {
+			o := Observation{TimeMillis: k.ts, Status: []int{200, 429, 503}[rng.IntN(3)], Bytes: 10, Rejected: rng.IntN(2) == 0}
+			st.Add([]byte(k.key), &o)
+			c.observe(&o)
+		}
+		ref[k] = c
+	}
+	a.Merge(b)
+	got := map[ck]Counters{}
+	a.Each(func(s *Series) error {
+		for _, p := range s.Points {
+			got[ck{s.Key, p.TimeMillis}] = p.Counters
+		}
+		return nil
+	})
+	if len(got) != len(ref) {
+		t.Fatalf("%d cells, want %d", len(got), len(ref))
+	}
+	for k, want := range ref {
+		if got[k] != want {
+			t.Fatalf("%v: %+v, want %+v", k, got[k], want)
+		}
+	}
+}

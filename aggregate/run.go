@@ -1,0 +1,204 @@
+package aggregate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// A run is a partial aggregate serialised in key order: what a worker
+// spills when its State outgrows its memory share, and the unit a later
+// stage can ship between machines and merge by addition. The format is
+// documented in docs/performance.md; in short, a zstd stream of
+//
+//	magic   "keyrate-run\x00v1\n" (15 bytes)
+//	per key, in ascending byte order of keys:
+//	  uvarint len(key)+1, key bytes,
+//	  uvarint number of points,
+//	  per point, in ascending time: varint (ts - previous ts; first: ts),
+//	    then 8 varints: Requests, Status2xx, Status3xx, Status4xx,
+//	    Status5xx, Status429, Rejected, BytesSent
+//	uvarint 0 (end), uvarint total keys, uvarint total points
+//
+// The trailer lets a reader tell a complete run from a truncated one.
+const runMagic = "keyrate-run\x00v1\n"
+
+// encoders recycles run encoders: creating one allocates several
+// megabytes, and a tight budget spills often.
+var encoders sync.Pool
+
+// RunStats describes a written run.
+type RunStats struct {
+	Keys, Points int64
+}
+
+// WriteRun writes src as a run to w (compressed), in src's order.
+func WriteRun(w io.Writer, src Source) (RunStats, error) {
+	var st RunStats
+	enc, _ := encoders.Get().(*zstd.Encoder)
+	if enc == nil {
+		var err error
+		enc, err = zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+		if err != nil {
+			return st, err
+		}
+	} else {
+		enc.Reset(w)
+	}
+	defer encoders.Put(enc)
+	bw := bufio.NewWriterSize(enc, 64<<10)
+	bw.WriteString(runMagic)
+	var buf []byte
+	err := src.Each(func(s *Series) error {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(s.Key))+1)
+		buf = append(buf, s.Key...)
+		buf = binary.AppendUvarint(buf, uint64(len(s.Points)))
+		var prev int64
+		for i := range s.Points {
+			p := &s.Points[i]
+			buf = binary.AppendVarint(buf, p.TimeMillis-prev)
+			prev = p.TimeMillis
+			c := &p.Counters
+			for _, v := range [...]int64{c.Requests, c.Status2xx, c.Status3xx, c.Status4xx,
+				c.Status5xx, c.Status429, c.Rejected, c.BytesSent} {
+				buf = binary.AppendVarint(buf, v)
+			}
+		}
+		st.Keys++
+		st.Points += int64(len(s.Points))
+		_, err := bw.Write(buf)
+		return err
+	})
+	if err != nil {
+		enc.Close()
+		return st, err
+	}
+	buf = binary.AppendUvarint(buf[:0], 0)
+	buf = binary.AppendUvarint(buf, uint64(st.Keys))
+	buf = binary.AppendUvarint(buf, uint64(st.Points))
+	bw.Write(buf)
+	if err := bw.Flush(); err != nil {
+		enc.Close()
+		return st, err
+	}
+	return st, enc.Close()
+}
+
+// RunReader reads a run back as a Cursor.
+type RunReader struct {
+	dec    *zstd.Decoder
+	br     *bufio.Reader
+	series Series
+	keys   int64
+	points int64
+	done   bool
+}
+
+// ErrBadRun reports a run that is truncated or not a run at all.
+var ErrBadRun = errors.New("not a complete keyrate run")
+
+// NewRunReader starts reading a run from r. Close releases the decoder.
+func NewRunReader(r io.Reader) (*RunReader, error) {
+	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(8<<20))
+	if err != nil {
+		return nil, err
+	}
+	rr := &RunReader{dec: dec, br: bufio.NewReaderSize(dec, 32<<10)}
+	magic := make([]byte, len(runMagic))
+	if _, err := io.ReadFull(rr.br, magic); err != nil || string(magic) != runMagic {
+		dec.Close()
+		return nil, fmt.Errorf("%w: bad header", ErrBadRun)
+	}
+	return rr, nil
+}
+
+// Close releases the decoder.
+func (r *RunReader) Close() { r.dec.Close() }
+
+func (r *RunReader) uvarint() (uint64, error) {
+	v, err := binary.ReadUvarint(r.br)
+	if err != nil {
+		return 0, r.bad(err)
+	}
+	return v, nil
+}
+
+func (r *RunReader) bad(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated", ErrBadRun)
+	}
+	return fmt.Errorf("%w: %v", ErrBadRun, err)
+}
+
+// maxRunKey bounds a key length read from a run, so a corrupt length
+// cannot ask for gigabytes.
+const maxRunKey = 1 << 20
+
+// Next implements Cursor.
+func (r *RunReader) Next() (*Series, error) {
+	if r.done {
+		return nil, nil
+	}
+	n, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		keys, err := r.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		points, err := r.uvarint()
+		if err != nil {
+			return nil, err
+		}
+		if keys != uint64(r.keys) || points != uint64(r.points) {
+			return nil, fmt.Errorf("%w: trailer says %d keys %d points, read %d and %d", ErrBadRun, keys, points, r.keys, r.points)
+		}
+		r.done = true
+		return nil, nil
+	}
+	if n-1 > maxRunKey {
+		return nil, fmt.Errorf("%w: key length %d", ErrBadRun, n-1)
+	}
+	key := make([]byte, n-1)
+	if _, err := io.ReadFull(r.br, key); err != nil {
+		return nil, r.bad(err)
+	}
+	if r.keys > 0 && string(key) <= r.series.Key {
+		return nil, fmt.Errorf("%w: keys out of order", ErrBadRun)
+	}
+	np, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	r.series.Key = string(key)
+	r.series.Points = r.series.Points[:0]
+	var ts int64
+	for i := uint64(0); i < np; i++ {
+		var vals [9]int64
+		for j := range vals {
+			if vals[j], err = binary.ReadVarint(r.br); err != nil {
+				return nil, r.bad(err)
+			}
+		}
+		if i > 0 && vals[0] <= 0 {
+			return nil, fmt.Errorf("%w: times out of order", ErrBadRun)
+		}
+		ts += vals[0]
+		r.series.Points = append(r.series.Points, Point{TimeMillis: ts, Counters: Counters{
+			Requests: vals[1], Status2xx: vals[2], Status3xx: vals[3], Status4xx: vals[4],
+			Status5xx: vals[5], Status429: vals[6], Rejected: vals[7], BytesSent: vals[8],
+		}})
+	}
+	r.keys++
+	r.points += int64(np)
+	return &r.series, nil
+}

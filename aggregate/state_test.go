@@ -1,0 +1,305 @@
+package aggregate
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// refCell is the brute-force reference: a plain map per (key, ts).
+type refCell struct {
+	key string
+	ts  int64
+}
+
+type reference map[refCell]Counters
+
+func (r reference) add(key string, o *Observation) {
+	c := r[refCell{key, o.TimeMillis}]
+	c.observe(o)
+	r[refCell{key, o.TimeMillis}] = c
+}
+
+// series lists the reference sorted as Each must yield it.
+func (r reference) series() []Series {
+	cells := make([]refCell, 0, len(r))
+	for c := range r {
+		cells = append(cells, c)
+	}
+	slices.SortFunc(cells, func(a, b refCell) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return int(a.ts - b.ts)
+	})
+	var out []Series
+	for _, c := range cells {
+		if len(out) == 0 || out[len(out)-1].Key != c.key {
+			out = append(out, Series{Key: c.key})
+		}
+		s := &out[len(out)-1]
+		s.Points = append(s.Points, Point{TimeMillis: c.ts, Counters: r[c]})
+	}
+	return out
+}
+
+// collect copies a Source's output (Series are reused by producers).
+func collect(t *testing.T, src Source) []Series {
+	t.Helper()
+	var out []Series
+	err := src.Each(func(s *Series) error {
+		out = append(out, Series{Key: s.Key, Points: slices.Clone(s.Points)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func equalSeries(t *testing.T, got, want []Series) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d series, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Key != want[i].Key || !slices.Equal(got[i].Points, want[i].Points) {
+			t.Fatalf("series %d: got %q %v, want %q %v", i, got[i].Key, got[i].Points, want[i].Key, want[i].Points)
+		}
+	}
+}
+
+// randomStateObs draws observations over a skewed key set (including keys that
+// are prefixes of others and arbitrary bytes) and a narrow time range, so
+// cells repeat often.
+func randomStateObs(rng *rand.Rand, nKeys int) (string, Observation) {
+	k := int(rng.ExpFloat64()*float64(nKeys)/4) % nKeys
+	key := fmt.Sprintf("k%d", k)
+	if k%7 == 0 {
+		key = key[:len(key)-1] + "\x00\xff"
+	}
+	statuses := []int{200, 201, 301, 404, 429, 500, 503, 99}
+	st := statuses[rng.IntN(len(statuses))]
+	return key, Observation{
+		TimeMillis: 1_700_000_000_000 + int64(rng.IntN(300))*1000 - int64(rng.IntN(2))*5_000_000_000,
+		Status:     st, Bytes: rng.Int64N(5000), Rejected: st == 429 || rng.IntN(50) == 0,
+	}
+}
+
+func TestStateMatchesReference(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		nKeys := 1 + rng.IntN(2000)
+		ref := reference{}
+		st := NewState()
+		for range rng.IntN(20000) {
+			key, o := randomStateObs(rng, nKeys)
+			ref.add(key, &o)
+			st.Add([]byte(key), &o)
+		}
+		want := ref.series()
+		equalSeries(t, collect(t, st), want)
+		if st.Keys() != len(want) || st.Cells() != len(ref) {
+			t.Fatalf("seed %d: Keys %d Cells %d, want %d %d", seed, st.Keys(), st.Cells(), len(want), len(ref))
+		}
+	}
+}
+
+func TestStateMergeAndResetMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	ref := reference{}
+	parts := []*State{NewState(), NewState(), NewState()}
+	for range 30000 {
+		key, o := randomStateObs(rng, 500)
+		ref.add(key, &o)
+		parts[rng.IntN(len(parts))].Add([]byte(key), &o)
+	}
+	merged := NewState()
+	for _, p := range parts {
+		merged.Merge(p)
+	}
+	equalSeries(t, collect(t, merged), ref.series())
+	// AddCounters of every point rebuilds the same state.
+	again := NewState()
+	for _, s := range collect(t, merged) {
+		for _, p := range s.Points {
+			again.AddCounters(s.Key, p.TimeMillis, &p.Counters)
+		}
+	}
+	equalSeries(t, collect(t, again), ref.series())
+	// A reset state is empty and refills correctly.
+	merged.Reset()
+	if merged.Keys() != 0 || merged.Cells() != 0 || len(collect(t, merged)) != 0 {
+		t.Fatal("Reset left data behind")
+	}
+	merged.Merge(again)
+	equalSeries(t, collect(t, merged), ref.series())
+}
+
+func TestStateAddExistingCellDoesNotAllocate(t *testing.T) {
+	st := NewState()
+	key := []byte("api-key-0123456789")
+	o := Observation{TimeMillis: 1_700_000_000_000, Status: 200, Bytes: 10}
+	st.Add(key, &o)
+	if n := testing.AllocsPerRun(1000, func() { st.Add(key, &o) }); n != 0 {
+		t.Fatalf("Add on an existing cell: %v allocs, want 0", n)
+	}
+	if st.Cells() != 1 {
+		t.Fatalf("Cells = %d", st.Cells())
+	}
+}
+
+func TestApproxBytesGrowsWithCells(t *testing.T) {
+	st := NewState()
+	empty := st.ApproxBytes()
+	for i := range 100000 {
+		st.Add([]byte{byte(i % 50)}, &Observation{TimeMillis: int64(i)})
+	}
+	got := st.ApproxBytes()
+	// At least the 48-byte cells themselves, and not wildly more than
+	// the layout's ~60 bytes per cell including slack.
+	if got <= empty || got < 100000*48 || got > 100000*120 {
+		t.Fatalf("ApproxBytes = %d for 100000 cells", got)
+	}
+	// After Reset (a spill) the State measures only new contents, or a
+	// budget check would spill again after every block.
+	st.Reset()
+	if after := st.ApproxBytes(); after != empty {
+		t.Fatalf("ApproxBytes after Reset = %d, want %d", after, empty)
+	}
+	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	if one := st.ApproxBytes(); one > 1<<20 {
+		t.Fatalf("ApproxBytes with one cell after Reset = %d", one)
+	}
+}
+
+func TestMergeCursorsMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	ref := reference{}
+	var cursors []Cursor
+	for range 6 {
+		st := NewState()
+		for range rng.IntN(5000) {
+			key, o := randomStateObs(rng, 300)
+			ref.add(key, &o)
+			st.Add([]byte(key), &o)
+		}
+		cursors = append(cursors, st.Cursor())
+	}
+	equalSeries(t, collect(t, NewMerge(cursors...)), ref.series())
+	if len(collect(t, NewMerge())) != 0 {
+		t.Fatal("empty merge yielded series")
+	}
+}
+
+func TestRunRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	ref := reference{}
+	st := NewState()
+	for range 20000 {
+		key, o := randomStateObs(rng, 1000)
+		ref.add(key, &o)
+		st.Add([]byte(key), &o)
+	}
+	var buf bytes.Buffer
+	stats, err := WriteRun(&buf, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Keys != int64(st.Keys()) || stats.Points != int64(st.Cells()) {
+		t.Fatalf("stats %+v, state has %d keys %d cells", stats, st.Keys(), st.Cells())
+	}
+	rr, err := NewRunReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	equalSeries(t, collect(t, NewMerge(rr)), ref.series())
+
+	// A truncated run is an error, never a silently shorter result.
+	for _, cut := range []int{0, 10, buf.Len() / 2, buf.Len() - 3} {
+		rr, err := NewRunReader(bytes.NewReader(buf.Bytes()[:cut]))
+		if err == nil {
+			err = NewMerge(rr).Each(func(*Series) error { return nil })
+			rr.Close()
+		}
+		if err == nil {
+			t.Fatalf("run cut at %d of %d read without error", cut, buf.Len())
+		}
+	}
+}
+
+// TestStateTimeOrderedThenNot covers both cell modes: appended unindexed
+// while every key's times grow, then indexed once a time goes back, and
+// again after Reset.
+func TestStateTimeOrderedThenNot(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	st := NewState()
+	for round := range 3 {
+		ref := reference{}
+		add := func(key string, ts int64) {
+			o := Observation{TimeMillis: ts, Status: 200 + rng.IntN(4)*100, Bytes: 1}
+			ref.add(key, &o)
+			st.Add([]byte(key), &o)
+		}
+		for ts := range int64(200) { // time-ordered: several lines per key and second
+			for range 1 + rng.IntN(30) {
+				add(fmt.Sprintf("k%d", rng.IntN(50)), ts*1000)
+			}
+		}
+		if round > 0 {
+			for range 500 { // earlier seconds, some existing, some new
+				add(fmt.Sprintf("k%d", rng.IntN(60)), int64(rng.IntN(250))*1000)
+			}
+			for range 100 { // and forward again
+				add(fmt.Sprintf("k%d", rng.IntN(60)), int64(250+rng.IntN(10))*1000)
+			}
+		}
+		equalSeries(t, collect(t, st), ref.series())
+		if st.Cells() != len(ref) {
+			t.Fatalf("round %d: Cells %d want %d", round, st.Cells(), len(ref))
+		}
+		st.Reset()
+	}
+}
+
+// TestStateWideCounters: counts that do not fit a 48-byte cell (huge,
+// negative, or a status count above Requests, all possible only through
+// AddCounters) move to the wide side table and still add exactly.
+func TestStateWideCounters(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	ref := map[refCell]Counters{}
+	st := NewState()
+	vals := []int64{0, 1, 7, 1 << 31, 1<<32 - 2, 1<<32 - 1, 1 << 32, 1 << 40, -1, -5}
+	for i := range 20000 {
+		key := fmt.Sprintf("k%d", rng.IntN(20))
+		ts := int64(rng.IntN(30)) * 1000
+		var c Counters
+		if i%3 == 0 {
+			c = Counters{Requests: vals[rng.IntN(len(vals))], Status2xx: vals[rng.IntN(len(vals))],
+				Status5xx: vals[rng.IntN(len(vals))], Rejected: vals[rng.IntN(len(vals))], BytesSent: vals[rng.IntN(len(vals))]}
+			st.AddCounters(key, ts, &c)
+		} else {
+			o := Observation{TimeMillis: ts, Status: 429, Bytes: 3, Rejected: true}
+			c.observe(&o)
+			st.Add([]byte(key), &o)
+		}
+		r := ref[refCell{key, ts}]
+		r.Add(&c)
+		ref[refCell{key, ts}] = r
+	}
+	equalSeries(t, collect(t, st), reference(ref).series())
+	// A small cell that reaches the uint32 limit through Add goes wide too.
+	big := NewState()
+	big.AddCounters("k", 0, &Counters{Requests: 1<<32 - 3, Status2xx: 1<<32 - 3})
+	for range 5 {
+		big.Add([]byte("k"), &Observation{TimeMillis: 0, Status: 200})
+	}
+	got := collect(t, big)[0].Points[0].Counters
+	if got.Requests != 1<<32+2 || got.Status2xx != 1<<32+2 {
+		t.Fatalf("counts past uint32: %+v", got)
+	}
+}
