@@ -1,8 +1,6 @@
 package aggregate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -35,11 +33,6 @@ func stateOf(o []obs) *State {
 		s.Add([]byte(x.key), &Observation{TimeMillis: x.ms, Status: x.st, Bytes: 10})
 	}
 	return s
-}
-
-func digest(k string) string {
-	sum := sha256.Sum256([]byte(k))
-	return hex.EncodeToString(sum[:])
 }
 
 type rowsSink struct {

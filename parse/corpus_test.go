@@ -82,8 +82,6 @@ type corpusResult struct {
 	format                 string
 	lines, parsed, skipped int64
 	malformed              map[int64]string
-	records                []Record // copies are not needed: only counted
-	minTime, maxTime       int64
 }
 
 // readCorpusFile reads path the way ingest does: decompress, detect the

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -88,25 +87,4 @@ func (l *rowLayout) sortingColumns() []parquet.SortingColumn {
 		cols = append(cols, parquet.Ascending(name))
 	}
 	return cols
-}
-
-// compareSort compares two rows on the sort columns, as Parquet orders
-// them: strings by bytes, times by instant.
-func (l *rowLayout) compareSort(a, b reflect.Value) int {
-	for _, f := range l.sortBy {
-		x, y := a.Field(f), b.Field(f)
-		var c int
-		switch x.Kind() {
-		case reflect.String:
-			c = strings.Compare(x.String(), y.String())
-		default:
-			if xt, ok := x.Interface().(time.Time); ok {
-				c = xt.Compare(y.Interface().(time.Time))
-			}
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
 }

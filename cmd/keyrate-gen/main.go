@@ -33,9 +33,11 @@ func main() {
 		os.Exit(2)
 	}
 	w := bufio.NewWriterSize(os.Stdout, 1<<20)
-	if err := generate(w, *lines, *keys, *seed, t0, *rate); err == nil {
-		err = w.Flush()
-	} else {
+	err = generate(w, *lines, *keys, *seed, t0, *rate)
+	if err == nil {
+		err = w.Flush() // a full disk shows up here, not in generate
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyrate-gen:", err)
 		os.Exit(1)
 	}
