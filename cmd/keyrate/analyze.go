@@ -137,7 +137,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	defer res.Close()
 	m := newManifest(args, &o, res)
 	m.Policy = o.policy
-	warnVerdictMissing(stderr, &o, res)
+	warnVerdictMissing(d, &o, res)
 	o.warehouse.scrub(res, m)
 	for _, s := range res.Samples {
 		d.log.Info("malformed line", "at", fmt.Sprintf("%s:%d", s.File, s.Line), "reason", s.Reason, "excerpt", s.Excerpt)
@@ -148,7 +148,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, stderr); err != nil {
+	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, d); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -254,7 +254,7 @@ func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violat
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
-func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, stderr io.Writer) (err error) {
+func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag) (err error) {
 	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
 	set, err := report.NewSetFS(dir, formats, outputFS, w.setOptions(m, verbatim)...)
 	if err != nil {
@@ -285,7 +285,7 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, res 
 	if err != nil {
 		return err
 	}
-	if err := w.recordDates(set, m, stderr); err != nil {
+	if err := w.recordDates(set, m, d); err != nil {
 		return err
 	}
 	m.UnplannedKeys = stats.UnplannedKeys

@@ -167,3 +167,30 @@ func TestNoProgressBarWhenQuiet(t *testing.T) {
 		t.Errorf("--quiet on a terminal showed %q, want nothing", shown)
 	}
 }
+
+// TestJSONDiagnosticsCoverEveryMessage: under --stderr-format json every
+// stderr line is one JSON object, warnings from partitions and malformed
+// lines included, so a log shipper never meets a stray text line.
+func TestJSONDiagnosticsCoverEveryMessage(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var so, se bytes.Buffer
+	code := run(context.Background(), []string{"analyze", "--stderr-format", "json", "--partition", "day",
+		"--limit", "100/min", "--out", out, "../../testdata/sample"}, &so, &se)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(se.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+		msgs = append(msgs, fmt.Sprint(rec["msg"]))
+	}
+	all := strings.Join(msgs, "|")
+	for _, want := range []string{"only in part", "malformed line", "done"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q message among %q", want, msgs)
+		}
+	}
+}

@@ -45,7 +45,7 @@ func inputsOf(res *ingest.Result) aggregate.Inputs {
 // warnVerdictMissing says when --verdict-field names a field that keyed
 // lines lack: those lines count as not rejected, which would otherwise
 // silently report every throttle as leaked.
-func warnVerdictMissing(stderr io.Writer, o *analyzeOptions, res *ingest.Result) {
+func warnVerdictMissing(d *diag, o *analyzeOptions, res *ingest.Result) {
 	if o.verdictField == "" {
 		return
 	}
@@ -55,8 +55,8 @@ func warnVerdictMissing(stderr io.Writer, o *analyzeOptions, res *ingest.Result)
 		keyed += f.Parsed - f.Keyless
 	}
 	if missing > 0 {
-		fmt.Fprintf(stderr, "keyrate: %d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected\n",
-			missing, keyed, o.verdictField, o.format)
+		d.log.Warn(fmt.Sprintf("%d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected",
+			missing, keyed, o.verdictField, o.format))
 	}
 }
 

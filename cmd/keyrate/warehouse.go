@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -143,7 +142,7 @@ func (w *warehouseOptions) wrap(all aggregate.Source, sink aggregate.Sink) (aggr
 
 // recordDates notes the partitions written in the manifest and warns
 // about dates the input covers only in part.
-func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, stderr io.Writer) error {
+func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, d *diag) error {
 	if w.part == report.NoPartition {
 		return nil
 	}
@@ -159,8 +158,8 @@ func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, stderr io.W
 		m.PartialDates = []string{}
 	}
 	if len(partial) > 0 {
-		fmt.Fprintf(stderr, "keyrate: warning: the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)\n",
-			strings.Join(partial, ", "))
+		d.log.Warn(fmt.Sprintf("the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)",
+			strings.Join(partial, ", ")))
 	}
 	return nil
 }
