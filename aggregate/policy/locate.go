@@ -37,8 +37,10 @@ func (l *locator) line() int {
 	return 1 + sort.SearchInts(l.starts, l.pos+1)
 }
 
+// mark records the line of path's first appearance. An empty path is a
+// real key too: TOML allows the quoted empty key '' (fuzzing found it).
 func (l *locator) mark(path string) {
-	if _, ok := l.lines[path]; !ok && path != "" {
+	if _, ok := l.lines[path]; !ok {
 		l.lines[path] = l.line()
 	}
 }
