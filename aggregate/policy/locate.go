@@ -38,7 +38,8 @@ func (l *locator) line() int {
 }
 
 // mark records the line of path's first appearance. An empty path is a
-// real key too: TOML allows the quoted empty key ” (fuzzing found it).
+// real key too: TOML allows a quoted empty key, two single or two double
+// quotes (fuzzing found it).
 func (l *locator) mark(path string) {
 	if _, ok := l.lines[path]; !ok {
 		l.lines[path] = l.line()
