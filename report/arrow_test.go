@@ -1,18 +1,15 @@
 package report
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	pq "github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/apache/arrow/go/v15/parquet/schema"
 	"github.com/parquet-go/parquet-go"
 )
@@ -25,22 +22,7 @@ func TestParquetReadByArrow(t *testing.T) {
 	// Enough rows for three row groups; 40 keys so the key column has a
 	// small dictionary.
 	rows := genWindows(2*rowGroupRows+4000, 40, day0, 1)
-	set, err := NewSet(dir, []Format{Parquet}, WithVersion("v9.9.9"), WithPolicyDigest("sha256:abc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, err := NewTable[winRow](set, "windows")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := tab.Write(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := set.Commit(nil); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "windows", []Format{Parquet}, rows, nil, WithVersion("v9.9.9"), WithPolicyDigest("sha256:abc"))
 	path := filepath.Join(dir, "windows.parquet")
 	rdr, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -129,15 +111,7 @@ func TestParquetReadByArrow(t *testing.T) {
 	}
 
 	// Values, through the Arrow table.
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readArrow(t, path)
 	ts, ok := tbl.Schema().Field(2).Type.(*arrow.TimestampType)
 	if !ok || ts.Unit != arrow.Millisecond || ts.TimeZone != "UTC" {
 		t.Errorf("window_start arrow type %s, want timestamp[ms, tz=UTC]", tbl.Schema().Field(2).Type)

@@ -1,12 +1,18 @@
 package report
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 )
 
 // winRow mirrors the shape of the aggregate's window rows: the report
@@ -54,14 +60,15 @@ func genWindows(n, keys int, from time.Time, days int) []winRow {
 	return rows
 }
 
-// writeSet writes rows as table "windows" into dir and commits.
-func writeSet(t *testing.T, dir string, rows []winRow, opts ...Option) *Set {
+// writeTable writes rows as table name into a new set in dir, checks
+// the table counted them, and commits with manifest (nil: none).
+func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []T, manifest any, opts ...Option) *Set {
 	t.Helper()
-	set, err := NewSet(dir, []Format{CSV, Parquet}, opts...)
+	set, err := NewSet(dir, formats, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := NewTable[winRow](set, "windows")
+	tab, err := NewTable[T](set, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +77,41 @@ func writeSet(t *testing.T, dir string, rows []winRow, opts ...Option) *Set {
 			t.Fatal(err)
 		}
 	}
-	if err := set.Commit(map[string]int{"rows": len(rows)}); err != nil {
+	if tab.Rows() != int64(len(rows)) {
+		t.Errorf("%s: Rows() = %d, want %d", name, tab.Rows(), len(rows))
+	}
+	if err := set.Commit(manifest); err != nil {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// writeSet writes rows as table "windows" in both formats into dir and
+// commits with a manifest.
+func writeSet(t *testing.T, dir string, rows []winRow, opts ...Option) *Set {
+	t.Helper()
+	return writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opts...)
+}
+
+// readArrow reads the Parquet file at path whole with Apache Arrow, the
+// independent reader; the table is released when the test ends.
+func readArrow(t *testing.T, path string) arrow.Table {
+	t.Helper()
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdr.Close() })
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tbl.Release)
+	return tbl
 }
 
 // tree maps every file under dir (relative path) to its content.

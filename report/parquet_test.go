@@ -1,16 +1,13 @@
 package report
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/apache/arrow/go/v15/parquet/schema"
 )
 
@@ -20,9 +17,7 @@ import (
 // and the file is zstd compressed.
 func TestParquetReadsBackWithArrow(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeTestTable(t, dir, []Format{Parquet}, sampleRows); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "things", []Format{Parquet}, sampleRows, map[string]int{"things": len(sampleRows)})
 	path := filepath.Join(dir, "things.parquet")
 	rdr, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -60,15 +55,7 @@ func TestParquetReadsBackWithArrow(t *testing.T) {
 	}
 
 	// Values round-trip through Arrow.
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readArrow(t, path)
 	if tbl.NumRows() != int64(len(sampleRows)) {
 		t.Fatalf("%d rows, want %d", tbl.NumRows(), len(sampleRows))
 	}

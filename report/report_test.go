@@ -17,27 +17,6 @@ type basicRow struct {
 	Skip  string    `parquet:"-"`
 }
 
-func writeTestTable(t *testing.T, dir string, formats []Format, rows []basicRow) error {
-	t.Helper()
-	set, err := NewSet(dir, formats)
-	if err != nil {
-		return err
-	}
-	tab, err := NewTable[basicRow](set, "things")
-	if err != nil {
-		return err
-	}
-	for i := range rows {
-		if err := tab.Write(&rows[i]); err != nil {
-			return err
-		}
-	}
-	if tab.Rows() != int64(len(rows)) {
-		t.Errorf("Rows() = %d, want %d", tab.Rows(), len(rows))
-	}
-	return set.Commit(map[string]int{"things": len(rows)})
-}
-
 // sampleRows are in key order, as report tables require.
 var sampleRows = []basicRow{
 	{Key: "multi\nline", At: time.UnixMilli(0), Count: -3},
@@ -47,9 +26,7 @@ var sampleRows = []basicRow{
 
 func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeTestTable(t, dir, []Format{CSV}, sampleRows); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "things", []Format{CSV}, sampleRows, map[string]int{"things": len(sampleRows)})
 	f, err := os.Open(filepath.Join(dir, "things.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +52,7 @@ func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
 
 func TestCommitLeavesNoTemporaryFiles(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeTestTable(t, dir, []Format{CSV, Parquet}, sampleRows); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "things", []Format{CSV, Parquet}, sampleRows, map[string]int{"things": len(sampleRows)})
 	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
@@ -90,9 +65,7 @@ func TestCommitLeavesNoTemporaryFiles(t *testing.T) {
 
 func TestAbortKeepsPreviousReports(t *testing.T) {
 	dir := t.TempDir()
-	if err := writeTestTable(t, dir, []Format{CSV}, sampleRows); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "things", []Format{CSV}, sampleRows, map[string]int{"things": len(sampleRows)})
 	before, _ := os.ReadFile(filepath.Join(dir, "things.csv"))
 
 	set, err := NewSet(dir, []Format{CSV, Parquet})

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/csv"
@@ -16,9 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v15/arrow/array"
-	"github.com/apache/arrow/go/v15/arrow/memory"
-	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -55,22 +51,7 @@ type csvRow struct {
 func writeCSV(t *testing.T, raw bool, rows []csvRow) [][]string {
 	t.Helper()
 	dir := t.TempDir()
-	set, err := NewSet(dir, []Format{CSV}, WithCSVRaw(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, err := NewTable[csvRow](set, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := tab.Write(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := set.Commit(nil); err != nil {
-		t.Fatal(err)
-	}
+	writeTable(t, dir, "t", []Format{CSV}, rows, nil, WithCSVRaw(raw))
 	b, err := os.ReadFile(filepath.Join(dir, "t.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -220,17 +201,7 @@ func TestKeyColumnDisplayed(t *testing.T) {
 		}
 	}
 	// Arrow reads the displayed keys back.
-	rdr, err := file.OpenParquetFile(filepath.Join(dir, "windows.parquet"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Close()
-	fr, _ := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readArrow(t, filepath.Join(dir, "windows.parquet"))
 	got := arrowWindows(t, tbl)
 	for i := range got {
 		if got[i].Key != kd.Show(ordered[i].Key) || got[i].LimitName != "100/min" {
@@ -289,17 +260,7 @@ func TestHighCardinalityStrings(t *testing.T) {
 	if err := set.Commit(nil); err != nil {
 		t.Fatal(err)
 	}
-	rdr, err := file.OpenParquetFile(filepath.Join(dir, "keys.parquet"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Close()
-	fr, _ := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	tbl, err := fr.ReadTable(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tbl.Release()
+	tbl := readArrow(t, filepath.Join(dir, "keys.parquet"))
 	if tbl.NumRows() != n {
 		t.Fatalf("%d rows, want %d", tbl.NumRows(), n)
 	}
