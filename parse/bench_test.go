@@ -11,8 +11,11 @@ import (
 func benchLines() [][]byte {
 	var lines [][]byte
 	for i := range 64 {
-		l := fmt.Sprintf(`10.1.%d.%d - - [01/Nov/2026:13:%02d:%02d +0000] "GET /v1/items/%d?page=2&api_key=k%016x HTTP/1.1" %d %d "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"`,
-			i%7, i, i/32, i/4, i*37, i*0x9E3779B9, []int{200, 404, 429}[i%3], i*100)
+		// The key parameter varies as keyrate-gen's does, so that later
+		// key sources get their share of the work.
+		param := []string{"api_key", "api_key", "api_key", "apikey", "key"}[i%5]
+		l := fmt.Sprintf(`10.1.%d.%d - - [01/Nov/2026:13:%02d:%02d +0000] "GET /v1/items/%d?page=2&%s=k%016x HTTP/1.1" %d %d "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"`,
+			i%7, i, i/32, i/4, i*37, param, i*0x9E3779B9, []int{200, 404, 429}[i%3], i*100)
 		if i%8 == 0 {
 			l = l[:strings.Index(l, ` "-" "Mozilla`)] // common format
 		}

@@ -10,42 +10,58 @@ import (
 // providers most often use for keys.
 var DefaultKeySources = []string{"query:api_key", "query:apikey", "query:key"}
 
-// keySource finds a raw (still encoded) key candidate in a record.
+// keySource finds raw (still encoded) key candidates in a record and
+// appends them to dst in priority order; an empty candidate means none.
+// Most sources yield one; queryParams yields one per parameter name.
 type keySource interface {
-	find(rec *Record) []byte
+	find(rec *Record, dst [][]byte) [][]byte
 }
 
-// queryParam reads a query-string parameter of the request target.
-type queryParam struct{ name []byte }
+// queryParams reads query-string parameters of the request target. The
+// key sources of consecutive query:NAME specs share one, so the query is
+// scanned once rather than once per name (the default --key names three
+// parameters, and a request carrying the last one would otherwise be
+// scanned three times). Each name yields its first non-empty value.
+type queryParams struct{ names [][]byte }
 
-func (q queryParam) find(rec *Record) []byte {
+func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
+	base := len(dst)
+	for range q.names {
+		dst = append(dst, nil)
+	}
+	vals, missing := dst[base:], len(q.names)
 	query := rec.Query()
-	for len(query) > 0 {
+	for len(query) > 0 && missing > 0 {
 		pair := query
 		if i := indexByte(query, '&'); i >= 0 {
 			pair, query = query[:i], query[i+1:]
 		} else {
 			query = nil
 		}
-		if len(pair) > len(q.name) && pair[len(q.name)] == '=' && string(pair[:len(q.name)]) == string(q.name) {
-			if v := pair[len(q.name)+1:]; len(v) > 0 {
-				return v
+		for j, name := range q.names {
+			n := len(name)
+			if vals[j] == nil && len(pair) > n+1 && pair[n] == '=' && string(pair[:n]) == string(name) {
+				vals[j] = pair[n+1:]
+				missing--
+				break
 			}
 		}
 	}
-	return nil
+	return dst
 }
 
 // recordField reads a named Record field (a logged header, a JSON key,
 // a --log-format variable).
 type recordField struct{ name string }
 
-func (f recordField) find(rec *Record) []byte { return dashless(rec.Field(f.name)) }
+func (f recordField) find(rec *Record, dst [][]byte) [][]byte {
+	return append(dst, dashless(rec.Field(f.name)))
+}
 
 // remoteUser reads the authenticated user (CLF's third field, basic auth).
 type remoteUser struct{}
 
-func (remoteUser) find(rec *Record) []byte { return dashless(rec.User) }
+func (remoteUser) find(rec *Record, dst [][]byte) [][]byte { return append(dst, dashless(rec.User)) }
 
 // cookie reads one cookie, from a field the layout logged it in
 // ($cookie_NAME, %{NAME}C) or from a logged Cookie header.
@@ -54,7 +70,9 @@ type cookie struct {
 	field string // "cookie_" + name
 }
 
-func (c cookie) find(rec *Record) []byte {
+func (c cookie) find(rec *Record, dst [][]byte) [][]byte { return append(dst, c.value(rec)) }
+
+func (c cookie) value(rec *Record) []byte {
 	if v := dashless(rec.Field(c.field)); len(v) > 0 {
 		return v
 	}
@@ -85,7 +103,9 @@ type pathTemplate struct {
 	prefix bool // ends in "*"
 }
 
-func (t pathTemplate) find(rec *Record) []byte {
+func (t pathTemplate) find(rec *Record, dst [][]byte) [][]byte { return append(dst, t.key(rec)) }
+
+func (t pathTemplate) key(rec *Record) []byte {
 	p := rec.Path()
 	if len(p) == 0 || p[0] != '/' {
 		return nil
@@ -156,6 +176,7 @@ type KeyExtractor struct {
 	sources  []keySource
 	fields   []string
 	pattern  *regexp.Regexp
+	cands    [][]byte // the current source's candidates
 	buf      []byte
 	rejected bool
 }
@@ -170,6 +191,13 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 		src, err := compileKeySource(spec)
 		if err != nil {
 			return nil, err
+		}
+		if q, ok := src.(queryParams); ok && len(k.sources) > 0 {
+			if prev, ok := k.sources[len(k.sources)-1].(queryParams); ok {
+				prev.names = append(prev.names, q.names...)
+				k.sources[len(k.sources)-1] = prev
+				continue
+			}
 		}
 		k.sources = append(k.sources, src)
 		switch s := src.(type) {
@@ -210,7 +238,7 @@ func compileKeySource(spec string) (keySource, error) {
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: query needs a parameter name, as in query:api_key", spec)
 		}
-		return queryParam{name: []byte(arg)}, nil
+		return queryParams{names: [][]byte{[]byte(arg)}}, nil
 	case "header":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: header needs a header name, as in header:X-Api-Key", spec)
@@ -238,26 +266,47 @@ func compileKeySource(spec string) (keySource, error) {
 }
 
 // Extract returns the decoded key of rec, or nil when no source yields
-// one. The result is valid until the next call to Extract. After a nil
+// one. The result may alias rec's line or the extractor's scratch
+// buffer: it is valid until the next call to Extract and while rec's line
+// is unchanged; callers must not modify it. After a nil
 // result, Rejected says whether some source had a value that the key
 // pattern rejected (an invalid key rather than a keyless request).
 func (k *KeyExtractor) Extract(rec *Record) []byte {
 	k.rejected = false
 	for _, src := range k.sources {
-		if raw := src.find(rec); len(raw) > 0 {
-			k.buf = appendUnescaped(k.buf[:0], raw)
-			if len(k.buf) == 0 {
+		k.cands = src.find(rec, k.cands[:0])
+		for _, raw := range k.cands {
+			if len(raw) == 0 {
 				continue
 			}
-			if k.pattern != nil && !k.pattern.Match(k.buf) {
+			key := raw
+			if needsUnescape(raw) {
+				// Most keys are plain tokens: only an escaped one is
+				// decoded into (and returned from) the scratch buffer.
+				k.buf = appendUnescaped(k.buf[:0], raw)
+				if key = k.buf; len(key) == 0 {
+					continue
+				}
+			}
+			if k.pattern != nil && !k.pattern.Match(key) {
 				k.rejected = true
 				continue
 			}
 			k.rejected = false
-			return k.buf
+			return key
 		}
 	}
 	return nil
+}
+
+// needsUnescape reports whether s holds a '+' or a %-escape to decode.
+func needsUnescape(s []byte) bool {
+	for _, c := range s {
+		if c == '%' || c == '+' {
+			return true
+		}
+	}
+	return false
 }
 
 // Rejected reports whether the last Extract found only values that the
