@@ -31,10 +31,13 @@ type State struct {
 	keyEnd   []uint32 // key id i is arena[keyStart(i):keyEnd[i]]
 	keyHash  []uint64 // hash of each key, to rehash without rereading
 	keySlots []uint32 // open addressing: key id + 1, 0 = empty
-	// keyLast is each key's most recently used cell + 1: a key's lines
-	// cluster in time, so most lines find their cell here without a
-	// probe of the (large, cache-missing) cell table.
-	keyLast []uint32
+	// keyLast is each key's most recently used cell and its time: a
+	// key's lines cluster in time, so most lines find their cell here
+	// without a probe of the (large, cache-missing) cell table. The time
+	// is kept beside the index because the cell itself is usually far
+	// out of cache: a line that starts a new cell then touches only this
+	// small array and the end of the newest chunk.
+	keyLast []lastCell
 
 	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
 	mem       *chunkMem   // where chunks come from
@@ -59,6 +62,13 @@ type cellRec struct {
 	n     [7]uint32 // Requests, Status2xx, 3xx, 4xx, 5xx, 429, Rejected
 	ts    int64
 	bytes int64
+}
+
+// lastCell is a key's most recently used cell: its index + 1 (0: none
+// yet) and its timestamp.
+type lastCell struct {
+	ts   int64
+	cell uint32
 }
 
 const (
@@ -91,9 +101,9 @@ func (s *State) Add(key []byte, o *Observation) {
 	ts := o.TimeMillis
 	var i uint32
 	switch last := s.keyLast[id]; {
-	case last != 0 && s.cell(last-1).ts == ts:
-		i = last - 1
-	case !s.indexed && (last == 0 || ts > s.cell(last-1).ts):
+	case last.cell != 0 && last.ts == ts:
+		i = last.cell - 1
+	case !s.indexed && (last.cell == 0 || ts > last.ts):
 		i = s.newCell(id, ts)
 	default:
 		i = s.at(id, ts)
@@ -210,7 +220,7 @@ func (s *State) Cells() int { return s.nCells }
 func (s *State) ApproxBytes() int64 {
 	var n int64
 	if len(s.keyEnd) > 0 {
-		n += int64(len(s.arena)) + int64(len(s.keyEnd))*(4+8+4) + int64(len(s.keySlots))*4
+		n += int64(len(s.arena)) + int64(len(s.keyEnd))*int64(4+8+unsafe.Sizeof(lastCell{})) + int64(len(s.keySlots))*4
 	}
 	chunks := (s.nCells + chunkCells - 1) / chunkCells
 	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
@@ -269,7 +279,7 @@ func (s *State) intern(key []byte, h uint64) uint32 {
 	s.arena = append(s.arena, key...)
 	s.keyEnd = append(s.keyEnd, uint32(len(s.arena)))
 	s.keyHash = append(s.keyHash, h)
-	s.keyLast = append(s.keyLast, 0)
+	s.keyLast = append(s.keyLast, lastCell{})
 	if (len(s.keyEnd))*4 > len(s.keySlots)*3 { // keep load <= 3/4
 		s.keySlots = make([]uint32, max(64, 2*len(s.keySlots)))
 		for id := range s.keyEnd {
@@ -313,7 +323,7 @@ func (s *State) at(id uint32, ts int64) uint32 {
 				break
 			}
 			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
-				s.keyLast[id] = slot
+				s.keyLast[id] = lastCell{ts: ts, cell: slot}
 				return slot - 1
 			}
 		}
@@ -340,7 +350,7 @@ func (s *State) newCell(id uint32, ts int64) uint32 {
 	s.nCells++
 	c := s.cell(i)
 	*c = cellRec{key: id, ts: ts}
-	s.keyLast[id] = i + 1
+	s.keyLast[id] = lastCell{ts: ts, cell: i + 1}
 	return i
 }
 
