@@ -373,10 +373,12 @@ func (s *State) buildIndex() {
 	s.indexed = true
 }
 
-// sortedCells returns the cell indexes ordered by key bytes, then time.
-// Keys are ranked once, so the cell sort compares integers only.
-func (s *State) sortedCells() []uint32 {
-	byKey := make([]uint32, len(s.keyEnd))
+// sortedCells returns the cell indexes ordered by key bytes, then time,
+// and the key groups in that order: group g is key byKey[g], whose cells
+// are order[ends[g-1]:ends[g]] (from 0 for g = 0). Keys are ranked once,
+// so the cell sort compares integers only.
+func (s *State) sortedCells() (order, byKey, ends []uint32) {
+	byKey = make([]uint32, len(s.keyEnd))
 	for i := range byKey {
 		byKey[i] = uint32(i)
 	}
@@ -386,20 +388,35 @@ func (s *State) sortedCells() []uint32 {
 		rank[id] = uint32(r)
 	}
 	// Counting sort by key rank keeps each key's cells in insertion
-	// order, which for time-ordered logs is already time order: a key's
-	// group is sorted by time only when it is not.
-	pos := make([]uint32, len(byKey)+1)
+	// order, which for time-ordered logs is already time order. Both
+	// passes read the cells sequentially; the second also notes the
+	// groups whose times are not ascending, so that only those are
+	// sorted (a check afterwards would read every cell again, in
+	// random order, which with millions of cells is mostly cache misses).
+	ends = make([]uint32, len(byKey))
 	for i := range uint32(s.nCells) {
-		pos[rank[s.cell(i).key]+1]++
+		ends[rank[s.cell(i).key]]++
 	}
-	for r := 1; r < len(pos); r++ {
-		pos[r] += pos[r-1]
+	var sum uint32
+	for r, n := range ends {
+		ends[r] = sum // the group's start, advanced to its end by the fill
+		sum += n
 	}
-	order := make([]uint32, s.nCells)
+	order = make([]uint32, s.nCells)
+	lastTS := make([]int64, len(byKey))
+	for r := range lastTS {
+		lastTS[r] = math.MinInt64
+	}
+	var unsorted []uint32 // ranks of groups out of time order, repeats allowed
 	for i := range uint32(s.nCells) {
-		r := rank[s.cell(i).key]
-		order[pos[r]] = i
-		pos[r]++
+		c := s.cell(i)
+		r := rank[c.key]
+		if c.ts < lastTS[r] {
+			unsorted = append(unsorted, r)
+		}
+		lastTS[r] = c.ts
+		order[ends[r]] = i
+		ends[r]++
 	}
 	byTime := func(a, b uint32) int {
 		ta, tb := s.cell(a).ts, s.cell(b).ts
@@ -411,15 +428,16 @@ func (s *State) sortedCells() []uint32 {
 		}
 		return 0
 	}
-	for lo := 0; lo < len(order); {
-		r := rank[s.cell(order[lo]).key]
-		hi := int(pos[r]) // after the fill, pos[r] is the end of r's group
-		if g := order[lo:hi]; !slices.IsSortedFunc(g, byTime) {
-			slices.SortFunc(g, byTime)
+	slices.Sort(unsorted)
+	unsorted = slices.Compact(unsorted)
+	for _, r := range unsorted {
+		var lo uint32
+		if r > 0 {
+			lo = ends[r-1]
 		}
-		lo = hi
+		slices.SortFunc(order[lo:ends[r]], byTime)
 	}
-	return order
+	return order, byKey, ends
 }
 
 // Each implements Source: keys in ascending order, points in time order.
@@ -438,32 +456,38 @@ func (s *State) Each(fn func(*Series) error) error {
 
 // stateCursor reads a State's series in order, one key at a time.
 type stateCursor struct {
-	s      *State
-	order  []uint32
-	pos    int
-	series Series
+	s          *State
+	order      []uint32
+	byKey      []uint32
+	ends       []uint32
+	group, pos int
+	series     Series
 }
 
 // Cursor returns a Cursor over s's series in Each's order. s must not
 // change while the cursor is in use.
 func (s *State) Cursor() Cursor {
-	return &stateCursor{s: s, order: s.sortedCells()}
+	c := &stateCursor{s: s}
+	c.order, c.byKey, c.ends = s.sortedCells()
+	return c
 }
 
 func (c *stateCursor) Next() (*Series, error) {
-	if c.pos >= len(c.order) {
+	for c.group < len(c.ends) && int(c.ends[c.group]) == c.pos {
+		c.group++ // a key without cells
+	}
+	if c.group >= len(c.ends) {
 		return nil, nil
 	}
 	s := c.s
-	id := s.cell(c.order[c.pos]).key
-	c.series.Key = string(s.key(id))
+	c.series.Key = string(s.key(c.byKey[c.group]))
 	c.series.Points = c.series.Points[:0]
-	for ; c.pos < len(c.order); c.pos++ {
-		r := s.cell(c.order[c.pos])
-		if r.key != id {
-			break
-		}
-		c.series.Points = append(c.series.Points, Point{TimeMillis: r.ts, Counters: s.counters(c.order[c.pos])})
+	// The group's bounds are known, so the loads below are independent
+	// of each other and the CPU overlaps their cache misses.
+	for _, i := range c.order[c.pos:c.ends[c.group]] {
+		c.series.Points = append(c.series.Points, Point{TimeMillis: s.cell(i).ts, Counters: s.counters(i)})
 	}
+	c.pos = int(c.ends[c.group])
+	c.group++
 	return &c.series, nil
 }
