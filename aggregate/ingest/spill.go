@@ -137,21 +137,31 @@ func (m *mergedSource) Each(fn func(*aggregate.Series) error) error {
 			c()
 		}
 	}()
-	// Each State's cursor sorts its cells first: do that in parallel.
-	stateCursors := make([]aggregate.Cursor, len(m.states))
-	var wg sync.WaitGroup
-	for i, st := range m.states {
+	// Every input is read ahead on its own goroutine (a State's cursor
+	// sorts its cells first, a run decompresses), in parallel with the
+	// merge and with the evaluation that consumes it. The prefetchers
+	// stop before the deferred closers above release the runs' files.
+	var inputs []aggregate.Cursor
+	var prefetchers []*prefetchCursor
+	defer func() {
+		for _, p := range prefetchers {
+			p.close()
+		}
+	}()
+	add := func(open func() aggregate.Cursor) {
+		p := prefetch(open)
+		prefetchers = append(prefetchers, p)
+		inputs = append(inputs, p)
+	}
+	for _, c := range cs {
+		add(func() aggregate.Cursor { return c })
+	}
+	for _, st := range m.states {
 		if st.Cells() > 0 {
-			wg.Go(func() { stateCursors[i] = st.Cursor() })
+			add(st.Cursor)
 		}
 	}
-	wg.Wait()
-	for _, c := range stateCursors {
-		if c != nil {
-			cs = append(cs, c)
-		}
-	}
-	return aggregate.NewMerge(cs...).Each(fn)
+	return aggregate.NewMerge(inputs...).Each(fn)
 }
 
 func openRuns(paths []string) ([]aggregate.Cursor, []func(), error) {
