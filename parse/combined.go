@@ -276,11 +276,9 @@ func (s *scanner) bracketed() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.pos + 1
-	for i := start; i < len(s.buf); i++ {
-		if s.buf[i] == ']' {
-			s.pos = i + 1
-			return s.buf[start:i], true
-		}
+	if i := bytes.IndexByte(s.buf[start:], ']'); i >= 0 {
+		s.pos = start + i + 1
+		return s.buf[start : start+i], true
 	}
 	return nil, false
 }
@@ -301,15 +299,23 @@ func (s *scanner) quoted() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.pos + 1
-	// Fast path: the next quote ends the field and no backslash precedes
-	// it (SIMD scans for both instead of a byte loop).
+	// Fast path: the first quote (found by a SIMD scan) ends the field
+	// when a field boundary follows and no backslash is right before it.
+	// A backslash elsewhere does not matter: an escape covers only the
+	// byte after it, so only one right before the quote could escape it.
 	if q := bytes.IndexByte(s.buf[start:], '"'); q >= 0 {
 		end := start + q
-		if (end+1 == len(s.buf) || s.buf[end+1] == ' ') && bytes.IndexByte(s.buf[start:end], '\\') < 0 {
+		if (end+1 == len(s.buf) || s.buf[end+1] == ' ') && (q == 0 || s.buf[end-1] != '\\') {
 			s.pos = end + 1
 			return s.buf[start:end], true
 		}
 	}
+	return s.escapedQuoted(start)
+}
+
+// escapedQuoted is quoted's general case: the field starting at start,
+// read byte by byte.
+func (s *scanner) escapedQuoted(start int) ([]byte, bool) {
 	for i := start; i < len(s.buf); i++ {
 		switch s.buf[i] {
 		case '\\':

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -165,5 +166,26 @@ func TestCombinedAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Parse+Extract allocates %.1f times per line, want 0", allocs)
+	}
+}
+
+// TestQuotedFastPathMatchesByteLoop checks quoted's SIMD shortcut against
+// the escape-aware byte loop on random fields made of the bytes that
+// matter: quotes, backslashes, spaces.
+func TestQuotedFastPathMatchesByteLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	alphabet := []byte{'a', '"', '\\', ' ', '-'}
+	for range 200_000 {
+		b := []byte{'"'}
+		for range rng.IntN(12) {
+			b = append(b, alphabet[rng.IntN(len(alphabet))])
+		}
+		fast := scanner{buf: b}
+		got, gotOK := fast.quoted()
+		slow := scanner{buf: b}
+		want, wantOK := slow.escapedQuoted(1)
+		if gotOK != wantOK || string(got) != string(want) || (gotOK && fast.pos != slow.pos) {
+			t.Fatalf("quoted(%q) = %q, %v (pos %d); byte loop: %q, %v (pos %d)", b, got, gotOK, fast.pos, want, wantOK, slow.pos)
+		}
 	}
 }
