@@ -27,7 +27,7 @@ type reader struct {
 	cfg      Config
 	keys     *parse.KeyExtractor
 	state    *aggregate.State
-	throttle map[int]bool
+	throttle statusSet
 	rec      parse.Record
 	obs      aggregate.Observation
 	filters  filterSet
@@ -53,9 +53,9 @@ func newReader(cfg Config, share int64, sp *spiller) *reader {
 	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
 	keys.SetPattern(cfg.KeyPattern)
 	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
-	throttle := map[int]bool{}
+	var throttle statusSet
 	for _, s := range cfg.ThrottleStatus {
-		throttle[s] = true
+		throttle.add(s)
 	}
 	return &reader{cfg: cfg, keys: keys, state: aggregate.NewState(), throttle: throttle,
 		filters: newFilterSet(cfg.Filters), keysPass: true, share: share, sp: sp}

@@ -53,8 +53,20 @@ func (r *reader) rejected() bool {
 		}
 		return VerdictRejected(v)
 	}
-	return r.throttle[r.rec.Status]
+	return r.throttle.has(r.rec.Status)
 }
+
+// statusSet is a set of HTTP statuses (100 to 599; others are never
+// members): an array, since it is consulted for every line.
+type statusSet [600]bool
+
+func (s *statusSet) add(code int) {
+	if uint(code) < uint(len(s)) {
+		s[code] = true
+	}
+}
+
+func (s *statusSet) has(code int) bool { return uint(code) < uint(len(s)) && s[code] }
 
 // VerdictRejected reports whether an nginx $limit_req_status value means
 // the limiter rejected the request: REJECTED, or REJECTED_DRY_RUN (in

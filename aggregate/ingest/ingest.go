@@ -49,7 +49,8 @@ type Config struct {
 	KeySources []string
 	// MaxLineBytes bounds line length (0: parse.DefaultMaxLineBytes).
 	MaxLineBytes int
-	// ThrottleStatus lists statuses meaning "rejected by the limiter".
+	// ThrottleStatus lists statuses meaning "rejected by the limiter"
+	// (HTTP statuses, 100 to 599; the CLI refuses others).
 	ThrottleStatus []int
 	// Workers is how many goroutines parse and aggregate blocks (<= 0:
 	// 1); as many files are read and decompressed at once.

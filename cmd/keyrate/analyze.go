@@ -206,6 +206,11 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if o.workers < 1 {
 		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
 	}
+	for _, code := range o.throttleStatus {
+		if code < 100 || code > 599 {
+			return cfg, nil, nil, fmt.Errorf("--throttle-status %d: want an HTTP status, 100 to 599", code)
+		}
+	}
 	if err := o.warehouse.validate(pol); err != nil {
 		return cfg, nil, nil, err
 	}

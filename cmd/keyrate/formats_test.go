@@ -96,3 +96,15 @@ func TestAnalyzeFormatFlagErrors(t *testing.T) {
 		t.Error("a failed run wrote a report")
 	}
 }
+
+// --throttle-status takes HTTP statuses only: a typo such as 4290 would
+// otherwise match nothing and make every 429 look served.
+func TestAnalyzeThrottleStatusRange(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"4290", "99", "600"} {
+		code, stderr := runStderr(t, "analyze", "--limit", "1/s", "--throttle-status", bad, "--out", filepath.Join(dir, "out"), "../../testdata/sample")
+		if code != exitUsage || !strings.Contains(stderr, "--throttle-status "+bad) {
+			t.Errorf("--throttle-status %s: exit %d, stderr %q; want %d naming the value", bad, code, stderr, exitUsage)
+		}
+	}
+}
