@@ -37,3 +37,49 @@ func BenchmarkStateEach(b *testing.B) {
 		st.Each(func(*Series) error { return nil })
 	}
 }
+
+// seriesCursor replays fixed series, as a prefetched input hands them out.
+type seriesCursor struct {
+	series []Series
+	i      int
+}
+
+func (c *seriesCursor) Next() (*Series, error) {
+	if c.i == len(c.series) {
+		return nil, nil
+	}
+	c.i++
+	return &c.series[c.i-1], nil
+}
+
+// BenchmarkMerge merges k inputs that each hold every one of 1,000 keys
+// (as the States of k parse workers, or k spilled runs, do) with 200,000
+// points in all, every input's times interleaved with the others'.
+func BenchmarkMerge(b *testing.B) {
+	for _, k := range []int{2, 16, 64} {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			inputs := make([][]Series, k)
+			perKey := 200_000 / 1000 / k
+			for in := range inputs {
+				for key := range 1000 {
+					s := Series{Key: fmt.Sprintf("k%04d", key)}
+					for p := range perKey {
+						s.Points = append(s.Points, Point{TimeMillis: int64((p*k + in) * 1000), Counters: Counters{Requests: 1}})
+					}
+					inputs[in] = append(inputs[in], s)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				cursors := make([]Cursor, k)
+				for i := range cursors {
+					cursors[i] = &seriesCursor{series: inputs[i]}
+				}
+				if err := NewMerge(cursors...).Each(func(*Series) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*200_000), "ns/point")
+		})
+	}
+}

@@ -18,7 +18,8 @@ type Merge struct {
 	h       cursorHeap
 	pending []*mergeInput // inputs whose current series was handed out
 	series  Series
-	scratch []Point
+	lists   [][]Point  // the point lists being merged
+	arenas  [2][]Point // where merge rounds write, alternately
 }
 
 type mergeInput struct {
@@ -75,15 +76,46 @@ func (m *Merge) Next() (*Series, error) {
 		return first.cur, nil
 	}
 	m.series.Key = first.cur.Key
-	// Fold the inputs' sorted point lists together with linear two-way
-	// merges, adding the counters of equal times.
-	acc := append(m.series.Points[:0], first.cur.Points...)
-	for _, in := range m.pending[1:] {
-		m.scratch = mergePoints(m.scratch[:0], acc, in.cur.Points)
-		acc, m.scratch = m.scratch, acc
+	m.lists = m.lists[:0]
+	total := 0
+	for _, in := range m.pending {
+		m.lists = append(m.lists, in.cur.Points)
+		total += len(in.cur.Points)
 	}
-	m.series.Points = acc
+	m.series.Points = m.mergeLists(total)
 	return &m.series, nil
+}
+
+// mergeLists merges m.lists (sorted point lists holding total points)
+// into one, adding the counters of equal times. Lists merge in pairs,
+// round by round, so each point is copied about log2(k) times for k
+// lists; folding them into one accumulator copied the early lists' points
+// k times, which a merge of dozens of spilled runs felt. Each round
+// writes into one of two arenas, sized up front so that no append moves
+// the lists already in it.
+func (m *Merge) mergeLists(total int) []Point {
+	for round := 0; len(m.lists) > 1; round++ {
+		arena := &m.arenas[round%2]
+		if cap(*arena) < total {
+			*arena = make([]Point, 0, total)
+		}
+		*arena = (*arena)[:0]
+		next := m.lists[:0]
+		for i := 0; i < len(m.lists); i += 2 {
+			start := len(*arena)
+			if i+1 == len(m.lists) {
+				// The odd list waits a round, copied: every list of
+				// the next round must be in this round's arena, as
+				// the round after it overwrites the other one.
+				*arena = append(*arena, m.lists[i]...)
+			} else {
+				*arena = mergePoints(*arena, m.lists[i], m.lists[i+1])
+			}
+			next = append(next, (*arena)[start:])
+		}
+		m.lists = next
+	}
+	return m.lists[0]
 }
 
 // Each implements Source.
