@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -26,11 +27,16 @@ type Set struct {
 	opts           options
 	parquetOptions []parquet.WriterOption
 	tables         []finisher
-	pending        []*pendingFile
-	partitions     []*partitionDir
-	covered        bool
-	fs             FS
-	committed      bool
+	// mu guards pending and partitions, which the tables' writer
+	// goroutines add to as they start files, and the fs calls that start
+	// them, so that an FS need not be safe for concurrent use. Commit and
+	// Abort read them once the goroutines are done.
+	mu         sync.Mutex
+	pending    []*pendingFile
+	partitions []*partitionDir
+	covered    bool
+	fs         FS
+	committed  bool
 }
 
 type options struct {
@@ -237,11 +243,10 @@ func (s *Set) commit(manifest any) error {
 		}
 	}
 	if manifest != nil {
-		pf, err := createPending(s.fs, filepath.Join(s.dir, "manifest.json"))
+		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))
 		if err != nil {
 			return err
 		}
-		s.pending = append(s.pending, pf)
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(manifest); err != nil {
@@ -296,4 +301,16 @@ func (s *Set) Abort() {
 		p.cleanup()
 	}
 	s.removeStaging()
+}
+
+// create starts writing the set's file final.
+func (s *Set) create(final string) (*pendingFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pf, err := createPending(s.fs, final)
+	if err != nil {
+		return nil, err
+	}
+	s.pending = append(s.pending, pf)
+	return pf, nil
 }

@@ -218,11 +218,10 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	}
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {
-		pf, err := createPending(t.set.fs, filepath.Join(dir, base+"."+string(f)))
+		pf, err := t.set.create(filepath.Join(dir, base+"."+string(f)))
 		if err != nil {
 			return nil, err
 		}
-		t.set.pending = append(t.set.pending, pf)
 		switch f {
 		case CSV:
 			if p.csv, err = newCSVTable[T](pf, t.set.opts.csvRaw); err != nil {
