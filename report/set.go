@@ -161,6 +161,9 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	if s.opts.partition == NoPartition {
 		return nil, nil, nil
 	}
+	if err := s.flush(); err != nil {
+		return nil, nil, err
+	}
 	inRange := s.rangeDates()
 	if !s.covered {
 		for _, t := range s.tables {
@@ -234,6 +237,9 @@ func (s *Set) Commit(manifest any) error {
 }
 
 func (s *Set) commit(manifest any) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	if _, _, err := s.Dates(); err != nil {
 		return err
 	}
@@ -289,10 +295,15 @@ func (s *Set) commit(manifest any) error {
 
 // Abort removes every temporary file and partition not yet swapped in and
 // rolls back flat files already renamed into place. It does nothing after
-// a successful Commit.
+// a successful Commit. It first waits for the tables' writer goroutines,
+// so that none writes into a file being removed, and none outlives the
+// set.
 func (s *Set) Abort() {
 	if s.committed {
 		return
+	}
+	for _, t := range s.tables {
+		t.wait()
 	}
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		s.pending[i].rollback()
@@ -301,6 +312,17 @@ func (s *Set) Abort() {
 		p.cleanup()
 	}
 	s.removeStaging()
+}
+
+// flush has every table write the rows given to it so far, so that the
+// tables' state and the set's files are the caller's to read.
+func (s *Set) flush() error {
+	for _, t := range s.tables {
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // create starts writing the set's file final.
