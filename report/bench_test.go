@@ -1,6 +1,7 @@
 package report
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,4 +41,24 @@ func BenchmarkTableWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 	b.ReportMetric(float64(size), "parquet-bytes")
+}
+
+// BenchmarkCSVWrite formats windows-like rows as CSV, without the file
+// system: the per-row cost of the CSV writer alone. Like
+// BenchmarkTableWrite it uses only long-standing API, for ratios.
+func BenchmarkCSVWrite(b *testing.B) {
+	rows := genWindows(100_000, 1000, day0, 1)
+	tab, err := newCSVTable[winRow](io.Discard, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range rows {
+			if err := tab.write(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }

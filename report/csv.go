@@ -37,9 +37,6 @@ func columnsOf(t reflect.Type) csvColumns {
 	return c
 }
 
-// csvTimeLayout is RFC 3339 in UTC, with milliseconds only when present.
-const csvTimeLayout = "2006-01-02T15:04:05.999Z07:00"
-
 // csvTable writes rows of one struct type as RFC 4180 CSV with a header.
 // Cells are appended straight into one reused line buffer: report tables
 // can have millions of rows, and going through []string and
@@ -49,6 +46,7 @@ type csvTable[T any] struct {
 	cols  csvColumns
 	kinds []cellKind
 	line  []byte
+	times timeAppender
 	// raw turns off formula-injection protection (--csv-raw).
 	raw bool
 }
@@ -127,7 +125,7 @@ func (t *csvTable[T]) write(row *T) error {
 			b = strconv.AppendBool(b, fv.Bool())
 		case cellTime:
 			// A pointer in an interface does not allocate.
-			b = fv.Addr().Interface().(*time.Time).UTC().AppendFormat(b, csvTimeLayout)
+			b = t.times.append(b, *fv.Addr().Interface().(*time.Time))
 		}
 	}
 	t.line = append(b, '\n')

@@ -15,7 +15,9 @@ type File interface {
 
 // FS is the file system a Set writes through. The default is the
 // operating system's; tests inject faults (a full disk, a vanishing
-// directory, a failing rename) by wrapping it.
+// directory, a failing rename) by wrapping it. A Set calls its methods
+// one at a time, but the tables' writer goroutines write their Files
+// concurrently, each File from one goroutine at a time.
 type FS interface {
 	// CreateTemp creates a new file as os.CreateTemp does.
 	CreateTemp(dir, pattern string) (File, error)

@@ -36,7 +36,9 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 		os.RemoveAll(tmp)
 		return "", err
 	}
+	s.mu.Lock()
 	s.partitions = append(s.partitions, &partitionDir{tmp: tmp, final: filepath.Join(tableDir, "date="+date)})
+	s.mu.Unlock()
 	return tmp, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -26,11 +27,16 @@ type Set struct {
 	opts           options
 	parquetOptions []parquet.WriterOption
 	tables         []finisher
-	pending        []*pendingFile
-	partitions     []*partitionDir
-	covered        bool
-	fs             FS
-	committed      bool
+	// mu guards pending and partitions, which the tables' writer
+	// goroutines add to as they start files, and the fs calls that start
+	// them, so that an FS need not be safe for concurrent use. Commit and
+	// Abort read them once the goroutines are done.
+	mu         sync.Mutex
+	pending    []*pendingFile
+	partitions []*partitionDir
+	covered    bool
+	fs         FS
+	committed  bool
 }
 
 type options struct {
@@ -155,6 +161,9 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	if s.opts.partition == NoPartition {
 		return nil, nil, nil
 	}
+	if err := s.flush(); err != nil {
+		return nil, nil, err
+	}
 	inRange := s.rangeDates()
 	if !s.covered {
 		for _, t := range s.tables {
@@ -228,6 +237,9 @@ func (s *Set) Commit(manifest any) error {
 }
 
 func (s *Set) commit(manifest any) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	if _, _, err := s.Dates(); err != nil {
 		return err
 	}
@@ -237,11 +249,10 @@ func (s *Set) commit(manifest any) error {
 		}
 	}
 	if manifest != nil {
-		pf, err := createPending(s.fs, filepath.Join(s.dir, "manifest.json"))
+		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))
 		if err != nil {
 			return err
 		}
-		s.pending = append(s.pending, pf)
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(manifest); err != nil {
@@ -284,10 +295,15 @@ func (s *Set) commit(manifest any) error {
 
 // Abort removes every temporary file and partition not yet swapped in and
 // rolls back flat files already renamed into place. It does nothing after
-// a successful Commit.
+// a successful Commit. It first waits for the tables' writer goroutines,
+// so that none writes into a file being removed, and none outlives the
+// set.
 func (s *Set) Abort() {
 	if s.committed {
 		return
+	}
+	for _, t := range s.tables {
+		t.wait()
 	}
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		s.pending[i].rollback()
@@ -296,4 +312,27 @@ func (s *Set) Abort() {
 		p.cleanup()
 	}
 	s.removeStaging()
+}
+
+// flush has every table write the rows given to it so far, so that the
+// tables' state and the set's files are the caller's to read.
+func (s *Set) flush() error {
+	for _, t := range s.tables {
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// create starts writing the set's file final.
+func (s *Set) create(final string) (*pendingFile, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pf, err := createPending(s.fs, final)
+	if err != nil {
+		return nil, err
+	}
+	s.pending = append(s.pending, pf)
+	return pf, nil
 }

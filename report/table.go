@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -45,24 +46,42 @@ func ParseFormats(list []string) ([]Format, error) {
 // Set's output rules on a private copy: the key column through the key
 // display, every string made valid UTF-8, and a check that rows arrive in
 // the declared sort order (SortOrder), so the order the Parquet files
-// declare is true.
+// declare is true. It then only queues the copy: the table's own writer
+// goroutine picks the row's partition and encodes it as CSV and Parquet,
+// so the caller's work overlaps with encoding, and a set's tables encode
+// in parallel. A Set must therefore end in Commit or Abort, which stop
+// the goroutines.
 type Table[T any] struct {
 	set    *Set
 	name   string
 	layout *rowLayout
 	pqOpts []parquet.WriterOption
-	rows   int64
-	parts  map[string]*part[T] // by partition date; "" when not partitioned
-	flat   bool                // NAME.* even when the set is partitioned
-	last   *part[T]            // memo: rows arrive grouped by key, often by date
+	flat   bool // NAME.* even when the set is partitioned
 
+	// Write's side, on the caller's goroutine. The output rules stay
+	// here so that an out-of-order row fails the very Write that brings
+	// it, and so that the key display, which memoises and is shared by
+	// the set's tables, is used by one goroutine only.
+	rows      int64
 	cur, prev T
 	started   bool
 	strs      []*string // string fields of cur
 	key       *string   // key field of cur, or nil
-	date      *time.Time
-	sortCur   []any // *string or *time.Time fields of cur, in sort order
-	sortPrev  []any // the same fields of prev
+	sortCur   []any     // *string or *time.Time fields of cur, in sort order
+	sortPrev  []any     // the same fields of prev
+	batch     []T       // rows not yet handed to the writer goroutine
+	batchRows int
+	queue     chan []T      // full batches, to the writer goroutine
+	free      chan []T      // spent batches, back for reuse
+	done      chan struct{} // closed when the writer goroutine returns
+	failed    atomic.Bool   // err is set: Write stops taking rows
+
+	// The writer's side: the writer goroutine's while it runs, the
+	// caller's once wait or flush has returned.
+	err    error               // the first error; the rows after it are dropped
+	parts  map[string]*part[T] // by partition date; "" when not partitioned
+	last   *part[T]            // memo: rows arrive grouped by key, often by date
+	dateOf func(*T) *time.Time // the partition column, when partitioned
 }
 
 // part is one output location of a table: the flat files, or one
@@ -76,13 +95,24 @@ type part[T any] struct {
 	closers []func() error
 }
 
-// rowBatch is how many rows are buffered before a Parquet write call.
+// rowBatch is how many rows are buffered before a Parquet write call,
+// and how many Write hands to the writer goroutine at once: enough to
+// make the cost of a hand-off per row negligible.
 const rowBatch = 1024
+
+// queuedBatches is how many full batches may wait for a table's writer
+// goroutine before Write blocks: enough to ride out a slow moment on
+// either side, few enough that a failing disk stops the caller soon and
+// that queued rows cost little memory.
+const queuedBatches = 4
 
 // TableOption configures one table.
 type TableOption func(*tableOptions)
 
-type tableOptions struct{ flat bool }
+type tableOptions struct {
+	flat  bool
+	batch int // rows per hand-off to the writer goroutine
+}
 
 // Unpartitioned writes the table as NAME.{csv,parquet} in the set's
 // directory even when the set is partitioned: for run summaries that have
@@ -93,7 +123,7 @@ func Unpartitioned() TableOption { return func(o *tableOptions) { o.flat = true 
 // partitioned set the row type needs one of PartitionColumns, unless the
 // table is Unpartitioned.
 func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], error) {
-	var to tableOptions
+	to := tableOptions{batch: rowBatch}
 	for _, o := range opts {
 		o(&to)
 	}
@@ -105,7 +135,7 @@ func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], err
 	if !flat && layout.partition < 0 {
 		return nil, fmt.Errorf("table %s: no date column (%v) to partition by; use report.Unpartitioned()", name, PartitionColumns)
 	}
-	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat}
+	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat, batchRows: to.batch}
 	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))
 	if set.opts.unsorted {
 		layout.sortBy, layout.sortNames = nil, nil
@@ -135,8 +165,10 @@ func (t *Table[T]) bindFields() {
 	if t.layout.key >= 0 {
 		t.key = cur.Field(t.layout.key).Addr().Interface().(*string)
 	}
-	if t.layout.partition >= 0 {
-		t.date = cur.Field(t.layout.partition).Addr().Interface().(*time.Time)
+	if f := t.layout.partition; f >= 0 {
+		t.dateOf = func(row *T) *time.Time {
+			return reflect.ValueOf(row).Elem().Field(f).Addr().Interface().(*time.Time)
+		}
 	}
 	for _, f := range t.layout.sortBy {
 		t.sortCur = append(t.sortCur, cur.Field(f).Addr().Interface())
@@ -144,8 +176,14 @@ func (t *Table[T]) bindFields() {
 	}
 }
 
-// Write appends one row. row is not modified or retained.
+// Write appends one row. row is not modified or retained. Rows are
+// written in the background, so an error writing them (a full disk)
+// comes from a later Write, at its hand-off of a batch, or from Commit;
+// from then on every Write returns it.
 func (t *Table[T]) Write(row *T) error {
+	if t.done == nil && t.err != nil {
+		return t.err
+	}
 	t.cur = *row
 	for _, s := range t.strs {
 		if s == t.key {
@@ -159,23 +197,101 @@ func (t *Table[T]) Write(row *T) error {
 			t.name, t.layout.sortNames)
 	}
 	t.started = true
-	date := ""
-	if !t.flat {
-		date = t.date.UTC().Format(time.DateOnly)
-	}
-	p := t.last
-	if p == nil || p.date != date {
-		var err error
-		if p, err = t.part(date); err != nil {
-			return err
-		}
-		t.last = p
-	}
-	t.rows++
-	if err := p.write(&t.cur); err != nil {
-		return fmt.Errorf("%s: %w", t.name, err)
-	}
 	t.prev = t.cur
+	t.rows++
+	if t.batch == nil {
+		t.batch = make([]T, 0, t.batchRows)
+	}
+	t.batch = append(t.batch, t.cur)
+	if len(t.batch) < t.batchRows {
+		return nil
+	}
+	return t.handOff()
+}
+
+// handOff queues the full batch for the writer goroutine, starting one
+// if none runs, and takes an empty batch.
+func (t *Table[T]) handOff() error {
+	if t.failed.Load() {
+		t.wait()
+		return t.err
+	}
+	if t.done == nil {
+		t.queue = make(chan []T, queuedBatches)
+		// Room for every batch there can be (those queued, the
+		// writer's and the caller's), so the writer never blocks on it.
+		t.free = make(chan []T, queuedBatches+2)
+		t.done = make(chan struct{})
+		go t.run(t.queue, t.free, t.done)
+	}
+	t.queue <- t.batch
+	select {
+	case b := <-t.free:
+		t.batch = b[:0]
+	default:
+		t.batch = make([]T, 0, t.batchRows)
+	}
+	return nil
+}
+
+// run is the writer goroutine. It gets its channels as arguments because
+// wait drops the table's references to them.
+func (t *Table[T]) run(queue <-chan []T, free chan<- []T, done chan<- struct{}) {
+	defer close(done)
+	for b := range queue {
+		if t.err == nil {
+			if t.err = t.writeRows(b); t.err != nil {
+				t.failed.Store(true)
+			}
+		}
+		free <- b
+	}
+}
+
+// wait returns once the writer goroutine, if one runs, has written (or,
+// after an error, dropped) every batch queued and returned. A later
+// hand-off starts a new one.
+func (t *Table[T]) wait() {
+	if t.done == nil {
+		return
+	}
+	close(t.queue)
+	<-t.done
+	t.queue, t.free, t.done = nil, nil, nil
+}
+
+// flush writes every row given to Write, the last partial batch on the
+// caller's goroutine, and returns the table's error. The writer's side
+// of the table is then the caller's to read.
+func (t *Table[T]) flush() error {
+	t.wait()
+	if t.err == nil {
+		t.err = t.writeRows(t.batch)
+	}
+	t.batch = t.batch[:0]
+	return t.err
+}
+
+// writeRows writes each row to its partition's part.
+func (t *Table[T]) writeRows(rows []T) error {
+	for i := range rows {
+		row := &rows[i]
+		date := ""
+		if !t.flat {
+			date = t.dateOf(row).UTC().Format(time.DateOnly)
+		}
+		p := t.last
+		if p == nil || p.date != date {
+			var err error
+			if p, err = t.part(date); err != nil {
+				return err
+			}
+			t.last = p
+		}
+		if err := p.write(row); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
 	return nil
 }
 
@@ -218,11 +334,10 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	}
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {
-		pf, err := createPending(t.set.fs, filepath.Join(dir, base+"."+string(f)))
+		pf, err := t.set.create(filepath.Join(dir, base+"."+string(f)))
 		if err != nil {
 			return nil, err
 		}
-		t.set.pending = append(t.set.pending, pf)
 		switch f {
 		case CSV:
 			if p.csv, err = newCSVTable[T](pf, t.set.opts.csvRaw); err != nil {
@@ -264,13 +379,15 @@ func (p *part[T]) flushParquet() error {
 	return err
 }
 
-// Rows reports how many rows were written.
+// Rows reports how many rows Write took. They are counted as they come,
+// so Rows needs no wait for the writer goroutine.
 func (t *Table[T]) Rows() int64 { return t.rows }
 
 // Name is the table's base name.
 func (t *Table[T]) Name() string { return t.name }
 
-// dates lists the partition dates the table has rows for.
+// dates lists the partition dates the table has rows for. Like cover and
+// finish, it reads the writer's side: call it after flush.
 func (t *Table[T]) dates() []string {
 	if t.flat {
 		return nil
@@ -319,7 +436,11 @@ func (t *Table[T]) finish() error {
 	return nil
 }
 
+// finisher is what a Set does with its tables. flush comes first: the
+// others read what the writer goroutine writes.
 type finisher interface {
+	flush() error
+	wait()
 	finish() error
 	dates() []string
 	cover(dates []string) error
