@@ -243,10 +243,8 @@ func (s *Set) commit(manifest any) error {
 	if _, _, err := s.Dates(); err != nil {
 		return err
 	}
-	for _, t := range s.tables {
-		if err := t.finish(); err != nil {
-			return err
-		}
+	if err := s.eachTable(finisher.finish); err != nil {
+		return err
 	}
 	if manifest != nil {
 		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))
@@ -316,9 +314,21 @@ func (s *Set) Abort() {
 
 // flush has every table write the rows given to it so far, so that the
 // tables' state and the set's files are the caller's to read.
-func (s *Set) flush() error {
-	for _, t := range s.tables {
-		if err := t.flush(); err != nil {
+func (s *Set) flush() error { return s.eachTable(finisher.flush) }
+
+// eachTable runs fn on every table at once (each table writes only its
+// own files; Parquet encodes its buffered row group when it closes, the
+// bulk of a commit) and returns the first table's error, in table order
+// so that the error reported does not depend on timing.
+func (s *Set) eachTable(fn func(finisher) error) error {
+	errs := make([]error, len(s.tables))
+	var wg sync.WaitGroup
+	for i, t := range s.tables {
+		wg.Go(func() { errs[i] = fn(t) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
