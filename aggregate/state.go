@@ -407,12 +407,12 @@ func (s *State) sortedCells() (order, byKey, ends []uint32) {
 	for r := range lastTS {
 		lastTS[r] = math.MinInt64
 	}
-	var unsorted []uint32 // ranks of groups out of time order, repeats allowed
+	unsorted := make([]bool, len(byKey)) // by rank: times go backwards
 	for i := range uint32(s.nCells) {
 		c := s.cell(i)
 		r := rank[c.key]
 		if c.ts < lastTS[r] {
-			unsorted = append(unsorted, r)
+			unsorted[r] = true
 		}
 		lastTS[r] = c.ts
 		order[ends[r]] = i
@@ -428,9 +428,10 @@ func (s *State) sortedCells() (order, byKey, ends []uint32) {
 		}
 		return 0
 	}
-	slices.Sort(unsorted)
-	unsorted = slices.Compact(unsorted)
-	for _, r := range unsorted {
+	for r, ok := range unsorted {
+		if !ok {
+			continue
+		}
 		var lo uint32
 		if r > 0 {
 			lo = ends[r-1]
