@@ -112,6 +112,11 @@ const rowGroupRows = 122_880
 // back to plain encoding when its dictionary outgrows this.
 const dictionaryMaxBytes = 1 << 20
 
+// parquetZstd is shared by every Set, so its pooled encoders are reused
+// from run to run in a process that writes many sets (tests, a library
+// user).
+var parquetZstd zstdCodec
+
 // NewSet prepares writing into dir, creating it if needed.
 func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
 	return NewSetFS(dir, formats, OSFS{}, opts...)
@@ -128,7 +133,7 @@ func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, erro
 		return nil, err
 	}
 	s.parquetOptions = []parquet.WriterOption{
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(&parquetZstd),
 		parquet.CreatedBy("keyrate", s.opts.version, ""),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
