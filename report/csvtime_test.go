@@ -69,3 +69,22 @@ func TestTimeAppenderAllocatesNothing(t *testing.T) {
 		t.Errorf("append allocates %.1f times", allocs)
 	}
 }
+
+// unixDay must agree with the UTC calendar date that names partitions,
+// on both sides of 1970 and at midnight exactly.
+func TestUnixDayIsTheUTCDate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	epoch := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 200_000 {
+		sec := rng.Int64N(8_000_000_000) - 4_000_000_000
+		if i%4 == 0 {
+			sec -= sec % 86400 // midnight
+		}
+		tm := time.Unix(sec, rng.Int64N(1e9)).In(time.FixedZone("x", rng.IntN(50_000)-25_000))
+		y, m, d := tm.UTC().Date()
+		want := int64(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(epoch) / (24 * time.Hour))
+		if got := unixDay(tm); got != want {
+			t.Fatalf("unixDay(%v) = %d, want %d", tm, got, want)
+		}
+	}
+}

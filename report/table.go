@@ -78,10 +78,11 @@ type Table[T any] struct {
 
 	// The writer's side: the writer goroutine's while it runs, the
 	// caller's once wait or flush has returned.
-	err    error               // the first error; the rows after it are dropped
-	parts  map[string]*part[T] // by partition date; "" when not partitioned
-	last   *part[T]            // memo: rows arrive grouped by key, often by date
-	dateOf func(*T) *time.Time // the partition column, when partitioned
+	err     error               // the first error; the rows after it are dropped
+	parts   map[string]*part[T] // by partition date; "" when not partitioned
+	last    *part[T]            // memo: rows arrive grouped by key, often by date
+	lastDay int64               // last's date as a unixDay
+	dateOf  func(*T) *time.Time // the partition column, when partitioned
 }
 
 // part is one output location of a table: the flat files, or one
@@ -276,23 +277,40 @@ func (t *Table[T]) flush() error {
 func (t *Table[T]) writeRows(rows []T) error {
 	for i := range rows {
 		row := &rows[i]
-		date := ""
+		// Rows come grouped by key and mostly by day: the day number
+		// (UTC days since 1970, as the partition dates are) finds the
+		// last row's part without formatting a date for every row.
+		var day int64
 		if !t.flat {
-			date = t.dateOf(row).UTC().Format(time.DateOnly)
+			day = unixDay(*t.dateOf(row))
 		}
 		p := t.last
-		if p == nil || p.date != date {
+		if p == nil || day != t.lastDay {
+			date := ""
+			if !t.flat {
+				date = t.dateOf(row).UTC().Format(time.DateOnly)
+			}
 			var err error
 			if p, err = t.part(date); err != nil {
 				return err
 			}
-			t.last = p
+			t.last, t.lastDay = p, day
 		}
 		if err := p.write(row); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
 	return nil
+}
+
+// unixDay is t's UTC date as days since 1970-01-01 (negative before).
+func unixDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s < 0 && s%86400 != 0 {
+		d--
+	}
+	return d
 }
 
 // outOfOrder reports whether cur sorts before prev.
