@@ -17,7 +17,12 @@ import (
 //
 // A JSONLines is not safe for concurrent use: it keeps scratch buffers.
 type JSONLines struct {
-	table   map[string]roleTarget
+	table map[string]roleTarget
+	// paths is a quick filter in front of table: paths[c] has bit n&63
+	// set when some name in table starts with byte c and is n bytes
+	// long. Most leaves of a Caddy or Traefik line are named nowhere,
+	// and this check turns them away without hashing their paths.
+	paths   [256]uint64
 	slots   roleSlots
 	path    []byte
 	scratch []byte
@@ -27,7 +32,13 @@ type JSONLines struct {
 // NewJSONLines builds a JSON lines parser. fieldMap is the --field map;
 // want lists extra field names to keep (KeyExtractor.Fields).
 func NewJSONLines(fieldMap map[string]string, want []string) *JSONLines {
-	return &JSONLines{table: buildRoleTable(fieldMap, want)}
+	p := &JSONLines{table: buildRoleTable(fieldMap, want)}
+	for name := range p.table {
+		if name != "" {
+			p.paths[name[0]] |= 1 << (len(name) & 63)
+		}
+	}
+	return p
 }
 
 // maxJSONDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -181,6 +192,9 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 }
 
 func (p *JSONLines) leaf(v []byte) {
+	if path := p.path; len(path) > 0 && p.paths[path[0]]&(1<<(len(path)&63)) == 0 {
+		return
+	}
 	t, ok := p.table[string(p.path)]
 	if !ok {
 		return
@@ -201,6 +215,14 @@ func (p *JSONLines) str(d *jsonDec, unescape bool) ([]byte, error) {
 		return nil, syntaxErr(d.pos, "expected a JSON string")
 	}
 	start := d.pos + 1
+	// Fast path: a SIMD scan to the next quote, which ends the string
+	// unless a backslash came before it.
+	if q := bytes.IndexByte(d.buf[start:], '"'); q >= 0 {
+		if raw := d.buf[start : start+q]; bytes.IndexByte(raw, '\\') < 0 {
+			d.pos = start + q + 1
+			return raw, nil
+		}
+	}
 	escaped := false
 	for i := start; i < len(d.buf); i++ {
 		switch d.buf[i] {
