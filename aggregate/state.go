@@ -455,6 +455,14 @@ func (s *State) Each(fn func(*Series) error) error {
 	}
 }
 
+// PointAppender is a Cursor that can append its next series' points to a
+// caller's buffer instead of handing out its own: a reader that keeps
+// series (a prefetcher batching them) then copies each point once. ok is
+// false after the last series.
+type PointAppender interface {
+	AppendNext(dst []Point) (key string, points []Point, ok bool)
+}
+
 // stateCursor reads a State's series in order, one key at a time.
 type stateCursor struct {
 	s          *State
@@ -474,21 +482,30 @@ func (s *State) Cursor() Cursor {
 }
 
 func (c *stateCursor) Next() (*Series, error) {
+	key, points, ok := c.AppendNext(c.series.Points[:0])
+	if !ok {
+		return nil, nil
+	}
+	c.series.Key, c.series.Points = key, points
+	return &c.series, nil
+}
+
+// AppendNext implements PointAppender.
+func (c *stateCursor) AppendNext(dst []Point) (string, []Point, bool) {
 	for c.group < len(c.ends) && int(c.ends[c.group]) == c.pos {
 		c.group++ // a key without cells
 	}
 	if c.group >= len(c.ends) {
-		return nil, nil
+		return "", dst, false
 	}
 	s := c.s
-	c.series.Key = string(s.key(c.byKey[c.group]))
-	c.series.Points = c.series.Points[:0]
+	key := string(s.key(c.byKey[c.group]))
 	// The group's bounds are known, so the loads below are independent
 	// of each other and the CPU overlaps their cache misses.
 	for _, i := range c.order[c.pos:c.ends[c.group]] {
-		c.series.Points = append(c.series.Points, Point{TimeMillis: s.cell(i).ts, Counters: s.counters(i)})
+		dst = append(dst, Point{TimeMillis: s.cell(i).ts, Counters: s.counters(i)})
 	}
 	c.pos = int(c.ends[c.group])
 	c.group++
-	return &c.series, nil
+	return key, dst, true
 }

@@ -62,6 +62,7 @@ func (p *prefetchCursor) produce(open func() aggregate.Cursor) {
 	defer p.exited.Done()
 	defer close(p.batches)
 	c := open()
+	app, _ := c.(aggregate.PointAppender) // then points are copied once
 	for {
 		var b *seriesBatch
 		select {
@@ -72,6 +73,16 @@ func (p *prefetchCursor) produce(open func() aggregate.Cursor) {
 		}
 		done := false
 		for len(b.points) < prefetchPoints {
+			if app != nil {
+				key, points, more := app.AppendNext(b.points)
+				if !more {
+					done = true
+					break
+				}
+				b.keys, b.points = append(b.keys, key), points
+				b.ends = append(b.ends, len(b.points))
+				continue
+			}
 			s, err := c.Next()
 			if err != nil {
 				b.err, done = err, true

@@ -101,3 +101,28 @@ func TestPrefetchCloseStopsAnUnreadProducer(t *testing.T) {
 	go func() { p.close(); p.close(); close(done) }()
 	<-done // a producer blocked on a full channel would hang close
 }
+
+// A State's cursor appends its points straight into the batches; what
+// comes out must be what the State itself yields.
+func TestPrefetchOfAStateMatchesTheState(t *testing.T) {
+	st := aggregate.NewState()
+	for i := range 20_000 {
+		st.Add(fmt.Appendf(nil, "k%03d", (i*7919)%300), &aggregate.Observation{TimeMillis: int64(i%997) * 1000, Status: 200 + i%3*100, Bytes: int64(i)})
+	}
+	var want []aggregate.Series
+	if err := st.Each(func(s *aggregate.Series) error {
+		want = append(want, aggregate.Series{Key: s.Key, Points: append([]aggregate.Point(nil), s.Points...)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := prefetch(st.Cursor)
+	defer p.close()
+	got, err := drain(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 300 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("prefetched %d series, the State has %d; contents equal: %v", len(got), len(want), reflect.DeepEqual(got, want))
+	}
+}
