@@ -2,12 +2,15 @@ package parquetlog
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
 
 	"github.com/keyrate/keyrate/parse"
 )
@@ -121,6 +124,90 @@ func TestColumnProjection(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("Needed() = %v, want %v", got, want)
+		}
+	}
+}
+
+// typedRow has a column of each kind of cell the reader renders itself:
+// timestamps, dates, times of day, unsigned and decimal integers, legacy
+// INT96 timestamps, nulls; the file has several row groups, each longer
+// than one read batch.
+type typedRow struct {
+	TS     time.Time        `parquet:"ts,timestamp(microsecond)"`
+	URI    string           `parquet:"uri,dict"`
+	Status uint32           `parquet:"status"`
+	Bytes  *int64           `parquet:"bytes,optional"`
+	Day    int32            `parquet:"day,date"`
+	TOD    int32            `parquet:"tod,time(millisecond)"`
+	Price  int64            `parquet:"price,decimal(2:18)"`
+	Legacy deprecated.Int96 `parquet:"legacy"`
+	Flag   bool             `parquet:"flag"`
+}
+
+// int96Of encodes t as Impala's INT96: nanoseconds of the day, then the
+// Julian day number.
+func int96Of(t time.Time) deprecated.Int96 {
+	day := t.Unix() / 86400
+	nanos := uint64(t.Sub(time.Unix(day*86400, 0)).Nanoseconds())
+	return deprecated.Int96{uint32(nanos), uint32(nanos >> 32), uint32(day + 2440588)}
+}
+
+func TestTypedColumnsAcrossRowGroupsAndBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "typed.parquet")
+	base := time.Date(2026, 11, 1, 23, 59, 0, 0, time.UTC)
+	const n = 3*batchRows + 123
+	rows := make([]typedRow, n)
+	for i := range rows {
+		ts := base.Add(time.Duration(i) * 7 * time.Millisecond)
+		rows[i] = typedRow{TS: ts, URI: fmt.Sprintf("/v1/x?api_key=k%d", i%13), Status: uint32(200 + i%3*100),
+			Day: int32(ts.Unix() / 86400), TOD: int32(i % 86_400_000), Price: int64(i) - 500, Legacy: int96Of(ts), Flag: i%2 == 0}
+		if i%5 != 0 {
+			rows[i].Bytes = ptr(int64(i))
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[typedRow](f, parquet.MaxRowsPerRowGroup(20_000))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	recs, errs := readAll(t, path, parse.FormatOptions{Want: []string{"day", "tod", "price", "legacy", "flag"}})
+	if len(errs) != 0 || len(recs) != n {
+		t.Fatalf("%d records, %d errors (first %v); want %d", len(recs), len(errs), errs, n)
+	}
+	for i, r := range recs {
+		row := rows[i]
+		var bytes int64
+		if row.Bytes != nil {
+			bytes = *row.Bytes
+		}
+		ts := row.TS.Truncate(time.Millisecond)
+		tod := time.UnixMilli(int64(row.TOD)).UTC().Format("15:04:05.000")
+		price := fmt.Sprintf("%.2f", float64(row.Price)/100)
+		if r.TimeMillis != ts.UnixMilli() || string(r.Target) != row.URI || r.Status != int(row.Status) || r.Bytes != bytes ||
+			string(r.Field("day")) != ts.Format(time.DateOnly) || string(r.Field("tod")) != tod ||
+			string(r.Field("price")) != price || string(r.Field("legacy")) != ts.Format("2006-01-02T15:04:05.000Z") ||
+			string(r.Field("flag")) != fmt.Sprint(row.Flag) {
+			t.Fatalf("row %d: got time %d target %q status %d bytes %d day %q tod %q price %q legacy %q flag %q; want %+v",
+				i, r.TimeMillis, r.Target, r.Status, r.Bytes, r.Field("day"), r.Field("tod"), r.Field("price"), r.Field("legacy"), r.Field("flag"), row)
+		}
+	}
+}
+
+func TestAppendDecimal(t *testing.T) {
+	for _, c := range []struct {
+		v     int64
+		scale int32
+		want  string
+	}{{12345, 2, "123.45"}, {-5, 2, "-0.05"}, {7, 0, "7"}, {-120, 1, "-12.0"}, {3, -2, "300"}, {0, 3, "0.000"}} {
+		if got := string(appendDecimal(nil, c.v, c.scale)); got != c.want {
+			t.Errorf("appendDecimal(%d, %d) = %q, want %q", c.v, c.scale, got, c.want)
 		}
 	}
 }
