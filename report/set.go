@@ -248,7 +248,7 @@ func (s *Set) commit(manifest any) error {
 	if _, _, err := s.Dates(); err != nil {
 		return err
 	}
-	if err := s.eachTable(finisher.finish); err != nil {
+	if err := inParallel(s.tables, finisher.finish); err != nil {
 		return err
 	}
 	if manifest != nil {
@@ -262,10 +262,10 @@ func (s *Set) commit(manifest any) error {
 			return fmt.Errorf("manifest.json: %w", err)
 		}
 	}
-	for _, pf := range s.pending {
-		if err := pf.finish(); err != nil {
-			return err
-		}
+	// Each fsync waits for its own file's blocks: issued together they
+	// overlap.
+	if err := inParallel(s.pending, (*pendingFile).finish); err != nil {
+		return err
 	}
 	// Files inside a partition's staging directory take their final names
 	// there first; the directory then swaps in whole.
@@ -319,17 +319,19 @@ func (s *Set) Abort() {
 
 // flush has every table write the rows given to it so far, so that the
 // tables' state and the set's files are the caller's to read.
-func (s *Set) flush() error { return s.eachTable(finisher.flush) }
+// flush and finish run on every table at once: each table writes only
+// its own files, and Parquet encodes its buffered row group when it
+// closes, the bulk of a commit.
+func (s *Set) flush() error { return inParallel(s.tables, finisher.flush) }
 
-// eachTable runs fn on every table at once (each table writes only its
-// own files; Parquet encodes its buffered row group when it closes, the
-// bulk of a commit) and returns the first table's error, in table order
-// so that the error reported does not depend on timing.
-func (s *Set) eachTable(fn func(finisher) error) error {
-	errs := make([]error, len(s.tables))
+// inParallel runs fn on every item at once and returns the first item's
+// error in the items' order, so that the error reported does not depend
+// on timing.
+func inParallel[T any](items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
 	var wg sync.WaitGroup
-	for i, t := range s.tables {
-		wg.Go(func() { errs[i] = fn(t) })
+	for i, it := range items {
+		wg.Go(func() { errs[i] = fn(it) })
 	}
 	wg.Wait()
 	for _, err := range errs {
