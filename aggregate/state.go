@@ -52,16 +52,19 @@ type State struct {
 	wide map[uint32]*Counters
 }
 
-// cellRec is one cell in 48 bytes: the request and status counts as
-// uint32 (a cell is one key's second or millisecond, far from 4 billion
-// requests) and bytes as int64. A cell whose counts do not fit, or break
-// the invariant that every count is at most Requests (only AddCounters
-// can do that), moves its counters to State.wide and marks n[0] wideMark.
+// cellRec is one cell in 32 bytes, half a cache line, so a cell never
+// straddles two lines: the request and status counts as uint16 and the
+// byte sum as uint32, since a cell is one key's second (or millisecond),
+// rarely near 65,535 requests or 4 GiB. A cell whose counts do not fit,
+// or break the invariant that every count is at most Requests (only
+// AddCounters can do that), moves its counters to State.wide and marks
+// n[0] wideMark; the sums stay exact either way.
 type cellRec struct {
-	key   uint32
-	n     [7]uint32 // Requests, Status2xx, 3xx, 4xx, 5xx, 429, Rejected
 	ts    int64
-	bytes int64
+	key   uint32
+	bytes uint32
+	n     [7]uint16 // Requests, Status2xx, 3xx, 4xx, 5xx, 429, Rejected
+	_     uint16
 }
 
 // lastCell is a key's most recently used cell: its index + 1 (0: none
@@ -72,7 +75,7 @@ type lastCell struct {
 }
 
 const (
-	wideMark = math.MaxUint32 // n[0] of a cell whose counters are in wide
+	wideMark = math.MaxUint16 // n[0] of a cell whose counters are in wide
 	smallMax = wideMark - 1   // Requests a small cell can reach
 )
 
@@ -109,7 +112,9 @@ func (s *State) Add(key []byte, o *Observation) {
 		i = s.at(id, ts)
 	}
 	c := s.cell(i)
-	if c.n[0] >= smallMax {
+	if c.n[0] >= smallMax || uint64(o.Bytes) > math.MaxUint32-uint64(c.bytes) {
+		// (A negative byte count, impossible from a log, is huge as a
+		// uint64 and goes wide too.)
 		s.wideCounters(i).observe(o)
 		return
 	}
@@ -131,7 +136,7 @@ func (s *State) Add(key []byte, o *Observation) {
 	if o.Rejected {
 		c.n[6]++
 	}
-	c.bytes += o.Bytes
+	c.bytes += uint32(o.Bytes)
 }
 
 // wideCounters moves cell i's counters to s.wide (once) and returns them.
@@ -157,7 +162,7 @@ func (s *State) counters(i uint32) Counters {
 	return Counters{
 		Requests: int64(c.n[0]), Status2xx: int64(c.n[1]), Status3xx: int64(c.n[2]),
 		Status4xx: int64(c.n[3]), Status5xx: int64(c.n[4]), Status429: int64(c.n[5]),
-		Rejected: int64(c.n[6]), BytesSent: c.bytes,
+		Rejected: int64(c.n[6]), BytesSent: int64(c.bytes),
 	}
 }
 
@@ -170,16 +175,17 @@ func (s *State) addTo(i uint32, a *Counters) {
 			int64(c.n[1]) + a.Status2xx, int64(c.n[2]) + a.Status3xx, int64(c.n[3]) + a.Status4xx,
 			int64(c.n[4]) + a.Status5xx, int64(c.n[5]) + a.Status429, int64(c.n[6]) + a.Rejected,
 		}
-		fits := req >= 0 && req < smallMax
+		bytes := int64(c.bytes) + a.BytesSent
+		fits := req >= 0 && req < smallMax && bytes >= 0 && bytes <= math.MaxUint32
 		for _, v := range sums {
 			fits = fits && v >= 0 && v <= req
 		}
 		if fits {
-			c.n[0] = uint32(req)
+			c.n[0] = uint16(req)
 			for j, v := range sums {
-				c.n[j+1] = uint32(v)
+				c.n[j+1] = uint16(v)
 			}
-			c.bytes += a.BytesSent
+			c.bytes = uint32(bytes)
 			return
 		}
 	}

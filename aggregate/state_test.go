@@ -159,9 +159,9 @@ func TestApproxBytesGrowsWithCells(t *testing.T) {
 		st.Add([]byte{byte(i % 50)}, &Observation{TimeMillis: int64(i)})
 	}
 	got := st.ApproxBytes()
-	// At least the 48-byte cells themselves, and not wildly more than
-	// the layout's ~60 bytes per cell including slack.
-	if got <= empty || got < 100000*48 || got > 100000*120 {
+	// At least the 32-byte cells themselves, and not wildly more than
+	// the layout's ~45 bytes per cell including slack.
+	if got <= empty || got < 100000*32 || got > 100000*90 {
 		t.Fatalf("ApproxBytes = %d for 100000 cells", got)
 	}
 	// After Reset (a spill) the State measures only new contents, or a
@@ -270,7 +270,7 @@ func TestStateTimeOrderedThenNot(t *testing.T) {
 	}
 }
 
-// TestStateWideCounters: counts that do not fit a 48-byte cell (huge,
+// TestStateWideCounters: counts that do not fit a 32-byte cell (huge,
 // negative, or a status count above Requests, all possible only through
 // AddCounters) move to the wide side table and still add exactly.
 func TestStateWideCounters(t *testing.T) {
@@ -305,5 +305,23 @@ func TestStateWideCounters(t *testing.T) {
 	got := collect(t, big)[0].Points[0].Counters
 	if got.Requests != 1<<32+2 || got.Status2xx != 1<<32+2 {
 		t.Fatalf("counts past uint32: %+v", got)
+	}
+	// A cell's small counters are uint16 and its byte sum uint32: a busy
+	// second (70,000 requests of 100 KB, 7 GB) crosses both limits through
+	// Add alone, and then through Merge into another State.
+	busy := NewState()
+	for i := range 70_000 {
+		busy.Add([]byte("k"), &Observation{TimeMillis: 5000, Status: 200 + i%2*229, Bytes: 100_000, Rejected: i%2 == 1})
+	}
+	want := Counters{Requests: 70_000, Status2xx: 35_000, Status4xx: 35_000, Status429: 35_000, Rejected: 35_000, BytesSent: 7_000_000_000}
+	if got := collect(t, busy)[0].Points[0].Counters; got != want {
+		t.Fatalf("busy cell: %+v, want %+v", got, want)
+	}
+	merged := NewState()
+	merged.Add([]byte("k"), &Observation{TimeMillis: 5000, Status: 200, Bytes: 1})
+	merged.Merge(busy)
+	want.Requests, want.Status2xx, want.BytesSent = 70_001, 35_001, 7_000_000_001
+	if got := collect(t, merged)[0].Points[0].Counters; got != want {
+		t.Fatalf("merged busy cell: %+v, want %+v", got, want)
 	}
 }
