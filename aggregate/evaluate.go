@@ -46,6 +46,20 @@ func PolicyFromLimits(limits []Limit) *Policy {
 	return &Policy{Plans: map[string]*Plan{CLIPlan: p}, DefaultPlan: CLIPlan}
 }
 
+// KeyLocal reports whether every rule of the policy looks at one key at
+// a time: no per-account rule adds up several keys. Such a policy can be
+// evaluated over key ranges separately.
+func (p *Policy) KeyLocal() bool {
+	for _, plan := range p.Plans {
+		for _, r := range plan.Rules {
+			if r.PerAccount {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // PlanOf returns the plan of key, or "" if it has none.
 func (p *Policy) PlanOf(key string) string {
 	if pl, ok := p.KeyPlans[key]; ok {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"unsafe"
 )
 
@@ -481,10 +482,58 @@ type stateCursor struct {
 
 // Cursor returns a Cursor over s's series in Each's order. s must not
 // change while the cursor is in use.
-func (s *State) Cursor() Cursor {
-	c := &stateCursor{s: s}
-	c.order, c.byKey, c.ends = s.sortedCells()
+func (s *State) Cursor() Cursor { return s.Sorted().Cursor(nil, nil) }
+
+// SortedState is a State's cells sorted for reading back. Sorted once,
+// it hands out cursors over key ranges, which may be read concurrently:
+// the way to evaluate one State's keys on several cores.
+type SortedState struct {
+	s                  *State
+	order, byKey, ends []uint32
+}
+
+// Sorted sorts s's cells for reading back. s must not change while the
+// SortedState or its cursors are in use.
+func (s *State) Sorted() *SortedState {
+	v := &SortedState{s: s}
+	v.order, v.byKey, v.ends = s.sortedCells()
+	return v
+}
+
+// group returns the first key group whose key is >= k.
+func (v *SortedState) group(k []byte) int {
+	return sort.Search(len(v.byKey), func(g int) bool { return bytes.Compare(v.s.key(v.byKey[g]), k) >= 0 })
+}
+
+// Cursor returns a Cursor over the series of the keys k with lo <= k < hi
+// (a nil hi: no upper bound), in Each's order.
+func (v *SortedState) Cursor(lo, hi []byte) Cursor {
+	g0, g1 := v.group(lo), len(v.byKey)
+	if hi != nil {
+		g1 = max(g0, v.group(hi))
+	}
+	c := &stateCursor{s: v.s, order: v.order, byKey: v.byKey, ends: v.ends[:g1], group: g0}
+	if g0 > 0 {
+		c.pos = int(v.ends[g0-1])
+	}
 	return c
+}
+
+// Splits returns at most n-1 ascending keys of v that cut its cells into
+// n ranges of about equal cell counts (fewer when it has few keys).
+func (v *SortedState) Splits(n int) [][]byte {
+	var out [][]byte
+	cells := len(v.order)
+	for g, end := range v.ends {
+		if len(out) == n-1 {
+			break
+		}
+		// Cut after group g once its end passes the next n-th of the cells.
+		if int(end)*n >= cells*(len(out)+1) && g+1 < len(v.byKey) {
+			out = append(out, slices.Clone(v.s.key(v.byKey[g+1])))
+		}
+	}
+	return out
 }
 
 func (c *stateCursor) Next() (*Series, error) {

@@ -325,3 +325,83 @@ func TestStateWideCounters(t *testing.T) {
 		t.Fatalf("merged busy cell: %+v, want %+v", got, want)
 	}
 }
+
+// cursorSource reads one Cursor as a Source.
+type cursorSource struct{ c Cursor }
+
+func (s cursorSource) Each(fn func(*Series) error) error {
+	for {
+		series, err := s.c.Next()
+		if series == nil || err != nil {
+			return err
+		}
+		if err := fn(series); err != nil {
+			return err
+		}
+	}
+}
+
+// The key ranges cut by Splits cover every series exactly once, in order,
+// and hold about equal numbers of cells.
+func TestSortedStateRangesPartitionTheKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 4))
+	for _, n := range []int{2, 3, 8, 64, 1000} {
+		st := NewState()
+		ref := reference{}
+		for range 30_000 {
+			key, o := randomStateObs(rng, 400)
+			ref.add(key, &o)
+			st.Add([]byte(key), &o)
+		}
+		v := st.Sorted()
+		splits := v.Splits(n)
+		if len(splits) == 0 || len(splits) > n-1 {
+			t.Fatalf("n=%d: %d splits", n, len(splits))
+		}
+		var got []Series
+		var rangeCells [][2]int // cells, cells of its biggest key
+		for k := 0; k <= len(splits); k++ {
+			var lo, hi []byte
+			if k > 0 {
+				lo = splits[k-1]
+			}
+			if k < len(splits) {
+				hi = splits[k]
+				if bytes.Compare(lo, hi) >= 0 {
+					t.Fatalf("n=%d: splits not ascending at %d", n, k)
+				}
+			}
+			part := collect(t, cursorSource{v.Cursor(lo, hi)})
+			for _, s := range part {
+				if (lo != nil && s.Key < string(lo)) || (hi != nil && s.Key >= string(hi)) {
+					t.Fatalf("n=%d: key %q outside [%q, %q)", n, s.Key, lo, hi)
+				}
+			}
+			got = append(got, part...)
+			cells, biggest := 0, 0
+			for _, s := range part {
+				cells += len(s.Points)
+				biggest = max(biggest, len(s.Points))
+			}
+			rangeCells = append(rangeCells, [2]int{cells, biggest})
+		}
+		equalSeries(t, got, ref.series())
+		// Balanced: no range holds more than its share plus one key.
+		total := st.Cells()
+		for k, rc := range rangeCells {
+			if rc[0] > total/(len(splits)+1)+total/n+rc[1] {
+				t.Errorf("n=%d: range %d holds %d of %d cells", n, k, rc[0], total)
+			}
+		}
+	}
+	// A range past every key, or between two adjacent keys, is empty.
+	st := NewState()
+	st.Add([]byte("a"), &Observation{TimeMillis: 1})
+	st.Add([]byte("b"), &Observation{TimeMillis: 1})
+	if got := collect(t, cursorSource{st.Sorted().Cursor([]byte("c"), nil)}); len(got) != 0 {
+		t.Fatalf("range after the last key: %v", got)
+	}
+	if got := collect(t, cursorSource{st.Sorted().Cursor([]byte("a0"), []byte("a1"))}); len(got) != 0 {
+		t.Fatalf("range between keys: %v", got)
+	}
+}

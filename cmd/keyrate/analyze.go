@@ -148,7 +148,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, d); err != nil {
+	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, d, o.workers); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -259,7 +259,48 @@ func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violat
 func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
 func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
 
-func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag) (err error) {
+// rangeWorkers is the worker count from which evaluate splits the keys
+// into ranges. Below it the serial evaluation, fed by one read-ahead
+// goroutine per worker State and one writer goroutine per table, already
+// keeps the cores busy: on 2 cores the ranges measured 1.04x slower
+// (their rows are buffered and copied once more). With many cores the
+// serial merge and evaluation would otherwise cap the speed-up.
+const rangeWorkers = 4
+
+// evaluate runs the policy over every key into sink. With many workers
+// and a policy that looks at one key at a time, the keys are split into
+// ranges evaluated concurrently (four per worker, so that an uneven range
+// does not leave cores idle), their rows handed to sink in key order:
+// the reports are byte-identical to a serial evaluation. Per-account
+// rules, which add up keys across ranges, and aggregates spilled to disk,
+// which are read front to back, are evaluated serially.
+func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, sink aggregate.Sink, workers int) (aggregate.Stats, error) {
+	var ranges []aggregate.Inputs
+	if workers >= rangeWorkers && pol.KeyLocal() {
+		ranges = res.Ranges(4 * workers)
+	}
+	if ranges == nil {
+		in := inputsOf(res)
+		var rows aggregate.Sink
+		in.All, rows = w.wrap(in.All, sink)
+		return aggregate.Evaluate(in, pol, rows)
+	}
+	stats := make([]aggregate.Stats, len(ranges))
+	err := ingest.InRanges(ranges, workers, sink, func(i int, in aggregate.Inputs, out aggregate.AuditSink) error {
+		var rows aggregate.Sink
+		in.All, rows = w.wrap(in.All, out)
+		var err error
+		stats[i], err = aggregate.Evaluate(in, pol, rows)
+		return err
+	})
+	var total aggregate.Stats
+	for _, st := range stats {
+		total.UnplannedKeys += st.UnplannedKeys
+	}
+	return total, err
+}
+
+func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
 	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
 	set, err := report.NewSetFS(dir, formats, outputFS, w.setOptions(m, verbatim)...)
 	if err != nil {
@@ -283,10 +324,7 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, res 
 	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit", report.Unpartitioned()); err != nil {
 		return err
 	}
-	in := inputsOf(res)
-	var rows aggregate.Sink
-	in.All, rows = w.wrap(in.All, &sink)
-	stats, err := aggregate.Evaluate(in, pol, rows)
+	stats, err := evaluate(res, pol, w, &sink, workers)
 	if err != nil {
 		return err
 	}

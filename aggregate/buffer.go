@@ -1,0 +1,60 @@
+package aggregate
+
+// RowBuffer is an AuditSink that keeps the rows it is given, to hand them
+// to another sink later, in the same order per table: how the evaluations
+// of key ranges that ran concurrently reach the reports in key order.
+type RowBuffer struct {
+	windows    []WindowRow
+	violations []ViolationRow
+	keys       []KeyRow
+	audits     []AuditRow
+}
+
+// Window, Violation, Key and Audit keep a copy of the row.
+func (b *RowBuffer) Window(r *WindowRow) error {
+	b.windows = append(b.windows, *r)
+	return nil
+}
+
+func (b *RowBuffer) Violation(r *ViolationRow) error {
+	b.violations = append(b.violations, *r)
+	return nil
+}
+
+func (b *RowBuffer) Key(r *KeyRow) error {
+	b.keys = append(b.keys, *r)
+	return nil
+}
+
+func (b *RowBuffer) Audit(r *AuditRow) error {
+	b.audits = append(b.audits, *r)
+	return nil
+}
+
+// Replay sends the kept rows to sink, each table's in the order they
+// came (audit rows only if sink takes them), and empties b.
+func (b *RowBuffer) Replay(sink Sink) error {
+	out := sinkRows{sink}
+	for i := range b.windows {
+		if err := out.Window(&b.windows[i]); err != nil {
+			return err
+		}
+	}
+	for i := range b.violations {
+		if err := out.Violation(&b.violations[i]); err != nil {
+			return err
+		}
+	}
+	for i := range b.keys {
+		if err := sink.Key(&b.keys[i]); err != nil {
+			return err
+		}
+	}
+	for i := range b.audits {
+		if err := out.Audit(&b.audits[i]); err != nil {
+			return err
+		}
+	}
+	*b = RowBuffer{}
+	return nil
+}

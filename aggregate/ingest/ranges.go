@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"sync"
+
+	"github.com/keyrate/keyrate/aggregate"
+)
+
+// Ranges splits the run's aggregates (Source and every Filtered alike)
+// into at most n consecutive key ranges that can be read concurrently,
+// each as the aggregate.Inputs of its keys, in key order; the ranges
+// hold about equal numbers of cells. It returns nil when the aggregates
+// cannot be split: something was spilled to disk (a run is read front to
+// back), or there is nothing to split. The Result must not be read
+// otherwise while the ranges are in use.
+func (r *Result) Ranges(n int) []aggregate.Inputs {
+	all, ok := r.Source.(*mergedSource)
+	if !ok || len(all.runs) > 0 || n < 2 {
+		return nil
+	}
+	sources := []*mergedSource{all}
+	for _, f := range r.Filtered {
+		m, ok := f.(*mergedSource)
+		if !ok || len(m.runs) > 0 {
+			return nil
+		}
+		sources = append(sources, m)
+	}
+	// Sort every State once, in parallel; the ranges share the result.
+	views := make([][]*aggregate.SortedState, len(sources))
+	var wg sync.WaitGroup
+	for i, m := range sources {
+		views[i] = make([]*aggregate.SortedState, len(m.states))
+		for j, st := range m.states {
+			wg.Go(func() { views[i][j] = st.Sorted() })
+		}
+	}
+	wg.Wait()
+	// Cut where the biggest State of all requests has its quantiles: the
+	// workers' States hold similar key mixes.
+	biggest := -1
+	for j, st := range all.states {
+		if biggest < 0 || st.Cells() > all.states[biggest].Cells() {
+			biggest = j
+		}
+	}
+	if biggest < 0 {
+		return nil
+	}
+	splits := views[0][biggest].Splits(n)
+	if len(splits) == 0 {
+		return nil
+	}
+	out := make([]aggregate.Inputs, len(splits)+1)
+	for k := range out {
+		var lo, hi []byte
+		if k > 0 {
+			lo = splits[k-1]
+		}
+		if k < len(splits) {
+			hi = splits[k]
+		}
+		out[k].All = rangeSource{views[0], lo, hi}
+		for i := range r.Filtered {
+			out[k].Filtered = append(out[k].Filtered, rangeSource{views[i+1], lo, hi})
+		}
+	}
+	return out
+}
+
+// rangeSource is the merge of sorted States restricted to the keys k
+// with lo <= k < hi (nil hi: no bound).
+type rangeSource struct {
+	views  []*aggregate.SortedState
+	lo, hi []byte
+}
+
+// Each implements aggregate.Source.
+func (s rangeSource) Each(fn func(*aggregate.Series) error) error {
+	cursors := make([]aggregate.Cursor, len(s.views))
+	for i, v := range s.views {
+		cursors[i] = v.Cursor(s.lo, s.hi)
+	}
+	return aggregate.NewMerge(cursors...).Each(fn)
+}
+
+// InRanges runs eval over each of ranges, at most parallel at once, each
+// into a buffer of its rows, and replays the buffers into sink in range
+// order: sink gets exactly the rows of one evaluation over all keys, in
+// the same order, while the evaluations use several cores. A range's
+// buffer is freed once replayed and a new range starts only then, so at
+// most parallel ranges' rows are held at once. On an error, the ranges
+// already started finish and the first error in range order is returned.
+func InRanges(ranges []aggregate.Inputs, parallel int, sink aggregate.Sink,
+	eval func(i int, in aggregate.Inputs, out aggregate.AuditSink) error) error {
+	type done struct {
+		buf *aggregate.RowBuffer
+		err error
+	}
+	results := make([]chan done, len(ranges))
+	for i := range results {
+		results[i] = make(chan done, 1)
+	}
+	slots := make(chan struct{}, max(1, parallel))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i, in := range ranges {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				return
+			}
+			wg.Go(func() {
+				buf := &aggregate.RowBuffer{}
+				err := eval(i, in, buf)
+				results[i] <- done{buf, err}
+			})
+		}
+	})
+	var err error
+	for i := range ranges {
+		d := <-results[i]
+		if err = d.err; err == nil {
+			err = d.buf.Replay(sink)
+		}
+		if err != nil {
+			break
+		}
+		<-slots
+	}
+	close(stop)
+	wg.Wait()
+	return err
+}
