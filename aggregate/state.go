@@ -40,10 +40,14 @@ type State struct {
 	// small array and the end of the newest chunk.
 	keyLast []lastCell
 
-	chunks    [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
-	mem       *chunkMem   // where chunks come from
-	nCells    int
-	cellSlots []uint32 // open addressing: cell index + 1, 0 = empty
+	chunks [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
+	mem    *chunkMem   // where chunks come from
+	nCells int
+	// cellSlots is open addressing over cells: the cell index + 1 in the
+	// low half (0 = empty), the high half of the cell's hash in the top
+	// half, so a probe skips other cells without reading them (each
+	// would be a cache miss; a new cell's probe meets several).
+	cellSlots []uint64
 	// indexed says cellSlots holds every cell. While each key's times
 	// only grow (a time-ordered log), a new time cannot match an existing
 	// cell, so cells are appended unindexed; the first out-of-order time
@@ -232,7 +236,7 @@ func (s *State) ApproxBytes() int64 {
 	chunks := (s.nCells + chunkCells - 1) / chunkCells
 	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
 	if s.indexed {
-		n += int64(len(s.cellSlots)) * 4
+		n += int64(len(s.cellSlots)) * 8
 	}
 	return n + int64(len(s.wide))*128
 }
@@ -324,14 +328,19 @@ func (s *State) at(id uint32, ts int64) uint32 {
 	h := cellHash(id, ts)
 	if len(s.cellSlots) > 0 {
 		mask := uint64(len(s.cellSlots) - 1)
+		fp := h >> 32
 		for i := h & mask; ; i = (i + 1) & mask {
 			slot := s.cellSlots[i]
 			if slot == 0 {
 				break
 			}
-			if c := s.cell(slot - 1); c.key == id && c.ts == ts {
-				s.keyLast[id] = lastCell{ts: ts, cell: slot}
-				return slot - 1
+			if slot>>32 != fp {
+				continue
+			}
+			idx := uint32(slot) - 1
+			if c := s.cell(idx); c.key == id && c.ts == ts {
+				s.keyLast[id] = lastCell{ts: ts, cell: idx + 1}
+				return idx
 			}
 		}
 	}
@@ -339,9 +348,19 @@ func (s *State) at(id uint32, ts int64) uint32 {
 	if s.nCells*4 > len(s.cellSlots)*3 {
 		s.buildIndex()
 	} else {
-		insertSlot(s.cellSlots, h, c)
+		insertCellSlot(s.cellSlots, h, c)
 	}
 	return c
+}
+
+// insertCellSlot files cell idx, whose hash is h, in slots.
+func insertCellSlot(slots []uint64, h uint64, idx uint32) {
+	mask := uint64(len(slots) - 1)
+	i := h & mask
+	for slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	slots[i] = h>>32<<32 | uint64(idx+1)
 }
 
 // newCell appends cell (id, ts) without indexing it.
@@ -371,11 +390,11 @@ func (s *State) buildIndex() {
 	if len(s.cellSlots) >= n && s.nCells*4 <= len(s.cellSlots)*3 {
 		clear(s.cellSlots)
 	} else {
-		s.cellSlots = make([]uint32, n)
+		s.cellSlots = make([]uint64, n)
 	}
 	for j := range uint32(s.nCells) {
 		r := s.cell(j)
-		insertSlot(s.cellSlots, cellHash(r.key, r.ts), j)
+		insertCellSlot(s.cellSlots, cellHash(r.key, r.ts), j)
 	}
 	s.indexed = true
 }
