@@ -5,15 +5,21 @@ import (
 	"testing"
 )
 
+// benchKeys is 5,000 keys shaped like keyrate-gen's.
+func benchKeys() [][]byte {
+	keys := make([][]byte, 5000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "k%016x", uint64(i)*0x9E3779B97F4A7C15)
+	}
+	return keys
+}
+
 // BenchmarkStateAdd measures the per-line aggregation cost with a
 // realistic working set: 5000 keys, times advancing one second every
 // 2000 lines. Bytes are those of a typical 160-byte log line, so MB/s is
 // comparable with the parser benchmarks.
 func BenchmarkStateAdd(b *testing.B) {
-	keys := make([][]byte, 5000)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "k%016x", uint64(i)*0x9E3779B97F4A7C15)
-	}
+	keys := benchKeys()
 	st := NewState()
 	var o Observation
 	b.SetBytes(160)
@@ -30,10 +36,7 @@ func BenchmarkStateAdd(b *testing.B) {
 // through the cell index. A fresh State every 2M lines keeps the working
 // set like a night's.
 func BenchmarkStateAddInterleaved(b *testing.B) {
-	keys := make([][]byte, 5000)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "k%016x", uint64(i)*0x9E3779B97F4A7C15)
-	}
+	keys := benchKeys()
 	st := NewState()
 	var o Observation
 	b.SetBytes(160)
