@@ -22,11 +22,7 @@ type timeAppender struct {
 }
 
 func (a *timeAppender) append(b []byte, t time.Time) []byte {
-	sec := t.Unix()
-	day := sec / secondsPerDay
-	if sec%secondsPerDay < 0 { // Unix time before 1970: round the day down
-		day--
-	}
+	sec, day := t.Unix(), unixDay(t)
 	if !a.ok || day != a.day {
 		y, m, d := t.UTC().Date()
 		if y < 0 || y > 9999 {
@@ -62,6 +58,16 @@ func (a *timeAppender) append(b []byte, t time.Time) []byte {
 		b = append(b, frac[:n]...)
 	}
 	return append(b, 'Z')
+}
+
+// unixDay is t's UTC date as days since 1970-01-01 (negative before).
+func unixDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / secondsPerDay
+	if s%secondsPerDay < 0 { // before 1970: round the day down
+		d--
+	}
+	return d
 }
 
 // put2 writes 0 <= v < 100 as two digits.

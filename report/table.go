@@ -303,16 +303,6 @@ func (t *Table[T]) writeRows(rows []T) error {
 	return nil
 }
 
-// unixDay is t's UTC date as days since 1970-01-01 (negative before).
-func unixDay(t time.Time) int64 {
-	s := t.Unix()
-	d := s / 86400
-	if s < 0 && s%86400 != 0 {
-		d--
-	}
-	return d
-}
-
 // outOfOrder reports whether cur sorts before prev.
 func (t *Table[T]) outOfOrder() bool {
 	for i, c := range t.sortCur {
