@@ -24,7 +24,8 @@ type manifest struct {
 	UnplannedKeys int64           `json:"unplanned_keys"`
 	BadSamples    []ingest.Sample `json:"bad_line_samples"`
 	WallSeconds   float64         `json:"wall_seconds"`
-	// PeakRSSBytes is the process's peak resident memory (getrusage);
+	// PeakRSSBytes is the process's peak resident memory (getrusage; 0
+	// where there is none);
 	// SpilledBytes the compressed state written to --tmp-dir.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	SpilledBytes int64 `json:"spilled_bytes"`

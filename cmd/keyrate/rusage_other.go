@@ -1,0 +1,7 @@
+//go:build !(linux || freebsd || netbsd || openbsd || dragonfly || darwin)
+
+package main
+
+// peakRSSBytes is 0 where getrusage is missing (Windows): the manifest's
+// peak_rss_bytes then says "not measured".
+func peakRSSBytes() int64 { return 0 }
