@@ -56,7 +56,8 @@ func Open(path string, o parse.FormatOptions) (parse.RecordSource, error) {
 	return s, nil
 }
 
-func newSource(f *os.File, o parse.FormatOptions) (*Source, error) {
+func newSource(f *os.File, o parse.FormatOptions) (_ *Source, err error) {
+	defer recoverCorrupt(&err)
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("not a readable Parquet file: %w", err)
@@ -88,7 +89,8 @@ func (s *Source) Format() string { return "parquet" }
 func (s *Source) Row() int64 { return s.row }
 
 // Next implements parse.RecordSource.
-func (s *Source) Next(rec *parse.Record) error {
+func (s *Source) Next(rec *parse.Record) (err error) {
+	defer recoverCorrupt(&err)
 	for s.left == 0 {
 		if s.rg == s.pf.NumRowGroups() {
 			return io.EOF
@@ -149,6 +151,16 @@ func (s *Source) openRowGroup(i int) error {
 	}
 	s.left = rg.NumRows()
 	return nil
+}
+
+// recoverCorrupt turns a panic in Arrow's Parquet decoders, which some
+// corrupt files cause (a slice bound from a damaged page header), into
+// an error: a corrupt input fails the run with its name and row, never
+// with a crash.
+func recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("corrupt Parquet data: %v", r)
+	}
 }
 
 func appendFloat(dst []byte, f float64) []byte {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -209,5 +210,61 @@ func TestAppendDecimal(t *testing.T) {
 		if got := string(appendDecimal(nil, c.v, c.scale)); got != c.want {
 			t.Errorf("appendDecimal(%d, %d) = %q, want %q", c.v, c.scale, got, c.want)
 		}
+	}
+}
+
+// Damaged Parquet files make Arrow's decoders panic now and then; the
+// reader must turn that into an error, never a crash.
+func TestCorruptFilesFailWithoutPanicking(t *testing.T) {
+	type row struct {
+		TS     time.Time `parquet:"ts,timestamp(millisecond)"`
+		URI    string    `parquet:"uri"`
+		Status int32     `parquet:"status"`
+	}
+	rows := make([]row, 20_000)
+	for i := range rows {
+		rows[i] = row{time.Unix(1_700_000_000+int64(i), 0), fmt.Sprintf("/x?api_key=k%d", i%100), 200}
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	if err := parquet.WriteFile(good, rows); err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	failed := 0
+	for trial := range 300 {
+		b := append([]byte(nil), orig...)
+		for range 1 + rng.IntN(20) {
+			b[4+rng.IntN(len(b)-12)] = byte(rng.IntN(256))
+		}
+		p := filepath.Join(dir, fmt.Sprintf("bad%d.parquet", trial))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := Open(p, parse.FormatOptions{})
+		if err != nil {
+			failed++
+			continue
+		}
+		var rec parse.Record
+		for {
+			err := src.Next(&rec)
+			if err == io.EOF {
+				break
+			}
+			var se *parse.SyntaxError
+			if err != nil && !errors.As(err, &se) {
+				failed++
+				break
+			}
+		}
+		src.Close()
+	}
+	if failed == 0 {
+		t.Fatal("no damaged file failed to read: the test damages nothing")
 	}
 }
