@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/keyrate/keyrate/report"
 )
@@ -220,6 +221,24 @@ func TestFaultTable(t *testing.T) {
 				return []string{e.file("junk.bz2", append([]byte("BZh91AY&SY"), bytes.Repeat([]byte("junk"), 500)...))}
 			},
 			code: 1, msg: `junk\.bz2: corrupt bzip2 stream near byte offset [1-9][0-9]*: `, after: previousIntact},
+		{name: "Parquet log cut short",
+			setup: func(e *faultEnv) []string {
+				type row struct {
+					Time   string `parquet:"time"`
+					URI    string `parquet:"uri"`
+					Status int32  `parquet:"status"`
+				}
+				rows := make([]row, 5000)
+				for i := range rows {
+					rows[i] = row{"2026-11-25T10:00:00Z", fmt.Sprintf("/v1?api_key=k%d", i%9), 200}
+				}
+				var b bytes.Buffer
+				if err := parquet.Write(&b, rows); err != nil {
+					e.t.Fatal(err)
+				}
+				return []string{e.file("cut.parquet", b.Bytes()[:b.Len()/2])}
+			},
+			code: 1, msg: `keyrate: \S+cut\.parquet: not a readable Parquet file: `, after: previousIntact},
 		{name: "input unreadable (EIO)",
 			setup: func(e *faultEnv) []string { return []string{"/proc/self/mem"} },
 			code:  1, msg: `/proc/self/mem: read error near byte offset 0: .*input/output error`, after: previousIntact},
