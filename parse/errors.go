@@ -30,6 +30,21 @@ func syntaxErr(off int, msg string) error {
 // not malformed.
 var ErrNoRecord = errors.New("line holds no request record")
 
+// ErrCorrupt marks an error that comes from damaged input data (a
+// truncated or garbled columnar file), as opposed to a usage problem such
+// as a file with no column keyrate can use: --skip-corrupt skips the
+// former and never the latter. Test with errors.Is; the error's own
+// message says what was wrong.
+var ErrCorrupt = errors.New("corrupt input")
+
+// Corrupt marks err as ErrCorrupt, keeping its message.
+func Corrupt(err error) error { return corruptError{err} }
+
+type corruptError struct{ err error }
+
+func (e corruptError) Error() string   { return e.err.Error() }
+func (e corruptError) Unwrap() []error { return []error{e.err, ErrCorrupt} }
+
 // ErrLineTooLong is reported for a line longer than the reader's limit.
 // The line is skipped without being loaded whole.
 var ErrLineTooLong = errors.New("line exceeds the maximum line length")

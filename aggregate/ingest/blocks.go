@@ -282,6 +282,11 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	if columnar {
 		in.Close()
 		samples, err := r.readColumnar(ctx, job.path, &st)
+		if errors.Is(err, parse.ErrCorrupt) {
+			// As with a corrupt stream, --skip-corrupt keeps the rows
+			// read before the damage and marks the file.
+			err = r.skip(&st, err)
+		}
 		return done(samples, err)
 	}
 	if p := newParser(); parse.IsStateful(p) {

@@ -73,6 +73,7 @@ func (r *reader) columnarOK(in *parse.Input) error {
 
 // readColumnar reads a Parquet input through a parse.RecordSource.
 func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) ([]Sample, error) {
+	st.Format = parse.FormatParquet // detected, even if it cannot be opened
 	src, err := r.cfg.OpenColumnar(path, r.cfg.FormatOptions)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -177,6 +177,25 @@ func signalled(sig syscall.Signal) context.Context {
 	return ctx
 }
 
+// cutParquet is the first half of a valid Parquet access log.
+func cutParquet(t *testing.T) []byte {
+	t.Helper()
+	type row struct {
+		Time   string `parquet:"time"`
+		URI    string `parquet:"uri"`
+		Status int32  `parquet:"status"`
+	}
+	rows := make([]row, 5000)
+	for i := range rows {
+		rows[i] = row{"2026-11-25T10:00:00Z", fmt.Sprintf("/v1?api_key=k%d", i%9), 200}
+	}
+	var b bytes.Buffer
+	if err := parquet.Write(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()[:b.Len()/2]
+}
+
 func TestFaultTable(t *testing.T) {
 	cases := []faultCase{
 		{name: "truncated gzip",
@@ -222,23 +241,23 @@ func TestFaultTable(t *testing.T) {
 			},
 			code: 1, msg: `junk\.bz2: corrupt bzip2 stream near byte offset [1-9][0-9]*: `, after: previousIntact},
 		{name: "Parquet log cut short",
+			setup: func(e *faultEnv) []string { return []string{e.file("cut.parquet", cutParquet(e.t))} },
+			code:  1, msg: `keyrate: \S+cut\.parquet: not a readable Parquet file: `, after: previousIntact},
+		{name: "skip-corrupt skips a Parquet log cut short",
 			setup: func(e *faultEnv) []string {
-				type row struct {
-					Time   string `parquet:"time"`
-					URI    string `parquet:"uri"`
-					Status int32  `parquet:"status"`
-				}
-				rows := make([]row, 5000)
-				for i := range rows {
-					rows[i] = row{"2026-11-25T10:00:00Z", fmt.Sprintf("/v1?api_key=k%d", i%9), 200}
-				}
-				var b bytes.Buffer
-				if err := parquet.Write(&b, rows); err != nil {
-					e.t.Fatal(err)
-				}
-				return []string{e.file("cut.parquet", b.Bytes()[:b.Len()/2])}
+				return []string{"--skip-corrupt", e.file("good.log", accessLog(10)), e.file("cut.parquet", cutParquet(e.t))}
 			},
-			code: 1, msg: `keyrate: \S+cut\.parquet: not a readable Parquet file: `, after: previousIntact},
+			code: 0, msg: `keyrate: warning: skipped the rest of a corrupt input file=\S+cut\.parquet error=".*not a readable Parquet file: .*"(.|\n)*skipped_corrupt=1`,
+			after: newReports,
+			check: func(t *testing.T, e *faultEnv, _ string) {
+				m := readManifest(t, e.out)
+				if m.Totals.CorruptFiles != 1 || len(m.Inputs) != 2 {
+					t.Fatalf("manifest totals %+v", m.Totals)
+				}
+				if bad := m.Inputs[1]; !bad.Corrupt || !strings.Contains(bad.CorruptError, "not a readable Parquet file") {
+					t.Errorf("Parquet input %+v: want it marked corrupt", bad)
+				}
+			}},
 		{name: "input unreadable (EIO)",
 			setup: func(e *faultEnv) []string { return []string{"/proc/self/mem"} },
 			code:  1, msg: `/proc/self/mem: read error near byte offset 0: .*input/output error`, after: previousIntact},

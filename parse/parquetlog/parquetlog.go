@@ -60,7 +60,7 @@ func newSource(f *os.File, o parse.FormatOptions) (_ *Source, err error) {
 	defer recoverCorrupt(&err)
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
-		return nil, fmt.Errorf("not a readable Parquet file: %w", err)
+		return nil, parse.Corrupt(fmt.Errorf("not a readable Parquet file: %w", err))
 	}
 	sch := pf.MetaData().Schema
 	names := make([]string, sch.NumColumns())
@@ -110,7 +110,7 @@ func (s *Source) Next(rec *parse.Record) (err error) {
 		var null bool
 		var err error
 		if s.text, null, err = c.next(s.text); err != nil {
-			return fmt.Errorf("row %d: %w", s.row, err)
+			return parse.Corrupt(err)
 		}
 		if null {
 			start = -1
@@ -141,11 +141,11 @@ func (s *Source) openRowGroup(i int) error {
 	for _, c := range s.cols {
 		cr, err := rg.Column(c)
 		if err != nil {
-			return fmt.Errorf("row group %d: %w", i, err)
+			return parse.Corrupt(fmt.Errorf("row group %d: %w", i, err))
 		}
 		col, err := newColumn(cr)
 		if err != nil {
-			return fmt.Errorf("row group %d: %w", i, err)
+			return fmt.Errorf("row group %d: %w", i, err) // an unsupported type
 		}
 		s.readers = append(s.readers, col)
 	}
@@ -159,7 +159,7 @@ func (s *Source) openRowGroup(i int) error {
 // with a crash.
 func recoverCorrupt(err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("corrupt Parquet data: %v", r)
+		*err = parse.Corrupt(fmt.Errorf("corrupt Parquet data: %v", r))
 	}
 }
 

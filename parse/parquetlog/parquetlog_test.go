@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,8 +111,19 @@ func TestOpenErrors(t *testing.T) {
 	if err := parquet.WriteFile(p, []other{{"x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(p, parse.FormatOptions{}); err == nil {
-		t.Error("a file without any known column opened")
+	if _, err := Open(p, parse.FormatOptions{}); err == nil || errors.Is(err, parse.ErrCorrupt) {
+		t.Errorf("a file without any known column: %v; want an error that --skip-corrupt does not skip", err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.parquet")
+	if err := os.WriteFile(cut, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(cut, parse.FormatOptions{}); !errors.Is(err, parse.ErrCorrupt) || !strings.Contains(err.Error(), "not a readable Parquet file") {
+		t.Errorf("a file cut short: %v; want a corrupt-input error", err)
 	}
 }
 
@@ -258,6 +270,9 @@ func TestCorruptFilesFailWithoutPanicking(t *testing.T) {
 			}
 			var se *parse.SyntaxError
 			if err != nil && !errors.As(err, &se) {
+				if !errors.Is(err, parse.ErrCorrupt) {
+					t.Errorf("trial %d: %v is not marked corrupt", trial, err)
+				}
 				failed++
 				break
 			}
