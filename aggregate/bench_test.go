@@ -19,34 +19,33 @@ func benchKeys() [][]byte {
 // 2000 lines. Bytes are those of a typical 160-byte log line, so MB/s is
 // comparable with the parser benchmarks.
 func BenchmarkStateAdd(b *testing.B) {
-	keys := benchKeys()
-	st := NewState()
-	var o Observation
-	b.SetBytes(160)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		o = Observation{TimeMillis: 1_700_000_000_000 + int64(i/2000)*1000, Status: 200, Bytes: 100}
-		st.Add(keys[(i*7919)%len(keys)], &o)
-	}
+	benchAdd(b, func(i int) int64 { return 1_700_000_000_000 + int64(i/2000)*1000 })
 }
 
 // BenchmarkStateAddInterleaved is BenchmarkStateAdd over 16 logs of the
 // same hours (16 servers, read together as parse workers read a night's
 // archive): each key's times jump back and forth, so new cells go
-// through the cell index. A fresh State every 2M lines keeps the working
-// set like a night's.
+// through the cell index.
 func BenchmarkStateAddInterleaved(b *testing.B) {
+	benchAdd(b, func(i int) int64 {
+		server, n := i%16, i/16
+		return 1_700_000_000_000 + int64(n/125)*1000 + int64(server)*37_000
+	})
+}
+
+// benchAdd adds line i at time timeOf(i) for one of benchKeys' keys, into
+// a fresh State every 2M lines so that the working set stays a night's.
+func benchAdd(b *testing.B, timeOf func(i int) int64) {
 	keys := benchKeys()
 	st := NewState()
 	var o Observation
 	b.SetBytes(160)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if i%2_000_000 == 0 {
+		if i%2_000_000 == 0 && i > 0 {
 			st = NewState()
 		}
-		server, n := i%16, i/16
-		o = Observation{TimeMillis: 1_700_000_000_000 + int64(n/125)*1000 + int64(server)*37_000, Status: 200, Bytes: 100}
+		o = Observation{TimeMillis: timeOf(i), Status: 200, Bytes: 100}
 		st.Add(keys[(i*7919)%len(keys)], &o)
 	}
 }
