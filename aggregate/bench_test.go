@@ -33,9 +33,27 @@ func BenchmarkStateAddInterleaved(b *testing.B) {
 	})
 }
 
+// BenchmarkStateAddServerBlocks is the same 16 servers' logs as a parse
+// worker receives them: in blocks of 13,000 lines (2 MiB), each block one
+// server's, the servers taking turns, with NewStream at each block. Keys'
+// times jump back at each block's start but move forward within it.
+func BenchmarkStateAddServerBlocks(b *testing.B) {
+	const block = 13_000
+	benchAddStreams(b, func(i int) int64 {
+		blk, in := i/block, i%block
+		server, round := blk%16, blk/16
+		n := round*block + in // the line's index in its server's log
+		return 1_700_000_000_000 + int64(n/125)*1000 + int64(server)*37_000
+	}, block)
+}
+
 // benchAdd adds line i at time timeOf(i) for one of benchKeys' keys, into
 // a fresh State every 2M lines so that the working set stays a night's.
-func benchAdd(b *testing.B, timeOf func(i int) int64) {
+func benchAdd(b *testing.B, timeOf func(i int) int64) { benchAddStreams(b, timeOf, 0) }
+
+// benchAddStreams is benchAdd that calls NewStream every block lines (0:
+// never).
+func benchAddStreams(b *testing.B, timeOf func(i int) int64, block int) {
 	keys := benchKeys()
 	st := NewState()
 	var o Observation
@@ -44,6 +62,9 @@ func benchAdd(b *testing.B, timeOf func(i int) int64) {
 	for i := 0; b.Loop(); i++ {
 		if i%2_000_000 == 0 && i > 0 {
 			st = NewState()
+		}
+		if block > 0 && i%block == 0 {
+			st.NewStream()
 		}
 		o = Observation{TimeMillis: timeOf(i), Status: 200, Bytes: 100}
 		st.Add(keys[(i*7919)%len(keys)], &o)

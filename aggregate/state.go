@@ -51,8 +51,11 @@ type State struct {
 	// indexed says cellSlots holds every cell. While each key's times
 	// only grow (a time-ordered log), a new time cannot match an existing
 	// cell, so cells are appended unindexed; the first out-of-order time
-	// (or AddCounters, Merge) builds the index once.
+	// within a stream (or AddCounters, Merge) builds the index once.
 	indexed bool
+	// stream numbers the stream (see NewStream) the lines now added come
+	// from; keyLast notes the stream of each key's last line.
+	stream uint32
 	// wide holds the counters of the rare cells that outgrow cellRec.
 	wide map[uint32]*Counters
 }
@@ -73,10 +76,11 @@ type cellRec struct {
 }
 
 // lastCell is a key's most recently used cell: its index + 1 (0: none
-// yet) and its timestamp.
+// yet), its timestamp and the stream of the key's last line.
 type lastCell struct {
-	ts   int64
-	cell uint32
+	ts     int64
+	cell   uint32
+	stream uint32
 }
 
 const (
@@ -103,15 +107,30 @@ func NewState() *State {
 	return s
 }
 
+// NewStream says that the lines added from now on come from another
+// stream (another file, or a block of one) than those before. Within a
+// stream a key's times only grow in a time-ordered log, but two streams
+// (two servers' logs of the same hours, read by one worker block after
+// block) overlap: each key's first line of the new stream goes back in
+// time. That line starts a new cell even if its (key, time) is held
+// already, instead of switching the State to its cell index, which costs
+// several times as much per line from then on. The read-back sums such
+// twins, so results are unchanged; a State then holds a (key, time) at
+// most once per stream that has it, and a time going back within a
+// stream still builds the index, which keeps a shuffled log from
+// multiplying cells.
+func (s *State) NewStream() { s.stream++ }
+
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
 	id := s.keyID(key)
 	ts := o.TimeMillis
 	var i uint32
-	switch last := s.keyLast[id]; {
+	switch last := &s.keyLast[id]; {
 	case last.cell != 0 && last.ts == ts:
 		i = last.cell - 1
-	case !s.indexed && (last.cell == 0 || ts > last.ts):
+		last.stream = s.stream
+	case !s.indexed && (last.cell == 0 || ts > last.ts || last.stream != s.stream):
 		i = s.newCell(id, ts)
 	default:
 		i = s.at(id, ts)
@@ -220,7 +239,8 @@ func (s *State) Merge(o *State) {
 // Keys reports the number of distinct keys.
 func (s *State) Keys() int { return len(s.keyEnd) }
 
-// Cells reports the number of distinct (key, timestamp) cells.
+// Cells reports the number of cells: the distinct (key, timestamp) pairs,
+// plus any twins overlapping streams left (see NewStream).
 func (s *State) Cells() int { return s.nCells }
 
 // ApproxBytes estimates the memory s's contents occupy: keys and their
@@ -339,7 +359,7 @@ func (s *State) at(id uint32, ts int64) uint32 {
 			}
 			idx := uint32(slot) - 1
 			if c := s.cell(idx); c.key == id && c.ts == ts {
-				s.keyLast[id] = lastCell{ts: ts, cell: idx + 1}
+				s.keyLast[id] = lastCell{ts: ts, cell: idx + 1, stream: s.stream}
 				return idx
 			}
 		}
@@ -376,7 +396,7 @@ func (s *State) newCell(id uint32, ts int64) uint32 {
 	s.nCells++
 	c := s.cell(i)
 	*c = cellRec{key: id, ts: ts}
-	s.keyLast[id] = lastCell{ts: ts, cell: i + 1}
+	s.keyLast[id] = lastCell{ts: ts, cell: i + 1, stream: s.stream}
 	return i
 }
 
@@ -576,8 +596,16 @@ func (c *stateCursor) AppendNext(dst []Point) (string, []Point, bool) {
 	key := string(s.key(c.byKey[c.group]))
 	// The group's bounds are known, so the loads below are independent
 	// of each other and the CPU overlaps their cache misses.
+	start := len(dst)
 	for _, i := range c.order[c.pos:c.ends[c.group]] {
-		dst = append(dst, Point{TimeMillis: s.cell(i).ts, Counters: s.counters(i)})
+		ts := s.cell(i).ts
+		if n := len(dst); n > start && dst[n-1].TimeMillis == ts {
+			// A twin from another stream (see NewStream).
+			sums := s.counters(i)
+			dst[n-1].Counters.Add(&sums)
+			continue
+		}
+		dst = append(dst, Point{TimeMillis: ts, Counters: s.counters(i)})
 	}
 	c.pos = int(c.ends[c.group])
 	c.group++

@@ -270,6 +270,104 @@ func TestStateTimeOrderedThenNot(t *testing.T) {
 	}
 }
 
+// TestStateOverlappingStreams feeds one State blocks of several servers'
+// logs of the same minutes, as a parse worker receives them, with
+// NewStream at each change of file. Each key's first line of a block goes
+// back in time, so the State holds twins of some cells instead of
+// indexing them; every read-back (whole, by key range, a spilled run, a
+// Merge) must sum the twins. A time going back within a block must still
+// build the index.
+func TestStateOverlappingStreams(t *testing.T) {
+	for seed := range uint64(12) {
+		rng := rand.New(rand.NewPCG(seed, 17))
+		disorder := seed%3 == 2 // some blocks go back in time inside
+		type line struct {
+			key string
+			ts  int64
+		}
+		servers := make([][]line, 2+rng.IntN(6))
+		for i := range servers {
+			ts := int64(1_700_000_000_000)
+			for range 500 + rng.IntN(3000) {
+				ts += int64(rng.IntN(3)) * 1000 // several lines per second
+				servers[i] = append(servers[i], line{fmt.Sprintf("k%d", rng.IntN(40)), ts})
+			}
+		}
+		ref := reference{}
+		st := NewState()
+		heldAtMost := 0 // the sum over blocks of each block's distinct cells
+		last := -1
+		for {
+			live := []int{}
+			for i, s := range servers {
+				if len(s) > 0 {
+					live = append(live, i)
+				}
+			}
+			if len(live) == 0 {
+				break
+			}
+			i := live[rng.IntN(len(live))]
+			n := min(len(servers[i]), 1+rng.IntN(400))
+			block := servers[i][:n]
+			servers[i] = servers[i][n:]
+			if disorder && rng.IntN(4) == 0 {
+				rng.Shuffle(len(block), func(a, b int) { block[a], block[b] = block[b], block[a] })
+			}
+			if i != last {
+				st.NewStream()
+				last = i
+			}
+			distinct := map[refCell]bool{}
+			for _, l := range block {
+				o := Observation{TimeMillis: l.ts, Status: 200 + rng.IntN(4)*100, Bytes: rng.Int64N(100)}
+				ref.add(l.key, &o)
+				st.Add([]byte(l.key), &o)
+				distinct[refCell{l.key, l.ts}] = true
+			}
+			heldAtMost += len(distinct)
+		}
+		want := ref.series()
+		equalSeries(t, collect(t, st), want)
+		if !disorder {
+			if st.indexed {
+				t.Fatalf("seed %d: time-ordered streams built the cell index", seed)
+			}
+			if st.Cells() <= len(ref) || st.Cells() > heldAtMost {
+				t.Fatalf("seed %d: %d cells for %d distinct, want twins but at most %d", seed, st.Cells(), len(ref), heldAtMost)
+			}
+		} else if !st.indexed {
+			t.Fatalf("seed %d: a block out of time order did not build the index", seed)
+		}
+
+		// Key ranges read back the twins summed too.
+		sorted := st.Sorted()
+		var ranged []Series
+		bounds := append(append([][]byte{nil}, sorted.Splits(4)...), nil)
+		for j := 0; j+1 < len(bounds); j++ {
+			ranged = append(ranged, collect(t, cursorSource{sorted.Cursor(bounds[j], bounds[j+1])})...)
+		}
+		equalSeries(t, ranged, want)
+		// So do a spilled run and a Merge into another State.
+		var buf bytes.Buffer
+		if _, err := WriteRun(&buf, st); err != nil {
+			t.Fatal(err)
+		}
+		rr, err := NewRunReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalSeries(t, collect(t, NewMerge(rr)), want)
+		rr.Close()
+		merged := NewState()
+		merged.Merge(st)
+		equalSeries(t, collect(t, merged), want)
+		if merged.Cells() != len(ref) {
+			t.Fatalf("seed %d: Merge kept %d cells of %d distinct", seed, merged.Cells(), len(ref))
+		}
+	}
+}
+
 // TestStateWideCounters: counts that do not fit a 32-byte cell (huge,
 // negative, or a status count above Requests, all possible only through
 // AddCounters) move to the wide side table and still add exactly.

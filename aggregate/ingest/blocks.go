@@ -150,6 +150,7 @@ func (r *reader) parseBlock(b *block) {
 	}
 	if r.parserFile != b.file {
 		r.parser, r.parserFile = b.file.newParser(), b.file
+		r.newStream()
 	}
 	lineNo := b.firstLine
 	for rest := b.buf; len(rest) > 0; lineNo++ {
@@ -174,9 +175,19 @@ func (r *reader) parseBlock(b *block) {
 	r.publishLines(st.Lines)
 }
 
+// newStream tells the reader's states that the lines that follow come
+// from another file than those before (see aggregate.State.NewStream).
+func (r *reader) newStream() {
+	r.state.NewStream()
+	for _, st := range r.filters.states {
+		st.NewStream()
+	}
+}
+
 // readLines reads a file whole, in order, with one parser: the path for
 // stateful formats. st and the returned samples become the file's.
 func (r *reader) readLines(ctx context.Context, in *parse.Input, lr *parse.LineReader, parser parse.LineParser, st *FileStats) ([]Sample, error) {
+	r.newStream()
 	r.samples = nil // handed over to the file below
 	r.verdictMissing = 0
 	for {

@@ -80,6 +80,7 @@ func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) (
 	}
 	defer src.Close()
 	st.Format = src.Format()
+	r.newStream()
 	var samples []Sample
 	for {
 		if st.Lines&0xfff == 0 {
