@@ -43,19 +43,21 @@ type State struct {
 	chunks [][]cellRec // cell i is chunks[i>>chunkShift][i&chunkMask]
 	mem    *chunkMem   // where chunks come from
 	nCells int
-	// cellSlots is open addressing over cells: the cell index + 1 in the
-	// low half (0 = empty), the high half of the cell's hash in the top
-	// half, so a probe skips other cells without reading them (each
-	// would be a cache miss; a new cell's probe meets several).
-	cellSlots []uint64
-	// indexed says cellSlots holds every cell. While each key's times
+	// index finds any cell once indexed is set. While each key's times
 	// only grow (a time-ordered log), a new time cannot match an existing
-	// cell, so cells are appended unindexed; the first out-of-order time
-	// within a stream (or AddCounters, Merge) builds the index once.
+	// cell, so cells are appended unindexed; a time far back (or
+	// AddCounters, Merge) builds the index once, and every cell is
+	// indexed from then on.
+	index   cellIndex
 	indexed bool
 	// stream numbers the stream (see NewStream) the lines now added come
-	// from; keyLast notes the stream of each key's last line.
-	stream uint32
+	// from; keyLast notes the stream of each key's last line. The cells
+	// from streamStart on are the current stream's; recent indexes them
+	// once a time goes back a little within the stream (recentOn).
+	stream      uint32
+	streamStart uint32
+	recent      cellIndex
+	recentOn    bool
 	// wide holds the counters of the rare cells that outgrow cellRec.
 	wide map[uint32]*Counters
 }
@@ -108,18 +110,36 @@ func NewState() *State {
 }
 
 // NewStream says that the lines added from now on come from another
-// stream (another file, or a block of one) than those before. Within a
-// stream a key's times only grow in a time-ordered log, but two streams
-// (two servers' logs of the same hours, read by one worker block after
-// block) overlap: each key's first line of the new stream goes back in
-// time. That line starts a new cell even if its (key, time) is held
-// already, instead of switching the State to its cell index, which costs
-// several times as much per line from then on. The read-back sums such
-// twins, so results are unchanged; a State then holds a (key, time) at
-// most once per stream that has it, and a time going back within a
-// stream still builds the index, which keeps a shuffled log from
-// multiplying cells.
-func (s *State) NewStream() { s.stream++ }
+// stream (a block of lines, another file) than those before. Streams
+// overlap in time (two servers' logs of the same hours, read by one
+// worker block after block), so each key's first line of a new stream
+// may go back in time; within a stream, logs go back only a little
+// (Apache stamps a request with its start but logs it when it ends; ALB
+// and CloudFront files are roughly ordered). Finding an existing cell
+// for such a line would need an index over every cell, a cache miss or
+// two per line from then on. Instead:
+//
+//   - a key's first line of a stream starts a new cell, even if the
+//     State holds its (key, time) already;
+//   - a line up to nearBack before its key's latest time in the stream
+//     looks its cell up among the stream's own cells only (a small,
+//     cache-resident index, built at the first such line), and starts
+//     one if the stream has none.
+//
+// A State so holds a (key, time) at most once per stream that has it,
+// and the read-back sums the twins, so results are unchanged. A line
+// further back (a shuffled log, or one sorted by client) builds the
+// index over every cell, so such a log cannot multiply cells.
+func (s *State) NewStream() {
+	s.stream++
+	s.streamStart = uint32(s.nCells)
+	s.recentOn = false
+}
+
+// nearBack is how far (in ms) a line may go back in time within its
+// stream and still be looked up among the stream's cells only: ample for
+// the disorder of logs stamped with a request's start.
+const nearBack = 5 * 60 * 1000
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
@@ -130,8 +150,18 @@ func (s *State) Add(key []byte, o *Observation) {
 	case last.cell != 0 && last.ts == ts:
 		i = last.cell - 1
 		last.stream = s.stream
-	case !s.indexed && (last.cell == 0 || ts > last.ts || last.stream != s.stream):
+	case s.indexed:
+		i = s.at(id, ts)
+	case last.cell == 0 || ts > last.ts || last.stream != s.stream:
+		// A key's latest time in the stream: keyLast keeps it, so that
+		// each time is appended at most once per stream.
 		i = s.newCell(id, ts)
+		*last = lastCell{ts: ts, cell: i + 1, stream: s.stream}
+		if s.recentOn {
+			s.recent.insert(s, cellHash(id, ts), i)
+		}
+	case last.ts-ts <= nearBack:
+		i = s.inStream(id, ts)
 	default:
 		i = s.at(id, ts)
 	}
@@ -256,7 +286,10 @@ func (s *State) ApproxBytes() int64 {
 	chunks := (s.nCells + chunkCells - 1) / chunkCells
 	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
 	if s.indexed {
-		n += int64(len(s.cellSlots)) * 8
+		n += int64(len(s.index.slots)) * 8
+	}
+	if s.recentOn {
+		n += int64(len(s.recent.slots)) * 8
 	}
 	return n + int64(len(s.wide))*128
 }
@@ -271,6 +304,7 @@ func (s *State) Reset() {
 	clear(s.keySlots)
 	s.nCells = 0
 	s.indexed = false
+	s.streamStart, s.recentOn = 0, false
 	s.wide = nil
 }
 
@@ -331,56 +365,38 @@ func insertSlot(slots []uint32, h uint64, idx uint32) {
 	slots[i] = idx + 1
 }
 
-// cellHash mixes a cell's key id and timestamp (a 64-bit multiplicative
-// hash; the high bits are the well-mixed ones, so they are folded down).
-func cellHash(id uint32, ts int64) uint64 {
-	h := (uint64(ts) ^ uint64(id)<<40 ^ uint64(id)) * 0x9E3779B97F4A7C15
-	h ^= h >> 29
-	h *= 0xBF58476D1CE4E5B9
-	return h ^ h>>32
-}
-
-// at returns the index of cell (key id, ts), creating it if needed.
+// at returns the index of cell (key id, ts), creating it if needed, by
+// the index over every cell (built at the first call).
 func (s *State) at(id uint32, ts int64) uint32 {
 	if !s.indexed {
-		s.buildIndex()
+		s.index.build(s, 0)
+		s.indexed = true
 	}
 	h := cellHash(id, ts)
-	if len(s.cellSlots) > 0 {
-		mask := uint64(len(s.cellSlots) - 1)
-		fp := h >> 32
-		for i := h & mask; ; i = (i + 1) & mask {
-			slot := s.cellSlots[i]
-			if slot == 0 {
-				break
-			}
-			if slot>>32 != fp {
-				continue
-			}
-			idx := uint32(slot) - 1
-			if c := s.cell(idx); c.key == id && c.ts == ts {
-				s.keyLast[id] = lastCell{ts: ts, cell: idx + 1, stream: s.stream}
-				return idx
-			}
-		}
+	i, ok := s.index.find(s, id, ts, h)
+	if !ok {
+		i = s.newCell(id, ts)
+		s.index.insert(s, h, i)
 	}
-	c := s.newCell(id, ts)
-	if s.nCells*4 > len(s.cellSlots)*3 {
-		s.buildIndex()
-	} else {
-		insertCellSlot(s.cellSlots, h, c)
-	}
-	return c
+	s.keyLast[id] = lastCell{ts: ts, cell: i + 1, stream: s.stream}
+	return i
 }
 
-// insertCellSlot files cell idx, whose hash is h, in slots.
-func insertCellSlot(slots []uint64, h uint64, idx uint32) {
-	mask := uint64(len(slots) - 1)
-	i := h & mask
-	for slots[i] != 0 {
-		i = (i + 1) & mask
+// inStream returns the index of the current stream's cell (key id, ts),
+// creating it if the stream has none. keyLast is left on the key's latest
+// time.
+func (s *State) inStream(id uint32, ts int64) uint32 {
+	if !s.recentOn {
+		s.recent.build(s, s.streamStart)
+		s.recentOn = true
 	}
-	slots[i] = h>>32<<32 | uint64(idx+1)
+	h := cellHash(id, ts)
+	i, ok := s.recent.find(s, id, ts, h)
+	if !ok {
+		i = s.newCell(id, ts)
+		s.recent.insert(s, h, i)
+	}
+	return i
 }
 
 // newCell appends cell (id, ts) without indexing it.
@@ -394,29 +410,87 @@ func (s *State) newCell(id uint32, ts int64) uint32 {
 		}
 	}
 	s.nCells++
-	c := s.cell(i)
-	*c = cellRec{key: id, ts: ts}
-	s.keyLast[id] = lastCell{ts: ts, cell: i + 1, stream: s.stream}
+	*s.cell(i) = cellRec{key: id, ts: ts}
 	return i
 }
 
-// buildIndex (re)builds cellSlots over every cell, at most 3/4 full
-// after the next few insertions.
-func (s *State) buildIndex() {
+// cellIndex is open addressing over a State's cells from a given one on:
+// each slot holds a cell's index + 1 in its low half (0 = empty) and the
+// high half of the cell's hash in its top half, so a probe skips other
+// cells without reading them (each would be a cache miss; a new cell's
+// probe meets several).
+type cellIndex struct {
+	slots []uint64
+	from  uint32 // the first cell indexed
+	n     int    // cells filed
+}
+
+// cellHash mixes a cell's key id and timestamp (a 64-bit multiplicative
+// hash; the high bits are the well-mixed ones, so they are folded down).
+func cellHash(id uint32, ts int64) uint64 {
+	h := (uint64(ts) ^ uint64(id)<<40 ^ uint64(id)) * 0x9E3779B97F4A7C15
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	return h ^ h>>32
+}
+
+// find returns the indexed cell (id, ts), whose hash is h.
+func (x *cellIndex) find(s *State, id uint32, ts int64, h uint64) (uint32, bool) {
+	mask := uint64(len(x.slots) - 1)
+	fp := h >> 32
+	for i := h & mask; ; i = (i + 1) & mask {
+		slot := x.slots[i]
+		if slot == 0 {
+			return 0, false
+		}
+		if slot>>32 != fp {
+			continue
+		}
+		idx := uint32(slot) - 1
+		if c := s.cell(idx); c.key == id && c.ts == ts {
+			return idx, true
+		}
+	}
+}
+
+// insert files cell idx, whose hash is h and which is s's newest cell,
+// rebuilding x larger when it would be more than 3/4 full.
+func (x *cellIndex) insert(s *State, h uint64, idx uint32) {
+	if (x.n+1)*4 > len(x.slots)*3 {
+		x.build(s, x.from) // files idx too
+		return
+	}
+	x.file(h, idx)
+}
+
+func (x *cellIndex) file(h uint64, idx uint32) {
+	mask := uint64(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = h>>32<<32 | uint64(idx+1)
+	x.n++
+}
+
+// build (re)files s's cells from `from` on, leaving x at most 3/4 full
+// after as many insertions again.
+func (x *cellIndex) build(s *State, from uint32) {
+	cells := s.nCells - int(from)
 	n := 256
-	for n*3 < (s.nCells+1)*4*2 {
+	for n*3 < (cells+1)*4*2 {
 		n *= 2
 	}
-	if len(s.cellSlots) >= n && s.nCells*4 <= len(s.cellSlots)*3 {
-		clear(s.cellSlots)
+	if len(x.slots) >= n && cells*4 <= len(x.slots)*3 {
+		clear(x.slots)
 	} else {
-		s.cellSlots = make([]uint64, n)
+		x.slots = make([]uint64, n)
 	}
-	for j := range uint32(s.nCells) {
+	x.from, x.n = from, 0
+	for j := from; j < uint32(s.nCells); j++ {
 		r := s.cell(j)
-		insertCellSlot(s.cellSlots, cellHash(r.key, r.ts), j)
+		x.file(cellHash(r.key, r.ts), j)
 	}
-	s.indexed = true
 }
 
 // sortedCells returns the cell indexes ordered by key bytes, then time,

@@ -150,8 +150,8 @@ func (r *reader) parseBlock(b *block) {
 	}
 	if r.parserFile != b.file {
 		r.parser, r.parserFile = b.file.newParser(), b.file
-		r.newStream()
 	}
+	r.newStream()
 	lineNo := b.firstLine
 	for rest := b.buf; len(rest) > 0; lineNo++ {
 		line := rest
@@ -175,8 +175,11 @@ func (r *reader) parseBlock(b *block) {
 	r.publishLines(st.Lines)
 }
 
-// newStream tells the reader's states that the lines that follow come
-// from another file than those before (see aggregate.State.NewStream).
+// newStream tells the reader's states that the lines that follow are
+// another stream (see aggregate.State.NewStream): the next block, which
+// may be another file's, or the next stretch of a file read whole. Short
+// streams keep the index of a stream's cells small enough to stay in
+// cache when a log goes back a little in time.
 func (r *reader) newStream() {
 	r.state.NewStream()
 	for _, st := range r.filters.states {
@@ -187,11 +190,11 @@ func (r *reader) newStream() {
 // readLines reads a file whole, in order, with one parser: the path for
 // stateful formats. st and the returned samples become the file's.
 func (r *reader) readLines(ctx context.Context, in *parse.Input, lr *parse.LineReader, parser parse.LineParser, st *FileStats) ([]Sample, error) {
-	r.newStream()
 	r.samples = nil // handed over to the file below
 	r.verdictMissing = 0
 	for {
 		if st.Lines&0xfff == 0 {
+			r.newStream()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

@@ -25,7 +25,16 @@ import (
 func randomLog(rng *rand.Rand, lines int) []byte {
 	var b bytes.Buffer
 	for i := range lines {
-		sec := 10 + i/50
+		// In time order, but as logs stamped with a request's start
+		// are written: some lines a few seconds back, rarely ten minutes
+		// (the two ways a State finds cells when a time goes back).
+		sec := 700 + i/50
+		switch r := rng.IntN(200); {
+		case r == 0:
+			sec -= 600
+		case r < 25:
+			sec -= rng.IntN(4)
+		}
 		switch r := rng.IntN(100); {
 		case r < 3:
 			b.WriteString("garbage line " + strings.Repeat("x", rng.IntN(40)))

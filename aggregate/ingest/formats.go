@@ -80,10 +80,10 @@ func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) (
 	}
 	defer src.Close()
 	st.Format = src.Format()
-	r.newStream()
 	var samples []Sample
 	for {
 		if st.Lines&0xfff == 0 {
+			r.newStream()
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
