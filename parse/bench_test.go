@@ -96,3 +96,38 @@ func TestHotPathAllocationFree(t *testing.T) {
 		t.Fatalf("%v allocations per line, want 0", n)
 	}
 }
+
+// BenchmarkDetectFormat detects the format of a combined log's first 64
+// KiB, as ingest does for every file: "fresh" with a new Detector (a
+// run's first file), "next" with one that detected it before (the rest of
+// an archive), against "every-format", the rule by brute force (every
+// format parses every sampled line), which is what detection cost before.
+func BenchmarkDetectFormat(b *testing.B) {
+	lines := benchLines()
+	var head []byte
+	for i := 0; len(head) < 64<<10; i++ {
+		head = append(append(head, lines[i%len(lines)]...), '\n')
+	}
+	b.Run("every-format", func(b *testing.B) {
+		for b.Loop() {
+			if detectReference(sampleLines(head, false)) != "combined" {
+				b.Fatal("not combined")
+			}
+		}
+	})
+	for _, reuse := range []bool{false, true} {
+		name := map[bool]string{false: "fresh", true: "next"}[reuse]
+		b.Run(name, func(b *testing.B) {
+			var d Detector
+			b.ReportAllocs()
+			for b.Loop() {
+				if !reuse {
+					d = Detector{}
+				}
+				if f, err := d.Detect(head, false, FormatOptions{}); err != nil || f.Name != "combined" {
+					b.Fatal(f.Name, err)
+				}
+			}
+		})
+	}
+}

@@ -129,11 +129,28 @@ func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) 
 
 // DetectFormat picks the built-in format that parses most of the first
 // lines of head (the decompressed start of a file; atEOF says whether it
-// holds the whole file, else its last partial line is ignored). W3C and
-// CloudFront need their #Fields header, so a file must start with its
-// header lines to be detected as such. It fails when no format parses
-// at least half of the sampled lines that hold records.
+// holds the whole file, else its last partial line is ignored), the
+// earliest in the --format list on a tie. W3C and CloudFront need their
+// #Fields header, so a file must start with its header lines to be
+// detected as such. It fails when no format parses at least half of the
+// sampled lines that hold records.
 func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
+	var d Detector
+	return d.Detect(head, atEOF, o)
+}
+
+// Detector is DetectFormat for a stream of files, which an archive's
+// usually share the format of: it tries the last file's format first, and
+// stops trying a format as soon as it can no longer win. The answer is
+// always DetectFormat's; only the work differs (with every format tried
+// on every sampled line, detection cost more than parsing a small file).
+// A Detector is not safe for concurrent use.
+type Detector struct {
+	last int // builtins index + 1 of the last format detected; 0: none
+}
+
+// Detect is DetectFormat, remembering the format found.
+func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 	lines := sampleLines(head, atEOF)
 	if len(lines) == 0 {
 		return Format{}, fmt.Errorf("no complete line in the first %d bytes to detect the format from (use --format)", len(head))
@@ -151,31 +168,25 @@ func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 			}
 		}
 	}
-	best, bestOK := -1, 0
-	var rec Record
+	c := contest{lines: lines, best: -1}
+	first := d.last - 1 // tried first: it then sets the bar for the rest
+	if first >= 0 && (!candidate(first) || builtins[first].fallback) {
+		first = -1
+	}
+	if first >= 0 {
+		c.try(first, o)
+	}
 	for i, b := range builtins {
-		if b.name == "w3c" || b.name == "cloudfront" || (b.fallback && best >= 0) {
-			continue
-		}
-		p := b.new(o)
-		ok, bad := 0, 0
-		for _, l := range lines {
-			switch err := p.Parse(l, &rec); {
-			case err == nil:
-				ok++
-			case err == ErrNoRecord:
-			default:
-				bad++
-			}
-		}
-		if ok > bestOK && ok >= bad {
-			best, bestOK = i, ok
+		// The fallback is tried only when no other format qualified.
+		if i != first && candidate(i) && !(b.fallback && c.best >= 0) {
+			c.try(i, o)
 		}
 	}
-	if best < 0 {
+	if c.best < 0 {
 		return Format{}, fmt.Errorf("no known log format matches; first line: %q (use --format or --log-format)", clip(lines[0], 200))
 	}
-	name := builtins[best].name
+	d.last = c.best + 1
+	name := builtins[c.best].name
 	if name == "vhost_combined" {
 		// The strict parsers only tell the layouts apart; the file is read
 		// with Combined, which reads vhost, common and combined lines
@@ -184,6 +195,47 @@ func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 		return Format{Name: name, New: func() LineParser { return NewCombined() }}, nil
 	}
 	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
+}
+
+// candidate reports whether builtins[i] is tried on sampled lines (W3C
+// and CloudFront are recognised by their header instead).
+func candidate(i int) bool { return builtins[i].name != "w3c" && builtins[i].name != "cloudfront" }
+
+// contest is one detection: the winner so far among the formats tried
+// on the sampled lines. A format wins with more lines parsed than any
+// other (the earlier in builtins on a tie), provided it parses at least
+// as many as it fails (lines that hold no record count for neither).
+type contest struct {
+	lines  [][]byte
+	best   int // builtins index, -1: none yet
+	bestOK int
+	rec    Record
+}
+
+// try parses the sampled lines with builtins[i], stopping as soon as the
+// format can no longer win, whatever the remaining lines hold.
+func (c *contest) try(i int, o FormatOptions) {
+	need := max(c.bestOK+1, 1) // lines it must parse to win
+	if c.best >= 0 && i < c.best {
+		need = c.bestOK // it wins a tie
+	}
+	p := builtins[i].new(o)
+	ok, bad := 0, 0
+	for j, l := range c.lines {
+		if left := len(c.lines) - j; ok+left < need || bad > ok+left {
+			return
+		}
+		switch err := p.Parse(l, &c.rec); {
+		case err == nil:
+			ok++
+		case err == ErrNoRecord:
+		default:
+			bad++
+		}
+	}
+	if ok >= need && ok >= bad {
+		c.best, c.bestOK = i, ok
+	}
 }
 
 func isCloudFrontHeader(lines [][]byte) bool {

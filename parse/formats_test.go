@@ -1,7 +1,11 @@
 package parse
 
 import (
+	"bytes"
 	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +335,99 @@ func TestParseFieldMap(t *testing.T) {
 	for _, bad := range []string{"time", "nope=x", "time="} {
 		if _, err := ParseFieldMap([]string{bad}); err == nil {
 			t.Errorf("ParseFieldMap(%q) succeeded", bad)
+		}
+	}
+}
+
+// detectReference is DetectFormat's rule by brute force: every candidate
+// format parses every sampled line; the most lines parsed wins, the
+// earliest on a tie, if it parses at least as many as it fails; the
+// fallback only when nothing else qualifies.
+func detectReference(lines [][]byte) string {
+	best, bestOK := -1, 0
+	var rec Record
+	for i, b := range builtins {
+		if !candidate(i) || (b.fallback && best >= 0) {
+			continue
+		}
+		p := b.new(FormatOptions{})
+		ok, bad := 0, 0
+		for _, l := range lines {
+			switch err := p.Parse(l, &rec); {
+			case err == nil:
+				ok++
+			case err == ErrNoRecord:
+			default:
+				bad++
+			}
+		}
+		if ok > bestOK && ok >= bad {
+			best, bestOK = i, ok
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return builtins[best].name
+}
+
+// TestDetectorMatchesReference: whatever format a Detector saw last (its
+// head start) and wherever it stops trying a format early, it answers as
+// the brute-force rule does, on real logs of every format and on random
+// mixtures of their lines (where several formats qualify and ties and
+// near-ties decide).
+func TestDetectorMatchesReference(t *testing.T) {
+	dir := corpusDir(t)
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	var pool [][]byte
+	var heads [][]byte
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(data, []byte("#")) {
+			continue // W3C and CloudFront: settled by their header
+		}
+		heads = append(heads, data)
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 && len(pool) < 20000 {
+				pool = append(pool, l)
+			}
+		}
+	}
+	if len(heads) < 10 {
+		t.Fatalf("only %d corpus logs found in %s", len(heads), dir)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	for range 300 {
+		var head []byte
+		if rng.IntN(3) == 0 {
+			head = heads[rng.IntN(len(heads))]
+		} else {
+			// Lines of two or three logs, in random proportions.
+			var srcs [][]byte
+			for range 1 + rng.IntN(3) {
+				srcs = append(srcs, pool[rng.IntN(len(pool))])
+			}
+			for range 1 + rng.IntN(40) {
+				l := srcs[rng.IntN(len(srcs))]
+				if rng.IntN(4) == 0 {
+					l = pool[rng.IntN(len(pool))]
+				}
+				head = append(append(head, l...), '\n')
+			}
+		}
+		want := detectReference(sampleLines(head, true))
+		for last := 0; last <= len(builtins); last++ {
+			d := Detector{last: last}
+			f, err := d.Detect(head, true, FormatOptions{})
+			if (err != nil) != (want == "") || (err == nil && f.Name != want) {
+				t.Fatalf("Detector{last: %d} on %q: %q, %v; the rule gives %q", last, clip(head, 300), f.Name, err, want)
+			}
+			if err == nil && builtins[d.last-1].name != want {
+				t.Fatalf("Detector remembered %q after detecting %q", builtins[d.last-1].name, want)
+			}
 		}
 	}
 }

@@ -47,6 +47,9 @@ type reader struct {
 	// same file.
 	parser     parse.LineParser
 	parserFile *fileJob
+	// detector detects the formats of the files this reader opens,
+	// trying the last one's first.
+	detector parse.Detector
 }
 
 func newReader(cfg Config, share int64, sp *spiller) *reader {

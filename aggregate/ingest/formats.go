@@ -44,7 +44,7 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 			st.Format = "empty"
 			return func() parse.LineParser { return parse.Combined{} }, false, nil
 		}
-		f, err := parse.DetectFormat(head, atEOF, r.cfg.FormatOptions)
+		f, err := r.detector.Detect(head, atEOF, r.cfg.FormatOptions)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", in.Name, err)
 		}
