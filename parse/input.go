@@ -53,13 +53,40 @@ type Input struct {
 	counter     *countingReader
 	body        io.Reader
 	closers     []io.Closer
+	// Reusable parts, handed back to the Opener (if any) at Close.
+	opener *Opener
+	br     *bufio.Reader
+	gz     *gzip.Reader
+	zs     *zstd.Decoder
 }
 
 // Open opens path ("-" for standard input) and wraps it in the decompressor
 // its magic bytes call for. gzip streams may hold several members (as
 // `cat a.gz b.gz` and logrotate produce) and zstd streams several frames.
 func Open(path string) (*Input, error) {
-	in := &Input{Name: path, Size: -1}
+	in, err := new(Opener).Open(path)
+	if in != nil {
+		in.opener = nil // nothing to reuse the parts
+	}
+	return in, err
+}
+
+// Opener opens inputs one after another, as a reader goroutine goes
+// through an archive, and gives each the read buffer and decompressor of
+// the last one closed: with thousands of small files, allocating (and
+// clearing) them afresh for each cost more than decompressing the file.
+// Close the Opener after the last input. It is not safe for concurrent
+// use, and an input must be closed before the next one is opened for its
+// parts to be reused.
+type Opener struct {
+	br *bufio.Reader
+	gz *gzip.Reader
+	zs *zstd.Decoder
+}
+
+// Open is the package's Open, with reused parts.
+func (o *Opener) Open(path string) (*Input, error) {
+	in := &Input{Name: path, Size: -1, opener: o}
 	var raw io.Reader
 	if path == "-" {
 		in.Name = "<stdin>"
@@ -76,23 +103,31 @@ func Open(path string) (*Input, error) {
 		raw = f
 	}
 	in.counter = &countingReader{r: raw}
-	br := bufio.NewReaderSize(in.counter, 256<<10)
+	in.br, o.br = o.br, nil
+	if in.br == nil {
+		in.br = bufio.NewReaderSize(in.counter, 256<<10)
+	} else {
+		in.br.Reset(in.counter)
+	}
+	br := in.br
 	head, _ := br.Peek(4)
 	in.Compression = DetectCompression(head)
 	var err error
 	switch in.Compression {
 	case Gzip:
-		var zr *gzip.Reader
-		if zr, err = gzip.NewReader(br); err == nil {
-			in.body = zr
-			in.closers = append(in.closers, zr)
+		if in.gz, o.gz = o.gz, nil; in.gz != nil {
+			err = in.gz.Reset(br)
+		} else {
+			in.gz, err = gzip.NewReader(br)
 		}
+		in.body = in.gz
 	case Zstd:
-		var zr *zstd.Decoder
-		if zr, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1)); err == nil {
-			in.body = zr
-			in.closers = append(in.closers, closerFunc(func() error { zr.Close(); return nil }))
+		if in.zs, o.zs = o.zs, nil; in.zs != nil {
+			err = in.zs.Reset(br)
+		} else {
+			in.zs, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		}
+		in.body = in.zs
 	case Bzip2:
 		in.body = bzip2.NewReader(br)
 	default:
@@ -103,6 +138,14 @@ func Open(path string) (*Input, error) {
 		return nil, fmt.Errorf("%s: bad %s header: %w", in.Name, in.Compression, err)
 	}
 	return in, nil
+}
+
+// Close releases the decompressors kept for reuse.
+func (o *Opener) Close() {
+	if o.zs != nil {
+		o.zs.Close()
+	}
+	*o = Opener{}
 }
 
 // Read reads decompressed bytes. Errors name the input and the compressed
@@ -118,15 +161,38 @@ func (in *Input) Read(p []byte) (int, error) {
 // CompressedBytes reports how many raw bytes have been read so far.
 func (in *Input) CompressedBytes() int64 { return in.counter.n }
 
-// Close releases the decompressor and the file.
+// Close releases the decompressor and the file. The read buffer and
+// decompressor go back to the Opener, if any, for the next input.
 func (in *Input) Close() error {
 	var first error
+	if in.gz != nil {
+		first = in.gz.Close() // reports a stream cut short; Reset revives it
+	}
 	for i := len(in.closers) - 1; i >= 0; i-- {
 		if err := in.closers[i].Close(); err != nil && first == nil {
 			first = err
 		}
 	}
 	in.closers = nil
+	if o := in.opener; o != nil {
+		if in.br != nil {
+			in.br.Reset(nil) // drop the file
+			o.br = in.br
+		}
+		if in.gz != nil {
+			o.gz = in.gz
+		}
+		if in.zs != nil {
+			_ = in.zs.Reset(nil) // a nil reader only lets go of the stream
+			if o.zs != nil {
+				o.zs.Close()
+			}
+			o.zs = in.zs
+		}
+	} else if in.zs != nil {
+		in.zs.Close()
+	}
+	in.br, in.gz, in.zs, in.opener = nil, nil, nil, nil
 	return first
 }
 
@@ -158,10 +224,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
-
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
 
 // ExpandPaths turns command-line arguments into the ordered list of inputs:
 // "-" is standard input, a directory contributes its regular files

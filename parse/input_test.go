@@ -3,7 +3,9 @@ package parse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +128,93 @@ func TestExpandPaths(t *testing.T) {
 	}
 	if _, err := ExpandPaths([]string{filepath.Join(dir, "nope.log")}); err == nil || !strings.Contains(err.Error(), "nope.log") {
 		t.Errorf("missing file error = %v", err)
+	}
+}
+
+// TestOpenerReusesPartsExactly opens a random sequence of files through
+// one Opener, as a reader goroutine goes through an archive: every
+// compression, multi-member and multi-frame streams, bad headers, streams
+// cut short (left half-read or read to the error), and empty files. Each
+// must read exactly as a fresh Open reads it, whatever came before, and
+// the reused parts must really be reused.
+func TestOpenerReusesPartsExactly(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(4, 4))
+	text := func() string {
+		var b strings.Builder
+		for range rng.IntN(3000) {
+			fmt.Fprintf(&b, "line %d %x\n", rng.IntN(1e6), rng.Uint64())
+		}
+		return b.String()
+	}
+	var paths []string
+	for i := range 60 {
+		var data []byte
+		switch i % 7 {
+		case 0:
+			data = []byte(text())
+		case 1:
+			data = append(gzipBytes(t, text()), gzipBytes(t, text())...)
+		case 2:
+			data = append(zstdBytes(t, text()), zstdBytes(t, text())...)
+		case 3:
+			data = gzipBytes(t, text()+"tail\n")
+			data = data[:len(data)*2/3] // cut short
+		case 4:
+			data = zstdBytes(t, text()+"tail\n")
+			data = data[:len(data)*2/3]
+		case 5:
+			data = []byte{0x1f, 0x8b, 0, 0, 1, 2, 3} // gzip magic, bad header
+		case 6:
+			data = nil
+		}
+		p := filepath.Join(dir, fmt.Sprintf("f%02d", i))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	// read returns what a file reads as (its bytes, then its error),
+	// stopping after limit bytes when limit >= 0.
+	read := func(in *Input, limit int) string {
+		var r io.Reader = in
+		if limit >= 0 {
+			r = io.LimitReader(in, int64(limit))
+		}
+		b, err := io.ReadAll(r)
+		return fmt.Sprintf("%q %v", b, err)
+	}
+	var o Opener
+	defer o.Close()
+	var gzSeen, zsSeen map[any]bool = map[any]bool{}, map[any]bool{}
+	for range 300 {
+		p := paths[rng.IntN(len(paths))]
+		limit := -1
+		if rng.IntN(3) == 0 {
+			limit = rng.IntN(5000) // closed half-read
+		}
+		fresh, ferr := Open(p)
+		in, err := o.Open(p)
+		if (ferr != nil) != (err != nil) || (err != nil && err.Error() != ferr.Error()) {
+			t.Fatalf("%s: Opener error %v, fresh Open error %v", p, err, ferr)
+		}
+		if err != nil {
+			continue
+		}
+		want, got := read(fresh, limit), read(in, limit)
+		fresh.Close()
+		if in.gz != nil {
+			gzSeen[in.gz] = true
+		}
+		if in.zs != nil {
+			zsSeen[in.zs] = true
+		}
+		in.Close()
+		if got != want || in.Compression != fresh.Compression {
+			t.Fatalf("%s (limit %d): read through the Opener as %.200s, fresh as %.200s", p, limit, got, want)
+		}
+	}
+	if len(gzSeen) != 1 || len(zsSeen) != 1 {
+		t.Errorf("%d gzip readers and %d zstd decoders were used; want one of each, reused", len(gzSeen), len(zsSeen))
 	}
 }

@@ -29,6 +29,12 @@ func NewLineReader(r io.Reader, maxBytes int) *LineReader {
 	return &LineReader{r: bufio.NewReaderSize(r, size), max: maxBytes}
 }
 
+// Reset makes l read lines from r, from line 1, keeping its buffer.
+func (l *LineReader) Reset(r io.Reader) {
+	l.r.Reset(r)
+	l.line, l.tooLong = 0, false
+}
+
 // Line returns the 1-based number of the line last returned by Next.
 func (l *LineReader) Line() int64 { return l.line }
 

@@ -252,6 +252,10 @@ type cutter struct {
 	out        chan<- *block
 	carry      []byte // the partial line at the end of the last block
 	r          *reader
+	// opener and lines are reused from file to file: an archive of many
+	// small files would otherwise allocate their buffers for each.
+	opener parse.Opener
+	lines  *parse.LineReader
 }
 
 func (c *cutter) send(ctx context.Context, b *block) error {
@@ -279,13 +283,19 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 		job.samples = samples
 		return err
 	}
-	in, err := parse.Open(job.path)
+	in, err := c.opener.Open(job.path)
 	if err != nil {
 		return done(nil, r.skip(&st, err))
 	}
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
-	lr := parse.NewLineReader(in, c.cfg.MaxLineBytes)
+	if c.lines == nil {
+		c.lines = parse.NewLineReader(in, c.cfg.MaxLineBytes)
+	} else {
+		c.lines.Reset(in)
+	}
+	lr := c.lines
+	defer lr.Reset(nil) // lets go of the file
 	newParser, columnar, err := r.chooseFormat(in, lr, &st)
 	if err != nil {
 		// A stream corrupt from its first bytes is a corrupt input, which

@@ -270,6 +270,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		go func() {
 			defer rwg.Done()
 			c := cutter{cfg: cfg, blockBytes: blockBytes, free: free, out: blocks, r: r}
+			defer c.opener.Close()
 			for job := range next {
 				if job.err = c.readFile(ctx, job); job.err != nil {
 					cancel()
