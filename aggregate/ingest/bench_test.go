@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -46,6 +47,49 @@ func BenchmarkRunPlain(b *testing.B) {
 				}
 				res.Close()
 			}
+		})
+	}
+}
+
+// BenchmarkRunManyFiles is BenchmarkRunPlain's log gzip'd whole and cut
+// into 200 gzip files (1,000 lines each, as an archive of hourly logs
+// from many servers), formats detected: what a file costs beyond its
+// lines is the difference, reported per file.
+func BenchmarkRunManyFiles(b *testing.B) {
+	path, size := benchLog(b, 200000)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for _, files := range []int{1, 200} {
+		dir := b.TempDir()
+		var paths []string
+		per := (len(lines) + files - 1) / files
+		for i := 0; i*per < len(lines); i++ {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(bytes.Join(lines[i*per:min((i+1)*per, len(lines))], nil))
+			zw.Close()
+			p := filepath.Join(dir, fmt.Sprintf("part-%03d.log.gz", i))
+			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			paths = append(paths, p)
+		}
+		b.Run(fmt.Sprintf("files=%d", files), func(b *testing.B) {
+			cfg := baseConfig()
+			cfg.Workers, cfg.MaxLineBytes, cfg.NewParser = 1, 0, nil
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := Run(context.Background(), paths, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(len(paths)), "us/file")
 		})
 	}
 }
