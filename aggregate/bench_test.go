@@ -34,11 +34,11 @@ func BenchmarkStateAddInterleaved(b *testing.B) {
 }
 
 // BenchmarkStateAddServerBlocks is the same 16 servers' logs as a parse
-// worker receives them: in blocks of 13,000 lines (2 MiB), each block one
+// worker receives them: in blocks of 1,600 lines (256 KiB), each block one
 // server's, the servers taking turns, with NewStream at each block. Keys'
 // times jump back at each block's start but move forward within it.
 func BenchmarkStateAddServerBlocks(b *testing.B) {
-	const block = 13_000
+	const block = 1_600
 	benchAddStreams(b, func(i int) int64 {
 		blk, in := i/block, i%block
 		server, round := blk%16, blk/16
@@ -50,7 +50,7 @@ func BenchmarkStateAddServerBlocks(b *testing.B) {
 // BenchmarkStateAddStartStamped is BenchmarkStateAdd for a log stamped
 // with each request's start but written as requests end (Apache's %t):
 // one line in four is up to 3 s older than the line before. Blocks of
-// 13,000 lines are streams, as a parse worker reads them.
+// 1,600 lines (256 KiB) are streams, as a parse worker reads them.
 func BenchmarkStateAddStartStamped(b *testing.B) {
 	benchAddStreams(b, func(i int) int64 {
 		ts := 1_700_000_000_000 + int64(i/2000)*1000
@@ -58,7 +58,7 @@ func BenchmarkStateAddStartStamped(b *testing.B) {
 			ts -= int64(h>>2%4) * 1000
 		}
 		return ts
-	}, 13_000)
+	}, 1_600)
 }
 
 // benchAdd adds line i at time timeOf(i) for one of benchKeys' keys, into

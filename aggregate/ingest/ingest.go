@@ -87,8 +87,11 @@ type Config struct {
 }
 
 // DefaultBlockBytes is the default block size: large enough to amortise
-// the hand-off between goroutines, small enough to keep workers busy.
-const DefaultBlockBytes = 2 << 20
+// the hand-off between goroutines (~1,700 lines), small enough to stay in
+// a core's L2 cache between the reader that fills it (and counts its
+// lines) and the worker that parses it. 2 MiB blocks did not: the reader
+// and the worker each fetched every block from memory.
+const DefaultBlockBytes = 256 << 10
 
 // FileStats describes one input after reading.
 type FileStats struct {
