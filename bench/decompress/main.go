@@ -15,7 +15,7 @@ import (
 func main() {
 	var total int64
 	buf := make([]byte, 2<<20) // keyrate's block size
-	var opener parse.Opener // as each keyrate reader goroutine reuses parts
+	var opener parse.Opener    // as each keyrate reader goroutine reuses parts
 	defer opener.Close()
 	for _, path := range os.Args[1:] {
 		in, err := opener.Open(path)
