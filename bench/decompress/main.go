@@ -14,8 +14,8 @@ import (
 
 func main() {
 	var total int64
-	buf := make([]byte, 2<<20) // keyrate's block size
-	var opener parse.Opener    // as each keyrate reader goroutine reuses parts
+	buf := make([]byte, 256<<10) // keyrate's block size (ingest.DefaultBlockBytes)
+	var opener parse.Opener      // as each keyrate reader goroutine reuses parts
 	defer opener.Close()
 	for _, path := range os.Args[1:] {
 		in, err := opener.Open(path)
