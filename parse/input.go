@@ -151,7 +151,15 @@ func (o *Opener) Close() {
 // Read reads decompressed bytes. Errors name the input and the compressed
 // byte offset reached, so a corrupt archive member can be found.
 func (in *Input) Read(p []byte) (int, error) {
-	n, err := in.body.Read(p)
+	body := in.body
+	if in.Compression == Plain && in.br.Buffered() == 0 && len(p) >= 4<<10 {
+		// Once the bytes read to detect the compression are consumed, a
+		// plain file is read straight into p: through the read buffer
+		// every byte would be copied twice (bufio only bypasses its
+		// buffer for reads at least as large as it).
+		body = in.counter
+	}
+	n, err := body.Read(p)
 	if err != nil && err != io.EOF {
 		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n, Err: err}
 	}

@@ -218,3 +218,55 @@ func TestOpenerReusesPartsExactly(t *testing.T) {
 		t.Errorf("%d gzip readers and %d zstd decoders were used; want one of each, reused", len(gzSeen), len(zsSeen))
 	}
 }
+
+// TestPlainInputReadsEveryByteOnce: a plain file is read partly through
+// Input's read buffer (the bytes read to detect the compression) and
+// partly straight from the file; with reads of every size, large and
+// small in turn, the bytes must come back exactly once and in order.
+func TestPlainInputReadsEveryByteOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(rng.IntN(256))
+	}
+	data[0] = 'x' // no compression magic
+	p := filepath.Join(t.TempDir(), "plain.log")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		in, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		for {
+			size := 1 + rng.IntN(700<<10)
+			if rng.IntN(2) == 0 {
+				size = 1 + rng.IntN(5000) // through the buffer, or not
+			}
+			buf := make([]byte, size)
+			n, err := in.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		in.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("round %d: read %d bytes, not the file's %d (first difference at %d)", round, len(got), len(data), firstDiff(got, data))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
