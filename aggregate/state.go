@@ -372,12 +372,7 @@ func (s *State) at(id uint32, ts int64) uint32 {
 		s.index.build(s, 0)
 		s.indexed = true
 	}
-	h := cellHash(id, ts)
-	i, ok := s.index.find(s, id, ts, h)
-	if !ok {
-		i = s.newCell(id, ts)
-		s.index.insert(s, h, i)
-	}
+	i := s.findOrAdd(&s.index, id, ts)
 	s.keyLast[id] = lastCell{ts: ts, cell: i + 1, stream: s.stream}
 	return i
 }
@@ -390,11 +385,17 @@ func (s *State) inStream(id uint32, ts int64) uint32 {
 		s.recent.build(s, s.streamStart)
 		s.recentOn = true
 	}
+	return s.findOrAdd(&s.recent, id, ts)
+}
+
+// findOrAdd returns the cell (id, ts) that x indexes, appending a new one
+// (and filing it in x) if x has none.
+func (s *State) findOrAdd(x *cellIndex, id uint32, ts int64) uint32 {
 	h := cellHash(id, ts)
-	i, ok := s.recent.find(s, id, ts, h)
+	i, ok := x.find(s, id, ts, h)
 	if !ok {
 		i = s.newCell(id, ts)
-		s.recent.insert(s, h, i)
+		x.insert(s, h, i)
 	}
 	return i
 }
