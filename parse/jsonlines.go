@@ -17,7 +17,7 @@ import (
 //
 // A JSONLines is not safe for concurrent use: it keeps scratch buffers.
 type JSONLines struct {
-	table map[string]roleTarget
+	table nameTable
 	// paths is a quick filter in front of table: paths[c] has bit n&63
 	// set when some name in table starts with byte c and is n bytes
 	// long. Most leaves of a Caddy or Traefik line are named nowhere,
@@ -32,8 +32,9 @@ type JSONLines struct {
 // NewJSONLines builds a JSON lines parser. fieldMap is the --field map;
 // want lists extra field names to keep (KeyExtractor.Fields).
 func NewJSONLines(fieldMap map[string]string, want []string) *JSONLines {
-	p := &JSONLines{table: buildRoleTable(fieldMap, want)}
-	for name := range p.table {
+	roles := buildRoleTable(fieldMap, want)
+	p := &JSONLines{table: newNameTable(roles)}
+	for name := range roles {
 		if name != "" {
 			p.paths[name[0]] |= 1 << (len(name) & 63)
 		}
@@ -97,7 +98,7 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 		}
 		for {
 			d.ws()
-			key, err := p.str(d, false)
+			key, err := p.str(d)
 			if err != nil {
 				return err
 			}
@@ -110,12 +111,8 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 			if base > 0 {
 				p.path = append(p.path, '.')
 			}
-			for _, b := range key {
-				if 'A' <= b && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				p.path = append(p.path, b)
-			}
+			p.path = append(p.path, key...)
+			lowerASCII(p.path[len(p.path)-len(key):])
 			if err := p.value(d, depth+1); err != nil {
 				return err
 			}
@@ -161,7 +158,7 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 			return syntaxErr(d.pos, "expected ',' or ']' in JSON array")
 		}
 	case c == '"':
-		v, err := p.str(d, true)
+		v, err := p.str(d)
 		if err != nil {
 			return err
 		}
@@ -195,8 +192,8 @@ func (p *JSONLines) leaf(v []byte) {
 	if path := p.path; len(path) > 0 && p.paths[path[0]]&(1<<(len(path)&63)) == 0 {
 		return
 	}
-	t, ok := p.table[string(p.path)]
-	if !ok {
+	t := p.table.find(p.path)
+	if t == nil {
 		return
 	}
 	if t.field != "" {
@@ -208,21 +205,42 @@ func (p *JSONLines) leaf(v []byte) {
 	p.slots.offer(t.idx, t.rank, v)
 }
 
-// str reads a JSON string; with unescape, escapes are decoded into the
-// scratch buffer (the raw bytes are returned when there are none).
-func (p *JSONLines) str(d *jsonDec, unescape bool) ([]byte, error) {
+// str reads a JSON string, a key or a value; escapes are decoded into the
+// scratch buffer (the raw bytes are returned when there are none), so an
+// escaped key matches its plain name too.
+func (p *JSONLines) str(d *jsonDec) ([]byte, error) {
 	if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
 		return nil, syntaxErr(d.pos, "expected a JSON string")
 	}
 	start := d.pos + 1
-	// Fast path: a SIMD scan to the next quote, which ends the string
-	// unless a backslash came before it.
+	// Most keys and many values are short: a byte loop ends them sooner
+	// than two SIMD scans (for the quote, then for a backslash) start.
+	for i := start; i < len(d.buf) && i < start+shortJSONString; i++ {
+		switch d.buf[i] {
+		case '"':
+			d.pos = i + 1
+			return d.buf[start:i], nil
+		case '\\':
+			return p.strSlow(d, start)
+		}
+	}
+	// Longer: a SIMD scan to the next quote, which ends the string unless
+	// a backslash came before it.
 	if q := bytes.IndexByte(d.buf[start:], '"'); q >= 0 {
 		if raw := d.buf[start : start+q]; bytes.IndexByte(raw, '\\') < 0 {
 			d.pos = start + q + 1
 			return raw, nil
 		}
 	}
+	return p.strSlow(d, start)
+}
+
+// shortJSONString is how far str looks byte by byte before it scans.
+const shortJSONString = 16
+
+// strSlow reads the string starting at start (after its quote) that holds
+// a backslash, or runs to the end of the line.
+func (p *JSONLines) strSlow(d *jsonDec, start int) ([]byte, error) {
 	escaped := false
 	for i := start; i < len(d.buf); i++ {
 		switch d.buf[i] {
@@ -324,6 +342,15 @@ func isJSONNumber(v []byte) bool {
 		}
 	}
 	return seenDigit
+}
+
+// lowerASCII lower-cases b's ASCII letters in place.
+func lowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
 }
 
 type jsonDec struct {

@@ -1,7 +1,9 @@
 package parse
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sort"
 	"strings"
 )
@@ -128,6 +130,77 @@ func buildRoleTable(fieldMap map[string]string, want []string) map[string]roleTa
 		}
 	}
 	return t
+}
+
+// nameTable is a role table (buildRoleTable) for lookups by byte slice
+// once per JSON leaf: open addressing with the names' hashes kept, so a
+// lookup hashes the path once and compares bytes only on a hash match.
+// A Go map indexed by string(path) cost twice as much, and a Caddy line
+// looks up a dozen paths.
+type nameTable struct {
+	slots []nameSlot // a power of two, at most half full
+}
+
+// nameHash hashes a name from its length and its first and last 8 bytes,
+// in a few instructions: the names a table holds differ there ("ts",
+// "request.uri", "request.client_ip"), and a lookup compares the bytes
+// anyway. The table is fixed when a parse starts, so a log cannot make
+// it grow; paths crafted to collide only lengthen their own probes.
+func nameHash(b []byte) uint64 {
+	var lo, hi uint64
+	if n := len(b); n >= 8 {
+		lo = binary.LittleEndian.Uint64(b)
+		hi = binary.LittleEndian.Uint64(b[n-8:])
+	} else {
+		for i, c := range b {
+			lo |= uint64(c) << (8 * i)
+		}
+		hi = lo
+	}
+	h := (lo ^ bits.RotateLeft64(hi, 29) ^ uint64(len(b))) * 0x9E3779B97F4A7C15
+	return h ^ h>>29
+}
+
+type nameSlot struct {
+	hash   uint64
+	name   string // "" = empty slot (no table holds the empty name)
+	target roleTarget
+}
+
+func newNameTable(roles map[string]roleTarget) nameTable {
+	var t nameTable
+	n := 8
+	for n < 2*len(roles) {
+		n *= 2
+	}
+	t.slots = make([]nameSlot, n)
+	for name, target := range roles {
+		if name == "" {
+			continue
+		}
+		h := nameHash([]byte(name))
+		i := h & uint64(n-1)
+		for t.slots[i].name != "" {
+			i = (i + 1) & uint64(n-1)
+		}
+		t.slots[i] = nameSlot{hash: h, name: name, target: target}
+	}
+	return t
+}
+
+// find returns the target of name, or nil.
+func (t *nameTable) find(name []byte) *roleTarget {
+	h := nameHash(name)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.name == "" {
+			return nil
+		}
+		if s.hash == h && s.name == string(name) {
+			return &s.target
+		}
+	}
 }
 
 // roleSlots collects role values for one record while a line is walked,
