@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/klauspost/readahead"
 )
 
 // block is a run of whole lines of one file, or the marker of one
@@ -253,9 +254,34 @@ type cutter struct {
 	carry      []byte // the partial line at the end of the last block
 	r          *reader
 	// opener and lines are reused from file to file: an archive of many
-	// small files would otherwise allocate their buffers for each.
-	opener parse.Opener
-	lines  *parse.LineReader
+	// small files would otherwise allocate their buffers for each. So are
+	// the read-ahead's buffers and the line reader over it (compressed
+	// stateful files).
+	opener     parse.Opener
+	lines      *parse.LineReader
+	ahead      [][]byte
+	aheadLines *parse.LineReader
+}
+
+// aheadBuffers returns the read-ahead's buffers: a few blocks' worth.
+func (c *cutter) aheadBuffers() [][]byte {
+	if c.ahead == nil {
+		c.ahead = make([][]byte, 4)
+		for i := range c.ahead {
+			c.ahead[i] = make([]byte, DefaultBlockBytes)
+		}
+	}
+	return c.ahead
+}
+
+// aheadLineReader returns a line reader over a read-ahead.
+func (c *cutter) aheadLineReader(r io.Reader) *parse.LineReader {
+	if c.aheadLines == nil {
+		c.aheadLines = parse.NewLineReader(r, c.cfg.MaxLineBytes)
+	} else {
+		c.aheadLines.Reset(r)
+	}
+	return c.aheadLines
 }
 
 func (c *cutter) send(ctx context.Context, b *block) error {
@@ -317,7 +343,18 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 		return done(samples, err)
 	}
 	if p := newParser(); parse.IsStateful(p) {
-		samples, err := r.readLines(ctx, in, lr, p, &st)
+		lines := lr
+		if in.Compression != parse.Plain {
+			// This goroutine parses a stateful file itself, so without
+			// a read-ahead it would decompress and parse by turns.
+			ahead, err := readahead.NewReaderBuffer(lr.Rest(), c.aheadBuffers())
+			if err != nil {
+				return done(nil, err)
+			}
+			defer ahead.Close() // before in.Close: it stops the reading
+			lines = c.aheadLineReader(ahead)
+		}
+		samples, err := r.readLines(ctx, in, lines, p, &st)
 		return done(samples, err)
 	}
 	// Stateless: blocks. Workers add their counts to job.stats from now

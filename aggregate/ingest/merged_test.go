@@ -52,11 +52,16 @@ func mixedInputs(t *testing.T) []string {
 		}
 	}
 	z := gzipped(t, genLog(5000))
+	// The W3C file again, gzip'd (decompressed by a read-ahead while the
+	// reader parses), and cut short.
+	zw := gzipped(t, w3c.Bytes())
 	return []string{
 		writeFile(t, dir, "a.log", comb.Bytes()),
 		writeFile(t, dir, "b.w3c", w3c.Bytes()),
 		writeFile(t, dir, "c.log.gz", z[:len(z)*2/3]),
 		writeFile(t, dir, "d.log", genLog(700)),
+		writeFile(t, dir, "e.w3c.gz", zw),
+		writeFile(t, dir, "f.w3c.gz", zw[:len(zw)*2/3]),
 	}
 }
 
@@ -151,6 +156,17 @@ func TestMixedFormatsIdenticalForEverySplit(t *testing.T) {
 	}
 	if !gz.Corrupt || gz.Lines == 0 || gz.Lines >= 5000 || gz.Parsed != gz.Lines {
 		t.Errorf("truncated gzip stats %+v: want corrupt with its valid prefix", gz)
+	}
+	// The gzip'd W3C file reads exactly as the plain one; cut short, it
+	// keeps its valid prefix and is marked corrupt.
+	wz, wcut := ref.files[4], ref.files[5]
+	same := wz
+	same.Path, same.Compression, same.Bytes = w.Path, w.Compression, w.Bytes
+	if !reflect.DeepEqual(same, w) || wz.Compression != "gzip" || wz.Bytes == 0 {
+		t.Errorf("gzip'd w3c stats\n %+v\nwant as plain\n %+v", wz, w)
+	}
+	if !wcut.Corrupt || wcut.Format != "w3c" || wcut.Parsed == 0 || wcut.Parsed >= w.Parsed {
+		t.Errorf("truncated gzip'd w3c stats %+v: want corrupt with its valid prefix", wcut)
 	}
 	if len(ref.samples) != 6 || ref.samples[0].File != ref.files[0].Path || ref.samples[0].Line != 1 {
 		t.Errorf("samples %+v: want the first 6, file:line exact", ref.samples)
