@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -162,14 +161,13 @@ func (in *Input) Read(p []byte) (int, error) {
 	}
 	n, err := body.Read(p)
 	if err != nil && err != io.EOF {
-		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n.Load(), Err: err}
+		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n, Err: err}
 	}
 	return n, err
 }
 
-// CompressedBytes reports how many raw bytes have been read so far. It
-// may be called while another goroutine reads in (a read-ahead).
-func (in *Input) CompressedBytes() int64 { return in.counter.n.Load() }
+// CompressedBytes reports how many raw bytes have been read so far.
+func (in *Input) CompressedBytes() int64 { return in.counter.n }
 
 // Close releases the decompressor and the file. The read buffer and
 // decompressor go back to the Opener, if any, for the next input.
@@ -226,12 +224,12 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 type countingReader struct {
 	r io.Reader
-	n atomic.Int64
+	n int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
+	c.n += int64(n)
 	return n, err
 }
 

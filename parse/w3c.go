@@ -11,8 +11,8 @@ import "strings"
 // unless a "#GMT-Offset:" header says otherwise; date-local/time-local
 // are used when date/time are absent.
 //
-// Header and directive lines yield ErrNoRecord. A W3C value is stateful:
-// use a fresh one per file (Format.New does).
+// Header and directive lines yield ErrNoRecord. A W3C value is stateful
+// (see Stateful): use a fresh one per file (Format.New does).
 type W3C struct {
 	cols      []w3cCol
 	haveTime  bool
@@ -124,7 +124,7 @@ func (p *W3C) header(line []byte) error {
 // Parse implements LineParser.
 func (p *W3C) Parse(line []byte, rec *Record) error {
 	rec.Reset()
-	if len(line) > 0 && line[0] == '#' {
+	if IsDirective(line) {
 		return p.header(line)
 	}
 	if len(p.cols) == 0 {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
-	"github.com/klauspost/readahead"
 )
 
 // block is a run of whole lines of one file, or the marker of one
@@ -20,6 +19,9 @@ type block struct {
 	buf       []byte // whole lines; the last may lack its "\n" at EOF
 	firstLine int64  // 1-based number of the first line in buf
 	tooLong   bool   // buf is nil: line firstLine exceeded the limit
+	// state is a stateful format's parser as it stands at the block's
+	// start (nil for other formats); workers parse with clones of it.
+	state parse.Stateful
 }
 
 // reader holds one goroutine's parsing and aggregation state: a parse
@@ -44,10 +46,12 @@ type reader struct {
 	sp      *spiller
 	err     error // a failed spill; the reader then only drains blocks
 	samples []Sample
-	// parser and parserFile cache a block parser across blocks of the
-	// same file.
-	parser     parse.LineParser
-	parserFile *fileJob
+	// parser, parserFile and parserState cache a block parser across
+	// blocks of the same file (and, for a stateful format, the same
+	// state).
+	parser      parse.LineParser
+	parserFile  *fileJob
+	parserState parse.Stateful
 	// detector detects the formats of the files this reader opens,
 	// trying the last one's first.
 	detector parse.Detector
@@ -152,8 +156,16 @@ func (r *reader) parseBlock(b *block) {
 	if maxLine <= 0 {
 		maxLine = parse.DefaultMaxLineBytes
 	}
-	if r.parserFile != b.file {
-		r.parser, r.parserFile = b.file.newParser(), b.file
+	if r.parserFile != b.file || r.parserState != b.state {
+		// A block's state changes only after a block whose directives
+		// changed it, so a worker's clone from an earlier block of the
+		// same state is still in that state.
+		if b.state != nil {
+			r.parser = b.state.Clone()
+		} else {
+			r.parser = b.file.newParser()
+		}
+		r.parserFile, r.parserState = b.file, b.state
 	}
 	r.newStream()
 	lineNo := b.firstLine
@@ -181,54 +193,14 @@ func (r *reader) parseBlock(b *block) {
 
 // newStream tells the reader's states that the lines that follow are
 // another stream (see aggregate.State.NewStream): the next block, which
-// may be another file's, or the next stretch of a file read whole. Short
-// streams keep the index of a stream's cells small enough to stay in
-// cache when a log goes back a little in time.
+// may be another file's. Short streams keep the index of a stream's
+// cells small enough to stay in cache when a log goes back a little in
+// time.
 func (r *reader) newStream() {
 	r.state.NewStream()
 	for _, st := range r.filters.states {
 		st.NewStream()
 	}
-}
-
-// readLines reads a file whole, in order, with one parser: the path for
-// stateful formats. st and the returned samples become the file's.
-func (r *reader) readLines(ctx context.Context, in *parse.Input, lr *parse.LineReader, parser parse.LineParser, st *FileStats) ([]Sample, error) {
-	r.samples = nil // handed over to the file below
-	r.verdictMissing = 0
-	for {
-		if st.Lines&0xfff == 0 {
-			r.newStream()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			r.publish(in, st)
-			if err := r.maybeSpill(); err != nil {
-				return nil, err
-			}
-		}
-		line, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err == parse.ErrLineTooLong {
-			st.Lines++
-			r.malformed(st, in.Name, lr.Line(), nil, err.Error())
-			continue
-		}
-		if err != nil {
-			st.Bytes = in.CompressedBytes()
-			r.publish(in, st)
-			st.VerdictMissing = r.verdictMissing
-			return r.takeSamples(), r.skip(st, err)
-		}
-		st.Lines++
-		r.line(parser, st, in.Name, lr.Line(), line)
-	}
-	st.Bytes = in.CompressedBytes()
-	r.publish(in, st)
-	st.VerdictMissing = r.verdictMissing
-	return r.takeSamples(), r.maybeSpill()
 }
 
 func (r *reader) takeSamples() []Sample {
@@ -254,34 +226,47 @@ type cutter struct {
 	carry      []byte // the partial line at the end of the last block
 	r          *reader
 	// opener and lines are reused from file to file: an archive of many
-	// small files would otherwise allocate their buffers for each. So are
-	// the read-ahead's buffers and the line reader over it (compressed
-	// stateful files).
-	opener     parse.Opener
-	lines      *parse.LineReader
-	ahead      [][]byte
-	aheadLines *parse.LineReader
+	// small files would otherwise allocate their buffers for each.
+	opener parse.Opener
+	lines  *parse.LineReader
+	// primer follows a stateful file's directives block by block, and
+	// state is its clone for the blocks from the next one on.
+	primer, state parse.Stateful
+	rec           parse.Record // the primer's scratch record
 }
 
-// aheadBuffers returns the read-ahead's buffers: a few blocks' worth.
-func (c *cutter) aheadBuffers() [][]byte {
-	if c.ahead == nil {
-		c.ahead = make([][]byte, 4)
-		for i := range c.ahead {
-			c.ahead[i] = make([]byte, DefaultBlockBytes)
+// prime feeds the directive lines among a block's lines to the primer, in
+// order and exactly as parseBlock will hand them to the block's parser
+// (terminators dropped, NUL padding trimmed, over-long lines skipped), and
+// if there were any, clones the primer as the state of the blocks after.
+func (c *cutter) prime(lines []byte, maxLine int) {
+	fed := false
+	for i := bytes.IndexByte(lines, '#'); i >= 0; {
+		start := bytes.LastIndexByte(lines[:i], '\n') + 1
+		end := len(lines)
+		if j := bytes.IndexByte(lines[i:], '\n'); j >= 0 {
+			end = i + j
 		}
+		line := lines[start:end]
+		if n := len(line); end < len(lines) && n > 0 && line[n-1] == '\r' {
+			line = line[:n-1] // "\r\n"; a lone final "\r" stays
+		}
+		if len(line) <= maxLine && len(bytes.TrimLeft(lines[start:i], "\x00")) == 0 {
+			c.primer.Parse(line[i-start:], &c.rec) // a '#' first on its line
+			fed = true
+		}
+		if end == len(lines) {
+			break
+		}
+		j := bytes.IndexByte(lines[end+1:], '#')
+		if j < 0 {
+			break
+		}
+		i = end + 1 + j
 	}
-	return c.ahead
-}
-
-// aheadLineReader returns a line reader over a read-ahead.
-func (c *cutter) aheadLineReader(r io.Reader) *parse.LineReader {
-	if c.aheadLines == nil {
-		c.aheadLines = parse.NewLineReader(r, c.cfg.MaxLineBytes)
-	} else {
-		c.aheadLines.Reset(r)
+	if fed {
+		c.state = c.primer.Clone()
 	}
-	return c.aheadLines
 }
 
 func (c *cutter) send(ctx context.Context, b *block) error {
@@ -297,8 +282,8 @@ func (c *cutter) send(ctx context.Context, b *block) error {
 }
 
 // readFile opens one input, detects its compression and format, and
-// either reads it whole (stateful and columnar formats) or cuts it into
-// blocks for the parse workers.
+// either reads it whole (columnar formats) or cuts it into blocks for the
+// parse workers (a stateful format's blocks carry its parser's state).
 func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	r := c.r
 	st := FileStats{Path: job.path, MinTime: math.MaxInt64, MaxTime: math.MinInt64}
@@ -342,25 +327,14 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 		}
 		return done(samples, err)
 	}
-	if p := newParser(); parse.IsStateful(p) {
-		lines := lr
-		if in.Compression != parse.Plain {
-			// This goroutine parses a stateful file itself, so without
-			// a read-ahead it would decompress and parse by turns.
-			ahead, err := readahead.NewReaderBuffer(lr.Rest(), c.aheadBuffers())
-			if err != nil {
-				return done(nil, err)
-			}
-			defer ahead.Close() // before in.Close: it stops the reading
-			lines = c.aheadLineReader(ahead)
-		}
-		samples, err := r.readLines(ctx, in, lines, p, &st)
-		return done(samples, err)
-	}
-	// Stateless: blocks. Workers add their counts to job.stats from now
-	// on, so it is set (under the lock) before the first block.
+	// Blocks. Workers add their counts to job.stats from now on, so it is
+	// set (under the lock) before the first block.
 	job.name, job.newParser = in.Name, newParser
 	done(nil, nil)
+	if p, ok := newParser().(parse.Stateful); ok {
+		c.primer, c.state = p, p.Clone()
+		defer func() { c.primer, c.state = nil, nil }()
+	}
 	err = c.cut(ctx, job, in, lr.Rest())
 	job.mu.Lock()
 	defer job.mu.Unlock()
@@ -456,7 +430,10 @@ func (c *cutter) cut(ctx context.Context, job *fileJob, in *parse.Input, src io.
 			continue
 		}
 		c.carry = append(c.carry, buf[cut:]...)
-		b := &block{file: job, buf: buf[:cut], firstLine: line}
+		b := &block{file: job, buf: buf[:cut], firstLine: line, state: c.state}
+		if c.primer != nil {
+			c.prime(b.buf, maxLine)
+		}
 		line += int64(bytes.Count(buf[:cut], []byte{'\n'}))
 		if err := c.send(ctx, b); err != nil {
 			return err
