@@ -374,20 +374,43 @@ func (l *Layout) extent(line []byte, pos int, v *layoutVar, next []byte) (int, b
 		return len(line), true
 	}
 	if v.quoted {
-		for i := pos; i < len(line); i++ {
-			switch line[i] {
-			case '\\':
-				i++
-			case '"':
-				if len(line)-i >= len(next) && string(line[i:i+len(next)]) == string(next) {
-					return i, true
-				}
+		// One SIMD scan per quote: a quote ends the value when the
+		// literal follows it, unless a backslash escapes it, which only
+		// a backslash right before it can do; then the escapes are
+		// settled byte by byte.
+		for i := pos; ; {
+			j := indexByte(line[i:], '"')
+			if j < 0 {
+				return 0, false
 			}
+			q := i + j
+			if q > pos && line[q-1] == '\\' {
+				return quotedEnd(line, pos, next)
+			}
+			if len(line)-q >= len(next) && string(line[q:q+len(next)]) == string(next) {
+				return q, true
+			}
+			i = q + 1
 		}
-		return 0, false
 	}
 	if j := indexBytes(line[pos:], next); j >= 0 {
 		return pos + j, true
+	}
+	return 0, false
+}
+
+// quotedEnd returns where a quoted value starting at pos ends: at the
+// first unescaped quote that next follows.
+func quotedEnd(line []byte, pos int, next []byte) (int, bool) {
+	for i := pos; i < len(line); i++ {
+		switch line[i] {
+		case '\\':
+			i++
+		case '"':
+			if len(line)-i >= len(next) && string(line[i:i+len(next)]) == string(next) {
+				return i, true
+			}
+		}
 	}
 	return 0, false
 }

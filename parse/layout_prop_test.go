@@ -104,3 +104,29 @@ func TestLayoutRoundTripProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotedExtentMatchesByteLoop: a quoted value's end is found with one
+// SIMD scan per quote, falling back to the escape-aware byte loop when a
+// backslash sits before a quote. On random lines dense in quotes,
+// backslashes and separators, both must agree for every literal that can
+// follow a quoted variable.
+func TestQuotedExtentMatchesByteLoop(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var l Layout
+	v := &layoutVar{quoted: true}
+	nexts := [][]byte{[]byte(`"`), []byte(`" `), []byte(`" "`), []byte(`"|`), []byte(`";`)}
+	const alphabet = `ab"\ |;-`
+	for range 200_000 {
+		line := make([]byte, r.IntN(40))
+		for i := range line {
+			line[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		pos := r.IntN(len(line) + 1)
+		next := nexts[r.IntN(len(nexts))]
+		gotEnd, gotOK := l.extent(line, pos, v, next)
+		wantEnd, wantOK := quotedEnd(line, pos, next)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("line %q from %d, next %q: end %d %v, byte loop %d %v", line, pos, next, gotEnd, gotOK, wantEnd, wantOK)
+		}
+	}
+}
