@@ -60,7 +60,14 @@ type reader struct {
 func newReader(cfg Config, share int64, sp *spiller) *reader {
 	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
 	keys.SetPattern(cfg.KeyPattern)
-	cfg.FormatOptions.Want = append(cfg.FormatOptions.Want[:len(cfg.FormatOptions.Want):len(cfg.FormatOptions.Want)], keys.Fields()...)
+	// Formats that keep only the fields asked for (JSON lines, Parquet)
+	// must keep those the key sources and the verdict read.
+	want := cfg.FormatOptions.Want
+	want = append(want[:len(want):len(want)], keys.Fields()...)
+	if cfg.VerdictField != "" {
+		want = append(want, cfg.VerdictField)
+	}
+	cfg.FormatOptions.Want = want
 	var throttle statusSet
 	for _, s := range cfg.ThrottleStatus {
 		throttle.add(s)

@@ -271,6 +271,38 @@ func TestAnalyzeVerdictFieldReplacesStatus(t *testing.T) {
 	}
 }
 
+// A JSON lines log keeps only the fields asked for: the verdict field
+// must be one of them, or every rejection the gateway logged is lost
+// (it was, until the third performance pass, with a warning that the
+// field was missing).
+func TestAnalyzeVerdictFieldFromJSONLines(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	for i, verdict := range []string{"PASSED", "PASSED", "REJECTED", "PASSED"} {
+		fmt.Fprintf(&log, `{"time_local":"25/Nov/2026:10:00:%02d +0000","request":"GET /v1/x?key=k1 HTTP/1.1","status":200,"body_bytes_sent":5,"limit_req_status":"%s"}`+"\n", i, verdict)
+	}
+	in := filepath.Join(dir, "access.json")
+	if err := os.WriteFile(in, []byte(log.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--limit", "2/min", "--verdict-field", "limit_req_status",
+		"--output", "csv", "--out", out, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []string
+	for _, r := range readCSV(t, filepath.Join(out, "violations.csv")) {
+		got = append(got, row(r, "key", "requests", "allowed", "excess", "observed_429", "caught", "leaked"))
+	}
+	if want := "k1 4 2 2 1 1 1"; strings.Join(got, "\n") != want {
+		t.Errorf("violations %q, want %q", got, want)
+	}
+	if strings.Contains(stderr, "have no") {
+		t.Errorf("warned of a missing verdict field:\n%s", stderr)
+	}
+}
+
 func TestAnalyzeReportInterval(t *testing.T) {
 	dir := writeE2E(t)
 	out := filepath.Join(dir, "out")
