@@ -210,12 +210,6 @@ func (r *reader) newStream() {
 	}
 }
 
-func (r *reader) takeSamples() []Sample {
-	s := r.samples
-	r.samples = nil
-	return s
-}
-
 // maxBlockDelay bounds how long a block waits to fill before its whole
 // lines are handed to a worker.
 const maxBlockDelay = 100 * time.Millisecond
