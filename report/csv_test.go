@@ -3,7 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +90,77 @@ func TestCSVWriteAllocatesNothing(t *testing.T) {
 	tab.close()
 	if want := "key,at,n,usage\n\"'=k, \"\"q\"\"\",2026-11-23T10:05:00Z,-3,0.25\n"; !bytes.HasPrefix(out.Bytes(), []byte(want)) {
 		t.Errorf("CSV starts %q, want %q", out.String()[:min(out.Len(), len(want))], want)
+	}
+}
+
+// TestCSVReadsEveryKindOfColumn: the writer reads a row's fields at their
+// offsets, by kind and size. Every column type a report row may use,
+// named types and odd sizes included, must print as reflection and
+// strconv print the same values.
+func TestCSVReadsEveryKindOfColumn(t *testing.T) {
+	type count int32
+	type label string
+	type allKinds struct {
+		A int8    `parquet:"a"`
+		B int16   `parquet:"b"`
+		C count   `parquet:"c"`
+		D int     `parquet:"d"`
+		E int64   `parquet:"e"`
+		F float32 `parquet:"f"`
+		G float64 `parquet:"g"`
+		H bool    `parquet:"h"`
+		I label   `parquet:"i"`
+		J time.Time
+		K string `parquet:"-"`
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	var rows []allKinds
+	for range 200 {
+		rows = append(rows, allKinds{
+			A: int8(rng.IntN(256) - 128), B: int16(rng.IntN(65536) - 32768), C: count(rng.Int32() - 1<<30),
+			D: int(rng.Int64()) - 1<<62, E: -rng.Int64(), F: float32(rng.NormFloat64()), G: rng.NormFloat64() * 1e6,
+			H: rng.IntN(2) == 0, I: label(fmt.Sprint("v", rng.IntN(1000))),
+			J: time.UnixMilli(rng.Int64N(4e12)).UTC(), K: "not written",
+		})
+	}
+	var out bytes.Buffer
+	tab, err := newCSVTable[allKinds](&out, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := tab.write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tab.close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a,b,c,d,e,f,g,h,i,J"}
+	for _, r := range rows {
+		v := reflect.ValueOf(r)
+		var cells []string
+		for i := range v.NumField() - 1 {
+			f := v.Field(i)
+			switch f.Kind() {
+			case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int, reflect.Int64:
+				cells = append(cells, strconv.FormatInt(f.Int(), 10))
+			case reflect.Float32, reflect.Float64:
+				cells = append(cells, strconv.FormatFloat(f.Float(), 'g', -1, 64))
+			case reflect.Bool:
+				cells = append(cells, strconv.FormatBool(f.Bool()))
+			case reflect.String:
+				cells = append(cells, f.String())
+			default:
+				cells = append(cells, r.J.Format(csvTimeLayout))
+			}
+		}
+		want = append(want, strings.Join(cells, ","))
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Fatalf("line %d: %q, want %q", i, got[min(i, len(got)-1)], want[i])
+		}
 	}
 }
