@@ -12,6 +12,7 @@ type ColumnMapper struct {
 	clock   int          // "time" column paired with dateCol
 	slots   roleSlots
 	scratch []byte
+	join    []byte // a row's target joined from stem and query
 	date    []byte
 	fields  []Field
 }
@@ -86,7 +87,8 @@ func (m *ColumnMapper) Fill(rec *Record) error {
 		m.slots.val[idxTime] = m.scratch
 	}
 	rec.Fields = append(rec.Fields, m.fields...)
-	var join []byte
-	err := m.slots.fill(rec, &join)
-	return err
+	// The target joined from stem and query goes to a buffer reused from
+	// row to row (a Record's slices are valid until the next one).
+	m.join = m.join[:0]
+	return m.slots.fill(rec, &m.join)
 }
