@@ -252,8 +252,10 @@ func (c *cutter) prime(lines []byte, maxLine int) {
 		if n := len(line); end < len(lines) && n > 0 && line[n-1] == '\r' {
 			line = line[:n-1] // "\r\n"; a lone final "\r" stays
 		}
-		if len(line) <= maxLine && len(bytes.TrimLeft(lines[start:i], "\x00")) == 0 {
-			c.primer.Parse(line[i-start:], &c.rec) // a '#' first on its line
+		// i is the line's first '#': a directive starts there, after any
+		// NUL padding (parse.IsDirective decides, as for the parser).
+		if trimmed := bytes.TrimLeft(line, "\x00"); len(line) <= maxLine && parse.IsDirective(trimmed) {
+			c.primer.Parse(trimmed, &c.rec)
 			fed = true
 		}
 		if end == len(lines) {
