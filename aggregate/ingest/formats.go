@@ -134,9 +134,11 @@ func (r *reader) observe(st *FileStats) {
 		}
 		return
 	}
+	// A key that is not UTF-8 is aggregated as the bytes it is: the
+	// reports escape it one-to-one (report.KeyDisplay), so two such keys
+	// never merge into one, as they would if replaced by U+FFFD here.
 	if !utf8.Valid(key) {
 		st.InvalidUTF8++
-		key = bytes.ToValidUTF8(key, []byte("\uFFFD"))
 	}
 	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
 	if check := r.cfg.KeyCheck; check != nil && r.keysPass {

@@ -113,7 +113,7 @@ type FileStats struct {
 	TimePrecision string `json:"time_precision"`
 	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
 	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
-	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8, replaced by U+FFFD
+	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
 	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0.

@@ -158,3 +158,36 @@ func TestGeneratedFormatsReportAlike(t *testing.T) {
 		sameReports(t, filepath.Join(dir, "out-combined"), out, format)
 	}
 }
+
+// TestInvalidUTF8KeysStayDistinct: keys that decode to different invalid
+// UTF-8 (and a key that is the text of such an escape) are different keys.
+// Replacing invalid bytes before aggregation merged them into one, whose
+// summed requests were reported as violations no key committed.
+func TestInvalidUTF8KeysStayDistinct(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	for i, key := range []string{"%ff", "%fe", "%c3", "%5cxff"} {
+		fmt.Fprintf(&log, "1.2.3.4 - - [10/Oct/2026:13:55:3%d +0000] \"GET /?api_key=%s HTTP/1.1\" 200 5 \"-\" \"-\"\n", i, key)
+	}
+	in := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(in, []byte(log.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if code, stderr := runStderr(t, "analyze", "-q", "--limit", "1/min", "--out", out, in); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var keys []string
+	for _, r := range readCSV(t, filepath.Join(out, "windows.csv")) {
+		keys = append(keys, r["key"]+"="+r["requests"])
+	}
+	if got, want := strings.Join(keys, " "), `\\xff=1 \xc3=1 \xfe=1 \xff=1`; got != want {
+		t.Errorf("windows: %s, want %s", got, want)
+	}
+	if v := readCSV(t, filepath.Join(out, "violations.csv")); len(v) != 0 {
+		t.Errorf("%d violations, want none: %v", len(v), v)
+	}
+	if got := readManifestMap(t, out)["totals"].(map[string]any)["invalid_utf8"]; got != 3.0 {
+		t.Errorf("manifest totals.invalid_utf8 = %v, want 3", got)
+	}
+}
