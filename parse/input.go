@@ -6,10 +6,7 @@ import (
 	"compress/bzip2"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -231,61 +228,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// ExpandPaths turns command-line arguments into the ordered list of inputs:
-// "-" is standard input, a directory contributes its regular files
-// recursively in sorted order, a file is itself, and anything else is a
-// glob that must match something.
-func ExpandPaths(args []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, arg := range args {
-		if arg == "-" {
-			add(arg)
-			continue
-		}
-		st, err := os.Stat(arg)
-		switch {
-		case err == nil && st.IsDir():
-			var files []string
-			err := filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if d.Type().IsRegular() {
-					files = append(files, p)
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			sort.Strings(files)
-			for _, f := range files {
-				add(f)
-			}
-		case err == nil:
-			add(arg)
-		default:
-			matches, gerr := filepath.Glob(arg)
-			if gerr != nil || len(matches) == 0 {
-				return nil, fmt.Errorf("%s: %w", arg, err)
-			}
-			sort.Strings(matches)
-			for _, m := range matches {
-				add(m)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no input files")
-	}
-	return out, nil
 }

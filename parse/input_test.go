@@ -108,29 +108,6 @@ func TestOpenCorruptStreamNamesFileAndOffset(t *testing.T) {
 	}
 }
 
-func TestExpandPaths(t *testing.T) {
-	dir := t.TempDir()
-	for _, p := range []string{"b/2.log", "b/1.log", "a.log", "c.gz"} {
-		full := filepath.Join(dir, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		os.WriteFile(full, nil, 0o644)
-	}
-	got, err := ExpandPaths([]string{filepath.Join(dir, "b"), filepath.Join(dir, "*.log"), "-", filepath.Join(dir, "b", "1.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{filepath.Join(dir, "b/1.log"), filepath.Join(dir, "b/2.log"), filepath.Join(dir, "a.log"), "-"}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("ExpandPaths = %q, want %q", got, want)
-	}
-	if _, err := ExpandPaths([]string{filepath.Join(dir, "missing*.log")}); err == nil {
-		t.Error("a glob matching nothing was accepted")
-	}
-	if _, err := ExpandPaths([]string{filepath.Join(dir, "nope.log")}); err == nil || !strings.Contains(err.Error(), "nope.log") {
-		t.Errorf("missing file error = %v", err)
-	}
-}
-
 // TestOpenerReusesPartsExactly opens a random sequence of files through
 // one Opener, as a reader goroutine goes through an archive: every
 // compression, multi-member and multi-frame streams, bad headers, streams

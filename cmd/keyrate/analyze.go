@@ -110,9 +110,12 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	paths, err := parse.ExpandPaths(fs.Args())
+	paths, left, err := parse.ExpandPaths(fs.Args())
 	if err != nil {
 		return err
+	}
+	for _, s := range left {
+		d.log.Warn("not read", "path", s.Path, "reason", s.Reason)
 	}
 	if o.unattended.dryRun {
 		return dryRun(ctx, stdout, paths, cfg, o.out, formats)
@@ -136,6 +139,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	}
 	defer res.Close()
 	m := newManifest(args, &o, res)
+	m.SkippedPaths = append(m.SkippedPaths, left...)
 	m.Policy = o.policy
 	warnVerdictMissing(d, &o, res)
 	o.warehouse.scrub(res, m)

@@ -90,7 +90,7 @@ func firstDiff(a, b []byte) string {
 // readSampleLines returns every line of the sample archive, decompressed.
 func readSampleLines(t *testing.T) []string {
 	t.Helper()
-	paths, err := parse.ExpandPaths([]string{sampleDir})
+	paths, _, err := parse.ExpandPaths([]string{sampleDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,5 +305,36 @@ func TestHelpAndVersion(t *testing.T) {
 	code, out, _ = runKeyrate(t, "--version")
 	if code != 0 || !strings.HasPrefix(out, "keyrate ") {
 		t.Errorf("--version: exit %d, %q", code, out)
+	}
+}
+
+// TestInputsReachedTwiceCountOnce: a file reached again, by a glob over a
+// directory already named or by a link to that directory, is read once,
+// and what was left out is warned about and listed in the manifest.
+func TestInputsReachedTwiceCountOnce(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "sample-link")
+	abs, err := filepath.Abs(sampleDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(abs, link); err != nil {
+		t.Fatal(err)
+	}
+	ref, out := filepath.Join(dir, "ref"), filepath.Join(dir, "out")
+	analyzeInto(t, ref, sampleDir)
+	args := append([]string{"analyze", "--out", out}, sampleArgs...)
+	code, _, stderr := runKeyrate(t, append(args, sampleDir, filepath.Join(sampleDir, "*"), link)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sameReports(t, ref, out, "sample named three ways")
+	m := readManifestMap(t, out)
+	files, _ := os.ReadDir(sampleDir)
+	if skipped := m["skipped_paths"].([]any); len(skipped) != len(files)+1 {
+		t.Errorf("skipped_paths %v, want each of the %d files once and the link", skipped, len(files))
+	}
+	if n := strings.Count(stderr, "not read"); n != len(files)+1 {
+		t.Errorf("%d warnings, want %d:\n%s", n, len(files)+1, stderr)
 	}
 }

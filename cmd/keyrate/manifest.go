@@ -5,6 +5,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/parse"
 )
 
 // manifest is manifest.json: what a run read and wrote. Its field names
@@ -13,7 +14,10 @@ type manifest struct {
 	Version   string             `json:"version"`
 	Arguments []string           `json:"arguments"`
 	Inputs    []ingest.FileStats `json:"inputs"`
-	Totals    totals             `json:"totals"`
+	// SkippedPaths are what the arguments reached but no input read: a
+	// file named twice, or a directory entry that is not a file.
+	SkippedPaths []parse.Skipped `json:"skipped_paths"`
+	Totals       totals          `json:"totals"`
 	// TimeRange spans every parsed line's time (UTC); absent when no
 	// line parsed.
 	TimeRange *timeRange       `json:"time_range,omitempty"`
@@ -60,6 +64,8 @@ func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *manifest
 		Arguments:  append([]string{"analyze"}, args...),
 		Inputs:     res.Files,
 		BadSamples: res.Samples,
+		// An empty list, not null, when nothing was left out.
+		SkippedPaths: []parse.Skipped{},
 	}
 	if m.BadSamples == nil {
 		m.BadSamples = []ingest.Sample{}

@@ -1,0 +1,13 @@
+//go:build !unix
+
+package parse
+
+import "os"
+
+// fileID identifies a file by its absolute path, where the system gives
+// no device and inode (links then go unrecognised).
+type fileID struct {
+	path string
+}
+
+func identify(path string, _ os.FileInfo) fileID { return pathID(path) }

@@ -1,0 +1,96 @@
+//go:build unix
+
+package parse
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestExpandPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"b/2.log", "b/1.log", "a.log", "c.gz", "d/x/1.log", "d/x.log", "e/real.log"} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := func(p string) string { return filepath.Join(dir, p) }
+	must(os.Symlink(j("b"), j("blink")))             // a directory by a link
+	must(os.Symlink(j("a.log"), j("d/a-link.log")))  // a file by a link, inside a directory
+	must(os.Symlink(j("nowhere"), j("d/dangling")))  // skipped, said why
+	must(os.Symlink(j("d"), j("d/x/up")))            // a loop back up
+	must(syscall.Mkfifo(j("d/fifo"), 0o644))         // skipped: a walk must not block on it
+	must(os.Symlink(j("b/2.log"), j("d/x/two.log"))) // the same file as b/2.log
+	must(os.Symlink("real.log", j("e/current.log"))) // listed as real.log, though it sorts first
+
+	for _, c := range []struct {
+		name    string
+		args    []string
+		want    []string
+		skipped []string
+	}{
+		{"directory, glob, stdin, a file named again",
+			[]string{j("b"), j("*.log"), "-", j("b/1.log"), "-"},
+			[]string{j("b/1.log"), j("b/2.log"), j("a.log"), "-"},
+			[]string{j("b/1.log") + ": the same file as " + j("b/1.log")}},
+		{"a link to a directory is walked",
+			[]string{j("blink")},
+			[]string{j("blink/1.log"), j("blink/2.log")}, nil},
+		{"a directory and a link to it: each file once",
+			[]string{j("b"), j("blink") + "/"},
+			[]string{j("b/1.log"), j("b/2.log")},
+			[]string{j("blink") + "/: the same directory as " + j("b")}},
+		{"a glob matching directories expands them",
+			[]string{j("[bd]")},
+			// Sorted as paths: "d/x.log" before "d/x/1.log" ('.' < '/');
+			// d/a-link.log is a.log, d/x/two.log is b/2.log, and the
+			// loop up to d is walked once.
+			[]string{j("b/1.log"), j("b/2.log"), j("d/a-link.log"), j("d/x.log"), j("d/x/1.log")},
+			[]string{j("d/dangling") + ": a dangling symbolic link", j("d/fifo") + ": not a regular file (p---------)",
+				j("d/x/up") + ": the same directory as " + j("d"), j("d/x/two.log") + ": the same file as " + j("b/2.log")}},
+		{"a file is listed under its own name, not a link's",
+			[]string{j("e")}, []string{j("e/real.log")},
+			[]string{j("e/current.log") + ": the same file as " + j("e/real.log")}},
+		{"a FIFO named on the command line is an input",
+			[]string{j("d/fifo")}, []string{j("d/fifo")}, nil},
+	} {
+		got, skipped, err := ExpandPaths(c.args)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s: paths\n%s\nwant\n%s", c.name, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+		var sk []string
+		for _, s := range skipped {
+			sk = append(sk, s.Path+": "+s.Reason)
+		}
+		if strings.Join(sk, "\n") != strings.Join(c.skipped, "\n") {
+			t.Errorf("%s: skipped\n%s\nwant\n%s", c.name, strings.Join(sk, "\n"), strings.Join(c.skipped, "\n"))
+		}
+	}
+
+	if _, _, err := ExpandPaths([]string{j("missing*.log")}); err == nil {
+		t.Error("a glob matching nothing was accepted")
+	}
+	if _, _, err := ExpandPaths([]string{j("nope.log")}); err == nil || !strings.Contains(err.Error(), "nope.log") {
+		t.Errorf("missing file error = %v", err)
+	}
+	must(os.Mkdir(j("empty"), 0o755))
+	if _, _, err := ExpandPaths([]string{j("empty")}); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("an empty directory: error %v, want one naming it", err)
+	}
+}
