@@ -94,7 +94,10 @@ func (o *Opener) Open(path string) (*Input, error) {
 			return nil, err
 		}
 		in.closers = append(in.closers, f)
-		if st, err := f.Stat(); err == nil {
+		// Only a regular file has a size and can be sought in: a FIFO or
+		// a process substitution (/dev/fd/N) stats as size 0, and a
+		// Parquet reader re-opening it would wait for a writer forever.
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			in.Size = st.Size()
 		}
 		raw = f

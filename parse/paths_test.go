@@ -3,6 +3,7 @@
 package parse
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +93,34 @@ func TestExpandPaths(t *testing.T) {
 	must(os.Mkdir(j("empty"), 0o755))
 	if _, _, err := ExpandPaths([]string{j("empty")}); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty directory: error %v, want one naming it", err)
+	}
+}
+
+// TestOpenFIFOIsAStream: a named pipe is a stream (Size -1), so that
+// inputs which must seek, Parquet, refuse it instead of re-opening it and
+// waiting for a writer that never comes.
+func TestOpenFIFOIsAStream(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return // the test then fails on the read below
+		}
+		f.Write([]byte("PAR1 not really\n"))
+		f.Close()
+	}()
+	in, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if in.Size != -1 {
+		t.Errorf("a FIFO's Size = %d, want -1 (a stream)", in.Size)
+	}
+	if b, err := io.ReadAll(in); err != nil || string(b) != "PAR1 not really\n" {
+		t.Errorf("read %q, %v", b, err)
 	}
 }
