@@ -39,7 +39,18 @@ func DetectCompression(head []byte) Compression {
 			return m.c
 		}
 	}
+	if zstdSkippable(head) {
+		return Zstd
+	}
 	return Plain
+}
+
+// zstdSkippable reports whether head starts a zstd skippable frame
+// (magic 0x184D2A50 to 0x184D2A5F, little-endian), which a zstd stream
+// may begin with: pzstd starts its output with one, and other tools put
+// metadata there.
+func zstdSkippable(head []byte) bool {
+	return len(head) >= 4 && head[0]&0xf0 == 0x50 && head[1] == 0x2a && head[2] == 0x4d && head[3] == 0x18
 }
 
 // Input is one opened log source: a file or standard input, decompressed.

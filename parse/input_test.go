@@ -247,3 +247,35 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestOpenZstdStartingWithSkippableFrame: a zstd stream may start with a
+// skippable frame (pzstd writes one first); it is zstd, not plain text.
+func TestOpenZstdStartingWithSkippableFrame(t *testing.T) {
+	skippable := func(nibble byte, payload string) []byte {
+		b := []byte{0x50 | nibble, 0x2a, 0x4d, 0x18, byte(len(payload)), 0, 0, 0}
+		return append(b, payload...)
+	}
+	var data []byte
+	data = append(data, skippable(0, "pzstd-ish")...)
+	data = append(data, zstdBytes(t, "first line\n")...)
+	data = append(data, skippable(0xf, "")...)
+	data = append(data, zstdBytes(t, "second line\n")...)
+	p := filepath.Join(t.TempDir(), "a.log.zst")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if in.Compression != Zstd {
+		t.Errorf("compression %q, want zstd", in.Compression)
+	}
+	if b, err := io.ReadAll(in); err != nil || string(b) != "first line\nsecond line\n" {
+		t.Errorf("read %q, %v", b, err)
+	}
+	if c := DetectCompression([]byte("P*M text")); c != Plain {
+		t.Errorf("plain text starting P*M detected as %q", c)
+	}
+}
