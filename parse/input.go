@@ -66,6 +66,9 @@ type Input struct {
 	br     *bufio.Reader
 	gz     *gzip.Reader
 	zs     *zstd.Decoder
+	// pastStart is set once a byte other than NUL was read; until then
+	// Read collapses the NUL run a stream starts with (see squeezeStart).
+	pastStart, sawNUL bool
 }
 
 // Open opens path ("-" for standard input) and wraps it in the decompressor
@@ -171,10 +174,38 @@ func (in *Input) Read(p []byte) (int, error) {
 		body = in.counter
 	}
 	n, err := body.Read(p)
+	for !in.pastStart && n > 0 {
+		if n = in.squeezeStart(p[:n]); n > 0 || err != nil {
+			break
+		}
+		n, err = body.Read(p) // all padding so far: read on
+	}
 	if err != nil && err != io.EOF {
 		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n, Err: err}
 	}
 	return n, err
+}
+
+// squeezeStart collapses the NULs that p, the next bytes at the start of
+// the stream, begins with, so that the stream starts with at most one
+// NUL, and returns how many bytes of p remain. A log truncated by
+// logrotate's copytruncate while its writer kept its offset starts with
+// a hole as long as the old file: NULs, without a line end, ahead of the
+// first new line. Squeezed here, that line stays within --max-line-bytes
+// and format detection sees it; the one NUL left marks it as padded
+// (nul_lines) for the parse workers, which strip it.
+func (in *Input) squeezeStart(p []byte) int {
+	i := 0
+	for i < len(p) && p[i] == 0 {
+		i++
+	}
+	keep := 0
+	if i > 0 && !in.sawNUL {
+		keep, in.sawNUL = 1, true
+	}
+	in.pastStart = i < len(p)
+	copy(p[keep:], p[i:])
+	return len(p) - (i - keep)
 }
 
 // CompressedBytes reports how many raw bytes have been read so far.

@@ -279,3 +279,53 @@ func TestOpenZstdStartingWithSkippableFrame(t *testing.T) {
 		t.Errorf("plain text starting P*M detected as %q", c)
 	}
 }
+
+// TestInputSqueezesLeadingNULs: the NUL run a stream starts with (a
+// copytruncate hole) comes out as one NUL, however it is split across
+// reads and whatever the compression; NULs anywhere else are kept.
+func TestInputSqueezesLeadingNULs(t *testing.T) {
+	hole := strings.Repeat("\x00", 200_000)
+	for _, c := range []struct{ name, in, want string }{
+		{"hole then lines", hole + "a\n\x00\x00b\n", "\x00a\n\x00\x00b\n"},
+		{"only a hole", hole, "\x00"},
+		{"one NUL", "\x00a\n", "\x00a\n"},
+		{"no hole", "a\x00\n", "a\x00\n"},
+		{"empty", "", ""},
+	} {
+		for _, kind := range []string{"plain", "gzip", "zstd"} {
+			data := []byte(c.in)
+			switch kind {
+			case "gzip":
+				data = gzipBytes(t, c.in)
+			case "zstd":
+				data = zstdBytes(t, c.in)
+			}
+			p := filepath.Join(t.TempDir(), "log")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []int{1, 7, 64 << 10} {
+				in, err := Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []byte
+				buf := make([]byte, step)
+				for {
+					n, err := in.Read(buf)
+					got = append(got, buf[:n]...)
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatalf("%s, %s: %v", c.name, kind, err)
+					}
+				}
+				in.Close()
+				if string(got) != c.want {
+					t.Errorf("%s, %s, reads of %d: got %d bytes %q..., want %q", c.name, kind, step, len(got), got[:min(len(got), 8)], c.want)
+				}
+			}
+		}
+	}
+}

@@ -187,7 +187,8 @@ func (r *reader) parseBlock(b *block) {
 			rest = nil
 		}
 		st.Lines++
-		if len(line) > maxLine {
+		if len(line) > maxLine && len(bytes.TrimLeft(line, "\x00")) > maxLine {
+			// (NUL padding before a line is not the line: see r.line.)
 			r.malformed(&st, file, lineNo, nil, parse.ErrLineTooLong.Error())
 			continue
 		}

@@ -250,3 +250,29 @@ func TestDetectedCommonReadsLaterCombinedLines(t *testing.T) {
 		t.Errorf("blank file stats %+v", f)
 	}
 }
+
+// TestCopytruncateHole: a log that copytruncate left with a hole longer
+// than --max-line-bytes before its first line (and a shorter one before a
+// later line) loses no request: the padding is not the line, and format
+// detection looks past it.
+func TestCopytruncateHole(t *testing.T) {
+	dir := t.TempDir()
+	line := "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /?api_key=k HTTP/1.1\" 200 5 \"-\" \"-\"\n"
+	data := strings.Repeat("\x00", 200_000) + line + line + strings.Repeat("\x00", 1000) + line
+	cfg := autoConfig("query:api_key")
+	cfg.MaxLineBytes = 500
+	for _, p := range []string{writeFile(t, dir, "a.log", []byte(data)), writeFile(t, dir, "a.log.gz", gz(t, data))} {
+		res, err := Run(context.Background(), []string{p}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := res.Files[0]
+		if f.Format != "combined" || f.Lines != 3 || f.Parsed != 3 || f.Malformed != 0 || f.NULBytes != 2 {
+			t.Errorf("%s: stats %+v", p, f)
+		}
+		if got := keyRequests(t, res.Source); got["k"] != 3 {
+			t.Errorf("%s: key k has %d requests, want 3", p, got["k"])
+		}
+		res.Close()
+	}
+}
