@@ -24,6 +24,55 @@ type block struct {
 	state parse.Stateful
 }
 
+// recycleBatch is how many parsed blocks' buffers a worker hands back
+// to the readers at once. A reader waiting for a buffer is woken by the
+// first of them, and waking a goroutine whose thread sleeps is a futex
+// round trip (~20 µs on a shared 2-vCPU machine, the time of ~80 lines);
+// handed back one at a time, a reader ahead of its worker was woken for
+// every block.
+const recycleBatch = 4
+
+// recycler is a parse worker's side of the block buffers: it receives
+// blocks and hands their buffers back in batches of recycleBatch.
+type recycler struct {
+	blocks <-chan *block
+	free   chan<- []byte
+	held   [][]byte
+}
+
+// next returns the next block, or false once blocks is closed. Before
+// it waits for one, it hands back the buffers it holds: a worker about
+// to sleep must not keep a reader from filling the block it waits for.
+func (c *recycler) next() (*block, bool) {
+	select {
+	case b, ok := <-c.blocks:
+		return b, ok
+	default:
+	}
+	c.flush()
+	b, ok := <-c.blocks
+	return b, ok
+}
+
+// done takes back a parsed block's buffer.
+func (c *recycler) done(b *block) {
+	if b.buf == nil {
+		return
+	}
+	c.held = append(c.held, b.buf[:0])
+	if len(c.held) == recycleBatch {
+		c.flush()
+	}
+}
+
+// flush hands every held buffer back to the readers.
+func (c *recycler) flush() {
+	for _, buf := range c.held {
+		c.free <- buf
+	}
+	c.held = c.held[:0]
+}
+
 // reader holds one goroutine's parsing and aggregation state: a parse
 // worker's (blocks of any file) or a file reader's (files read whole).
 type reader struct {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -294,5 +295,57 @@ func TestRunMissingFileNamed(t *testing.T) {
 	_, err := Run(context.Background(), []string{filepath.Join(t.TempDir(), "nope.log")}, cfg)
 	if err == nil || !strings.Contains(err.Error(), "nope.log") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestRecyclerHandsBackInBatchesAndBeforeWaiting checks the two rules of a
+// worker's buffers: they go back recycleBatch at a time, and all of them
+// before the worker waits for a block (else a reader waiting for a buffer
+// and a worker waiting for a block would wait for each other).
+func TestRecyclerHandsBackInBatchesAndBeforeWaiting(t *testing.T) {
+	blocks := make(chan *block, 2*recycleBatch)
+	free := make(chan []byte, 2*recycleBatch)
+	rc := recycler{blocks: blocks, free: free}
+	for i := range recycleBatch + 1 {
+		blocks <- &block{buf: make([]byte, 1, 8)}
+		b, ok := rc.next()
+		if !ok {
+			t.Fatal("next: blocks closed")
+		}
+		rc.done(b)
+		if want := (i + 1) / recycleBatch * recycleBatch; len(free) != want {
+			t.Fatalf("after %d blocks: %d buffers handed back, want %d", i+1, len(free), want)
+		}
+	}
+	rc.done(&block{tooLong: true}) // a block without a buffer holds nothing
+	if len(rc.held) != 1 {
+		t.Fatalf("holding %d buffers, want 1", len(rc.held))
+	}
+	for range recycleBatch {
+		if buf := <-free; len(buf) != 0 || cap(buf) != 8 {
+			t.Fatalf("handed back len %d cap %d, want the buffer emptied", len(buf), cap(buf))
+		}
+	}
+
+	// With no block waiting, next hands the held buffer back first: a
+	// reader can fill the block next waits for.
+	got := make(chan bool)
+	go func() {
+		b, ok := rc.next()
+		got <- ok && b != nil
+	}()
+	var buf []byte
+	select {
+	case buf = <-free:
+	case <-time.After(10 * time.Second): // a deadlock, not a slow machine
+		t.Fatal("next waits for a block while holding a buffer")
+	}
+	blocks <- &block{buf: buf}
+	if !<-got {
+		t.Fatal("next did not return the block sent after the flush")
+	}
+	close(blocks)
+	if _, ok := rc.next(); ok {
+		t.Fatal("next returned a block from a closed channel")
 	}
 }

@@ -261,7 +261,10 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 	for range nBufs {
 		free <- nil // allocated on first use
 	}
-	blocks := make(chan *block, workers)
+	// Blocks are bounded by the buffers: a reader then waits only for a
+	// buffer, which workers hand back in batches (see recycler), not for
+	// each block to be taken.
+	blocks := make(chan *block, nBufs)
 	next := make(chan *fileJob)
 
 	var holders []*reader // every state holder, readers first
@@ -287,16 +290,16 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		wwg.Add(1)
 		go func() {
 			defer wwg.Done()
-			for b := range blocks {
+			rc := recycler{blocks: blocks, free: free}
+			defer rc.flush()
+			for b, ok := rc.next(); ok; b, ok = rc.next() {
 				if ctx.Err() == nil && r.err == nil {
 					r.parseBlock(b)
 					if r.err = r.maybeSpill(); r.err != nil {
 						cancel()
 					}
 				}
-				if b.buf != nil {
-					free <- b.buf[:0]
-				}
+				rc.done(b)
 			}
 		}()
 	}
@@ -382,10 +385,11 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 }
 
 // blockSizing picks the block size and the number of block buffers: one
-// per reader and two per worker keep everyone busy; under a memory budget
-// the buffers take at most an eighth of it.
+// per reader and, per worker, one being parsed, one queued and the
+// recycleBatch-1 parsed ones it may hold keep everyone busy; under a
+// memory budget the buffers take at most an eighth of it.
 func blockSizing(cfg Config, workers, readers int) (blockBytes, nBufs int) {
-	nBufs = readers + 2*workers
+	nBufs = readers + (recycleBatch+1)*workers
 	blockBytes = cfg.BlockBytes
 	if blockBytes <= 0 {
 		blockBytes = DefaultBlockBytes
