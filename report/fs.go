@@ -1,8 +1,14 @@
 package report
 
 import (
+	"errors"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // File is one report file being written.
@@ -29,7 +35,26 @@ type FS interface {
 // OSFS is the operating system's file system.
 type OSFS struct{}
 
-func (OSFS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
+func (OSFS) CreateTemp(dir, pattern string) (File, error) { return createShared(dir, pattern) }
 func (OSFS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
 func (OSFS) Link(oldpath, newpath string) error           { return os.Link(oldpath, newpath) }
 func (OSFS) Remove(name string) error                     { return os.Remove(name) }
+
+// createShared is os.CreateTemp (a new file named by pattern with its
+// last "*" replaced by random digits) but with the permissions of any
+// new file, 0666 less the umask, not 0600: reports are read by warehouse
+// loaders and analysts, often as other users than the cron job.
+func createShared(dir, pattern string) (*os.File, error) {
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndex(pattern, "*"); i >= 0 {
+		prefix, suffix = pattern[:i], pattern[i+1:]
+	}
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &os.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.ErrExist}
+}
