@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 )
 
 // pendingFile is a file being written aside its final name.
@@ -114,4 +116,41 @@ func (p *pendingFile) cleanup() {
 	p.done = true
 	p.Close()
 	p.fs.Remove(p.Name())
+}
+
+// retiredFile is a previous run's report file that a set removes at
+// commit without replacing it. It is moved to a backup name that Recover
+// knows (".NAME.tmp-N.prev"), so that a failed commit, or the next run
+// after a killed one, puts it back unless the new set was complete.
+type retiredFile struct {
+	fs     FS
+	final  string
+	backup string // set once final was moved there
+}
+
+// retire moves final aside; a final that does not exist is nothing to do.
+func (r *retiredFile) retire() error {
+	dir, base := filepath.Split(r.final)
+	backup := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(uint64(rand.Uint32()), 10)+".prev")
+	switch err := r.fs.Rename(r.final, backup); {
+	case err == nil:
+		r.backup = backup
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return nil
+}
+
+func (r *retiredFile) rollback() {
+	if r.backup != "" {
+		r.fs.Rename(r.backup, r.final)
+		r.backup = ""
+	}
+}
+
+func (r *retiredFile) release() {
+	if r.backup != "" {
+		r.fs.Remove(r.backup)
+		r.backup = ""
+	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,7 +31,7 @@ func BenchmarkTableWrite(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := set.Commit(nil); err != nil {
+		if err := set.Commit(context.Background(), nil); err != nil {
 			b.Fatal(err)
 		}
 		st, err := os.Stat(filepath.Join(dir, "windows.parquet"))

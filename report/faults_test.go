@@ -1,8 +1,10 @@
 package report
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,9 +80,16 @@ func (f *faultFile) Sync() error {
 	return f.File.Sync()
 }
 
-// writeSet writes a full set of two tables plus a manifest through fsys.
+// writeFaultSet writes a full set of two tables plus a manifest through
+// fsys.
 func writeFaultSet(dir string, fsys FS, rows int, tag string) error {
-	set, err := NewSetFS(dir, []Format{CSV, Parquet}, fsys)
+	return writeSetIn(context.Background(), dir, fsys, []Format{CSV, Parquet}, rows, tag)
+}
+
+// writeSetIn writes a set of two tables in formats plus a manifest
+// through fsys, committing under ctx.
+func writeSetIn(ctx context.Context, dir string, fsys FS, formats []Format, rows int, tag string) error {
+	set, err := NewSetFS(dir, formats, fsys)
 	if err != nil {
 		return err
 	}
@@ -102,7 +111,7 @@ func writeFaultSet(dir string, fsys FS, rows int, tag string) error {
 			return fail(err)
 		}
 	}
-	return set.Commit(map[string]string{"run": tag})
+	return set.Commit(ctx, map[string]string{"run": tag})
 }
 
 // snapshot maps every file name in dir to its content.
@@ -240,5 +249,77 @@ func TestCommitWithoutHardLinks(t *testing.T) {
 	m := snapshot(t, dir)
 	if len(m) != 5 || !strings.Contains(m["a.csv"], "new-key-000009") || !strings.Contains(m["manifest.json"], `"new"`) {
 		t.Errorf("after the commit: %v", keys(m))
+	}
+}
+
+// TestNarrowerOutputRetiresOtherFormats: a run writing fewer formats than
+// the last one removes the last one's files of the others, so --out never
+// holds Parquet files of one run beside CSV files of another; a commit
+// that fails, or a run killed before its manifest is in, puts them back.
+func TestNarrowerOutputRetiresOtherFormats(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFaultSet(dir, OSFS{}, 10, "old"); err != nil {
+		t.Fatal(err)
+	}
+	old := snapshot(t, dir)
+
+	// Renames: a.parquet and b.parquet aside, then a.csv, b.csv and the
+	// manifest in; the manifest's fails.
+	err := writeSetIn(context.Background(), dir, &faultFS{renameErr: syscall.EIO, rename: 5}, []Format{CSV}, 10, "failed")
+	if err == nil {
+		t.Fatal("commit succeeded despite a failing rename")
+	}
+	if got := snapshot(t, dir); !maps.Equal(got, old) {
+		t.Errorf("after a failed commit: %v, want the previous set %v", keys(got), keys(old))
+	}
+
+	if err := writeSetIn(context.Background(), dir, OSFS{}, []Format{CSV}, 10, "new"); err != nil {
+		t.Fatal(err)
+	}
+	got := snapshot(t, dir)
+	if want := []string{"a.csv", "b.csv", "manifest.json"}; !slices.Equal(keys(got), want) {
+		t.Errorf("files %v, want %v", keys(got), want)
+	}
+	if !strings.Contains(got["a.csv"], "new-key-000009") {
+		t.Error("a.csv is not the new run's")
+	}
+
+	// Killed after moving a.parquet aside, before the manifest was in:
+	// the next run's Recover restores it.
+	if err := writeFaultSet(dir, OSFS{}, 10, "old"); err != nil {
+		t.Fatal(err)
+	}
+	old = snapshot(t, dir)
+	r := &retiredFile{fs: OSFS{}, final: filepath.Join(dir, "a.parquet")}
+	if err := r.retire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".manifest.json.tmp-12345"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recover(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, dir); !maps.Equal(got, old) {
+		t.Errorf("after Recover: %v, want the previous set %v", keys(got), keys(old))
+	}
+}
+
+// TestStoppedCommitLeavesPreviousSet: a commit whose context is done by
+// the time its files are encoded and synced moves nothing into place.
+func TestStoppedCommitLeavesPreviousSet(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeFaultSet(dir, OSFS{}, 10, "old"); err != nil {
+		t.Fatal(err)
+	}
+	old := snapshot(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := writeSetIn(ctx, dir, OSFS{}, []Format{CSV}, 5000, "new")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if got := snapshot(t, dir); !maps.Equal(got, old) {
+		t.Errorf("after a stopped commit: %v, want the previous set %v", keys(got), keys(old))
 	}
 }

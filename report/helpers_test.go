@@ -80,7 +80,7 @@ func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []
 	if tab.Rows() != int64(len(rows)) {
 		t.Errorf("%s: Rows() = %d, want %d", name, tab.Rows(), len(rows))
 	}
-	if err := set.Commit(manifest); err != nil {
+	if err := set.Commit(context.Background(), manifest); err != nil {
 		t.Fatal(err)
 	}
 	return set

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -229,7 +230,7 @@ func TestPartitionNeedsDateColumn(t *testing.T) {
 	if err := keys.Write(&keyRow{Key: "k", Requests: 3, FirstSeen: day0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := set.Commit(nil); err != nil {
+	if err := set.Commit(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	got := keysOf(tree(t, set.dir))

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,6 +34,7 @@ type Set struct {
 	// Abort read them once the goroutines are done.
 	mu         sync.Mutex
 	pending    []*pendingFile
+	retired    []*retiredFile
 	partitions []*partitionDir
 	covered    bool
 	fs         FS
@@ -224,12 +226,19 @@ func (s *Set) coversWhole(d string) bool {
 // Commit finishes every table and writes manifest (if not nil) as
 // manifest.json, syncs every file, then moves everything into place: each
 // day partition is swapped in atomically, then the flat files are renamed
-// in, the manifest last. On error, temporary files and partitions not yet
-// swapped are removed and flat files already renamed are rolled back to
-// their previous versions; a partition already swapped stays new, so
-// every partition is either wholly old or wholly new.
-func (s *Set) Commit(manifest any) error {
-	if err := s.commit(manifest); err != nil {
+// in, the manifest last; a previous run's file of a table in a format
+// this set does not write (windows.parquet after --output csv) goes too,
+// so the directory never holds a mix of two runs' reports. On error,
+// temporary files and partitions not yet swapped are removed and flat
+// files already renamed or removed are rolled back to their previous
+// versions; a partition already swapped stays new, so every partition is
+// either wholly old or wholly new.
+//
+// Once ctx is done, Commit fails with its error up to the first rename:
+// encoding and syncing a large set takes a while, and a stopped run must
+// leave the previous reports. After that point it completes.
+func (s *Set) Commit(ctx context.Context, manifest any) error {
+	if err := s.commit(ctx, manifest); err != nil {
 		s.Abort()
 		return err
 	}
@@ -237,11 +246,14 @@ func (s *Set) Commit(manifest any) error {
 	for _, pf := range s.pending {
 		pf.release()
 	}
+	for _, r := range s.retired {
+		r.release()
+	}
 	s.removeStaging()
 	return nil
 }
 
-func (s *Set) commit(manifest any) error {
+func (s *Set) commit(ctx context.Context, manifest any) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -265,6 +277,12 @@ func (s *Set) commit(manifest any) error {
 	// Each fsync waits for its own file's blocks: issued together they
 	// overlap.
 	if err := inParallel(s.pending, (*pendingFile).finish); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // the last moment to stop with nothing moved
+	}
+	if err := s.retireOtherFormats(); err != nil {
 		return err
 	}
 	// Files inside a partition's staging directory take their final names
@@ -311,10 +329,34 @@ func (s *Set) Abort() {
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		s.pending[i].rollback()
 	}
+	for _, r := range s.retired {
+		r.rollback()
+	}
 	for _, p := range s.partitions {
 		p.cleanup()
 	}
 	s.removeStaging()
+}
+
+// retireOtherFormats moves aside, for rollback, the report files a
+// previous run left in the set's directory that this set does not
+// replace: each table's NAME.csv or NAME.parquet in a format not written
+// now, and both when the table is now a directory of partitions.
+func (s *Set) retireOtherFormats() error {
+	for _, t := range s.tables {
+		name, flat := t.identity()
+		for _, f := range []Format{CSV, Parquet} {
+			if flat && slices.Contains(s.formats, f) {
+				continue
+			}
+			r := &retiredFile{fs: s.fs, final: filepath.Join(s.dir, name+"."+string(f))}
+			s.retired = append(s.retired, r)
+			if err := r.retire(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // flush has every table write the rows given to it so far, so that the

@@ -387,6 +387,10 @@ func (p *part[T]) flushParquet() error {
 	return err
 }
 
+// identity is the table's name and whether it is written flat, as
+// NAME.FORMAT files, rather than as a directory of partitions.
+func (t *Table[T]) identity() (string, bool) { return t.name, t.flat }
+
 // Rows reports how many rows Write took. They are counted as they come,
 // so Rows needs no wait for the writer goroutine.
 func (t *Table[T]) Rows() int64 { return t.rows }
@@ -447,6 +451,7 @@ func (t *Table[T]) finish() error {
 // finisher is what a Set does with its tables. flush comes first: the
 // others read what the writer goroutine writes.
 type finisher interface {
+	identity() (name string, flat bool)
 	flush() error
 	wait()
 	finish() error

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -67,7 +68,7 @@ func writeMixedSet(t *testing.T, dir string, batch int) {
 	if windows.Rows() != int64(len(wins)) || keys.Rows() != nKeys || audit.Rows() != nKeys {
 		t.Errorf("Rows() = %d, %d, %d; want %d, %d, %d", windows.Rows(), keys.Rows(), audit.Rows(), len(wins), nKeys, nKeys)
 	}
-	if err := set.Commit(map[string]int64{"windows": windows.Rows()}); err != nil {
+	if err := set.Commit(context.Background(), map[string]int64{"windows": windows.Rows()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -165,7 +166,7 @@ func TestWriteFailureStopsWrites(t *testing.T) {
 			} else if werr != nil {
 				t.Errorf("Write failed (%v) though no batch was handed off", werr)
 			}
-			cerr := set.Commit(nil)
+			cerr := set.Commit(context.Background(), nil)
 			if cerr == nil || werr != nil && !errors.Is(cerr, werr) {
 				t.Errorf("Commit returned %v, Write %v", cerr, werr)
 			}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/csv"
@@ -257,7 +258,7 @@ func TestHighCardinalityStrings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := set.Commit(nil); err != nil {
+	if err := set.Commit(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	tbl := readArrow(t, filepath.Join(dir, "keys.parquet"))

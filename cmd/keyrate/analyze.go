@@ -348,5 +348,5 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, res 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return set.Commit(m)
+	return set.Commit(ctx, m)
 }
