@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -15,6 +16,10 @@ type spiller struct {
 	dir string // parent, as given by --tmp-dir
 	mu  sync.Mutex
 	tmp string // the private directory, once created
+	// removed is set by removeAll: a worker still spilling (a stopped
+	// run returns without waiting for workers blocked on a pipe) must
+	// not create the directory again after it is gone.
+	removed bool
 	// runs[0] are runs of the main aggregate, runs[i+1] those of the
 	// filtered aggregate of Config.Filters[i].
 	runs  [][]string
@@ -24,11 +29,12 @@ type spiller struct {
 
 // spill writes st as a run of aggregate list and resets it.
 func (s *spiller) spill(st *aggregate.State, list int) error {
-	path, err := s.newRun()
+	f, err := s.newRun()
 	if err != nil {
 		return err
 	}
-	n, err := writeRunFile(path, st)
+	path := f.Name()
+	n, err := writeRunFile(f, st)
 	if err != nil {
 		return err
 	}
@@ -41,34 +47,46 @@ func (s *spiller) spill(st *aggregate.State, list int) error {
 	return nil
 }
 
-func (s *spiller) newRun() (string, error) {
+// newRun creates a run file, open for writing. It is created under the
+// lock removeAll takes, so a run either exists before removeAll deletes
+// it (its writer then writes to an unlinked file) or is never created.
+func (s *spiller) newRun() (*os.File, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.removed {
+		return nil, errSpillRemoved
+	}
 	if s.tmp == "" {
 		tmp, err := os.MkdirTemp(s.dir, "keyrate-spill-")
 		if err != nil {
-			return "", fmt.Errorf("spilling state to disk: %w", err)
+			return nil, fmt.Errorf("spilling state to disk: %w", err)
 		}
 		s.tmp = tmp
 	}
 	f, err := os.CreateTemp(s.tmp, "run-*.krr")
 	if err != nil {
-		return "", fmt.Errorf("spilling state to disk: %w", err)
+		return nil, fmt.Errorf("spilling state to disk: %w", err)
 	}
-	f.Close()
-	return f.Name(), nil
+	return f, nil
 }
 
-// writeRunFile writes src as a run to path and returns the file's size.
-func writeRunFile(path string, src aggregate.Source) (int64, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return 0, fmt.Errorf("spilling state to disk: %w", err)
-	}
+var errSpillRemoved = errors.New("spilling state to disk: the run is over, its temporary directory removed")
+
+// writeRunFile writes src as a run to f, closes it and returns its size.
+func writeRunFile(f *os.File, src aggregate.Source) (int64, error) {
+	path := f.Name()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	_, err = aggregate.WriteRun(bw, src)
+	_, err := aggregate.WriteRun(bw, src)
 	if err == nil {
 		err = bw.Flush()
+	}
+	var size int64
+	if err == nil {
+		var st os.FileInfo
+		st, err = f.Stat()
+		if err == nil {
+			size = st.Size()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -76,11 +94,7 @@ func writeRunFile(path string, src aggregate.Source) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("spilling state to %s: %w", path, err)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	return st.Size(), nil
+	return size, nil
 }
 
 // maxFanIn bounds how many runs are read at once, so the merge's memory
@@ -98,9 +112,11 @@ func (s *spiller) compact() error {
 			if err != nil {
 				return err
 			}
-			path, err := s.newRun()
+			f, err := s.newRun()
+			var path string
 			if err == nil {
-				_, err = writeRunFile(path, aggregate.NewMerge(cs...))
+				path = f.Name()
+				_, err = writeRunFile(f, aggregate.NewMerge(cs...))
 			}
 			for _, c := range closers {
 				c()
@@ -208,6 +224,7 @@ func (c runCursor) Next() (*aggregate.Series, error) {
 func (s *spiller) removeAll() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.removed = true
 	if s.tmp == "" {
 		return nil
 	}
