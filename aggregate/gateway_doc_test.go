@@ -1,7 +1,10 @@
 package aggregate
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -173,10 +176,29 @@ func TestRateMicroOf(t *testing.T) {
 		{10, 10_000_000, true}, {0.5, 500_000, true}, {3.333333, 3_333_333, true},
 		{1e-6, 1, true}, {1e-7, 0, false}, {0.1234567, 0, false}, {0, 0, false}, {-1, 0, false},
 		{math.NaN(), 0, false}, {math.Inf(1), 0, false},
+		// A 7th decimal is refused at any size, not only below 1/s.
+		{1.1234567, 0, false}, {1234.0000001, 0, false}, {123.456789, 123_456_789, true},
+		{0.1, 100_000, true}, {999_999_999.999999, 999_999_999_999_999, true},
 	} {
 		got, ok := RateMicroOf(c.rate)
 		if got != c.want || ok != c.ok {
 			t.Errorf("RateMicroOf(%g) = %d, %v; want %d, %v", c.rate, got, ok, c.want, c.ok)
+		}
+	}
+	// Every rate written with 6 decimals, as TOML hands it over (the
+	// nearest float64), is accepted exactly, up to the maximum.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100_000 {
+		m := 1 + rng.Int64N(MaxRateMicro)
+		if rng.IntN(2) == 0 {
+			m = 1 + rng.Int64N(100_000_000) // rates below 100/s
+		}
+		rate, err := strconv.ParseFloat(fmt.Sprintf("%d.%06d", m/1_000_000, m%1_000_000), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := RateMicroOf(rate); !ok || got != m {
+			t.Fatalf("RateMicroOf(%d.%06d) = %d, %v; want %d", m/1_000_000, m%1_000_000, got, ok, m)
 		}
 	}
 }

@@ -114,8 +114,13 @@ func RateMicroOf(rate float64) (int64, bool) {
 	if !(rate > 0) || rate > MaxRateMicro/1e6 {
 		return 0, false
 	}
+	// A rate written with at most 6 decimals is the float64 nearest to
+	// m/1e6, which is what dividing the exact integer m by 1e6 gives back
+	// (m < 2^53). Any further decimal names another number: refused,
+	// since it would be silently rounded. (A tolerance relative to m let
+	// a 7th decimal through for every rate from about 1/s up.)
 	m := math.Round(rate * 1e6)
-	if math.Abs(m-rate*1e6) > 1e-6*math.Max(1, m) {
+	if m/1e6 != rate {
 		return 0, false
 	}
 	return int64(m), true

@@ -83,7 +83,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			for _, e := range errs {
 				fmt.Fprintln(stderr, e.Error())
 			}
-			return &exitError{code: exitUsage, err: fmt.Errorf("policy %s: %d problems", args[1], len(errs))}
+			return &exitError{code: exitUsage, err: fmt.Errorf("policy %s: %s", args[1], plural(len(errs), "problem"))}
 		}
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -94,4 +94,12 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "%s: ok: %d plans, %d limits, %d keys assigned, %d accounts, default plan %s\n",
 		args[1], sum.Plans, sum.Limits, sum.KeysAssigned, sum.Accounts, def)
 	return nil
+}
+
+// plural is "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -396,6 +396,15 @@ func TestPolicyCheck(t *testing.T) {
 	if code, _, _ := runCLI(t, "policy", "check"); code != exitUsage {
 		t.Errorf("no file: exit %d", code)
 	}
+	// A 7th decimal is refused above 1/s too (it was rounded silently).
+	seventh := filepath.Join(t.TempDir(), "seventh.toml")
+	if err := os.WriteFile(seventh, []byte("[plans.free]\nlimits = [{ name = \"tb\", algorithm = \"token-bucket\", rate = 1.1234567, burst = 5 }]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "policy", "check", seventh)
+	if code != exitUsage || !strings.Contains(stderr, "seventh.toml:2: plans.free.limits[0].rate: rate 1.1234567") || !strings.HasSuffix(strings.SplitN(stderr, "\n", 3)[1], ": 1 problem") {
+		t.Errorf("7 decimals: exit %d\n%s", code, stderr)
+	}
 	code, _, stderr = runCLI(t, "analyze", "--policy", bad, filepath.Join(dir, "a.log"))
 	if code != exitUsage || !strings.Contains(stderr, "bad.toml:8:") {
 		t.Errorf("analyze with an invalid policy: exit %d\n%s", code, stderr)
