@@ -78,6 +78,9 @@ type Inputs struct {
 
 // Stats summarise an evaluation.
 type Stats struct {
+	// Keys counts the keys evaluated: the keys table has a row for each,
+	// or one for each date of each with day partitions.
+	Keys int64
 	// UnplannedKeys counts keys with no plan (not assigned one and no
 	// default plan); they appear in the keys table with an empty plan.
 	UnplannedKeys int64
@@ -132,6 +135,7 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 		if err := acct.flushUpTo(s.Key, sink); err != nil {
 			return err
 		}
+		stats.Keys++
 		planName := pol.PlanOf(s.Key)
 		key = KeyRow{Key: s.Key, Plan: planName}
 		if plan := ev.plans[planName]; plan != nil {

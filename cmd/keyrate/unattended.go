@@ -85,7 +85,7 @@ func logSummary(d *diag, m *manifest, skipped int, out string) {
 	d.log.Info("done",
 		"files", len(m.Inputs),
 		"lines", m.Totals.Lines,
-		"keys", m.Outputs["keys"],
+		"keys", m.Totals.Keys,
 		"violations", m.Outputs["violations"],
 		"malformed", m.Totals.Malformed,
 		"skipped_corrupt", skipped,

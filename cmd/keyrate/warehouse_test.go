@@ -226,13 +226,14 @@ func TestNightlyPartitions(t *testing.T) {
 		t.Errorf("no partial-date warning: %s", stderr)
 	}
 	var m struct {
-		SchemaVersion  string           `json:"schema_version"`
-		PolicyDigest   string           `json:"policy_digest"`
-		KeyDisplay     string           `json:"key_display"`
-		Partition      string           `json:"partition"`
-		PartitionDates []string         `json:"partition_dates"`
-		PartialDates   []string         `json:"partial_dates"`
-		Outputs        map[string]int64 `json:"outputs"`
+		SchemaVersion  string             `json:"schema_version"`
+		PolicyDigest   string             `json:"policy_digest"`
+		KeyDisplay     string             `json:"key_display"`
+		Partition      string             `json:"partition"`
+		PartitionDates []string           `json:"partition_dates"`
+		PartialDates   []string           `json:"partial_dates"`
+		Outputs        map[string]int64   `json:"outputs"`
+		Totals         struct{ Keys int } `json:"totals"`
 	}
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -253,6 +254,20 @@ func TestNightlyPartitions(t *testing.T) {
 	}
 	if m.Outputs["violations"] == 0 {
 		t.Error("no violations: the bursts should break 5/min")
+	}
+	// totals.keys and the summary count keys, not the keys table's rows
+	// (a key has a row per date).
+	distinct := map[string]bool{}
+	for _, d := range m.PartitionDates {
+		for _, r := range readCSV(t, filepath.Join(out, "keys", "date="+d, "part-0.csv")) {
+			distinct[r["key"]] = true
+		}
+	}
+	if m.Totals.Keys != len(distinct) || int64(len(distinct)) >= m.Outputs["keys"] {
+		t.Errorf("totals.keys %d, %d distinct keys in %d keys rows (want equal, and fewer than the rows)", m.Totals.Keys, len(distinct), m.Outputs["keys"])
+	}
+	if want := fmt.Sprintf(" keys=%d ", len(distinct)); !strings.Contains(stderr, want) {
+		t.Errorf("summary lacks %q: %s", want, stderr)
 	}
 	// Re-running the night is idempotent.
 	mustAnalyze(t, args(n1)...)
