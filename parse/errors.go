@@ -49,6 +49,18 @@ func (e corruptError) Unwrap() []error { return []error{e.err, ErrCorrupt} }
 // The line is skipped without being loaded whole.
 var ErrLineTooLong = errors.New("line exceeds the maximum line length")
 
+// ErrTimeOutOfRange is reported for a record whose time, in UTC, is not
+// within the years 0001 to 9999: reports write times as RFC 3339, which
+// has four-digit years, and no access log is that old or that far ahead.
+var ErrTimeOutOfRange = errors.New("time outside the years 0001 to 9999 UTC")
+
+// MinTimeMillis and MaxTimeMillis bound the times of valid records:
+// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.
+const (
+	MinTimeMillis = -62135596800000
+	MaxTimeMillis = 253402300799999
+)
+
 // LineError locates a problem with one line of one input file.
 type LineError struct {
 	File string

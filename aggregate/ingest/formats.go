@@ -95,6 +95,9 @@ func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) (
 		if err == io.EOF {
 			break
 		}
+		if ms := r.rec.TimeMillis; err == nil && (ms < parse.MinTimeMillis || ms > parse.MaxTimeMillis) {
+			err = &parse.SyntaxError{Msg: parse.ErrTimeOutOfRange.Error()}
+		}
 		if err != nil {
 			var se *parse.SyntaxError
 			if !errors.As(err, &se) {
