@@ -272,3 +272,48 @@ func keysOf(m map[string]string) []string {
 	slices.Sort(ks)
 	return ks
 }
+
+// TestCoverableDates: dates without rows are replaced (emptied) only in
+// short runs; a long run, which one line with a wrong time opens between
+// itself and the rest of the night, is left untouched and reported.
+func TestCoverableDates(t *testing.T) {
+	days := func(from string, n int) []string {
+		d, err := time.Parse(time.DateOnly, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ds []string
+		for range n {
+			ds = append(ds, d.Format(time.DateOnly))
+			d = d.AddDate(0, 0, 1)
+		}
+		return ds
+	}
+	for _, c := range []struct {
+		name     string
+		inRange  []string
+		withRows []string
+		cover    []string
+		gaps     []DateGap
+	}{
+		{"one night", days("2026-11-23", 2), days("2026-11-23", 2), days("2026-11-23", 2), nil},
+		{"no rows at all", days("2026-11-23", 3), nil, days("2026-11-23", 3), nil},
+		{"a quiet week is covered", days("2026-11-01", 9), []string{"2026-11-01", "2026-11-09"}, days("2026-11-01", 9), nil},
+		{"eight quiet days are not", days("2026-11-01", 10), []string{"2026-11-01", "2026-11-10"},
+			[]string{"2026-11-01", "2026-11-10"}, []DateGap{{"2026-11-02", "2026-11-09"}}},
+		{"an epoch-zero line before a night", days("1970-01-01", 20_418), []string{"1970-01-01", "2025-11-24", "2025-11-25"},
+			[]string{"1970-01-01", "2025-11-24", "2025-11-25"}, []DateGap{{"1970-01-02", "2025-11-23"}}},
+		// The first and last dates hold the input's first and last lines.
+		{"the range's ends bound runs like rows", days("2026-11-01", 12), []string{"2026-11-05"}, days("2026-11-01", 12), nil},
+		{"a long run up to the last line", days("2026-11-01", 20), []string{"2026-11-03"},
+			append(days("2026-11-01", 3), "2026-11-20"), []DateGap{{"2026-11-04", "2026-11-19"}}},
+	} {
+		cover, gaps := coverable(c.inRange, c.withRows)
+		if !slices.Equal(cover, c.cover) {
+			t.Errorf("%s: cover %d dates %v..., want %v", c.name, len(cover), cover[:min(len(cover), 5)], c.cover)
+		}
+		if !slices.Equal(gaps, c.gaps) {
+			t.Errorf("%s: gaps %v, want %v", c.name, gaps, c.gaps)
+		}
+	}
+}

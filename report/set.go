@@ -37,6 +37,7 @@ type Set struct {
 	retired    []*retiredFile
 	partitions []*partitionDir
 	covered    bool
+	gaps       []DateGap
 	fs         FS
 	committed  bool
 }
@@ -173,8 +174,14 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	}
 	inRange := s.rangeDates()
 	if !s.covered {
+		var withRows []string
 		for _, t := range s.tables {
-			if err := t.cover(inRange); err != nil {
+			withRows = append(withRows, t.dates()...)
+		}
+		var cover []string
+		cover, s.gaps = coverable(inRange, withRows)
+		for _, t := range s.tables {
+			if err := t.cover(cover); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -195,6 +202,56 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	}
 	return dates, partial, nil
 }
+
+// maxCoverGap is the longest run of dates without a row, inside the
+// input's range, whose partitions a run still replaces with empty ones.
+// A longer one is taken for a line with a wrong time (an epoch-zero
+// stamp, a broken clock), not for a quiet service: covering it would
+// replace every partition between that line and the rest of the night,
+// months or decades of other runs' rows, with empty ones.
+const maxCoverGap = 7
+
+// DateGap is a run of dates, From to To inclusive, that a run left
+// untouched although they lie within its input's time range.
+type DateGap struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// coverable returns the dates of inRange (consecutive, sorted) whose
+// partitions a run replaces: those with rows and those in a run of at
+// most maxCoverGap dates without rows; and the longer runs it leaves.
+// The range's first and last dates, where the input's first and last
+// lines fall, bound the runs like dates with rows.
+func coverable(inRange, withRows []string) (cover []string, gaps []DateGap) {
+	hasRows := map[string]bool{}
+	for _, d := range withRows {
+		hasRows[d] = true
+	}
+	gapStart := -1
+	for i, d := range inRange {
+		if i > 0 && i < len(inRange)-1 && !hasRows[d] {
+			if gapStart < 0 {
+				gapStart = i
+			}
+			continue
+		}
+		if gapStart >= 0 {
+			if i-gapStart <= maxCoverGap {
+				cover = append(cover, inRange[gapStart:i]...)
+			} else {
+				gaps = append(gaps, DateGap{From: inRange[gapStart], To: inRange[i-1]})
+			}
+			gapStart = -1
+		}
+		cover = append(cover, d)
+	}
+	return cover, gaps
+}
+
+// Gaps reports the runs of dates in the input's range that Dates left
+// untouched (see maxCoverGap); call it after Dates.
+func (s *Set) Gaps() []DateGap { return s.gaps }
 
 // rangeDates lists the UTC dates from the input's first to last line.
 func (s *Set) rangeDates() []string {

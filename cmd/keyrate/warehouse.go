@@ -48,6 +48,10 @@ type warehouseManifest struct {
 	// PartialDates lists the dates among them that the input covers only
 	// in part.
 	PartialDates []string `json:"partial_dates"`
+	// UntouchedGaps lists the long runs of dates without rows inside the
+	// input's range whose partitions this run left as they were (null
+	// without --partition).
+	UntouchedGaps []report.DateGap `json:"untouched_gaps"`
 }
 
 func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
@@ -160,6 +164,11 @@ func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, d *diag) er
 	if len(partial) > 0 {
 		d.log.Warn(fmt.Sprintf("the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)",
 			strings.Join(partial, ", ")))
+	}
+	m.UntouchedGaps = append([]report.DateGap{}, set.Gaps()...)
+	for _, g := range m.UntouchedGaps {
+		d.log.Warn(fmt.Sprintf("no rows from %s to %s, inside the input's time range: a line with a wrong time? Those partitions were left as they were (see untouched_gaps in manifest.json)",
+			g.From, g.To))
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keyrate/keyrate/report"
 )
 
 // testKeys are long and distinctive so that finding one in an output
@@ -289,6 +291,48 @@ func TestNightlyPartitions(t *testing.T) {
 	}
 	if _, ok := next["keys/date=2026-11-25/part-0.parquet"]; !ok {
 		t.Error("next night's new date missing")
+	}
+}
+
+// TestWrongTimeLeavesOtherNightsAlone: one line stamped 1970 (an epoch-
+// zero time) in a night's logs must not replace every partition since
+// then with empty ones: the long run of dates without rows between it and
+// the night is left untouched, warned about and listed in the manifest.
+func TestWrongTimeLeavesOtherNightsAlone(t *testing.T) {
+	logs, out := t.TempDir(), t.TempDir()
+	args := func(paths ...string) []string {
+		return append([]string{"--limit", "5/min", "--max-bad-ratio", "0.5", "--partition", "day", "--out", out}, paths...)
+	}
+	mustAnalyze(t, args(writeNight(t, logs, night0, 1, 3)...)...)
+	before := outputs(t, out, false)
+	later := writeNight(t, logs, night0.AddDate(0, 0, 30), 1, 4)
+	epoch := filepath.Join(logs, "epoch.log")
+	if err := os.WriteFile(epoch, []byte("10.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \"GET /v1/items?api_key=k_zero HTTP/1.1\" 200 1 \"-\" \"-\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr := mustAnalyze(t, args(append(later, epoch)...)...)
+	after := outputs(t, out, false)
+	for name, content := range before {
+		if strings.Contains(name, "/date=") && after[name] != content { // (throttle_audit is per run)
+			t.Errorf("%s, a month before the night, changed", name)
+		}
+	}
+	if _, ok := after["keys/date=1970-01-01/part-0.csv"]; !ok {
+		t.Error("the 1970 line's own date has no partition")
+	}
+	var m struct {
+		PartitionDates []string         `json:"partition_dates"`
+		UntouchedGaps  []report.DateGap `json:"untouched_gaps"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if want := []report.DateGap{{From: "1970-01-02", To: "2026-12-22"}}; !slices.Equal(m.UntouchedGaps, want) || len(m.PartitionDates) != 3 {
+		t.Errorf("untouched_gaps %v (want %v), partition_dates %v", m.UntouchedGaps, want, m.PartitionDates)
+	}
+	if !strings.Contains(stderr, "no rows from 1970-01-02 to 2026-12-22") {
+		t.Errorf("no warning about the gap:\n%s", stderr)
 	}
 }
 
