@@ -289,3 +289,28 @@ func TestCancelWhileReadBlocks(t *testing.T) {
 func runReader(ctx context.Context, r *os.File) (*Result, error) {
 	return Run(ctx, []string{fmt.Sprintf("/dev/fd/%d", r.Fd())}, testConfig())
 }
+
+// TestDamagedFirstBlockIsCorruptNotUnknown: a bzip2 block's text comes
+// out before its checksum is checked, so a file whose first block is
+// damaged reaches format detection as junk. It must be reported as the
+// corrupt input it is (which --skip-corrupt skips), not as a log of an
+// unknown format. The fixture is a 300-line log compressed by bzip2 with
+// one bit flipped half-way.
+func TestDamagedFirstBlockIsCorruptNotUnknown(t *testing.T) {
+	bad := filepath.Join("..", "..", "testdata", "compress", "damaged-block.log.bz2")
+	cfg := autoConfig("query:api_key")
+	_, err := Run(context.Background(), []string{bad}, cfg)
+	var re *parse.ReadError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "corrupt bzip2 stream") || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("error %v: want the corrupt bzip2 stream, named", err)
+	}
+	cfg.SkipCorrupt = true
+	res, err := Run(context.Background(), []string{bad}, cfg)
+	if err != nil {
+		t.Fatalf("--skip-corrupt: %v", err)
+	}
+	defer res.Close()
+	if f := res.Files[0]; !f.Corrupt || f.Compression != "bzip2" || !strings.Contains(f.CorruptError, "checksum") {
+		t.Errorf("stats %+v", f)
+	}
+}

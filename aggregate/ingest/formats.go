@@ -46,7 +46,7 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 		}
 		f, err := r.detector.Detect(head, atEOF, r.cfg.FormatOptions)
 		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", in.Name, err)
+			return nil, false, explainUndetected(in, fmt.Errorf("%s: %w", in.Name, err))
 		}
 		st.Format = f.Name
 		return f.New, false, nil
@@ -57,6 +57,23 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 	}
 	st.Format = f.Name
 	return f.New, false, nil
+}
+
+// explainUndetected returns, for a compressed input whose first lines no
+// format matches, the corruption that explains it, if the stream turns
+// out corrupt further on, and err otherwise. A bzip2 block's text (up to
+// 900 kB) comes out before its checksum is checked, so a damaged first
+// block reaches detection as junk; reported as a corrupt input, it is
+// what --skip-corrupt can skip, not an unknown format.
+func explainUndetected(in *parse.Input, err error) error {
+	if in.Compression == parse.Plain {
+		return err
+	}
+	var re *parse.ReadError
+	if _, derr := io.Copy(io.Discard, in); errors.As(derr, &re) {
+		return derr
+	}
+	return err
 }
 
 func (r *reader) columnarOK(in *parse.Input) error {
