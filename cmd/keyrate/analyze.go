@@ -204,8 +204,11 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	if o.maxBadRatio < 0 || o.maxBadRatio > 1 {
+	if !(o.maxBadRatio >= 0 && o.maxBadRatio <= 1) { // NaN too
 		return cfg, nil, nil, fmt.Errorf("--max-bad-ratio %g: want a fraction between 0 and 1", o.maxBadRatio)
+	}
+	if o.maxLineBytes < 1 {
+		return cfg, nil, nil, fmt.Errorf("--max-line-bytes %d: want at least 1", o.maxLineBytes)
 	}
 	if o.workers < 1 {
 		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
