@@ -69,6 +69,7 @@ type Input struct {
 	// pastStart is set once a byte other than NUL was read; until then
 	// Read collapses the NUL run a stream starts with (see squeezeStart).
 	pastStart, sawNUL bool
+	pastBOM           bool // the stream's first bytes were checked for a BOM
 }
 
 // Open opens path ("-" for standard input) and wraps it in the decompressor
@@ -173,7 +174,13 @@ func (in *Input) Read(p []byte) (int, error) {
 		// buffer for reads at least as large as it).
 		body = in.counter
 	}
-	n, err := body.Read(p)
+	var n int
+	var err error
+	if !in.pastBOM && len(p) >= len(utf8BOM) {
+		n, err = in.dropBOM(body, p)
+	} else {
+		n, err = body.Read(p)
+	}
 	for !in.pastStart && n > 0 {
 		if n = in.squeezeStart(p[:n]); n > 0 || err != nil {
 			break
@@ -182,6 +189,27 @@ func (in *Input) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		return n, &ReadError{File: in.Name, Compression: in.Compression, Offset: in.counter.n, Err: err}
+	}
+	return n, err
+}
+
+// utf8BOM is the byte order mark Windows tools put before UTF-8 text.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// dropBOM is the stream's first read: it drops a byte order mark the
+// stream starts with (an IIS or PowerShell log's first line, a W3C
+// "#Software:" directive, would not match its format otherwise).
+func (in *Input) dropBOM(body io.Reader, p []byte) (int, error) {
+	in.pastBOM = true
+	n, err := io.ReadAtLeast(body, p, len(utf8BOM))
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF // a stream shorter than a BOM
+	}
+	if n >= len(utf8BOM) && bytes.Equal(p[:len(utf8BOM)], utf8BOM) {
+		n = copy(p, p[len(utf8BOM):n])
+		if n == 0 && err == nil {
+			return body.Read(p)
+		}
 	}
 	return n, err
 }

@@ -329,3 +329,47 @@ func TestInputSqueezesLeadingNULs(t *testing.T) {
 		}
 	}
 }
+
+// TestInputDropsBOM: a UTF-8 byte order mark the stream starts with is
+// dropped, whatever the compression and read size; one anywhere else,
+// or a partial one, is content.
+func TestInputDropsBOM(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	for _, c := range []struct{ name, in, want string }{
+		{"BOM then a directive", bom + "#Software: IIS\nx\n", "#Software: IIS\nx\n"},
+		{"only a BOM", bom, ""},
+		{"BOM then a hole", bom + "\x00\x00\x00a\n", "\x00a\n"},
+		{"a BOM later", "a\n" + bom + "b\n", "a\n" + bom + "b\n"},
+		{"part of a BOM", "\xef\xbbx\n", "\xef\xbbx\n"},
+		{"short", "ab", "ab"},
+	} {
+		for _, kind := range []string{"plain", "gzip", "zstd"} {
+			data := []byte(c.in)
+			switch kind {
+			case "gzip":
+				data = gzipBytes(t, c.in)
+			case "zstd":
+				data = zstdBytes(t, c.in)
+			}
+			p := filepath.Join(t.TempDir(), "log")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []int{3, 7, 64 << 10} {
+				in, err := Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(struct{ io.Reader }{readerFunc(func(b []byte) (int, error) { return in.Read(b[:min(len(b), step)]) })})
+				in.Close()
+				if err != nil || string(got) != c.want {
+					t.Errorf("%s, %s, reads of %d: %q, %v; want %q", c.name, kind, step, got, err, c.want)
+				}
+			}
+		}
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

@@ -302,3 +302,24 @@ func TestTimesOutsideFourDigitYears(t *testing.T) {
 		t.Errorf("samples %+v", res.Samples)
 	}
 }
+
+// TestW3CLogWithBOM: an IIS log saved with a byte order mark before its
+// "#Software:" directive is detected and read like one without.
+func TestW3CLogWithBOM(t *testing.T) {
+	log := "\xef\xbb\xbf#Software: Microsoft Internet Information Services 10.0\n" +
+		"#Fields: date time cs-method cs-uri-stem cs-uri-query sc-status\n" +
+		"2026-11-23 10:00:00 GET /v1/items api_key=k1 200\n" +
+		"2026-11-23 10:00:01 GET /v1/items api_key=k1 429\n"
+	cfg := autoConfig("query:api_key")
+	res, err := Run(context.Background(), []string{writeFile(t, t.TempDir(), "u_ex261123.log", []byte(log))}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if f := res.Files[0]; f.Format != "w3c" || f.Parsed != 2 || f.Malformed != 0 {
+		t.Errorf("stats %+v", f)
+	}
+	if got := keyRequests(t, res.Source); got["k1"] != 2 {
+		t.Errorf("keys %v", got)
+	}
+}
