@@ -118,7 +118,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 		d.log.Warn("not read", "path", s.Path, "reason", s.Reason)
 	}
 	if o.unattended.dryRun {
-		return dryRun(ctx, stdout, paths, cfg, o.out, formats)
+		return dryRun(ctx, stdout, paths, cfg, o.out, formats, o.warehouse.part)
 	}
 	lock, err := lockOutput(o.out)
 	if err != nil {

@@ -20,7 +20,7 @@ const dryRunSampleLines = 10
 // whether its first lines parse, then the files a real run would write.
 // It writes nothing and takes no lock. It fails (exit 1) when an input
 // cannot be opened or its compression header is corrupt.
-func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Config, out string, formats []report.Format) error {
+func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Config, out string, formats []report.Format, partition report.Partition) error {
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
 	var bad []string
@@ -49,6 +49,9 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 	tw.Flush()
 	var files []string
 	for _, t := range []string{"windows", "violations", "keys", "throttle_audit"} {
+		if partition != report.NoPartition && t != "throttle_audit" { // a run summary: never partitioned
+			t += "/date=YYYY-MM-DD/part-0"
+		}
 		for _, f := range formats {
 			files = append(files, t+"."+string(f))
 		}
@@ -100,7 +103,10 @@ func sniffFormat(in *parse.Input, cfg ingest.Config) (string, error) {
 	case tried == 0:
 		return "empty", nil
 	case ok == 0:
-		return fmt.Sprintf("unrecognized (0/%d sample lines parse as %s)", tried, name), nil
+		// A run reads the file as name all the same (detection chose it,
+		// from a header or the file's other lines): its lines will count
+		// as malformed. "unrecognized" said otherwise.
+		return fmt.Sprintf("%s, but 0/%d sample lines parse (malformed in a run)", name, tried), nil
 	}
 	return fmt.Sprintf("%s (%d/%d sample lines parse)", name, ok, tried), nil
 }

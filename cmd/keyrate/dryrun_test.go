@@ -83,4 +83,27 @@ func TestDryRunIgnoresHeaderLines(t *testing.T) {
 	if !strings.Contains(so.String(), "w3c (2/2 sample lines parse)") {
 		t.Errorf("dry run output:\n%s", so.String())
 	}
+
+	// A file detected from its header whose lines do not fit it is read
+	// as that format by a run, its lines malformed: the dry run says so
+	// (it called the file "unrecognized"). With day partitions it names
+	// the partitioned files.
+	mismatch := filepath.Join(t.TempDir(), "u_ex261124.log")
+	if err := os.WriteFile(mismatch, []byte("#Fields: date time cs-method cs-uri-stem\n2026-11-24 10:00:00 GET /x extra columns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	so.Reset()
+	if code := run(context.Background(), []string{"analyze", "--dry-run", "--partition", "day", "--output", "csv", mismatch}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	for _, want := range []string{"w3c, but 0/1 sample lines parse (malformed in a run)",
+		"windows/date=YYYY-MM-DD/part-0.csv, violations/date=YYYY-MM-DD/part-0.csv, keys/date=YYYY-MM-DD/part-0.csv, throttle_audit.csv, manifest.json"} {
+		if !strings.Contains(so.String(), want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, so.String())
+		}
+	}
+	code, _, stderr := runKeyrate(t, "analyze", "--max-bad-ratio", "1", "--limit", "1/s", "--out", filepath.Join(t.TempDir(), "o"), mismatch)
+	if code != 0 || !strings.Contains(stderr, "u_ex261124.log:2") {
+		t.Errorf("the run: exit %d, %s", code, stderr)
+	}
 }
