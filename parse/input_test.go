@@ -90,15 +90,9 @@ func TestOpenCorruptStreamNamesFileAndOffset(t *testing.T) {
 	data := gzipBytes(t, strings.Repeat("some log line that compresses\n", 1000))
 	data = data[:len(data)/2] // cut short
 	p := filepath.Join(dir, "cut.gz")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in, err := Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := openData(t, p, data)
 	defer in.Close()
-	_, err = io.ReadAll(in)
+	_, err := io.ReadAll(in)
 	var re *ReadError
 	if !errors.As(err, &re) {
 		t.Fatalf("ReadAll error = %v, want *ReadError", err)
@@ -260,14 +254,7 @@ func TestOpenZstdStartingWithSkippableFrame(t *testing.T) {
 	data = append(data, zstdBytes(t, "first line\n")...)
 	data = append(data, skippable(0xf, "")...)
 	data = append(data, zstdBytes(t, "second line\n")...)
-	p := filepath.Join(t.TempDir(), "a.log.zst")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in, err := Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := openData(t, filepath.Join(t.TempDir(), "a.log.zst"), data)
 	defer in.Close()
 	if in.Compression != Zstd {
 		t.Errorf("compression %q, want zstd", in.Compression)
@@ -280,10 +267,13 @@ func TestOpenZstdStartingWithSkippableFrame(t *testing.T) {
 	}
 }
 
-// TestInputSqueezesLeadingNULs: the NUL run a stream starts with (a
-// copytruncate hole) comes out as one NUL, however it is split across
-// reads and whatever the compression; NULs anywhere else are kept.
-func TestInputSqueezesLeadingNULs(t *testing.T) {
+// TestInputStreamStart: what a stream starts with that is not log text
+// is dropped, whatever the compression and the size of the reads: a
+// UTF-8 byte order mark, and the NUL run of a copytruncate hole, which
+// comes out as one NUL (so the line still counts in nul_lines). The same
+// bytes anywhere else are content.
+func TestInputStreamStart(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
 	hole := strings.Repeat("\x00", 200_000)
 	for _, c := range []struct{ name, in, want string }{
 		{"hole then lines", hole + "a\n\x00\x00b\n", "\x00a\n\x00\x00b\n"},
@@ -291,51 +281,6 @@ func TestInputSqueezesLeadingNULs(t *testing.T) {
 		{"one NUL", "\x00a\n", "\x00a\n"},
 		{"no hole", "a\x00\n", "a\x00\n"},
 		{"empty", "", ""},
-	} {
-		for _, kind := range []string{"plain", "gzip", "zstd"} {
-			data := []byte(c.in)
-			switch kind {
-			case "gzip":
-				data = gzipBytes(t, c.in)
-			case "zstd":
-				data = zstdBytes(t, c.in)
-			}
-			p := filepath.Join(t.TempDir(), "log")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, step := range []int{1, 7, 64 << 10} {
-				in, err := Open(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []byte
-				buf := make([]byte, step)
-				for {
-					n, err := in.Read(buf)
-					got = append(got, buf[:n]...)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatalf("%s, %s: %v", c.name, kind, err)
-					}
-				}
-				in.Close()
-				if string(got) != c.want {
-					t.Errorf("%s, %s, reads of %d: got %d bytes %q..., want %q", c.name, kind, step, len(got), got[:min(len(got), 8)], c.want)
-				}
-			}
-		}
-	}
-}
-
-// TestInputDropsBOM: a UTF-8 byte order mark the stream starts with is
-// dropped, whatever the compression and read size; one anywhere else,
-// or a partial one, is content.
-func TestInputDropsBOM(t *testing.T) {
-	const bom = "\xef\xbb\xbf"
-	for _, c := range []struct{ name, in, want string }{
 		{"BOM then a directive", bom + "#Software: IIS\nx\n", "#Software: IIS\nx\n"},
 		{"only a BOM", bom, ""},
 		{"BOM then a hole", bom + "\x00\x00\x00a\n", "\x00a\n"},
@@ -352,18 +297,14 @@ func TestInputDropsBOM(t *testing.T) {
 				data = zstdBytes(t, c.in)
 			}
 			p := filepath.Join(t.TempDir(), "log")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			// (A BOM is looked for in a first read of 3 bytes or more;
+			// keyrate's are 4 KiB and up.)
 			for _, step := range []int{3, 7, 64 << 10} {
-				in, err := Open(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := io.ReadAll(struct{ io.Reader }{readerFunc(func(b []byte) (int, error) { return in.Read(b[:min(len(b), step)]) })})
+				in := openData(t, p, data)
+				got, err := io.ReadAll(readerFunc(func(b []byte) (int, error) { return in.Read(b[:min(len(b), step)]) }))
 				in.Close()
 				if err != nil || string(got) != c.want {
-					t.Errorf("%s, %s, reads of %d: %q, %v; want %q", c.name, kind, step, got, err, c.want)
+					t.Errorf("%s, %s, reads of %d: %d bytes %q..., %v; want %q", c.name, kind, step, len(got), got[:min(len(got), 8)], err, c.want)
 				}
 			}
 		}
@@ -373,3 +314,16 @@ func TestInputDropsBOM(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// openData writes data to path and opens it.
+func openData(t *testing.T, path string, data []byte) *Input {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}

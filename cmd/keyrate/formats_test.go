@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,9 +12,8 @@ import (
 
 func runStderr(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	return code, stderr.String()
+	code, _, stderr := runKeyrate(t, args...)
+	return code, stderr
 }
 
 func readManifestMap(t *testing.T, dir string) map[string]any {

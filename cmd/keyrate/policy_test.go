@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -109,13 +108,6 @@ func readCSV(t *testing.T, path string) []map[string]string {
 	return out
 }
 
-func runCLI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
-}
-
 // row formats the columns of a report row that the assertions compare.
 func row(m map[string]string, cols ...string) string {
 	parts := make([]string, len(cols))
@@ -131,7 +123,7 @@ var vioCols = []string{"key", "scope", "plan", "limit_name", "algorithm", "windo
 func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	dir := writeE2E(t)
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
 		"--out", out, "--workers", "2", filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -256,7 +248,7 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 func TestAnalyzeVerdictFieldReplacesStatus(t *testing.T) {
 	dir := writeE2E(t)
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
 		"--verdict-field", "limit_req_status", "--output", "csv", "--out", out, filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -286,7 +278,7 @@ func TestAnalyzeVerdictFieldFromJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--limit", "2/min", "--verdict-field", "limit_req_status",
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--limit", "2/min", "--verdict-field", "limit_req_status",
 		"--output", "csv", "--out", out, in)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -306,7 +298,7 @@ func TestAnalyzeVerdictFieldFromJSONLines(t *testing.T) {
 func TestAnalyzeReportInterval(t *testing.T) {
 	dir := writeE2E(t)
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
 		"--report-interval", "10s", "--output", "csv", "--out", out, filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -328,7 +320,7 @@ func TestAnalyzeReportInterval(t *testing.T) {
 func TestAnalyzeLimitShortcut(t *testing.T) {
 	dir := writeE2E(t)
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--limit", "100/min", "--output", "csv", "--out", out,
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--limit", "100/min", "--output", "csv", "--out", out,
 		filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -344,7 +336,7 @@ func TestAnalyzeLimitShortcut(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	code, _, stderr = runCLI(t, "analyze", "--limit", "100/min", "--policy", filepath.Join(dir, "policy.toml"), filepath.Join(dir, "a.log"))
+	code, _, stderr = runKeyrate(t, "analyze", "--limit", "100/min", "--policy", filepath.Join(dir, "policy.toml"), filepath.Join(dir, "a.log"))
 	if code != exitUsage || !strings.Contains(stderr, "--policy and --limit") {
 		t.Errorf("--policy with --limit: exit %d, %s", code, stderr)
 	}
@@ -358,7 +350,7 @@ func TestAnalyzeUnplannedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	code, _, stderr := runCLI(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
+	code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"),
 		"--output", "csv", "--out", out, filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -379,12 +371,12 @@ func TestAnalyzeUnplannedKeys(t *testing.T) {
 
 func TestPolicyCheck(t *testing.T) {
 	dir := writeE2E(t)
-	code, stdout, stderr := runCLI(t, "policy", "check", filepath.Join(dir, "policy.toml"))
+	code, stdout, stderr := runKeyrate(t, "policy", "check", filepath.Join(dir, "policy.toml"))
 	if code != 0 || !strings.Contains(stdout, "ok: 3 plans, 8 limits, 3 keys assigned, 1 accounts, default plan free") {
 		t.Errorf("valid policy: exit %d\n%s%s", code, stdout, stderr)
 	}
 	bad := filepath.Join("..", "..", "aggregate", "policy", "testdata", "bad.toml")
-	code, _, stderr = runCLI(t, "policy", "check", bad)
+	code, _, stderr = runKeyrate(t, "policy", "check", bad)
 	if code != exitUsage {
 		t.Errorf("invalid policy: exit %d, want %d", code, exitUsage)
 	}
@@ -393,7 +385,7 @@ func TestPolicyCheck(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", w, stderr)
 		}
 	}
-	if code, _, _ := runCLI(t, "policy", "check"); code != exitUsage {
+	if code, _, _ := runKeyrate(t, "policy", "check"); code != exitUsage {
 		t.Errorf("no file: exit %d", code)
 	}
 	// A 7th decimal is refused above 1/s too (it was rounded silently).
@@ -401,11 +393,11 @@ func TestPolicyCheck(t *testing.T) {
 	if err := os.WriteFile(seventh, []byte("[plans.free]\nlimits = [{ name = \"tb\", algorithm = \"token-bucket\", rate = 1.1234567, burst = 5 }]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr = runCLI(t, "policy", "check", seventh)
+	code, _, stderr = runKeyrate(t, "policy", "check", seventh)
 	if code != exitUsage || !strings.Contains(stderr, "seventh.toml:2: plans.free.limits[0].rate: rate 1.1234567") || !strings.HasSuffix(strings.SplitN(stderr, "\n", 3)[1], ": 1 problem") {
 		t.Errorf("7 decimals: exit %d\n%s", code, stderr)
 	}
-	code, _, stderr = runCLI(t, "analyze", "--policy", bad, filepath.Join(dir, "a.log"))
+	code, _, stderr = runKeyrate(t, "analyze", "--policy", bad, filepath.Join(dir, "a.log"))
 	if code != exitUsage || !strings.Contains(stderr, "bad.toml:8:") {
 		t.Errorf("analyze with an invalid policy: exit %d\n%s", code, stderr)
 	}
@@ -437,10 +429,10 @@ func TestAnalyzePolicyOrderIndependent(t *testing.T) {
 		shuffled = append(shuffled, name)
 	}
 	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv"}
-	if code, _, stderr := runCLI(t, append(args, "--out", filepath.Join(dir, "o1"), filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))...); code != 0 {
+	if code, _, stderr := runKeyrate(t, append(args, "--out", filepath.Join(dir, "o1"), filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, append(args, "--workers", "3", "--out", filepath.Join(dir, "o2"), shuffled[2], shuffled[0], shuffled[1])...); code != 0 {
+	if code, _, stderr := runKeyrate(t, append(args, "--workers", "3", "--out", filepath.Join(dir, "o2"), shuffled[2], shuffled[0], shuffled[1])...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, table := range []string{"violations.csv", "throttle_audit.csv", "keys.csv", "windows.csv"} {
@@ -482,7 +474,7 @@ func TestAnalyzePolicyKeyRangesIdentical(t *testing.T) {
 	inputs := []string{filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"), more}
 	for _, workers := range []string{"1", "8"} {
 		args := append([]string{"analyze", "--key", "query:key", "--policy", policy, "--workers", workers, "--out", filepath.Join(dir, "w"+workers)}, inputs...)
-		if code, _, stderr := runCLI(t, args...); code != 0 {
+		if code, _, stderr := runKeyrate(t, args...); code != 0 {
 			t.Fatalf("--workers %s: exit %d: %s", workers, code, stderr)
 		}
 	}

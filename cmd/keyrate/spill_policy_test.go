@@ -19,10 +19,10 @@ func TestAnalyzePolicySpilledIdentically(t *testing.T) {
 	tmp := t.TempDir()
 	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv"}
 	inputs := []string{filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")}
-	if code, _, stderr := runCLI(t, append(append(args, "--workers", "1", "--out", filepath.Join(dir, "free")), inputs...)...); code != 0 {
+	if code, _, stderr := runKeyrate(t, append(append(args, "--workers", "1", "--out", filepath.Join(dir, "free")), inputs...)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if code, _, stderr := runCLI(t, append(append(args, "--workers", "3", "--memory", "1KiB", "--tmp-dir", tmp,
+	if code, _, stderr := runKeyrate(t, append(append(args, "--workers", "3", "--memory", "1KiB", "--tmp-dir", tmp,
 		"--out", filepath.Join(dir, "tight")), inputs...)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

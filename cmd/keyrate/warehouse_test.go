@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,9 +72,7 @@ var night0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 func analyze(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var o, e bytes.Buffer
-	code = run(context.Background(), append([]string{"analyze"}, args...), &o, &e)
-	return code, o.String(), e.String()
+	return runKeyrate(t, append([]string{"analyze"}, args...)...)
 }
 
 func mustAnalyze(t *testing.T, args ...string) string {
@@ -227,16 +224,7 @@ func TestNightlyPartitions(t *testing.T) {
 	if !strings.Contains(stderr, "2026-11-23, 2026-11-24 only in part") {
 		t.Errorf("no partial-date warning: %s", stderr)
 	}
-	var m struct {
-		SchemaVersion  string             `json:"schema_version"`
-		PolicyDigest   string             `json:"policy_digest"`
-		KeyDisplay     string             `json:"key_display"`
-		Partition      string             `json:"partition"`
-		PartitionDates []string           `json:"partition_dates"`
-		PartialDates   []string           `json:"partial_dates"`
-		Outputs        map[string]int64   `json:"outputs"`
-		Totals         struct{ Keys int } `json:"totals"`
-	}
+	var m manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
@@ -320,10 +308,7 @@ func TestWrongTimeLeavesOtherNightsAlone(t *testing.T) {
 	if _, ok := after["keys/date=1970-01-01/part-0.csv"]; !ok {
 		t.Error("the 1970 line's own date has no partition")
 	}
-	var m struct {
-		PartitionDates []string         `json:"partition_dates"`
-		UntouchedGaps  []report.DateGap `json:"untouched_gaps"`
-	}
+	var m manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
