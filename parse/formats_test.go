@@ -238,6 +238,13 @@ func TestHAProxyTable(t *testing.T) {
 		{"ssl failure", `Feb 25 16:20:15 192.168.4.2 haproxy[7]: 95.216.197.33:56224 [25/Feb/2019:16:20:10.111] prod_http_in/sktst2: SSL handshake failure`, nil, true},
 		{"bad status", `10.0.0.1:1 [10/Dec/2018:12:01:46.395] fe be/s1 0/0/0/1/1 2x0 5 - - ---- 1/1/0/0/0 0/0 "GET /"`, nil, false},
 		{"not haproxy", `hello world`, nil, false},
+		{"option logasap", `Feb 25 16:19:49 lb haproxy[7]: 10.0.0.1:53332 [25/Feb/2019:16:19:48.146] fe be/srv 0/0/7/+5/+1487 200 +11394 - - ---- 2/1/0/0/0 0/0 "GET /a?api_key=k HTTP/1.1"`,
+			&want{time: "2019-02-25T16:19:48.146Z", subSecond: true, method: "GET", target: "/a?api_key=k", proto: "HTTP/1.1", status: 200, bytes: 11394, remoteAddr: "10.0.0.1"}, false},
+		{"tcp mode", `Feb  6 12:12:56 localhost haproxy[14387]: 10.0.1.2:33313 [06/Feb/2009:12:12:51.443] fnt bck/srv1 0/0/5007 212 -- 0/0/0/0/3 0/0`, nil, true},
+		// A line of another log with a client and a date (a combined
+		// log's) is malformed here, not skipped: skipped, its request
+		// would vanish without a count.
+		{"combined line", `67.43.156.13 - - [25/Oct/2016:14:49:33 +0200] "GET /?api_key=k HTTP/1.1" 200 612 "-" "curl"`, nil, false},
 	})
 }
 

@@ -58,8 +58,14 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 		return syntaxErr(at+1, "bad accept date "+string(tb))
 	}
 	rec.SubSecond = frac
-	if _, ok = s.token(); !ok { // frontend
+	frontend, ok := s.token()
+	if !ok {
 		return syntaxErr(s.pos, "missing frontend")
+	}
+	if frontend[len(frontend)-1] == ':' {
+		// "frontend/bind: SSL handshake failure" and other connection
+		// errors: no request.
+		return ErrNoRecord
 	}
 	// backend/server, optional extra words, then the five timers.
 	var timers []byte
@@ -69,16 +75,21 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 		if !ok {
 			break
 		}
-		if i > 0 && isTimers(t) {
+		if i > 0 && isTimers(t, 5) {
 			timers = t
 			break
+		}
+		if i > 0 && isTimers(t, 3) {
+			return ErrNoRecord // a TCP-mode log: Tw/Tc/Tt, no request
 		}
 		if i == 1 {
 			extra = t
 		}
 	}
 	if timers == nil {
-		return ErrNoRecord // a connection error or a TCP-mode log
+		// Not a line HAProxy writes (a combined log's line has a client
+		// and an accept date too): counted as malformed, never skipped.
+		return syntaxErr(s.pos, "expected the timers TR/Tw/Tc/Tr/Ta of an HTTP log")
 	}
 	if extra != nil {
 		rec.Fields = append(rec.Fields, Field{Name: "host", Value: extra})
@@ -96,6 +107,9 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 	bt, ok := s.token()
 	if !ok {
 		return syntaxErr(s.pos, "missing bytes")
+	}
+	if len(bt) > 1 && bt[0] == '+' {
+		bt = bt[1:] // "option logasap": the bytes sent so far
 	}
 	n, ok := digits(bt)
 	if !ok {
@@ -140,9 +154,10 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// isTimers accepts HAProxy's "TR/Tw/Tc/Tr/Ta" (five slash-separated
-// integers, -1 allowed, "+" prefix allowed on the last one).
-func isTimers(t []byte) bool {
+// isTimers reports whether t is n slash-separated timers, each a number
+// optionally signed ("-1" for a step that did not happen, "+" under
+// option logasap): five for an HTTP log, three for a TCP one.
+func isTimers(t []byte, n int) bool {
 	parts := 1
 	digitsIn := 0
 	for i, c := range t {
@@ -163,5 +178,5 @@ func isTimers(t []byte) bool {
 			return false
 		}
 	}
-	return parts == 5 && digitsIn > 0
+	return parts == n && digitsIn > 0
 }
