@@ -186,6 +186,12 @@ func clfPrefix(line []byte, rec *Record, vhost bool) (int, error) {
 	if n < 3 || (vhost && n < 4) {
 		return 0, syntaxErr(s.pos, "expected host, ident and user before [time]")
 	}
+	if vhost && line[firstEnd-1] == ',' {
+		// "10.0.0.2, 10.0.0.1 - -": an address list (combined), not a
+		// virtual host; format detection would otherwise call such a
+		// log vhost_combined.
+		return 0, syntaxErr(first, "expected a virtual host, not an address list")
+	}
 	rec.User = line[starts[2]:ends[2]]
 	host := line[first:ends[0]]
 	if n > 3 && (vhost || (line[firstEnd-1] != ',' && line[first] != '"')) {

@@ -292,6 +292,8 @@ func TestDetectFormat(t *testing.T) {
 		{"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1 \"-\" \"-\"\n", "combined"},
 		{"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1\r\n", "common"},
 		{"v 1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1 \"-\" \"-\"\n", "vhost_combined"},
+		// An X-Forwarded-For list before ident and user is combined.
+		{"10.0.0.2, 10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1 \"-\" \"-\"\n", "combined"},
 		{"{\"time\":\"2021-03-16T18:56:54Z\",\"status\":200,\"request_uri\":\"/\"}\n", "json"},
 		{"#Version: 1.0\n#Fields: date time x-edge-location c-ip\n", "cloudfront"},
 		{"#Software: IIS\n#Fields: date time c-ip\n2015-01-13 00:32:17 1.2.3.4\n", "w3c"},
