@@ -196,6 +196,10 @@ func TestW3CTable(t *testing.T) {
 		{"oracle", `64.103.37.2      2001-10-31     00:00:18      GET      /a.gif?x=1    200     350    "ORA=1; sid=""q"""`,
 			&want{time: "2001-10-31T08:00:18Z", method: "GET", target: "/a.gif?x=1", status: 200, bytes: 350, remoteAddr: "64.103.37.2",
 				fields: map[string]string{"http_cookie": `ORA=1; sid=""q""`}}, false},
+		// A later header block without its own offset (an IIS log
+		// appended) is UTC, as W3C times are by default.
+		{"iis block", `#Fields: date time cs-method cs-uri-stem sc-status`, nil, true},
+		{"iis after oracle", `2015-01-13 00:32:17 GET /x 200`, &want{time: "2015-01-13T00:32:17Z", method: "GET", target: "/x", status: 200}, false},
 	})
 	cf := "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query"
 	runCases(t, NewW3C(), []formatCase{

@@ -17,6 +17,11 @@ type W3C struct {
 	cols      []w3cCol
 	haveTime  bool
 	gmtOffset int64 // ms east of UTC
+	// offsetSet says a "#GMT-Offset:" came since the last "#Fields:". A
+	// header block without one is UTC: concatenated or appended logs
+	// (an Oracle Web Cache log, then an IIS one) must not carry the
+	// offset of an earlier block.
+	offsetSet bool
 	slots     roleSlots
 	scratch   []byte
 	vals      [][]byte
@@ -66,6 +71,10 @@ func (p *W3C) header(line []byte) error {
 	name, val, _ := strings.Cut(text, ":")
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "fields":
+		if !p.offsetSet {
+			p.gmtOffset = 0
+		}
+		p.offsetSet = false
 		p.cols = p.cols[:0]
 		p.haveTime = false
 		hasDate := false
@@ -116,7 +125,7 @@ func (p *W3C) header(line []byte) error {
 		if !ok {
 			return &SyntaxError{Msg: "bad #GMT-Offset " + strings.TrimSpace(val)}
 		}
-		p.gmtOffset = off
+		p.gmtOffset, p.offsetSet = off, true
 	}
 	return ErrNoRecord
 }
