@@ -276,6 +276,20 @@ func TestLayoutTable(t *testing.T) {
 			&want{time: "2023-07-26T07:01:26Z", method: "GET", target: "/a", proto: "HTTP/2.0", status: 304, remoteAddr: "10.0.0.9", user: "",
 				referer: "https://r/", userAgent: "Mozilla/5.0", fields: map[string]string{"duration_us": "116075", "http_x_api_key": "ak", "cookie_sid": "s1", "ident": "-"}}, false},
 	})
+	// %>s is the status sent after internal redirects; with %s beside it,
+	// in either order, it is the status.
+	for _, c := range []struct{ layout, line string }{
+		{`%h %t \"%r\" %s %>s %b`, `1.2.3.4 [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 302 200 5`},
+		{`%h %t \"%r\" %>s %s %b`, `1.2.3.4 [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 302 5`},
+	} {
+		l, err := CompileLayout(c.layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCases(t, l, []formatCase{{c.layout, c.line,
+			&want{time: "2000-10-10T20:55:36Z", method: "GET", target: "/a", proto: "HTTP/1.1", status: 200, bytes: 5, remoteAddr: "1.2.3.4",
+				fields: map[string]string{}}, false}})
+	}
 	iso, err := CompileLayout(`$time_iso8601|$request_method|$request_uri|$args|$status`)
 	if err != nil {
 		t.Fatal(err)

@@ -192,7 +192,9 @@ func compileApache(layout string) ([]layoutItem, error) {
 			continue
 		}
 		// Modifiers: status conditions (!200,304), < and >.
+		final := false // ">": the final request's value, after redirects
 		for i < len(layout) && (layout[i] == '<' || layout[i] == '>' || layout[i] == '!' || layout[i] == ',' || isDigit(layout[i])) {
+			final = final || layout[i] == '>'
 			i++
 		}
 		var arg string
@@ -206,7 +208,7 @@ func compileApache(layout string) ([]layoutItem, error) {
 		if i >= len(layout) {
 			return nil, fmt.Errorf("directive %% at the end")
 		}
-		v, err := apacheDirective(layout[i], arg)
+		v, err := apacheDirective(layout[i], arg, final)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +223,7 @@ func compileApache(layout string) ([]layoutItem, error) {
 // %{X-Api-Key}i become the field http_x_api_key (nginx's name for it),
 // cookies %{name}C become cookie_name, and other directives fields named
 // after their meaning (duration_us, vhost, port, ...).
-func apacheDirective(d byte, arg string) (*layoutVar, error) {
+func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 	v := &layoutVar{name: "%" + string(d), role: -1}
 	if arg != "" {
 		v.name = "%{" + arg + "}" + string(d)
@@ -246,7 +248,10 @@ func apacheDirective(d byte, arg string) (*layoutVar, error) {
 	case 'r':
 		return role(idxRequest, 0)
 	case 's':
-		return role(idxStatus, 0)
+		if final {
+			return role(idxStatus, 0) // %>s, the status sent, beats %s
+		}
+		return role(idxStatus, 1)
 	case 'b', 'B':
 		return role(idxBytes, 0)
 	case 'O':
