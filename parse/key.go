@@ -58,10 +58,10 @@ func (f recordField) find(rec *Record, dst [][]byte) [][]byte {
 	return append(dst, dashless(rec.Field(f.name)))
 }
 
-// remoteUser reads the authenticated user (CLF's third field, basic auth).
-type remoteUser struct{}
+// roleValue reads one of the record's roles.
+type roleValue func(rec *Record) []byte
 
-func (remoteUser) find(rec *Record, dst [][]byte) [][]byte { return append(dst, dashless(rec.User)) }
+func (r roleValue) find(rec *Record, dst [][]byte) [][]byte { return append(dst, dashless(r(rec))) }
 
 // cookie reads one cookie, from a field the layout logged it in
 // ($cookie_NAME, %{NAME}C) or from a logged Cookie header.
@@ -243,6 +243,14 @@ func compileKeySource(spec string) (keySource, error) {
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: header needs a header name, as in header:X-Api-Key", spec)
 		}
+		switch strings.ToLower(arg) {
+		// Formats keep these two headers in the record's roles, not as
+		// http_ fields (W3C cs(User-Agent), JSON request.headers, ...).
+		case "user-agent":
+			return roleValue(func(rec *Record) []byte { return rec.UserAgent }), nil
+		case "referer", "referrer":
+			return roleValue(func(rec *Record) []byte { return rec.Referer }), nil
+		}
 		return recordField{name: HeaderField(arg)}, nil
 	case "field":
 		if arg == "" {
@@ -258,7 +266,8 @@ func compileKeySource(spec string) (keySource, error) {
 		if arg != "" {
 			return nil, fmt.Errorf("key source %q: user takes no argument", spec)
 		}
-		return remoteUser{}, nil
+		// The authenticated user: CLF's third field, basic auth.
+		return roleValue(func(rec *Record) []byte { return rec.User }), nil
 	case "path":
 		return compilePathTemplate(spec, arg)
 	}

@@ -12,6 +12,9 @@ func TestKeySources(t *testing.T) {
 	rec := Record{
 		Target: []byte("/v1/keys/k%2F1/usage?api_key=q1&x=2"),
 		User:   []byte("alice"),
+		// Formats keep these two headers as roles, not http_ fields.
+		UserAgent: []byte("app/1.0"),
+		Referer:   []byte("https://r/"),
 		Fields: []Field{
 			{Name: "http_x_api_key", Value: []byte("hk")},
 			{Name: "http_cookie", Value: []byte("a=1; sid=c%3D9;+b=2")},
@@ -26,6 +29,9 @@ func TestKeySources(t *testing.T) {
 		{[]string{"query:missing", "header:X-Api-Key"}, "hk"},
 		{[]string{"header:x_api_key"}, "hk"},
 		{[]string{"user"}, "alice"},
+		{[]string{"header:User-Agent"}, "app/1.0"},
+		{[]string{"header:referer"}, "https://r/"},
+		{[]string{"header:Referrer"}, "https://r/"},
 		{[]string{"path:/v1/keys/{key}/*"}, "k/1"},
 		{[]string{"path:/v1/keys/{key}/usage"}, "k/1"},
 		{[]string{"path:/v1/keys/{key}"}, ""},         // more segments than the template
