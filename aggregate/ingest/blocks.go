@@ -470,9 +470,18 @@ func (c *cutter) cut(ctx context.Context, job *fileJob, in *parse.Input, src io.
 				c.free <- buf[:0]
 				break
 			}
-			// No line ends in a full block: either the line is over the
-			// limit (skip it without buffering it whole) or the block
-			// size is below the limit (grow this line's buffer).
+			// No line ends in a full block. NUL padding before the line
+			// (a copytruncate hole mid-file, however long) is not the
+			// line: one NUL is kept to mark it (see reader.line), the
+			// rest dropped, as parseBlock would ignore it.
+			if len(buf) > 0 && buf[0] == 0 {
+				if n := len(buf) - len(bytes.TrimLeft(buf, "\x00")); n > 1 {
+					buf = buf[:1+copy(buf[1:], buf[n:])]
+				}
+			}
+			// Then either the line is over the limit (skip it without
+			// buffering it whole) or the block size is below the limit
+			// (grow this line's buffer).
 			if len(buf) > maxLine+1 { // +1: room for a "\r"
 				c.free <- buf[:0]
 				if err := c.send(ctx, &block{file: job, firstLine: line, tooLong: true}); err != nil {

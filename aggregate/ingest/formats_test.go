@@ -260,22 +260,29 @@ func TestDetectedCommonReadsLaterCombinedLines(t *testing.T) {
 func TestCopytruncateHole(t *testing.T) {
 	dir := t.TempDir()
 	line := "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /?api_key=k HTTP/1.1\" 200 5 \"-\" \"-\"\n"
-	data := strings.Repeat("\x00", 200_000) + line + line + strings.Repeat("\x00", 1000) + line
-	cfg := autoConfig("query:api_key")
-	cfg.MaxLineBytes = 500
+	// Holes at the start, short in a block, and mid-file longer than a
+	// block (the cutter then sees no line end at all): the same counts
+	// whatever the block size.
+	data := strings.Repeat("\x00", 200_000) + line + line + strings.Repeat("\x00", 1000) + line +
+		strings.Repeat("\x00", 300_000) + line
 	for _, p := range []string{writeFile(t, dir, "a.log", []byte(data)), writeFile(t, dir, "a.log.gz", gz(t, data))} {
-		res, err := Run(context.Background(), []string{p}, cfg)
-		if err != nil {
-			t.Fatal(err)
+		for _, block := range []int{0, 97, 4096} {
+			cfg := autoConfig("query:api_key")
+			cfg.MaxLineBytes = 500
+			cfg.BlockBytes = block
+			res, err := Run(context.Background(), []string{p}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := res.Files[0]
+			if f.Format != "combined" || f.Lines != 4 || f.Parsed != 4 || f.Malformed != 0 || f.NULBytes != 3 {
+				t.Errorf("%s, blocks of %d: stats %+v", p, block, f)
+			}
+			if got := keyRequests(t, res.Source); got["k"] != 4 {
+				t.Errorf("%s, blocks of %d: key k has %d requests, want 4", p, block, got["k"])
+			}
+			res.Close()
 		}
-		f := res.Files[0]
-		if f.Format != "combined" || f.Lines != 3 || f.Parsed != 3 || f.Malformed != 0 || f.NULBytes != 2 {
-			t.Errorf("%s: stats %+v", p, f)
-		}
-		if got := keyRequests(t, res.Source); got["k"] != 3 {
-			t.Errorf("%s: key k has %d requests, want 3", p, got["k"])
-		}
-		res.Close()
 	}
 }
 
