@@ -166,6 +166,9 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 	return nil
 }
 
+// maxLineBytesLimit bounds --max-line-bytes.
+const maxLineBytesLimit = 256 << 20
+
 // validate checks the flags and turns them into the pipeline's config.
 func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Policy, []report.Format, error) {
 	var cfg ingest.Config
@@ -207,8 +210,10 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if !(o.maxBadRatio >= 0 && o.maxBadRatio <= 1) { // NaN too
 		return cfg, nil, nil, fmt.Errorf("--max-bad-ratio %g: want a fraction between 0 and 1", o.maxBadRatio)
 	}
-	if o.maxLineBytes < 1 {
-		return cfg, nil, nil, fmt.Errorf("--max-line-bytes %d: want at least 1", o.maxLineBytes)
+	// Each reader holds a buffer of this size (a line must fit whole):
+	// 100 GB asked for crashed with "out of memory".
+	if o.maxLineBytes < 1 || o.maxLineBytes > maxLineBytesLimit {
+		return cfg, nil, nil, fmt.Errorf("--max-line-bytes %d: want 1 to %d (256 MiB)", o.maxLineBytes, maxLineBytesLimit)
 	}
 	if o.workers < 1 {
 		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)

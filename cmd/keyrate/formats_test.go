@@ -80,7 +80,8 @@ func TestAnalyzeFormatFlagErrors(t *testing.T) {
 		{[]string{"--key-pattern", "("}, exitUsage, "--key-pattern"},
 		{[]string{"--key", "path:/v1/x"}, exitUsage, "no {key}"},
 		// (0 or less fell back to the default without a word.)
-		{[]string{"--max-line-bytes", "0"}, exitUsage, "--max-line-bytes 0: want at least 1"},
+		{[]string{"--max-line-bytes", "0"}, exitUsage, "--max-line-bytes 0: want 1 to"},
+		{[]string{"--max-line-bytes", "100000000000"}, exitUsage, "--max-line-bytes 100000000000: want 1 to 268435456"}, // was an out-of-memory crash
 		{[]string{"--max-bad-ratio", "-0.5"}, exitUsage, "--max-bad-ratio -0.5"},
 		{[]string{"--max-bad-ratio", "NaN"}, exitUsage, "--max-bad-ratio NaN"},
 		{nil, exitRuntime, "what is this"}, // auto detection failure names the file and its first line
