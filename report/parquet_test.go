@@ -1,7 +1,9 @@
 package report
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -71,5 +73,35 @@ func TestParquetReadsBackWithArrow(t *testing.T) {
 			t.Errorf("row %d = (%q, %d, %d), want (%q, %d, %d)", i,
 				keys.Value(i), ats.Value(i), counts.Value(i), want.Key, want.At.UnixMilli(), want.Count)
 		}
+	}
+}
+
+// TestRowGroupsBoundedByBytes: rows with long keys end a row group once it
+// holds rowGroupBytes, long before rowGroupRows: parquet-go keeps a row
+// group in memory until it ends, and 10 kB keys made one hundreds of MiB.
+// Every row still reads back, in order.
+func TestRowGroupsBoundedByBytes(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("k", 100_000)
+	rows := make([]keyRow, 400) // 40 MB of keys: three row groups or more
+	for i := range rows {
+		rows[i] = keyRow{Key: fmt.Sprintf("%04d%s", i, long), Requests: int64(i)}
+	}
+	writeTable(t, dir, "keys", []Format{Parquet}, rows, nil)
+	rdr, err := file.OpenParquetFile(filepath.Join(dir, "keys.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	if n := rdr.NumRowGroups(); n < 3 {
+		t.Errorf("%d row groups for 40 MB of rows, want at least 3 (rowGroupBytes %d)", n, rowGroupBytes)
+	}
+	for g := range rdr.NumRowGroups() {
+		if b := rdr.MetaData().RowGroup(g).TotalByteSize(); b > 2*rowGroupBytes {
+			t.Errorf("row group %d holds %d bytes", g, b)
+		}
+	}
+	if n := rdr.NumRows(); n != int64(len(rows)) {
+		t.Errorf("%d rows read back, want %d", n, len(rows))
 	}
 }

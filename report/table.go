@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -83,6 +84,8 @@ type Table[T any] struct {
 	last    *part[T]            // memo: rows arrive grouped by key, often by date
 	lastDay int64               // last's date as a unixDay
 	dateOf  func(*T) *time.Time // the partition column, when partitioned
+	// strOffsets are the offsets of the row's string fields.
+	strOffsets []uintptr
 }
 
 // part is one output location of a table: the flat files, or one
@@ -93,8 +96,16 @@ type part[T any] struct {
 	csv     *csvTable[T]
 	pq      *parquet.GenericWriter[T]
 	batch   []T
+	pqBytes int // row bytes in the Parquet row group being built
 	closers []func() error
 }
+
+// rowGroupBytes bounds a Parquet row group by its rows' bytes (their
+// structs and strings), besides rowGroupRows: parquet-go holds a row
+// group in memory until it ends, and rows with 10 kB keys made a whole
+// group of them hundreds of MiB, far past --memory. Rows of ordinary keys
+// reach rowGroupRows first.
+const rowGroupBytes = 16 << 20
 
 // rowBatch is how many rows are buffered before a Parquet write call,
 // and how many Write hands to the writer goroutine at once: enough to
@@ -145,6 +156,9 @@ func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], err
 		t.pqOpts = append(t.pqOpts, parquet.SortingWriterConfig(parquet.SortingColumns(sc...)))
 	}
 	t.bindFields()
+	for _, f := range layout.strings {
+		t.strOffsets = append(t.strOffsets, reflect.TypeFor[T]().Field(f).Offset)
+	}
 	set.tables = append(set.tables, t)
 	if flat {
 		// The flat layout always has its files, even with no rows.
@@ -296,7 +310,7 @@ func (t *Table[T]) writeRows(rows []T) error {
 			}
 			t.last, t.lastDay = p, day
 		}
-		if err := p.write(row); err != nil {
+		if err := p.write(row, t.rowBytes(row)); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
@@ -361,7 +375,8 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	return p, nil
 }
 
-func (p *part[T]) write(row *T) error {
+// write writes row, whose size is n bytes (see Table.rowBytes).
+func (p *part[T]) write(row *T, n int) error {
 	p.rows++
 	if p.csv != nil {
 		if err := p.csv.write(row); err != nil {
@@ -370,6 +385,14 @@ func (p *part[T]) write(row *T) error {
 	}
 	if p.pq != nil {
 		p.batch = append(p.batch, *row)
+		p.pqBytes += n
+		if p.pqBytes >= rowGroupBytes {
+			p.pqBytes = 0
+			if err := p.flushParquet(); err != nil {
+				return err
+			}
+			return p.pq.Flush() // ends the row group
+		}
 		if len(p.batch) == rowBatch {
 			return p.flushParquet()
 		}
@@ -385,6 +408,15 @@ func (p *part[T]) flushParquet() error {
 	clear(p.batch) // drop string references for the collector
 	p.batch = p.batch[:0]
 	return err
+}
+
+// rowBytes is row's size: its struct and the bytes of its strings.
+func (t *Table[T]) rowBytes(row *T) int {
+	n := int(unsafe.Sizeof(*row))
+	for _, off := range t.strOffsets {
+		n += len(*(*string)(unsafe.Add(unsafe.Pointer(row), off)))
+	}
+	return n
 }
 
 // identity is the table's name and whether it is written flat, as
