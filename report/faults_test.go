@@ -323,3 +323,50 @@ func TestStoppedCommitLeavesPreviousSet(t *testing.T) {
 		t.Errorf("after a stopped commit: %v, want the previous set %v", keys(got), keys(old))
 	}
 }
+
+// lateManifest records, like keyrate's, a figure known only once the
+// tables are encoded.
+type lateManifest struct {
+	Rows      int64 `json:"rows"`
+	Late      bool  `json:"late"`
+	finishedA func() bool
+}
+
+func (m *lateManifest) RecordLateFigures() { m.Late = m.finishedA() }
+
+// TestManifestLateFigures: Commit has the manifest record its late
+// figures (keyrate's wall time and peak RSS) after every table is encoded
+// and before the manifest is written.
+func TestManifestLateFigures(t *testing.T) {
+	dir := t.TempDir()
+	set, err := NewSet(dir, []Format{Parquet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewTable[testRow](set, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if err := a.Write(&testRow{Key: fmt.Sprintf("k%04d", i), N: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &lateManifest{Rows: a.Rows()}
+	// By then a's Parquet file is complete: its footer is written.
+	m.finishedA = func() bool {
+		tmps, _ := filepath.Glob(filepath.Join(dir, ".a.parquet.tmp-*"))
+		if len(tmps) != 1 {
+			return false
+		}
+		b, err := os.ReadFile(tmps[0])
+		return err == nil && len(b) > 8 && string(b[len(b)-4:]) == "PAR1"
+	}
+	if err := set.Commit(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil || !strings.Contains(string(b), `"late": true`) {
+		t.Errorf("manifest %s, %v: want the late figure recorded after the tables were encoded", b, err)
+	}
+}

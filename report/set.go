@@ -280,6 +280,13 @@ func (s *Set) coversWhole(d string) bool {
 		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
 }
 
+// LateFigures is a manifest with figures that are only known once the
+// reports are encoded, such as the run's wall time and peak memory:
+// Commit calls RecordLateFigures after finishing the tables (Parquet
+// compresses its last row groups then, often the run's memory peak) and
+// before it encodes the manifest.
+type LateFigures interface{ RecordLateFigures() }
+
 // Commit finishes every table and writes manifest (if not nil) as
 // manifest.json, syncs every file, then moves everything into place: each
 // day partition is swapped in atomically, then the flat files are renamed
@@ -319,6 +326,9 @@ func (s *Set) commit(ctx context.Context, manifest any) error {
 	}
 	if err := inParallel(s.tables, finisher.finish); err != nil {
 		return err
+	}
+	if m, ok := manifest.(LateFigures); ok {
+		m.RecordLateFigures()
 	}
 	if manifest != nil {
 		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))

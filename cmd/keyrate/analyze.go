@@ -352,8 +352,7 @@ func writeReports(ctx context.Context, dir string, formats []report.Format, res 
 		"throttle_audit": sink.audit.Rows(),
 	}
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
-	m.WallSeconds = time.Since(started).Seconds()
-	m.PeakRSSBytes = peakRSSBytes()
+	m.started = started             // wall_seconds and peak_rss_bytes: see RecordLateFigures
 	if err := ctx.Err(); err != nil {
 		return err
 	}

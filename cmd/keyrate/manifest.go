@@ -34,6 +34,15 @@ type manifest struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 	SpilledBytes int64 `json:"spilled_bytes"`
 	warehouseManifest
+	started time.Time // the run's start, for WallSeconds
+}
+
+// RecordLateFigures implements report.LateFigures: the wall time and
+// peak RSS are taken once the reports are encoded, Parquet's final
+// compression included, just before the manifest is written.
+func (m *manifest) RecordLateFigures() {
+	m.WallSeconds = time.Since(m.started).Seconds()
+	m.PeakRSSBytes = peakRSSBytes()
 }
 
 type totals struct {
