@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,5 +313,22 @@ func TestDamagedFirstBlockIsCorruptNotUnknown(t *testing.T) {
 	defer res.Close()
 	if f := res.Files[0]; !f.Corrupt || f.Compression != "bzip2" || !strings.Contains(f.CorruptError, "checksum") {
 		t.Errorf("stats %+v", f)
+	}
+}
+
+// TestOutOfFilesIsNotCorrupt: a file that cannot be opened because the
+// process is out of file descriptors is not corrupt: --skip-corrupt must
+// not mark it so and drop its requests (a run under a low ulimit marked
+// hundreds of healthy files corrupt and exited 0); the run fails.
+func TestOutOfFilesIsNotCorrupt(t *testing.T) {
+	r := &reader{cfg: Config{SkipCorrupt: true}}
+	var st FileStats
+	emfile := &os.PathError{Op: "open", Path: "a.log", Err: syscall.EMFILE}
+	if err := r.skip(&st, emfile); !errors.Is(err, syscall.EMFILE) || st.Corrupt {
+		t.Errorf("EMFILE: skip returned %v, corrupt %v; want the error, not a skip", err, st.Corrupt)
+	}
+	corrupt := &parse.ReadError{File: "a.gz", Err: errors.New("flate: corrupt input")}
+	if err := r.skip(&st, corrupt); err != nil || !st.Corrupt {
+		t.Errorf("a corrupt stream: skip returned %v, corrupt %v; want it skipped", err, st.Corrupt)
 	}
 }

@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/keyrate/keyrate/parse"
 )
@@ -64,9 +66,12 @@ func (r *reader) publishLines(n int64) {
 }
 
 // skip turns a per-file read error into a Corrupt mark when the config
-// allows it, and returns nil then; otherwise it returns err.
+// allows it, and returns nil then; otherwise it returns err. Running out
+// of file descriptors or memory is the run's trouble, not the file's: it
+// fails the run even under --skip-corrupt, which would otherwise mark
+// every file opened meanwhile corrupt and drop its requests with exit 0.
 func (r *reader) skip(st *FileStats, err error) error {
-	if !r.cfg.SkipCorrupt {
+	if !r.cfg.SkipCorrupt || outOfResources(err) {
 		return err
 	}
 	st.Corrupt = true
@@ -88,4 +93,10 @@ func waitUnlessCanceled(ctx context.Context, wg *sync.WaitGroup) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// outOfResources reports whether err says the process or the system ran
+// out of file descriptors or memory.
+func outOfResources(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM)
 }
