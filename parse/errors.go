@@ -61,6 +61,10 @@ const (
 	MaxTimeMillis = 253402300799999
 )
 
+// TimeInRange reports whether ms lies within MinTimeMillis and
+// MaxTimeMillis.
+func TimeInRange(ms int64) bool { return MinTimeMillis <= ms && ms <= MaxTimeMillis }
+
 // LineError locates a problem with one line of one input file.
 type LineError struct {
 	File string

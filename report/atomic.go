@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 )
 
 // pendingFile is a file being written aside its final name.
@@ -131,7 +129,7 @@ type retiredFile struct {
 // retire moves final aside; a final that does not exist is nothing to do.
 func (r *retiredFile) retire() error {
 	dir, base := filepath.Split(r.final)
-	backup := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(uint64(rand.Uint32()), 10)+".prev")
+	backup := filepath.Join(dir, "."+base+".tmp-"+randomDigits()+".prev")
 	switch err := r.fs.Rename(r.final, backup); {
 	case err == nil:
 		r.backup = backup

@@ -50,7 +50,7 @@ func createShared(dir, pattern string) (*os.File, error) {
 		prefix, suffix = pattern[:i], pattern[i+1:]
 	}
 	for range 10000 {
-		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10)+suffix)
+		name := filepath.Join(dir, prefix+randomDigits()+suffix)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
@@ -58,3 +58,7 @@ func createShared(dir, pattern string) (*os.File, error) {
 	}
 	return nil, &os.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.ErrExist}
 }
+
+// randomDigits is what replaces the "*" of a temporary file's pattern:
+// digits, which Recover's pattern for leftovers expects.
+func randomDigits() string { return strconv.FormatUint(uint64(rand.Uint32()), 10) }

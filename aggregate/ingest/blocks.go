@@ -191,7 +191,7 @@ func (r *reader) line(parser parse.LineParser, st *FileStats, file string, lineN
 		r.malformed(st, file, lineNo, line, err.Error())
 		return
 	}
-	if ms := r.rec.TimeMillis; ms < parse.MinTimeMillis || ms > parse.MaxTimeMillis {
+	if !parse.TimeInRange(r.rec.TimeMillis) {
 		r.malformed(st, file, lineNo, line, parse.ErrTimeOutOfRange.Error())
 		return
 	}

@@ -112,7 +112,7 @@ func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) (
 		if err == io.EOF {
 			break
 		}
-		if ms := r.rec.TimeMillis; err == nil && (ms < parse.MinTimeMillis || ms > parse.MaxTimeMillis) {
+		if err == nil && !parse.TimeInRange(r.rec.TimeMillis) {
 			err = &parse.SyntaxError{Msg: parse.ErrTimeOutOfRange.Error()}
 		}
 		if err != nil {
