@@ -23,6 +23,11 @@ type partitionDir struct {
 func (s *Set) partitionDir(table, date string) (string, error) {
 	tableDir := filepath.Join(s.dir, table)
 	staging := filepath.Join(s.dir, stagingDir)
+	if _, err := os.Stat(tableDir); os.IsNotExist(err) {
+		s.mu.Lock()
+		s.madeDirs = append(s.madeDirs, tableDir) // for Abort, if empty then
+		s.mu.Unlock()
+	}
 	for _, d := range []string{tableDir, staging} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", err

@@ -157,6 +157,33 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, stagingDir)); !os.IsNotExist(err) {
 		t.Errorf("abort left the staging directory (%v)", err)
 	}
+
+	// A first run that fails leaves no empty table directory behind,
+	// but one that held partitions before stays.
+	fresh := t.TempDir()
+	set, err = NewSet(fresh, []Format{CSV}, WithPartition(PartitionDay, day0, day0.Add(24*time.Hour-time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, _ = NewTable[winRow](set, "windows")
+	for i := range rows {
+		if err := tab.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := set.Dates(); err != nil { // as a run does before it commits: the partitions exist
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "windows")); err != nil {
+		t.Fatalf("no table directory before the abort: %v", err)
+	}
+	set.Abort()
+	if left, _ := os.ReadDir(fresh); len(left) != 0 {
+		t.Errorf("a failed first run left %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "windows")); err != nil {
+		t.Errorf("abort removed a table directory it did not make: %v", err)
+	}
 }
 
 func TestPartialDates(t *testing.T) {

@@ -36,6 +36,7 @@ type Set struct {
 	pending    []*pendingFile
 	retired    []*retiredFile
 	partitions []*partitionDir
+	madeDirs   []string // table directories this set created
 	covered    bool
 	gaps       []DateGap
 	fs         FS
@@ -401,6 +402,9 @@ func (s *Set) Abort() {
 	}
 	for _, p := range s.partitions {
 		p.cleanup()
+	}
+	for _, d := range s.madeDirs {
+		os.Remove(d) // a table directory this set made, if no partition got in
 	}
 	s.removeStaging()
 }
