@@ -344,3 +344,33 @@ func TestCoverableDates(t *testing.T) {
 		}
 	}
 }
+
+// TestSpooledPartitionsAreIdentical: partitions past a table's first
+// roomyParts have their Parquet rows spooled to disk and encoded at the
+// commit; the files must be byte for byte those of encoding as rows come,
+// and the spools must be gone.
+func TestSpooledPartitionsAreIdentical(t *testing.T) {
+	rows := genWindows(6000, 7, day0, 12) // twelve dates, keys across all of them
+	opt := WithPartition(PartitionDay, day0, day0.Add(12*24*time.Hour-time.Second))
+	run := func(roomy int) map[string]string {
+		defer func(r int) { roomyParts = r }(roomyParts)
+		roomyParts = roomy
+		dir := t.TempDir()
+		writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opt)
+		return tree(t, dir)
+	}
+	streamed, spooled := run(1000), run(2)
+	if len(spooled) < 24 || len(spooled) != len(streamed) {
+		t.Fatalf("%d files spooled, %d streamed", len(spooled), len(streamed))
+	}
+	for name, content := range streamed {
+		if spooled[name] != content {
+			t.Errorf("%s differs when spooled", name)
+		}
+	}
+	for name := range spooled {
+		if strings.Contains(name, "spool") {
+			t.Errorf("left behind: %s", name)
+		}
+	}
+}

@@ -393,6 +393,7 @@ func (s *Set) Abort() {
 	}
 	for _, t := range s.tables {
 		t.wait()
+		t.discard()
 	}
 	for i := len(s.pending) - 1; i >= 0; i-- {
 		s.pending[i].rollback()

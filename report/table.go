@@ -95,6 +95,7 @@ type part[T any] struct {
 	rows    int64
 	csv     *csvTable[T]
 	pq      *parquet.GenericWriter[T]
+	spool   *rowSpool[T] // rows for a Parquet file encoded at the commit
 	batch   []T
 	pqBytes int // row bytes in the Parquet row group being built
 	closers []func() error
@@ -356,7 +357,17 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	}
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {
-		pf, err := t.set.create(filepath.Join(dir, base+"."+string(f)))
+		path := filepath.Join(dir, base+"."+string(f))
+		if f == Parquet && date != "" && len(t.parts) >= roomyParts {
+			sp, err := newRowSpool[T](filepath.Join(dir, ".spool"))
+			if err != nil {
+				return nil, err
+			}
+			p.spool = sp
+			p.closers = append(p.closers, func() error { return t.encodeSpool(p, path) })
+			continue
+		}
+		pf, err := t.set.create(path)
 		if err != nil {
 			return nil, err
 		}
@@ -375,6 +386,37 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	return p, nil
 }
 
+// A Parquet writer holds ~90 KB of buffers and dictionaries before its
+// first row, and a partitioned table's rows come in key order, every key
+// across its dates, so every partition's writer stays open until the
+// commit: a year's backfill held over a thousand, hundreds of MiB. The
+// first roomyParts partitions of a table (a night's one or two dates)
+// are encoded as rows come; the rows of the others are spooled to disk
+// and encoded at the commit, one partition at a time.
+var roomyParts = 4 // a variable for tests
+
+// encodeSpool writes p's spooled rows as the Parquet file path, and
+// removes the spool.
+func (t *Table[T]) encodeSpool(p *part[T], path string) error {
+	sp := p.spool
+	p.spool = nil
+	defer sp.remove()
+	pf, err := t.set.create(path)
+	if err != nil {
+		return err
+	}
+	p.pq = parquet.NewGenericWriter[T](pf, t.pqOpts...)
+	err = sp.replay(func(row *T) error { return p.writeParquet(row, t.rowBytes(row)) })
+	if err == nil {
+		err = p.flushParquet()
+	}
+	if cerr := p.pq.Close(); err == nil {
+		err = cerr
+	}
+	p.pq, p.batch = nil, nil // let the collector have its buffers before the next partition's
+	return err
+}
+
 // write writes row, whose size is n bytes (see Table.rowBytes).
 func (p *part[T]) write(row *T, n int) error {
 	p.rows++
@@ -383,19 +425,28 @@ func (p *part[T]) write(row *T, n int) error {
 			return err
 		}
 	}
-	if p.pq != nil {
-		p.batch = append(p.batch, *row)
-		p.pqBytes += n
-		if p.pqBytes >= rowGroupBytes {
-			p.pqBytes = 0
-			if err := p.flushParquet(); err != nil {
-				return err
-			}
-			return p.pq.Flush() // ends the row group
+	switch {
+	case p.pq != nil:
+		return p.writeParquet(row, n)
+	case p.spool != nil:
+		return p.spool.add(row)
+	}
+	return nil
+}
+
+// writeParquet adds row, of n bytes, to the Parquet file.
+func (p *part[T]) writeParquet(row *T, n int) error {
+	p.batch = append(p.batch, *row)
+	p.pqBytes += n
+	if p.pqBytes >= rowGroupBytes {
+		p.pqBytes = 0
+		if err := p.flushParquet(); err != nil {
+			return err
 		}
-		if len(p.batch) == rowBatch {
-			return p.flushParquet()
-		}
+		return p.pq.Flush() // ends the row group
+	}
+	if len(p.batch) == rowBatch {
+		return p.flushParquet()
 	}
 	return nil
 }
@@ -417,6 +468,17 @@ func (t *Table[T]) rowBytes(row *T) int {
 		n += len(*(*string)(unsafe.Add(unsafe.Pointer(row), off)))
 	}
 	return n
+}
+
+// discard closes and removes an aborted table's spools (its files are
+// removed with the set's temporary files).
+func (t *Table[T]) discard() {
+	for _, p := range t.parts {
+		if p.spool != nil {
+			p.spool.remove()
+			p.spool = nil
+		}
+	}
 }
 
 // identity is the table's name and whether it is written flat, as
@@ -484,6 +546,7 @@ func (t *Table[T]) finish() error {
 // others read what the writer goroutine writes.
 type finisher interface {
 	identity() (name string, flat bool)
+	discard()
 	flush() error
 	wait()
 	finish() error
