@@ -63,6 +63,48 @@ type roleValue func(rec *Record) []byte
 
 func (r roleValue) find(rec *Record, dst [][]byte) [][]byte { return append(dst, dashless(r(rec))) }
 
+// fieldOrRole reads a named field that formats usually fill a role from
+// (remote_addr, c-ip, request.client_ip, ClientHost, ...): the field if
+// the format kept it as one, else the role.
+type fieldOrRole struct {
+	field recordField
+	role  roleValue
+}
+
+func (f fieldOrRole) find(rec *Record, dst [][]byte) [][]byte {
+	if v := dashless(rec.Field(f.field.name)); len(v) > 0 {
+		return append(dst, v)
+	}
+	return f.role.find(rec, dst)
+}
+
+// roleReaders read the roles a key could be logged in.
+var roleReaders = map[string]roleValue{
+	RoleRemoteAddr: func(rec *Record) []byte { return rec.RemoteAddr },
+	RoleUser:       func(rec *Record) []byte { return rec.User },
+	RoleMethod:     func(rec *Record) []byte { return rec.Method },
+	RoleProto:      func(rec *Record) []byte { return rec.Proto },
+	RoleReferer:    func(rec *Record) []byte { return rec.Referer },
+	RoleUserAgent:  func(rec *Record) []byte { return rec.UserAgent },
+}
+
+// roleReaderOf returns the reader of the role that formats fill from a
+// source of this name (defaultRoleNames, or the role's own name as a
+// --log-format variable spells it), or nil.
+func roleReaderOf(name string) roleValue {
+	for role, read := range roleReaders {
+		if strings.EqualFold(role, name) {
+			return read
+		}
+		for _, n := range defaultRoleNames[role] {
+			if strings.EqualFold(n, name) {
+				return read
+			}
+		}
+	}
+	return nil
+}
+
 // cookie reads one cookie, from a field the layout logged it in
 // ($cookie_NAME, %{NAME}C) or from a logged Cookie header.
 type cookie struct {
@@ -247,16 +289,20 @@ func compileKeySource(spec string) (keySource, error) {
 		// Formats keep these two headers in the record's roles, not as
 		// http_ fields (W3C cs(User-Agent), JSON request.headers, ...).
 		case "user-agent":
-			return roleValue(func(rec *Record) []byte { return rec.UserAgent }), nil
+			return roleReaders[RoleUserAgent], nil
 		case "referer", "referrer":
-			return roleValue(func(rec *Record) []byte { return rec.Referer }), nil
+			return roleReaders[RoleReferer], nil
 		}
 		return recordField{name: HeaderField(arg)}, nil
 	case "field":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: field needs a field name, as in field:api_key", spec)
 		}
-		return recordField{name: strings.ToLower(arg)}, nil
+		name := strings.ToLower(arg)
+		if role := roleReaderOf(name); role != nil {
+			return fieldOrRole{recordField{name}, role}, nil
+		}
+		return recordField{name: name}, nil
 	case "cookie":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: cookie needs a cookie name, as in cookie:session", spec)
@@ -267,7 +313,7 @@ func compileKeySource(spec string) (keySource, error) {
 			return nil, fmt.Errorf("key source %q: user takes no argument", spec)
 		}
 		// The authenticated user: CLF's third field, basic auth.
-		return roleValue(func(rec *Record) []byte { return rec.User }), nil
+		return roleReaders[RoleUser], nil
 	case "path":
 		return compilePathTemplate(spec, arg)
 	}

@@ -14,7 +14,9 @@ func TestKeySources(t *testing.T) {
 		User:   []byte("alice"),
 		// Formats keep these two headers as roles, not http_ fields.
 		UserAgent: []byte("app/1.0"),
-		Referer:   []byte("https://r/"),
+		// field: names that formats fill a role from read the role.
+		RemoteAddr: []byte("203.0.113.9"),
+		Referer:    []byte("https://r/"),
 		Fields: []Field{
 			{Name: "http_x_api_key", Value: []byte("hk")},
 			{Name: "http_cookie", Value: []byte("a=1; sid=c%3D9;+b=2")},
@@ -38,6 +40,11 @@ func TestKeySources(t *testing.T) {
 		{[]string{"path:/v1/keys/{key}/usage/x"}, ""}, // fewer
 		{[]string{"path:/v2/keys/{key}/*"}, ""},
 		{[]string{"field:Tenant"}, "t1"},
+		{[]string{"field:c-ip"}, "203.0.113.9"},
+		{[]string{"field:request.client_ip"}, "203.0.113.9"},
+		{[]string{"field:remote_addr"}, "203.0.113.9"},
+		{[]string{"field:ClientHost"}, "203.0.113.9"},
+		{[]string{"field:http_user_agent"}, "app/1.0"},
 		{[]string{"cookie:sid"}, "c=9"},
 		{[]string{"cookie:b"}, "2"},
 		{[]string{"cookie:none", "query:x"}, "2"},
