@@ -257,7 +257,9 @@ func sampleLines(head []byte, atEOF bool) [][]byte {
 			}
 			i = len(head)
 		}
-		l := bytes.TrimRight(head[:i], "\r")
+		// As the parse workers see it: NUL padding (a copytruncate
+		// hole) stripped, so a W3C log's first "#" is at its start.
+		l := bytes.TrimLeft(bytes.TrimRight(head[:i], "\r"), "\x00")
 		if i < len(head) {
 			head = head[i+1:]
 		} else {

@@ -40,7 +40,7 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 		if parse.IsParquet(head) {
 			return nil, true, r.columnarOK(in)
 		}
-		if atEOF && len(bytes.TrimSpace(head)) == 0 {
+		if atEOF && len(bytes.Trim(head, "\x00 \t\r\n\v\f")) == 0 { // blank, or only a hole
 			st.Format = "empty"
 			return func() parse.LineParser { return parse.Combined{} }, false, nil
 		}

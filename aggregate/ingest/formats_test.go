@@ -311,22 +311,33 @@ func TestTimesOutsideFourDigitYears(t *testing.T) {
 }
 
 // TestW3CLogWithBOM: an IIS log saved with a byte order mark before its
-// "#Software:" directive is detected and read like one without.
+// "#Software:" directive, or after a NUL hole, is detected and read like
+// one without.
 func TestW3CLogWithBOM(t *testing.T) {
 	log := "\xef\xbb\xbf#Software: Microsoft Internet Information Services 10.0\n" +
 		"#Fields: date time cs-method cs-uri-stem cs-uri-query sc-status\n" +
 		"2026-11-23 10:00:00 GET /v1/items api_key=k1 200\n" +
 		"2026-11-23 10:00:01 GET /v1/items api_key=k1 429\n"
-	cfg := autoConfig("query:api_key")
-	res, err := Run(context.Background(), []string{writeFile(t, t.TempDir(), "u_ex261123.log", []byte(log))}, cfg)
+	dir := t.TempDir()
+	// And one that starts with a copytruncate hole, and one that is only a
+	// hole (empty, not a log of no known format).
+	hole := strings.Repeat("\x00", 100_000)
+	paths := []string{writeFile(t, dir, "u_ex261123.log", []byte(log)), writeFile(t, dir, "hole.log", []byte(hole+log[3:])),
+		writeFile(t, dir, "only-hole.log", []byte(hole))}
+	res, err := Run(context.Background(), paths, autoConfig("query:api_key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Close()
-	if f := res.Files[0]; f.Format != "w3c" || f.Parsed != 2 || f.Malformed != 0 {
-		t.Errorf("stats %+v", f)
+	for _, f := range res.Files[:2] {
+		if f.Format != "w3c" || f.Parsed != 2 || f.Malformed != 0 {
+			t.Errorf("stats %+v", f)
+		}
 	}
-	if got := keyRequests(t, res.Source); got["k1"] != 2 {
+	if f := res.Files[2]; f.Format != "empty" {
+		t.Errorf("a file of NULs: stats %+v", f)
+	}
+	if got := keyRequests(t, res.Source); got["k1"] != 4 {
 		t.Errorf("keys %v", got)
 	}
 }
