@@ -1,10 +1,12 @@
 package parse
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // Skipped is a path ExpandPaths found but left out, and why.
@@ -34,8 +36,16 @@ func ExpandPaths(args []string) (paths []string, skipped []Skipped, err error) {
 	e := expansion{files: map[fileID]string{}, listed: map[fileID]bool{}, dirs: map[fileID]string{}}
 	for _, arg := range args {
 		if arg == "-" {
-			if !e.stdin {
-				e.stdin = true
+			if e.stdin {
+				e.skipped = append(e.skipped, Skipped{Path: arg, Reason: "standard input, named again"})
+				continue
+			}
+			e.stdin = true
+			// Standard input redirected from a file is that file, which
+			// may be named too ("- a.log < a.log").
+			if st, err := os.Stdin.Stat(); err == nil && st.Mode().IsRegular() {
+				e.addFile(arg, st)
+			} else {
 				e.paths = append(e.paths, arg)
 			}
 			continue
@@ -140,6 +150,8 @@ func (e *expansion) walk(dir string, st os.FileInfo, found *[]foundFile) error {
 		switch {
 		case err != nil && os.IsNotExist(err):
 			e.skipped = append(e.skipped, Skipped{Path: p, Reason: "a dangling symbolic link"})
+		case err != nil && errors.Is(err, syscall.ELOOP):
+			e.skipped = append(e.skipped, Skipped{Path: p, Reason: "a loop of symbolic links"})
 		case err != nil:
 			return err
 		case st.IsDir():

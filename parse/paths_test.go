@@ -36,6 +36,7 @@ func TestExpandPaths(t *testing.T) {
 	must(syscall.Mkfifo(j("d/fifo"), 0o644))         // skipped: a walk must not block on it
 	must(os.Symlink(j("b/2.log"), j("d/x/two.log"))) // the same file as b/2.log
 	must(os.Symlink("real.log", j("e/current.log"))) // listed as real.log, though it sorts first
+	must(os.Symlink("loop", j("e/loop")))            // a link to itself: skipped, not fatal
 
 	for _, c := range []struct {
 		name    string
@@ -46,7 +47,7 @@ func TestExpandPaths(t *testing.T) {
 		{"directory, glob, stdin, a file named again",
 			[]string{j("b"), j("*.log"), "-", j("b/1.log"), "-"},
 			[]string{j("b/1.log"), j("b/2.log"), j("a.log"), "-"},
-			[]string{j("b/1.log") + ": the same file as " + j("b/1.log")}},
+			[]string{j("b/1.log") + ": the same file as " + j("b/1.log"), "-: standard input, named again"}},
 		{"a link to a directory is walked",
 			[]string{j("blink")},
 			[]string{j("blink/1.log"), j("blink/2.log")}, nil},
@@ -64,7 +65,7 @@ func TestExpandPaths(t *testing.T) {
 				j("d/x/up") + ": the same directory as " + j("d"), j("d/x/two.log") + ": the same file as " + j("b/2.log")}},
 		{"a file is listed under its own name, not a link's",
 			[]string{j("e")}, []string{j("e/real.log")},
-			[]string{j("e/current.log") + ": the same file as " + j("e/real.log")}},
+			[]string{j("e/loop") + ": a loop of symbolic links", j("e/current.log") + ": the same file as " + j("e/real.log")}},
 		{"a FIFO named on the command line is an input",
 			[]string{j("d/fifo")}, []string{j("d/fifo")}, nil},
 	} {
@@ -82,6 +83,21 @@ func TestExpandPaths(t *testing.T) {
 		if strings.Join(sk, "\n") != strings.Join(c.skipped, "\n") {
 			t.Errorf("%s: skipped\n%s\nwant\n%s", c.name, strings.Join(sk, "\n"), strings.Join(c.skipped, "\n"))
 		}
+	}
+
+	// Standard input redirected from a file is that file; "-" twice is
+	// read once.
+	stdin := os.Stdin
+	defer func() { os.Stdin = stdin }()
+	f, err := os.Open(j("a.log"))
+	must(err)
+	defer f.Close()
+	os.Stdin = f
+	got, skipped, err := ExpandPaths([]string{"-", j("a.log"), "-"})
+	must(err)
+	if len(got) != 1 || got[0] != "-" || len(skipped) != 2 ||
+		skipped[0] != (Skipped{j("a.log"), "the same file as -"}) || skipped[1] != (Skipped{"-", "standard input, named again"}) {
+		t.Errorf("stdin from a.log, a.log, stdin: %q, skipped %v", got, skipped)
 	}
 
 	if _, _, err := ExpandPaths([]string{j("missing*.log")}); err == nil {
