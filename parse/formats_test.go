@@ -200,6 +200,14 @@ func TestW3CTable(t *testing.T) {
 		// appended) is UTC, as W3C times are by default.
 		{"iis block", `#Fields: date time cs-method cs-uri-stem sc-status`, nil, true},
 		{"iis after oracle", `2015-01-13 00:32:17 GET /x 200`, &want{time: "2015-01-13T00:32:17Z", method: "GET", target: "/x", status: 200}, false},
+		// An offset declared after #Fields holds for its block only: a
+		// block starting with #Software is UTC unless it says otherwise.
+		{"fields first", `#Fields: date time cs-method cs-uri-stem sc-status`, nil, true},
+		{"offset after fields", `#GMT-Offset: -0500`, nil, true},
+		{"offset applies", `2026-11-02 10:00:00 GET /a 200`, &want{time: "2026-11-02T15:00:00Z", method: "GET", target: "/a", status: 200}, false},
+		{"next block", `#Software: Microsoft Internet Information Services 10.0`, nil, true},
+		{"its fields", `#Fields: date time cs-method cs-uri-stem sc-status`, nil, true},
+		{"utc again", `2026-11-02 10:00:00 GET /b 200`, &want{time: "2026-11-02T10:00:00Z", method: "GET", target: "/b", status: 200}, false},
 	})
 	cf := "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query"
 	runCases(t, NewW3C(), []formatCase{

@@ -22,6 +22,7 @@ type W3C struct {
 	// (an Oracle Web Cache log, then an IIS one) must not carry the
 	// offset of an earlier block.
 	offsetSet bool
+	sawFields bool // a "#Fields:" came in the current header block
 	slots     roleSlots
 	scratch   []byte
 	vals      [][]byte
@@ -70,11 +71,19 @@ func (p *W3C) header(line []byte) error {
 	text := string(line[1:])
 	name, val, _ := strings.Cut(text, ":")
 	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "version", "software", "date", "start-date":
+		// Once a block's #Fields came, one of these starts the next
+		// block (a restart, an appended log): its offset, if any, is
+		// declared anew, wherever among its directives.
+		if p.sawFields {
+			p.gmtOffset, p.offsetSet, p.sawFields = 0, false, false
+		}
 	case "fields":
 		if !p.offsetSet {
 			p.gmtOffset = 0
 		}
 		p.offsetSet = false
+		p.sawFields = true
 		p.cols = p.cols[:0]
 		p.haveTime = false
 		hasDate := false
