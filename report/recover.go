@@ -18,9 +18,10 @@ type Recovery struct {
 }
 
 // Recover cleans up after a run that was killed without a chance to clean
-// up (SIGKILL, a crash, power loss), which can leave temporary files and,
-// if it died while renaming its set into place, a mix of new and previous
-// report files. Call it only while holding the directory's Lock.
+// up (SIGKILL, a crash, power loss), which can leave temporary files, the
+// staging directory of its partitions and, if it died while renaming its
+// set into place, a mix of new and previous report files. Call it only
+// while holding the directory's Lock.
 //
 // The manifest is renamed last, so a manifest temporary file still present
 // means the dead run had not finished installing: every backup is renamed
@@ -69,6 +70,16 @@ func Recover(dir string) (Recovery, error) {
 			return rec, err
 		}
 		rec.Removed = append(rec.Removed, p)
+	}
+	// Partitions the dead run wrote aside, and their spools (which can
+	// be hundreds of MiB): no run is using them, since the caller holds
+	// the lock.
+	staging := filepath.Join(dir, stagingDir)
+	if _, err := os.Lstat(staging); err == nil {
+		if err := os.RemoveAll(staging); err != nil {
+			return rec, err
+		}
+		rec.Removed = append(rec.Removed, staging)
 	}
 	return rec, nil
 }

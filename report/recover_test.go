@@ -106,3 +106,26 @@ func TestRecoverIgnoresOtherFiles(t *testing.T) {
 		t.Errorf("left %v", got)
 	}
 }
+
+// TestRecoverRemovesStaging: a run killed while writing partitions leaves
+// them, and their row spools, in the staging directory; the next run's
+// Recover (under the lock, so no run is using it) removes it.
+func TestRecoverRemovesStaging(t *testing.T) {
+	dir := t.TempDir()
+	part := filepath.Join(dir, stagingDir, "windows.date=2026-11-23.tmp-1")
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(part, ".spool"), make([]byte, 1<<20), 0o644)
+	os.WriteFile(filepath.Join(dir, "windows.csv"), []byte("kept"), 0o644)
+	rec, err := Recover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Removed) != 1 || rec.Removed[0] != filepath.Join(dir, stagingDir) {
+		t.Errorf("recovery %+v: want the staging directory removed", rec)
+	}
+	if got := keys(snapshot(t, dir)); strings.Join(got, " ") != "windows.csv" {
+		t.Errorf("left %v", got)
+	}
+}
