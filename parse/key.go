@@ -3,6 +3,7 @@ package parse
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -88,21 +89,21 @@ var roleReaders = map[string]roleValue{
 	RoleUserAgent:  func(rec *Record) []byte { return rec.UserAgent },
 }
 
-// roleReaderOf returns the reader of the role that formats fill from a
-// source of this name (defaultRoleNames, or the role's own name as a
-// --log-format variable spells it), or nil.
-func roleReaderOf(name string) roleValue {
-	for role, read := range roleReaders {
-		if strings.EqualFold(role, name) {
-			return read
+// fieldSource reads the record field name, or, where formats fill a role
+// from a source of that name (defaultRoleNames, or the role's own name
+// as a --log-format variable spells it), the field if the format kept
+// one and else the role.
+func fieldSource(name string) keySource {
+	for _, role := range roleNames { // in a fixed order
+		read, ok := roleReaders[role]
+		if !ok {
+			continue
 		}
-		for _, n := range defaultRoleNames[role] {
-			if strings.EqualFold(n, name) {
-				return read
-			}
+		if strings.EqualFold(role, name) || slices.ContainsFunc(defaultRoleNames[role], func(n string) bool { return strings.EqualFold(n, name) }) {
+			return fieldOrRole{recordField{name}, read}
 		}
 	}
-	return nil
+	return recordField{name: name}
 }
 
 // cookie reads one cookie, from a field the layout logged it in
@@ -285,24 +286,15 @@ func compileKeySource(spec string) (keySource, error) {
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: header needs a header name, as in header:X-Api-Key", spec)
 		}
-		switch strings.ToLower(arg) {
-		// Formats keep these two headers in the record's roles, not as
-		// http_ fields (W3C cs(User-Agent), JSON request.headers, ...).
-		case "user-agent":
-			return roleReaders[RoleUserAgent], nil
-		case "referer", "referrer":
-			return roleReaders[RoleReferer], nil
-		}
-		return recordField{name: HeaderField(arg)}, nil
+		// Formats keep some headers in the record's roles, not as http_
+		// fields (the user agent and referer: W3C cs(User-Agent), JSON
+		// request.headers, ...).
+		return fieldSource(HeaderField(arg)), nil
 	case "field":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: field needs a field name, as in field:api_key", spec)
 		}
-		name := strings.ToLower(arg)
-		if role := roleReaderOf(name); role != nil {
-			return fieldOrRole{recordField{name}, role}, nil
-		}
-		return recordField{name: name}, nil
+		return fieldSource(strings.ToLower(arg)), nil
 	case "cookie":
 		if arg == "" {
 			return nil, fmt.Errorf("key source %q: cookie needs a cookie name, as in cookie:session", spec)

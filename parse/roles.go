@@ -80,7 +80,7 @@ var defaultRoleNames = map[string][]string{
 	RoleProto:     {"server_protocol", "request.proto", "RequestProtocol", "protocol", "proto", "cs_protocol_version", "request_proto"},
 	RoleStatus:    {"status", "DownstreamStatus", "sc_status", "sc-status", "elb_status_code", "status_code"},
 	RoleBytes:     {"body_bytes_sent", "bytes_sent", "size", "DownstreamContentSize", "sc_bytes", "sc-bytes", "sent_bytes", "bytes"},
-	RoleReferer:   {"http_referer", "request.headers.Referer", "request_Referer", "referer", "referrer", "cs_referer", "cs_referrer"},
+	RoleReferer:   {"http_referer", "request.headers.Referer", "request_Referer", "referer", "referrer", "cs_referer", "cs_referrer", "http_referrer"},
 	RoleUserAgent: {"http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent", "cs_user_agent", "useragent"},
 }
 
