@@ -2,17 +2,18 @@ package report
 
 import (
 	"errors"
+	"fmt"
 
 	"golang.org/x/sys/unix"
 )
 
-// exchange atomically swaps the names tmp and final (renameat2
-// RENAME_EXCHANGE); on a file system without it, it falls back to two
-// renames.
-func exchange(tmp, final string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_EXCHANGE)
+// exchange atomically swaps the names path1 and path2 (renameat2
+// RENAME_EXCHANGE); on a file system without it, it fails with
+// errors.ErrUnsupported.
+func exchange(path1, path2 string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, path1, unix.AT_FDCWD, path2, unix.RENAME_EXCHANGE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
-		return renameAside(tmp, final)
+		return fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
 	}
 	return err
 }

@@ -2,6 +2,7 @@
 
 package report
 
-// exchange replaces final by tmp; without an atomic exchange it takes two
-// renames.
-func exchange(tmp, final string) error { return renameAside(tmp, final) }
+import "errors"
+
+// exchange would swap two names atomically; only Linux has that.
+func exchange(path1, path2 string) error { return errors.ErrUnsupported }

@@ -29,8 +29,12 @@ type faultFS struct {
 	rename     int
 	vanishDir  string // removed (with its contents) at the vanish-th create
 	vanish     int
+	syncDirErr error // returned by the syncDir-th SyncDir (1-based)
+	syncDir    int
+	mkdirErr   error // returned by every MkdirTemp
 	creates    int
 	renames    int
+	syncDirs   int
 }
 
 func (f *faultFS) CreateTemp(dir, pattern string) (File, error) {
@@ -54,6 +58,21 @@ func (f *faultFS) Rename(oldpath, newpath string) error {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: f.renameErr}
 	}
 	return f.OSFS.Rename(oldpath, newpath)
+}
+
+func (f *faultFS) MkdirTemp(dir, pattern string) (string, error) {
+	if f.mkdirErr != nil {
+		return "", &os.PathError{Op: "mkdirtemp", Path: filepath.Join(dir, pattern), Err: f.mkdirErr}
+	}
+	return f.OSFS.MkdirTemp(dir, pattern)
+}
+
+func (f *faultFS) SyncDir(name string) error {
+	f.syncDirs++
+	if f.syncDirErr != nil && f.syncDirs == f.syncDir {
+		return &os.PathError{Op: "sync", Path: name, Err: f.syncDirErr}
+	}
+	return f.OSFS.SyncDir(name)
 }
 
 type faultFile struct {

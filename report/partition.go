@@ -1,8 +1,9 @@
 package report
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 )
 
@@ -15,6 +16,7 @@ const stagingDir = ".keyrate-staging"
 
 // partitionDir is one partition being written aside.
 type partitionDir struct {
+	fs         FS
 	tmp, final string
 	done       bool
 }
@@ -23,26 +25,22 @@ type partitionDir struct {
 func (s *Set) partitionDir(table, date string) (string, error) {
 	tableDir := filepath.Join(s.dir, table)
 	staging := filepath.Join(s.dir, stagingDir)
-	if _, err := os.Stat(tableDir); os.IsNotExist(err) {
+	if _, err := s.fs.Stat(tableDir); errors.Is(err, fs.ErrNotExist) {
 		s.mu.Lock()
 		s.madeDirs = append(s.madeDirs, tableDir) // for Abort, if empty then
 		s.mu.Unlock()
 	}
 	for _, d := range []string{tableDir, staging} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := s.fs.MkdirAll(d, 0o755); err != nil {
 			return "", err
 		}
 	}
-	tmp, err := os.MkdirTemp(staging, table+".date="+date+".tmp-")
+	tmp, err := s.fs.MkdirTemp(staging, table+".date="+date+".tmp-")
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
-		return "", err
-	}
 	s.mu.Lock()
-	s.partitions = append(s.partitions, &partitionDir{tmp: tmp, final: filepath.Join(tableDir, "date="+date)})
+	s.partitions = append(s.partitions, &partitionDir{fs: s.fs, tmp: tmp, final: filepath.Join(tableDir, "date="+date)})
 	s.mu.Unlock()
 	return tmp, nil
 }
@@ -50,7 +48,7 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 // removeStaging removes the staging directory if no run is using it.
 func (s *Set) removeStaging() {
 	if len(s.partitions) > 0 {
-		os.Remove(filepath.Join(s.dir, stagingDir)) // fails, harmlessly, unless empty
+		s.fs.Remove(filepath.Join(s.dir, stagingDir)) // fails, harmlessly, unless empty
 	}
 }
 
@@ -60,55 +58,52 @@ func (s *Set) removeStaging() {
 // old one is renamed aside first, leaving a moment with no partition but
 // never a mixed or half-written one.
 func (p *partitionDir) swap() error {
-	if err := syncDir(p.tmp); err != nil {
+	if err := p.fs.SyncDir(p.tmp); err != nil {
 		return fmt.Errorf("%s: %w", p.final, err)
 	}
-	if err := syncDir(filepath.Dir(p.tmp)); err != nil {
+	if err := p.fs.SyncDir(filepath.Dir(p.tmp)); err != nil {
 		return fmt.Errorf("%s: %w", p.final, err)
 	}
-	if _, err := os.Lstat(p.final); os.IsNotExist(err) {
-		if err := os.Rename(p.tmp, p.final); err != nil {
+	if _, err := p.fs.Lstat(p.final); errors.Is(err, fs.ErrNotExist) {
+		if err := p.fs.Rename(p.tmp, p.final); err != nil {
 			return err
 		}
-	} else if err := exchange(p.tmp, p.final); err != nil {
+	} else if err := swapNames(p.fs, p.tmp, p.final); err != nil {
 		return fmt.Errorf("replacing %s: %w", p.final, err)
 	}
 	p.done = true
-	// After an exchange p.tmp holds the old partition.
-	os.RemoveAll(p.tmp)
-	return syncDir(filepath.Dir(p.final))
+	// After the swap p.tmp holds the old partition.
+	p.fs.RemoveAll(p.tmp)
+	return p.fs.SyncDir(filepath.Dir(p.final))
 }
 
 // cleanup removes the aside directory unless it was swapped in.
 func (p *partitionDir) cleanup() {
 	if !p.done {
 		p.done = true
-		os.RemoveAll(p.tmp)
+		p.fs.RemoveAll(p.tmp)
 	}
+}
+
+// swapNames exchanges tmp and final, atomically where fsys can.
+func swapNames(fsys FS, tmp, final string) error {
+	if err := fsys.Exchange(tmp, final); !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return renameAside(fsys, tmp, final)
 }
 
 // renameAside replaces final by tmp with two renames: final moves to a
 // hidden name (then removed by the caller through tmp's name) and tmp
 // takes its place.
-func renameAside(tmp, final string) error {
+func renameAside(fsys FS, tmp, final string) error {
 	old := tmp + ".old"
-	if err := os.Rename(final, old); err != nil {
+	if err := fsys.Rename(final, old); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Rename(old, final) // put the old partition back
+	if err := fsys.Rename(tmp, final); err != nil {
+		fsys.Rename(old, final) // put the old partition back
 		return err
 	}
-	return os.Rename(old, tmp)
-}
-
-// syncDir flushes a directory's entries to stable storage, so that a
-// rename survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsys.Rename(old, tmp)
 }

@@ -2,10 +2,12 @@ package report
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -186,6 +188,52 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 	}
 }
 
+// TestPartitionFaultsLeaveOldData: the partitions' directories are made
+// and synced through the set's FS too, so their faults reach a commit,
+// which then leaves the previous reports as they were.
+func TestPartitionFaultsLeaveOldData(t *testing.T) {
+	night := WithPartition(PartitionDay, day0, day0.Add(2*24*time.Hour-time.Second))
+	for _, c := range []struct {
+		name string
+		fs   *faultFS
+		want string
+	}{
+		{"partition directory cannot be made", &faultFS{mkdirErr: syscall.EROFS}, "read-only file system"},
+		{"partition directory sync fails", &faultFS{syncDirErr: syscall.EIO, syncDir: 1}, "input/output error"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeSet(t, dir, genWindows(500, 2, day0, 2), night)
+			before := tree(t, dir)
+			set, err := NewSetFS(dir, []Format{CSV, Parquet}, c.fs, night)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tab, err := NewTable[winRow](set, "windows")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := genWindows(100, 1, day0, 2)
+			for i := range rows {
+				if err = tab.Write(&rows[i]); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = set.Commit(context.Background(), map[string]int{"rows": len(rows)})
+			} else {
+				set.Abort()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want %q", err, c.want)
+			}
+			if after := tree(t, dir); !maps.Equal(after, before) {
+				t.Errorf("after the failure: %v, want the previous %v", keysOf(after), keysOf(before))
+			}
+		})
+	}
+}
+
 func TestPartialDates(t *testing.T) {
 	at := func(d int, hms string) time.Time {
 		tm, err := time.Parse("15:04:05", hms)
@@ -278,9 +326,9 @@ func TestRenameAside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for name, swap := range map[string]func(string, string) error{"renameAside": renameAside, "exchange": exchange} {
+	for name, swap := range map[string]func(FS, string, string) error{"renameAside": renameAside, "swapNames": swapNames} {
 		before, _ := os.ReadFile(filepath.Join(final, "f"))
-		if err := swap(tmp, final); err != nil {
+		if err := swap(OSFS{}, tmp, final); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		now, _ := os.ReadFile(filepath.Join(final, "f"))

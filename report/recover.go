@@ -27,9 +27,12 @@ type Recovery struct {
 // means the dead run had not finished installing: every backup is renamed
 // back over its report, restoring the previous set. Otherwise the new set
 // was complete and backups are merely deleted.
-func Recover(dir string) (Recovery, error) {
+func Recover(dir string) (Recovery, error) { return RecoverFS(dir, OSFS{}) }
+
+// RecoverFS is Recover working through fsys.
+func RecoverFS(dir string, fsys FS) (Recovery, error) {
 	var rec Recovery
-	ents, err := os.ReadDir(dir)
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return rec, err
 	}
@@ -52,21 +55,21 @@ func Recover(dir string) (Recovery, error) {
 	for _, name := range backups {
 		p := filepath.Join(dir, name)
 		final := filepath.Join(dir, leftover.FindStringSubmatch(name)[1])
-		if unfinished && !sameFile(p, final) {
-			if err := os.Rename(p, final); err != nil {
+		if unfinished && !sameFile(fsys, p, final) {
+			if err := fsys.Rename(p, final); err != nil {
 				return rec, err
 			}
 			rec.Restored = append(rec.Restored, final)
 			continue
 		}
-		if err := os.Remove(p); err != nil {
+		if err := fsys.Remove(p); err != nil {
 			return rec, err
 		}
 		rec.Removed = append(rec.Removed, p)
 	}
 	for _, name := range temps {
 		p := filepath.Join(dir, name)
-		if err := os.Remove(p); err != nil {
+		if err := fsys.Remove(p); err != nil {
 			return rec, err
 		}
 		rec.Removed = append(rec.Removed, p)
@@ -75,8 +78,8 @@ func Recover(dir string) (Recovery, error) {
 	// be hundreds of MiB): no run is using them, since the caller holds
 	// the lock.
 	staging := filepath.Join(dir, stagingDir)
-	if _, err := os.Lstat(staging); err == nil {
-		if err := os.RemoveAll(staging); err != nil {
+	if _, err := fsys.Lstat(staging); err == nil {
+		if err := fsys.RemoveAll(staging); err != nil {
 			return rec, err
 		}
 		rec.Removed = append(rec.Removed, staging)
@@ -100,8 +103,8 @@ func (r Recovery) String() string {
 // just before the run died, whose report was not replaced yet. (Renaming
 // one link over another of the same file does nothing, so it must be
 // removed instead.)
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
+func sameFile(fsys FS, a, b string) bool {
+	sa, err1 := fsys.Stat(a)
+	sb, err2 := fsys.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -126,14 +125,14 @@ func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
 	return NewSetFS(dir, formats, OSFS{}, opts...)
 }
 
-// NewSetFS is NewSet writing its files through fsys, the seam that fault
-// tests use to make writes, syncs and renames fail.
+// NewSetFS is NewSet working through fsys, the seam that fault tests
+// use to make writes, syncs and renames fail.
 func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, error) {
-	s := &Set{dir: dir, formats: formats, fs: fsys}
+	s := &Set{dir: dir, formats: formats, fs: &serialFS{fs: fsys}}
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	s.parquetOptions = []parquet.WriterOption{
@@ -405,7 +404,7 @@ func (s *Set) Abort() {
 		p.cleanup()
 	}
 	for _, d := range s.madeDirs {
-		os.Remove(d) // a table directory this set made, if no partition got in
+		s.fs.Remove(d) // a table directory this set made, if no partition got in
 	}
 	s.removeStaging()
 }

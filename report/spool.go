@@ -6,25 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 // rowSpool keeps a partition's rows on disk until its Parquet file is
 // encoded (see roomyParts): gob records in a file of the partition's
 // staging directory, so an aborted set removes it with the partition.
 type rowSpool[T any] struct {
-	f   *os.File
-	bw  *bufio.Writer
-	enc *gob.Encoder
+	fs     FS
+	f      File
+	closed bool
+	bw     *bufio.Writer
+	enc    *gob.Encoder
 }
 
-func newRowSpool[T any](path string) (*rowSpool[T], error) {
-	f, err := os.Create(path)
+func newRowSpool[T any](fsys FS, dir string) (*rowSpool[T], error) {
+	f, err := fsys.CreateTemp(dir, ".spool-*")
 	if err != nil {
 		return nil, err
 	}
 	bw := bufio.NewWriterSize(f, 4<<10)
-	return &rowSpool[T]{f: f, bw: bw, enc: gob.NewEncoder(bw)}, nil
+	return &rowSpool[T]{fs: fsys, f: f, bw: bw, enc: gob.NewEncoder(bw)}, nil
 }
 
 func (s *rowSpool[T]) add(row *T) error {
@@ -39,10 +40,16 @@ func (s *rowSpool[T]) replay(fn func(*T) error) error {
 	if err := s.bw.Flush(); err != nil {
 		return fmt.Errorf("spooling rows to %s: %w", s.f.Name(), err)
 	}
-	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+	s.closed = true
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("spooling rows to %s: %w", s.f.Name(), err)
+	}
+	r, err := s.fs.Open(s.f.Name())
+	if err != nil {
 		return err
 	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(s.f, 64<<10))
+	defer r.Close()
+	dec := gob.NewDecoder(bufio.NewReaderSize(r, 64<<10))
 	var row T
 	for {
 		row = *new(T) // gob leaves fields absent from a record as they were
@@ -59,6 +66,8 @@ func (s *rowSpool[T]) replay(fn func(*T) error) error {
 }
 
 func (s *rowSpool[T]) remove() {
-	s.f.Close()
-	os.Remove(s.f.Name())
+	if !s.closed {
+		s.f.Close()
+	}
+	s.fs.Remove(s.f.Name())
 }

@@ -359,7 +359,7 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	for _, f := range t.set.formats {
 		path := filepath.Join(dir, base+"."+string(f))
 		if f == Parquet && date != "" && len(t.parts) >= roomyParts {
-			sp, err := newRowSpool[T](filepath.Join(dir, ".spool"))
+			sp, err := newRowSpool[T](t.set.fs, dir)
 			if err != nil {
 				return nil, err
 			}
