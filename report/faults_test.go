@@ -166,6 +166,10 @@ func TestOutputFaultsLeavePreviousSet(t *testing.T) {
 		// versions: those must be rolled back.
 		{"third rename fails", func(string) *faultFS { return &faultFS{renameErr: syscall.EIO, rename: 3} }, "input/output error"},
 		{"manifest rename fails", func(string) *faultFS { return &faultFS{renameErr: syscall.ENOSPC, rename: 5} }, "no space left"},
+		// A rename is not durable until its directory is synced: a
+		// failing sync fails the commit, before or after the manifest.
+		{"directory sync fails", func(string) *faultFS { return &faultFS{syncDirErr: syscall.EIO, syncDir: 1} }, "input/output error"},
+		{"directory sync after the manifest fails", func(string) *faultFS { return &faultFS{syncDirErr: syscall.EIO, syncDir: 2} }, "input/output error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ type Set struct {
 	retired    []*retiredFile
 	partitions []*partitionDir
 	madeDirs   []string // table directories this set created
+	manifest   *pendingFile
 	covered    bool
 	gaps       []DateGap
 	fs         FS
@@ -290,7 +291,8 @@ type LateFigures interface{ RecordLateFigures() }
 // Commit finishes every table and writes manifest (if not nil) as
 // manifest.json, syncs every file, then moves everything into place: each
 // day partition is swapped in atomically, then the flat files are renamed
-// in, the manifest last; a previous run's file of a table in a format
+// in, the manifest last, each group's directory synced after its renames;
+// a previous run's file of a table in a format
 // this set does not write (windows.parquet after --output csv) goes too,
 // so the directory never holds a mix of two runs' reports. On error,
 // temporary files and partitions not yet swapped are removed and flat
@@ -335,6 +337,7 @@ func (s *Set) commit(ctx context.Context, manifest any) error {
 		if err != nil {
 			return err
 		}
+		s.manifest = pf
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(manifest); err != nil {
@@ -370,15 +373,28 @@ func (s *Set) commit(ctx context.Context, manifest any) error {
 			return err
 		}
 	}
-	// The manifest was appended last, so it is renamed last.
 	for _, pf := range s.pending {
-		if !inStaging(pf) {
+		if !inStaging(pf) && pf != s.manifest {
 			if err := pf.install(); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	// A rename is durable only once its directory is synced. The tables'
+	// renames (and retirements) are, before the manifest that says they
+	// are complete is renamed in: after a crash, either the manifest's
+	// temporary file is still there (Recover restores the previous set)
+	// or every table file is the new one.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return err
+	}
+	if s.manifest == nil {
+		return nil
+	}
+	if err := s.manifest.install(); err != nil {
+		return err
+	}
+	return s.fs.SyncDir(s.dir)
 }
 
 // Abort removes every temporary file and partition not yet swapped in and
