@@ -393,6 +393,10 @@ func TestCoverableDates(t *testing.T) {
 	}
 }
 
+// withRoomyParts sets how many partitions of a table are encoded as rows
+// come (options.roomyParts).
+func withRoomyParts(n int) Option { return func(o *options) { o.roomyParts = n } }
+
 // TestSpooledPartitionsAreIdentical: partitions past a table's first
 // roomyParts have their Parquet rows spooled to disk and encoded at the
 // commit; the files must be byte for byte those of encoding as rows come,
@@ -401,10 +405,8 @@ func TestSpooledPartitionsAreIdentical(t *testing.T) {
 	rows := genWindows(6000, 7, day0, 12) // twelve dates, keys across all of them
 	opt := WithPartition(PartitionDay, day0, day0.Add(12*24*time.Hour-time.Second))
 	run := func(roomy int) map[string]string {
-		defer func(r int) { roomyParts = r }(roomyParts)
-		roomyParts = roomy
 		dir := t.TempDir()
-		writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opt)
+		writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opt, withRoomyParts(roomy))
 		return tree(t, dir)
 	}
 	streamed, spooled := run(1000), run(2)

@@ -51,7 +51,19 @@ type options struct {
 	partition    Partition
 	first, last  time.Time // the input's time range; zero when unknown
 	unsorted     bool
+	// roomyParts is how many partitions of a table are encoded as rows
+	// come. A Parquet writer holds ~90 KB of buffers and dictionaries
+	// before its first row, and a partitioned table's rows come in key
+	// order, every key across its dates, so every partition's writer
+	// stays open until the commit: a year's backfill held over a
+	// thousand, hundreds of MiB. The first roomyParts partitions of a
+	// table (a night's one or two dates) are encoded as rows come; the
+	// rows of the others are spooled to disk and encoded at the commit,
+	// one partition at a time. Tests lower it.
+	roomyParts int
 }
+
+const defaultRoomyParts = 4
 
 // Option configures a Set.
 type Option func(*options)
@@ -130,6 +142,7 @@ func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
 // use to make writes, syncs and renames fail.
 func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, error) {
 	s := &Set{dir: dir, formats: formats, fs: &serialFS{fs: fsys}}
+	s.opts.roomyParts = defaultRoomyParts
 	for _, o := range opts {
 		o(&s.opts)
 	}

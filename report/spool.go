@@ -9,8 +9,9 @@ import (
 )
 
 // rowSpool keeps a partition's rows on disk until its Parquet file is
-// encoded (see roomyParts): gob records in a file of the partition's
-// staging directory, so an aborted set removes it with the partition.
+// encoded (see options.roomyParts): gob records in a file of the
+// partition's staging directory, so an aborted set removes it with the
+// partition.
 type rowSpool[T any] struct {
 	fs     FS
 	f      File

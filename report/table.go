@@ -358,7 +358,7 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {
 		path := filepath.Join(dir, base+"."+string(f))
-		if f == Parquet && date != "" && len(t.parts) >= roomyParts {
+		if f == Parquet && date != "" && len(t.parts) >= t.set.opts.roomyParts {
 			sp, err := newRowSpool[T](t.set.fs, dir)
 			if err != nil {
 				return nil, err
@@ -385,15 +385,6 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	t.parts[date] = p
 	return p, nil
 }
-
-// A Parquet writer holds ~90 KB of buffers and dictionaries before its
-// first row, and a partitioned table's rows come in key order, every key
-// across its dates, so every partition's writer stays open until the
-// commit: a year's backfill held over a thousand, hundreds of MiB. The
-// first roomyParts partitions of a table (a night's one or two dates)
-// are encoded as rows come; the rows of the others are spooled to disk
-// and encoded at the commit, one partition at a time.
-var roomyParts = 4 // a variable for tests
 
 // encodeSpool writes p's spooled rows as the Parquet file path, and
 // removes the spool.

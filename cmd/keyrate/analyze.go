@@ -14,6 +14,7 @@ import (
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/parquetlog"
 	"github.com/keyrate/keyrate/report"
 )
 
@@ -92,7 +93,7 @@ func printAnalyzeUsage(w io.Writer, fs *pflag.FlagSet) {
 // maxSamples is how many malformed lines are shown and kept.
 const maxSamples = 10
 
-func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.Writer) error {
+func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	var o analyzeOptions
 	fs := analyzeFlags(&o, stderr)
@@ -125,7 +126,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 		return err
 	}
 	defer lock.Unlock()
-	if err := recoverOutput(d, o.out); err != nil {
+	if err := recoverOutput(d, e.outputFS, o.out); err != nil {
 		return err
 	}
 	cfg.SkipCorrupt = o.unattended.skipCorrupt
@@ -152,7 +153,7 @@ func runAnalyze(ctx context.Context, d *diag, args []string, stdout, stderr io.W
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(ctx, o.out, formats, res, pol, m, started, &o.warehouse, d, o.workers); err != nil {
+	if err := writeReports(ctx, e, o.out, formats, res, pol, m, started, &o.warehouse, d, o.workers); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -229,7 +230,7 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	cfg = ingest.Config{
 		Format:         format,
 		FormatOptions:  fopts,
-		OpenColumnar:   openParquet,
+		OpenColumnar:   parquetlog.Open, // --format parquet, and Parquet files found by auto
 		KeyPattern:     keyPattern,
 		KeySources:     o.keys,
 		MaxLineBytes:   o.maxLineBytes,
@@ -313,9 +314,9 @@ func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, si
 	return total, err
 }
 
-func writeReports(ctx context.Context, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
+func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
 	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
-	set, err := report.NewSetFS(dir, formats, outputFS, w.setOptions(m, verbatim)...)
+	set, err := report.NewSetFS(dir, formats, e.outputFS, w.setOptions(m, verbatim)...)
 	if err != nil {
 		return err
 	}

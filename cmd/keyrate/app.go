@@ -7,6 +7,8 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/keyrate/keyrate/report"
 )
 
 // Exit codes, a contract with cron jobs and scripts.
@@ -59,10 +61,26 @@ Usage:
 Run 'keyrate analyze --help' for the analyze flags and examples.
 `
 
+// env is what a run works through besides its arguments and streams.
+// Tests replace parts of it to inject faults.
+type env struct {
+	// outputFS is what reports are written, and --out recovered,
+	// through.
+	outputFS report.FS
+}
+
+// osEnv is the operating system's env.
+func osEnv() env { return env{outputFS: report.OSFS{}} }
+
 // run executes one keyrate invocation and returns its exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runIn(ctx, osEnv(), args, stdout, stderr)
+}
+
+// runIn is run working through e.
+func runIn(ctx context.Context, e env, args []string, stdout, stderr io.Writer) int {
 	d := newDiag(stderr)
-	err := dispatch(ctx, d, args, stdout, stderr)
+	err := dispatch(ctx, e, d, args, stdout, stderr)
 	if err == nil {
 		return exitOK
 	}
@@ -80,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func dispatch(ctx context.Context, d *diag, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, e env, d *diag, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, rootUsage)
 		return usageErrorf("no command given")
@@ -93,7 +111,7 @@ func dispatch(ctx context.Context, d *diag, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "keyrate %s\n", keyrateVersion())
 		return nil
 	case "analyze":
-		return runAnalyze(ctx, d, args[1:], stdout, stderr)
+		return runAnalyze(ctx, e, d, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, args[1:], stdout, stderr)
 	}

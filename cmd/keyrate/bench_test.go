@@ -31,7 +31,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.SetBytes(st.Size())
 			b.ReportAllocs()
 			for b.Loop() {
-				err := runAnalyze(context.Background(), newDiag(io.Discard), []string{"--workers", workers, "--limit", "100/min",
+				err := runAnalyze(context.Background(), osEnv(), newDiag(io.Discard), []string{"--workers", workers, "--limit", "100/min",
 					"--output", "csv", "--out", filepath.Join(dir, "out"), log}, io.Discard, io.Discard)
 				if err != nil {
 					b.Fatal(err)

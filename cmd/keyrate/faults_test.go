@@ -100,6 +100,7 @@ const (
 type faultEnv struct {
 	t        *testing.T
 	dir, out string
+	env      env // what the faulty run works through
 }
 
 func (e *faultEnv) file(name string, data []byte) string {
@@ -165,11 +166,7 @@ func (f *failingFile) Write(p []byte) (int, error) {
 	return f.File.Write(p)
 }
 
-func withOutputFS(t *testing.T, fsys report.FS) {
-	old := outputFS
-	outputFS = fsys
-	t.Cleanup(func() { outputFS = old })
-}
+func (e *faultEnv) withOutputFS(fsys report.FS) { e.env.outputFS = fsys }
 
 func signalled(sig syscall.Signal) context.Context {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -306,19 +303,19 @@ func TestFaultTable(t *testing.T) {
 			code: 0, msg: `keyrate: done files=1 lines=100 .*skipped_corrupt=0`, after: newReports},
 		{name: "disk full",
 			setup: func(e *faultEnv) []string {
-				withOutputFS(e.t, &failingFS{writeErr: syscall.ENOSPC})
+				e.withOutputFS(&failingFS{writeErr: syscall.ENOSPC})
 				return []string{e.file("good.log", accessLog(5000))}
 			},
 			code: 1, msg: `keyrate: writing reports to \S+: .*no space left on device`, after: previousIntact},
 		{name: "rename fails after two files replaced",
 			setup: func(e *faultEnv) []string {
-				withOutputFS(e.t, &failingFS{renameErr: syscall.EIO})
+				e.withOutputFS(&failingFS{renameErr: syscall.EIO})
 				return []string{e.file("good.log", accessLog(500))}
 			},
 			code: 1, msg: `keyrate: writing reports to \S+: rename .*input/output error`, after: previousIntact},
 		{name: "output directory vanishes while writing",
 			setup: func(e *faultEnv) []string {
-				withOutputFS(e.t, &failingFS{onCreate: func() { os.RemoveAll(e.out) }})
+				e.withOutputFS(&failingFS{onCreate: func() { os.RemoveAll(e.out) }})
 				return []string{e.file("good.log", accessLog(500))}
 			},
 			code: 1, msg: `keyrate: writing reports to \S+: .*no such file or directory`, after: noDir},
@@ -398,7 +395,7 @@ func TestFaultTable(t *testing.T) {
 // runFaultCase runs a good analysis into a fresh directory, then the
 // faulty one into the same directory, and checks code, message and disk.
 func runFaultCase(t *testing.T, ctx context.Context, c faultCase) {
-	e := &faultEnv{t: t, dir: t.TempDir()}
+	e := &faultEnv{t: t, dir: t.TempDir(), env: osEnv()}
 	e.out = filepath.Join(e.dir, "out")
 	var so, se bytes.Buffer
 	if code := run(context.Background(), []string{"analyze", "--limit", "10/min", "--out", e.out, e.file("previous.log", accessLog(50))}, &so, &se); code != 0 {
@@ -414,7 +411,7 @@ func runFaultCase(t *testing.T, ctx context.Context, c faultCase) {
 	}
 	so.Reset()
 	se.Reset()
-	code := run(ctx, append([]string{"analyze", "--limit", "10/min", "--out", e.out}, args...), &so, &se)
+	code := runIn(ctx, e.env, append([]string{"analyze", "--limit", "10/min", "--out", e.out}, args...), &so, &se)
 	if code != c.code {
 		t.Errorf("exit code %d, want %d; stderr:\n%s", code, c.code, se.String())
 	}
@@ -474,7 +471,7 @@ func TestSignalWhileWriting(t *testing.T) {
 	defer cancel(nil)
 	runFaultCase(t, ctx, faultCase{
 		setup: func(e *faultEnv) []string {
-			withOutputFS(e.t, &failingFS{onCreate: func() { cancel(&signalError{sig: syscall.SIGTERM}) }})
+			e.withOutputFS(&failingFS{onCreate: func() { cancel(&signalError{sig: syscall.SIGTERM}) }})
 			return []string{e.file("big.log", accessLog(20000))}
 		},
 		code: 143, msg: "^keyrate: interrupted by SIGTERM; no report written\n$", after: previousIntact,

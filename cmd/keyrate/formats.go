@@ -5,12 +5,7 @@ import (
 	"strings"
 
 	"github.com/keyrate/keyrate/parse"
-	"github.com/keyrate/keyrate/parse/parquetlog"
 )
-
-// openParquet reads --format parquet inputs (and Parquet files found by
-// --format auto).
-var openParquet = parquetlog.Open
 
 // formatConfig checks --format, --log-format and --field and returns the
 // ingest format name and options.

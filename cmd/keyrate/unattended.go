@@ -35,10 +35,6 @@ func (o *unattendedOptions) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "detect compression and format of every input, print what would be read, write nothing")
 }
 
-// outputFS is the file system reports are written through; tests swap
-// it to inject output faults.
-var outputFS report.FS = report.OSFS{}
-
 // lockOutput takes the --out directory's lock, mapping contention to its
 // own exit code so a cron wrapper can tell "busy" from "broken".
 func lockOutput(dir string) (*report.Lock, error) {
@@ -55,8 +51,8 @@ func lockOutput(dir string) (*report.Lock, error) {
 
 // recoverOutput cleans up after a run killed without a chance to (kill
 // -9, a crash), while holding the lock.
-func recoverOutput(d *diag, dir string) error {
-	rec, err := report.Recover(dir)
+func recoverOutput(d *diag, fsys report.FS, dir string) error {
+	rec, err := report.RecoverFS(dir, fsys)
 	if err != nil {
 		return fmt.Errorf("output directory %s: cleaning up after a killed run: %w", dir, err)
 	}
