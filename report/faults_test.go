@@ -7,10 +7,14 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 type testRow struct {
@@ -130,7 +134,7 @@ func writeSetIn(ctx context.Context, dir string, fsys FS, formats []Format, rows
 			return fail(err)
 		}
 	}
-	return set.Commit(ctx, map[string]string{"run": tag})
+	return set.Commit(ctx, &schema.Manifest{Version: tag})
 }
 
 // snapshot maps every file name in dir to its content.
@@ -347,22 +351,24 @@ func TestStoppedCommitLeavesPreviousSet(t *testing.T) {
 	}
 }
 
-// lateManifest records, like keyrate's, a figure known only once the
-// tables are encoded.
-type lateManifest struct {
-	Rows      int64 `json:"rows"`
-	Late      bool  `json:"late"`
-	finishedA func() bool
-}
-
-func (m *lateManifest) RecordLateFigures() { m.Late = m.finishedA() }
-
-// TestManifestLateFigures: Commit has the manifest record its late
-// figures (keyrate's wall time and peak RSS) after every table is encoded
-// and before the manifest is written.
+// TestManifestLateFigures: with the run's start, Commit records the wall
+// time and peak RSS in the manifest after every table is encoded and
+// before the manifest is written.
 func TestManifestLateFigures(t *testing.T) {
 	dir := t.TempDir()
-	set, err := NewSet(dir, []Format{Parquet})
+	started := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	var finishedA bool
+	set, err := NewSet(dir, []Format{Parquet}, WithRunStart(started), func(o *options) {
+		o.now = func() time.Time {
+			// By then a's Parquet file is complete: its footer is written.
+			tmps, _ := filepath.Glob(filepath.Join(dir, ".a.parquet.tmp-*"))
+			if len(tmps) == 1 {
+				b, err := os.ReadFile(tmps[0])
+				finishedA = err == nil && len(b) > 8 && string(b[len(b)-4:]) == "PAR1"
+			}
+			return started.Add(90 * time.Second)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,21 +381,17 @@ func TestManifestLateFigures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := &lateManifest{Rows: a.Rows()}
-	// By then a's Parquet file is complete: its footer is written.
-	m.finishedA = func() bool {
-		tmps, _ := filepath.Glob(filepath.Join(dir, ".a.parquet.tmp-*"))
-		if len(tmps) != 1 {
-			return false
-		}
-		b, err := os.ReadFile(tmps[0])
-		return err == nil && len(b) > 8 && string(b[len(b)-4:]) == "PAR1"
-	}
-	if err := set.Commit(context.Background(), m); err != nil {
+	if err := set.Commit(context.Background(), &schema.Manifest{}); err != nil {
 		t.Fatal(err)
 	}
+	if !finishedA {
+		t.Error("the wall time was taken before the tables were encoded")
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil || !strings.Contains(string(b), `"late": true`) {
-		t.Errorf("manifest %s, %v: want the late figure recorded after the tables were encoded", b, err)
+	if err != nil || !strings.Contains(string(b), `"wall_seconds": 90,`) {
+		t.Errorf("manifest %s, %v: want the wall time recorded", b, err)
+	}
+	if runtime.GOOS == "linux" && strings.Contains(string(b), `"peak_rss_bytes": 0,`) {
+		t.Errorf("manifest %s: want the peak RSS recorded", b)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // winRow mirrors the shape of the aggregate's window rows: the report
@@ -62,7 +63,7 @@ func genWindows(n, keys int, from time.Time, days int) []winRow {
 
 // writeTable writes rows as table name into a new set in dir, checks
 // the table counted them, and commits with manifest (nil: none).
-func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []T, manifest any, opts ...Option) *Set {
+func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []T, manifest *schema.Manifest, opts ...Option) *Set {
 	t.Helper()
 	set, err := NewSet(dir, formats, opts...)
 	if err != nil {
@@ -90,7 +91,12 @@ func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []
 // commits with a manifest.
 func writeSet(t *testing.T, dir string, rows []winRow, opts ...Option) *Set {
 	t.Helper()
-	return writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opts...)
+	return writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, rowsManifest("rows", len(rows)), opts...)
+}
+
+// rowsManifest is a manifest that counts n rows of table name.
+func rowsManifest(name string, n int) *schema.Manifest {
+	return &schema.Manifest{Outputs: map[string]int64{name: int64(n)}}
 }
 
 // readArrow reads the Parquet file at path whole with Apache Arrow, the

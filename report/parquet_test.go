@@ -19,7 +19,7 @@ import (
 // and the file is zstd compressed.
 func TestParquetReadsBackWithArrow(t *testing.T) {
 	dir := t.TempDir()
-	writeTable(t, dir, "things", []Format{Parquet}, sampleRows, map[string]int{"things": len(sampleRows)})
+	writeTable(t, dir, "things", []Format{Parquet}, sampleRows, rowsManifest("things", len(sampleRows)))
 	path := filepath.Join(dir, "things.parquet")
 	rdr, err := file.OpenParquetFile(path, false)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 func datesOf(rows []winRow) map[string]int {
@@ -220,7 +222,7 @@ func TestPartitionFaultsLeaveOldData(t *testing.T) {
 				}
 			}
 			if err == nil {
-				err = set.Commit(context.Background(), map[string]int{"rows": len(rows)})
+				err = set.Commit(context.Background(), rowsManifest("rows", len(rows)))
 			} else {
 				set.Abort()
 			}
@@ -369,19 +371,19 @@ func TestCoverableDates(t *testing.T) {
 		inRange  []string
 		withRows []string
 		cover    []string
-		gaps     []DateGap
+		gaps     []schema.DateGap
 	}{
 		{"one night", days("2026-11-23", 2), days("2026-11-23", 2), days("2026-11-23", 2), nil},
 		{"no rows at all", days("2026-11-23", 3), nil, days("2026-11-23", 3), nil},
 		{"a quiet week is covered", days("2026-11-01", 9), []string{"2026-11-01", "2026-11-09"}, days("2026-11-01", 9), nil},
 		{"eight quiet days are not", days("2026-11-01", 10), []string{"2026-11-01", "2026-11-10"},
-			[]string{"2026-11-01", "2026-11-10"}, []DateGap{{"2026-11-02", "2026-11-09"}}},
+			[]string{"2026-11-01", "2026-11-10"}, []schema.DateGap{{From: "2026-11-02", To: "2026-11-09"}}},
 		{"an epoch-zero line before a night", days("1970-01-01", 20_418), []string{"1970-01-01", "2025-11-24", "2025-11-25"},
-			[]string{"1970-01-01", "2025-11-24", "2025-11-25"}, []DateGap{{"1970-01-02", "2025-11-23"}}},
+			[]string{"1970-01-01", "2025-11-24", "2025-11-25"}, []schema.DateGap{{From: "1970-01-02", To: "2025-11-23"}}},
 		// The first and last dates hold the input's first and last lines.
 		{"the range's ends bound runs like rows", days("2026-11-01", 12), []string{"2026-11-05"}, days("2026-11-01", 12), nil},
 		{"a long run up to the last line", days("2026-11-01", 20), []string{"2026-11-03"},
-			append(days("2026-11-01", 3), "2026-11-20"), []DateGap{{"2026-11-04", "2026-11-19"}}},
+			append(days("2026-11-01", 3), "2026-11-20"), []schema.DateGap{{From: "2026-11-04", To: "2026-11-19"}}},
 	} {
 		cover, gaps := coverable(c.inRange, c.withRows)
 		if !slices.Equal(cover, c.cover) {
@@ -406,7 +408,7 @@ func TestSpooledPartitionsAreIdentical(t *testing.T) {
 	opt := WithPartition(PartitionDay, day0, day0.Add(12*24*time.Hour-time.Second))
 	run := func(roomy int) map[string]string {
 		dir := t.TempDir()
-		writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, map[string]int{"rows": len(rows)}, opt, withRoomyParts(roomy))
+		writeTable(t, dir, "windows", []Format{CSV, Parquet}, rows, rowsManifest("rows", len(rows)), opt, withRoomyParts(roomy))
 		return tree(t, dir)
 	}
 	streamed, spooled := run(1000), run(2)

@@ -26,7 +26,7 @@ var sampleRows = []basicRow{
 
 func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
 	dir := t.TempDir()
-	writeTable(t, dir, "things", []Format{CSV}, sampleRows, map[string]int{"things": len(sampleRows)})
+	writeTable(t, dir, "things", []Format{CSV}, sampleRows, rowsManifest("things", len(sampleRows)))
 	f, err := os.Open(filepath.Join(dir, "things.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestCSVIsRFC4180WithUTCTimes(t *testing.T) {
 
 func TestCommitLeavesNoTemporaryFiles(t *testing.T) {
 	dir := t.TempDir()
-	writeTable(t, dir, "things", []Format{CSV, Parquet}, sampleRows, map[string]int{"things": len(sampleRows)})
+	writeTable(t, dir, "things", []Format{CSV, Parquet}, sampleRows, rowsManifest("things", len(sampleRows)))
 	entries, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range entries {
@@ -65,7 +65,7 @@ func TestCommitLeavesNoTemporaryFiles(t *testing.T) {
 
 func TestAbortKeepsPreviousReports(t *testing.T) {
 	dir := t.TempDir()
-	writeTable(t, dir, "things", []Format{CSV}, sampleRows, map[string]int{"things": len(sampleRows)})
+	writeTable(t, dir, "things", []Format{CSV}, sampleRows, rowsManifest("things", len(sampleRows)))
 	before, _ := os.ReadFile(filepath.Join(dir, "things.csv"))
 
 	set, err := NewSet(dir, []Format{CSV, Parquet})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // Set is the group of files one run writes into one directory. Files
@@ -38,7 +40,7 @@ type Set struct {
 	madeDirs   []string // table directories this set created
 	manifest   *pendingFile
 	covered    bool
-	gaps       []DateGap
+	gaps       []schema.DateGap
 	fs         FS
 	committed  bool
 }
@@ -51,6 +53,8 @@ type options struct {
 	partition    Partition
 	first, last  time.Time // the input's time range; zero when unknown
 	unsorted     bool
+	started      time.Time        // the run's start; zero when not given
+	now          func() time.Time // the clock for the wall time
 	// roomyParts is how many partitions of a table are encoded as rows
 	// come. A Parquet writer holds ~90 KB of buffers and dictionaries
 	// before its first row, and a partitioned table's rows come in key
@@ -85,6 +89,13 @@ func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d
 // not check it. By default they declare it and Write fails on a row out
 // of order, so the declaration is never false.
 func WithUnsortedRows() Option { return func(o *options) { o.unsorted = true } }
+
+// WithRunStart says the run began at started: Commit then records in the
+// manifest the wall time since and the process's peak resident memory.
+// It takes them once every table is encoded (Parquet compresses its last
+// row groups then, often the run's memory peak), just before it encodes
+// the manifest.
+func WithRunStart(started time.Time) Option { return func(o *options) { o.started = started } }
 
 // WithCSVRaw turns off CSV formula-injection protection.
 func WithCSVRaw(raw bool) Option { return func(o *options) { o.csvRaw = raw } }
@@ -143,6 +154,7 @@ func NewSet(dir string, formats []Format, opts ...Option) (*Set, error) {
 func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, error) {
 	s := &Set{dir: dir, formats: formats, fs: &serialFS{fs: fsys}}
 	s.opts.roomyParts = defaultRoomyParts
+	s.opts.now = time.Now
 	for _, o := range opts {
 		o(&s.opts)
 	}
@@ -225,19 +237,12 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 // months or decades of other runs' rows, with empty ones.
 const maxCoverGap = 7
 
-// DateGap is a run of dates, From to To inclusive, that a run left
-// untouched although they lie within its input's time range.
-type DateGap struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
 // coverable returns the dates of inRange (consecutive, sorted) whose
 // partitions a run replaces: those with rows and those in a run of at
 // most maxCoverGap dates without rows; and the longer runs it leaves.
 // The range's first and last dates, where the input's first and last
 // lines fall, bound the runs like dates with rows.
-func coverable(inRange, withRows []string) (cover []string, gaps []DateGap) {
+func coverable(inRange, withRows []string) (cover []string, gaps []schema.DateGap) {
 	hasRows := map[string]bool{}
 	for _, d := range withRows {
 		hasRows[d] = true
@@ -254,7 +259,7 @@ func coverable(inRange, withRows []string) (cover []string, gaps []DateGap) {
 			if i-gapStart <= maxCoverGap {
 				cover = append(cover, inRange[gapStart:i]...)
 			} else {
-				gaps = append(gaps, DateGap{From: inRange[gapStart], To: inRange[i-1]})
+				gaps = append(gaps, schema.DateGap{From: inRange[gapStart], To: inRange[i-1]})
 			}
 			gapStart = -1
 		}
@@ -265,7 +270,7 @@ func coverable(inRange, withRows []string) (cover []string, gaps []DateGap) {
 
 // Gaps reports the runs of dates in the input's range that Dates left
 // untouched (see maxCoverGap); call it after Dates.
-func (s *Set) Gaps() []DateGap { return s.gaps }
+func (s *Set) Gaps() []schema.DateGap { return s.gaps }
 
 // rangeDates lists the UTC dates from the input's first to last line.
 func (s *Set) rangeDates() []string {
@@ -294,30 +299,23 @@ func (s *Set) coversWhole(d string) bool {
 		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
 }
 
-// LateFigures is a manifest with figures that are only known once the
-// reports are encoded, such as the run's wall time and peak memory:
-// Commit calls RecordLateFigures after finishing the tables (Parquet
-// compresses its last row groups then, often the run's memory peak) and
-// before it encodes the manifest.
-type LateFigures interface{ RecordLateFigures() }
-
-// Commit finishes every table and writes manifest (if not nil) as
-// manifest.json, syncs every file, then moves everything into place: each
-// day partition is swapped in atomically, then the flat files are renamed
-// in, the manifest last, each group's directory synced after its renames;
-// a previous run's file of a table in a format
-// this set does not write (windows.parquet after --output csv) goes too,
-// so the directory never holds a mix of two runs' reports. On error,
-// temporary files and partitions not yet swapped are removed and flat
-// files already renamed or removed are rolled back to their previous
-// versions; a partition already swapped stays new, so every partition is
-// either wholly old or wholly new.
+// Commit finishes every table and writes m (if not nil) as manifest.json,
+// with its late figures (see WithRunStart), syncs every file, then moves
+// everything into place: each day partition is swapped in atomically,
+// then the flat files are renamed in, the manifest last, each group's
+// directory synced after its renames; a previous run's file of a table
+// in a format this set does not write (windows.parquet after --output
+// csv) goes too, so the directory never holds a mix of two runs'
+// reports. On error, temporary files and partitions not yet swapped are
+// removed and flat files already renamed or removed are rolled back to
+// their previous versions; a partition already swapped stays new, so
+// every partition is either wholly old or wholly new.
 //
 // Once ctx is done, Commit fails with its error up to the first rename:
 // encoding and syncing a large set takes a while, and a stopped run must
 // leave the previous reports. After that point it completes.
-func (s *Set) Commit(ctx context.Context, manifest any) error {
-	if err := s.commit(ctx, manifest); err != nil {
+func (s *Set) Commit(ctx context.Context, m *schema.Manifest) error {
+	if err := s.commit(ctx, m); err != nil {
 		s.Abort()
 		return err
 	}
@@ -332,7 +330,7 @@ func (s *Set) Commit(ctx context.Context, manifest any) error {
 	return nil
 }
 
-func (s *Set) commit(ctx context.Context, manifest any) error {
+func (s *Set) commit(ctx context.Context, m *schema.Manifest) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -342,10 +340,11 @@ func (s *Set) commit(ctx context.Context, manifest any) error {
 	if err := inParallel(s.tables, finisher.finish); err != nil {
 		return err
 	}
-	if m, ok := manifest.(LateFigures); ok {
-		m.RecordLateFigures()
-	}
-	if manifest != nil {
+	if m != nil {
+		if !s.opts.started.IsZero() {
+			m.WallSeconds = s.opts.now().Sub(s.opts.started).Seconds()
+			m.PeakRSSBytes = peakRSSBytes()
+		}
 		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))
 		if err != nil {
 			return err
@@ -353,7 +352,7 @@ func (s *Set) commit(ctx context.Context, manifest any) error {
 		s.manifest = pf
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(manifest); err != nil {
+		if err := enc.Encode(m); err != nil {
 			return fmt.Errorf("manifest.json: %w", err)
 		}
 	}

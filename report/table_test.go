@@ -68,7 +68,7 @@ func writeMixedSet(t *testing.T, dir string, batch int) {
 	if windows.Rows() != int64(len(wins)) || keys.Rows() != nKeys || audit.Rows() != nKeys {
 		t.Errorf("Rows() = %d, %d, %d; want %d, %d, %d", windows.Rows(), keys.Rows(), audit.Rows(), len(wins), nKeys, nKeys)
 	}
-	if err := set.Commit(context.Background(), map[string]int64{"windows": windows.Rows()}); err != nil {
+	if err := set.Commit(context.Background(), rowsManifest("windows", int(windows.Rows()))); err != nil {
 		t.Fatal(err)
 	}
 }

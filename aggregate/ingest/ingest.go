@@ -28,6 +28,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // Config says how to read inputs.
@@ -93,39 +94,12 @@ type Config struct {
 // and the worker each fetched every block from memory.
 const DefaultBlockBytes = 256 << 10
 
-// FileStats describes one input after reading.
-type FileStats struct {
-	Path        string `json:"path"`
-	Compression string `json:"compression"`
-	Bytes       int64  `json:"bytes"` // as stored (compressed) bytes read
-	Lines       int64  `json:"lines"`
-	Parsed      int64  `json:"parsed"`
-	Malformed   int64  `json:"malformed"`
-	Keyless     int64  `json:"keyless"`
-	// Corrupt is set when SkipCorrupt stopped reading this file at an
-	// error; Bytes and Lines then count what was read before it.
-	Corrupt      bool   `json:"corrupt"`
-	CorruptError string `json:"corrupt_error,omitempty"`
-	// Format is the format the file was read as (detected with --format
-	// auto); TimePrecision is "ms" when its times carry fractions of a
-	// second, "s" when not ("" when no line parsed).
-	Format        string `json:"format"`
-	TimePrecision string `json:"time_precision"`
-	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
-	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
-	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
-	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
-	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
-	// meaningful only when Parsed > 0.
-	MinTime int64 `json:"-"`
-	MaxTime int64 `json:"-"`
-	// VerdictMissing counts keyed lines without the --verdict-field
-	// value; such lines count as not rejected.
-	VerdictMissing int64 `json:"verdict_missing,omitempty"`
-}
+// FileStats describes one input after reading: the manifest's record of
+// it, which the pipeline fills directly.
+type FileStats = schema.InputStats
 
-// add folds the line counts of a block into s.
-func (s *FileStats) add(o *FileStats) {
+// addStats folds the line counts of a block into s.
+func addStats(s, o *FileStats) {
 	s.Lines += o.Lines
 	s.Parsed += o.Parsed
 	s.Malformed += o.Malformed
@@ -142,12 +116,7 @@ func (s *FileStats) add(o *FileStats) {
 }
 
 // Sample is one malformed line kept for the manifest and stderr.
-type Sample struct {
-	File    string `json:"file"`
-	Line    int64  `json:"line"`
-	Reason  string `json:"reason"`
-	Excerpt string `json:"excerpt"`
-}
+type Sample = schema.Sample
 
 // Result is the merged outcome of reading every input.
 type Result struct {
@@ -198,7 +167,7 @@ type fileJob struct {
 func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.stats.add(st)
+	addStats(&f.stats, st)
 	if len(samples) == 0 {
 		return
 	}

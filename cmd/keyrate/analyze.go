@@ -16,6 +16,7 @@ import (
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 const analyzeExamples = `
@@ -140,7 +141,9 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 	}
 	defer res.Close()
 	m := newManifest(args, &o, res)
-	m.SkippedPaths = append(m.SkippedPaths, left...)
+	for _, s := range left {
+		m.SkippedPaths = append(m.SkippedPaths, schema.SkippedPath(s))
+	}
 	m.Policy = o.policy
 	warnVerdictMissing(d, &o, res)
 	o.warehouse.scrub(res, m)
@@ -314,9 +317,10 @@ func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, si
 	return total, err
 }
 
-func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
+func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
 	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
-	set, err := report.NewSetFS(dir, formats, e.outputFS, w.setOptions(m, verbatim)...)
+	opts := append(w.setOptions(m, verbatim), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
+	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
 	if err != nil {
 		return err
 	}
@@ -353,7 +357,6 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 		"throttle_audit": sink.audit.Rows(),
 	}
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
-	m.started = started             // wall_seconds and peak_rss_bytes: see RecordLateFigures
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // TestAnalyzeMemoryBudgetSpillsIdentically runs the command with and
@@ -26,12 +28,12 @@ func TestAnalyzeMemoryBudgetSpillsIdentically(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	runOnce := func(out string, extra ...string) manifest {
+	runOnce := func(out string, extra ...string) schema.Manifest {
 		args := append([]string{"--limit", "5/min", "--output", "csv", "--workers", "2", "--out", out}, extra...)
 		if err := runAnalyze(context.Background(), osEnv(), newDiag(io.Discard), append(args, in), io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		var m manifest
+		var m schema.Manifest
 		b, err := os.ReadFile(filepath.Join(out, "manifest.json"))
 		if err == nil {
 			err = json.Unmarshal(b, &m)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // TestAnalyzePolicySpilledIdentically runs the policy end-to-end case
@@ -36,7 +38,7 @@ func TestAnalyzePolicySpilledIdentically(t *testing.T) {
 			t.Errorf("%s differs when spilled:\n%s\nvs\n%s", table, a, b)
 		}
 	}
-	var m manifest
+	var m schema.Manifest
 	b, err := os.ReadFile(filepath.Join(dir, "tight", "manifest.json"))
 	if err == nil {
 		err = json.Unmarshal(b, &m)

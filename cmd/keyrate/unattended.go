@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // unattendedOptions are the flags for running from cron: how faults are
@@ -77,7 +78,7 @@ func reportSkipped(d *diag, files []ingest.FileStats) int {
 }
 
 // logSummary is the one line a successful run ends with.
-func logSummary(d *diag, m *manifest, skipped int, out string) {
+func logSummary(d *diag, m *schema.Manifest, skipped int, out string) {
 	d.log.Info("done",
 		"files", len(m.Inputs),
 		"lines", m.Totals.Lines,

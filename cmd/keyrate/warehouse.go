@@ -13,6 +13,7 @@ import (
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // warehouseOptions are the analyze flags that shape reports for
@@ -34,24 +35,6 @@ func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
 	fs.StringVar(&w.keyDisplay, "key-display", "raw", "how keys appear in reports: raw, prefix (first 8 chars + digest) or hmac (HMAC-SHA256 under "+report.KeySecretEnv+" or --key-secret-file)")
 	fs.StringVar(&w.keySecretFile, "key-secret-file", "", "file holding the --key-display hmac secret (default: $"+report.KeySecretEnv+")")
 	fs.BoolVar(&w.csvRaw, "csv-raw", false, "write CSV cells as they are, without neutralising spreadsheet formulas (=, +, -, @)")
-}
-
-// warehouseManifest are the manifest fields about the reports' shape.
-type warehouseManifest struct {
-	SchemaVersion string `json:"schema_version"`
-	PolicyDigest  string `json:"policy_digest"`
-	KeyDisplay    string `json:"key_display"`
-	Partition     string `json:"partition"`
-	// PartitionDates lists the dates whose partitions this run replaced
-	// (null without --partition).
-	PartitionDates []string `json:"partition_dates"`
-	// PartialDates lists the dates among them that the input covers only
-	// in part.
-	PartialDates []string `json:"partial_dates"`
-	// UntouchedGaps lists the long runs of dates without rows inside the
-	// input's range whose partitions this run left as they were (null
-	// without --partition).
-	UntouchedGaps []report.DateGap `json:"untouched_gaps"`
 }
 
 func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
@@ -90,7 +73,7 @@ func policyDigest(pol *aggregate.Policy) (string, error) {
 // scrub keeps raw keys out of the manifest and stderr when keys are
 // hidden: malformed-line excerpts are log text that may hold a key
 // anywhere, so they are withheld (file, line and reason stay).
-func (w *warehouseOptions) scrub(res *ingest.Result, m *manifest) {
+func (w *warehouseOptions) scrub(res *ingest.Result, m *schema.Manifest) {
 	m.SchemaVersion = report.SchemaVersion
 	m.PolicyDigest = w.digest
 	m.KeyDisplay = string(w.keys.Mode())
@@ -111,7 +94,7 @@ func (w *warehouseOptions) scrub(res *ingest.Result, m *manifest) {
 }
 
 // setOptions are the report.Set options for this run.
-func (w *warehouseOptions) setOptions(m *manifest, verbatim bool) []report.Option {
+func (w *warehouseOptions) setOptions(m *schema.Manifest, verbatim bool) []report.Option {
 	opts := []report.Option{
 		report.WithVersion(m.Version),
 		report.WithPolicyDigest(w.digest),
@@ -146,7 +129,7 @@ func (w *warehouseOptions) wrap(all aggregate.Source, sink aggregate.Sink) (aggr
 
 // recordDates notes the partitions written in the manifest and warns
 // about dates the input covers only in part.
-func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, d *diag) error {
+func (w *warehouseOptions) recordDates(set *report.Set, m *schema.Manifest, d *diag) error {
 	if w.part == report.NoPartition {
 		return nil
 	}
@@ -165,7 +148,7 @@ func (w *warehouseOptions) recordDates(set *report.Set, m *manifest, d *diag) er
 		d.log.Warn(fmt.Sprintf("the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)",
 			strings.Join(partial, ", ")))
 	}
-	m.UntouchedGaps = append([]report.DateGap{}, set.Gaps()...)
+	m.UntouchedGaps = append([]schema.DateGap{}, set.Gaps()...)
 	for _, g := range m.UntouchedGaps {
 		d.log.Warn(fmt.Sprintf("no rows from %s to %s, inside the input's time range: a line with a wrong time? Those partitions were left as they were (see untouched_gaps in manifest.json)",
 			g.From, g.To))

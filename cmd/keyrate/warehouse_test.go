@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // testKeys are long and distinctive so that finding one in an output
@@ -224,7 +224,7 @@ func TestNightlyPartitions(t *testing.T) {
 	if !strings.Contains(stderr, "2026-11-23, 2026-11-24 only in part") {
 		t.Errorf("no partial-date warning: %s", stderr)
 	}
-	var m manifest
+	var m schema.Manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
@@ -308,12 +308,12 @@ func TestWrongTimeLeavesOtherNightsAlone(t *testing.T) {
 	if _, ok := after["keys/date=1970-01-01/part-0.csv"]; !ok {
 		t.Error("the 1970 line's own date has no partition")
 	}
-	var m manifest
+	var m schema.Manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if want := []report.DateGap{{From: "1970-01-02", To: "2026-12-22"}}; !slices.Equal(m.UntouchedGaps, want) || len(m.PartitionDates) != 3 {
+	if want := []schema.DateGap{{From: "1970-01-02", To: "2026-12-22"}}; !slices.Equal(m.UntouchedGaps, want) || len(m.PartitionDates) != 3 {
 		t.Errorf("untouched_gaps %v (want %v), partition_dates %v", m.UntouchedGaps, want, m.PartitionDates)
 	}
 	if !strings.Contains(stderr, "no rows from 1970-01-02 to 2026-12-22") {

@@ -1,6 +1,6 @@
 //go:build !(linux || freebsd || netbsd || openbsd || dragonfly || darwin)
 
-package main
+package report
 
 // peakRSSBytes is 0 where getrusage is missing (Windows): the manifest's
 // peak_rss_bytes then says "not measured".

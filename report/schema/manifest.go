@@ -1,0 +1,124 @@
+package schema
+
+import "time"
+
+// Manifest is manifest.json: what a run read and wrote. Its field names
+// are a contract with the tools that check nightly runs.
+type Manifest struct {
+	Version   string       `json:"version"`
+	Arguments []string     `json:"arguments"`
+	Inputs    []InputStats `json:"inputs"`
+	// SkippedPaths are what the arguments reached but no input read: a
+	// file named twice, or a directory entry that is not a file.
+	SkippedPaths []SkippedPath `json:"skipped_paths"`
+	Totals       Totals        `json:"totals"`
+	// TimeRange spans every parsed line's time (UTC); absent when no
+	// line parsed.
+	TimeRange *TimeRange       `json:"time_range,omitempty"`
+	Outputs   map[string]int64 `json:"outputs"` // rows per table
+	// Policy is the --policy file, if any; UnplannedKeys counts keys
+	// that had no plan under it.
+	Policy        string   `json:"policy,omitempty"`
+	UnplannedKeys int64    `json:"unplanned_keys"`
+	BadSamples    []Sample `json:"bad_line_samples"`
+	// WallSeconds and PeakRSSBytes are taken once the reports are
+	// encoded, just before the manifest is: the run's wall time, and
+	// its peak resident memory (getrusage; 0 where there is none).
+	WallSeconds  float64 `json:"wall_seconds"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	// SpilledBytes is the compressed state written to --tmp-dir.
+	SpilledBytes int64 `json:"spilled_bytes"`
+
+	// The reports' shape (docs/schema.md, docs/warehouse.md).
+	SchemaVersion string `json:"schema_version"`
+	PolicyDigest  string `json:"policy_digest"`
+	KeyDisplay    string `json:"key_display"`
+	Partition     string `json:"partition"`
+	// PartitionDates lists the dates whose partitions this run replaced
+	// (null without --partition).
+	PartitionDates []string `json:"partition_dates"`
+	// PartialDates lists the dates among them that the input covers only
+	// in part.
+	PartialDates []string `json:"partial_dates"`
+	// UntouchedGaps lists the long runs of dates without rows inside the
+	// input's range whose partitions this run left as they were (null
+	// without --partition).
+	UntouchedGaps []DateGap `json:"untouched_gaps"`
+}
+
+// InputStats describes one input after reading.
+type InputStats struct {
+	Path        string `json:"path"`
+	Compression string `json:"compression"`
+	Bytes       int64  `json:"bytes"` // as stored (compressed) bytes read
+	Lines       int64  `json:"lines"`
+	Parsed      int64  `json:"parsed"`
+	Malformed   int64  `json:"malformed"`
+	Keyless     int64  `json:"keyless"`
+	// Corrupt is set when --skip-corrupt stopped reading this file at an
+	// error; Bytes and Lines then count what was read before it.
+	Corrupt      bool   `json:"corrupt"`
+	CorruptError string `json:"corrupt_error,omitempty"`
+	// Format is the format the file was read as (detected with --format
+	// auto); TimePrecision is "ms" when its times carry fractions of a
+	// second, "s" when not ("" when no line parsed).
+	Format        string `json:"format"`
+	TimePrecision string `json:"time_precision"`
+	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
+	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
+	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
+	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
+	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
+	// meaningful only when Parsed > 0. The manifest has them as its
+	// TimeRange, over all inputs.
+	MinTime int64 `json:"-"`
+	MaxTime int64 `json:"-"`
+	// VerdictMissing counts keyed lines without the --verdict-field
+	// value; such lines count as not rejected.
+	VerdictMissing int64 `json:"verdict_missing,omitempty"`
+}
+
+// Sample is one malformed line kept for the manifest and stderr.
+type Sample struct {
+	File    string `json:"file"`
+	Line    int64  `json:"line"`
+	Reason  string `json:"reason"`
+	Excerpt string `json:"excerpt"`
+}
+
+// SkippedPath is a path the arguments reached but no input read, and why.
+type SkippedPath struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Totals sums the inputs' statistics.
+type Totals struct {
+	Files     int   `json:"files"`
+	Bytes     int64 `json:"bytes"`
+	Lines     int64 `json:"lines"`
+	Parsed    int64 `json:"parsed"`
+	Malformed int64 `json:"malformed"`
+	Keyless   int64 `json:"keyless"`
+	// Skipped, InvalidKey and InvalidUTF8 sum the inputs' counters of
+	// the same names.
+	Skipped     int64 `json:"skipped"`
+	InvalidKey  int64 `json:"invalid_key"`
+	InvalidUTF8 int64 `json:"invalid_utf8"`
+	Keys        int   `json:"keys"`
+	// CorruptFiles counts inputs --skip-corrupt stopped reading early.
+	CorruptFiles int `json:"corrupt_files"`
+}
+
+// TimeRange spans the parsed lines' times.
+type TimeRange struct {
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// DateGap is a run of dates, From to To inclusive, that a run left
+// untouched although they lie within its input's time range.
+type DateGap struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
