@@ -124,12 +124,6 @@ func (d *KeyDisplay) Show(k string) string {
 	return s
 }
 
-// Verbatim reports whether raw key k is written exactly as it is, which
-// keeps rows in raw-key order sorted by the written column too.
-func (d *KeyDisplay) Verbatim(k string) bool {
-	return d.Mode() == KeyRaw && validUTF8(k) == k
-}
-
 // validUTF8 returns s made valid UTF-8, as Parquet's STRING type and
 // CSV for spreadsheets require. A string holding bytes that are not UTF-8
 // or a backslash is escaped: each such byte as the four characters \xNN,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -43,6 +44,9 @@ type Set struct {
 	gaps       []schema.DateGap
 	fs         FS
 	committed  bool
+	// escapedKeys is set once a table wrote a key escaped, in which case
+	// no Parquet file of the set declares a sort order.
+	escapedKeys atomic.Bool
 }
 
 type options struct {
@@ -51,8 +55,7 @@ type options struct {
 	keys         *KeyDisplay
 	csvRaw       bool
 	partition    Partition
-	first, last  time.Time // the input's time range; zero when unknown
-	unsorted     bool
+	first, last  time.Time        // the input's time range; zero when unknown
 	started      time.Time        // the run's start; zero when not given
 	now          func() time.Time // the clock for the wall time
 	// roomyParts is how many partitions of a table are encoded as rows
@@ -81,14 +84,15 @@ func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 func WithPolicyDigest(d string) Option { return func(o *options) { o.policyDigest = d } }
 
 // WithKeyDisplay writes the key column through d (nil: raw keys).
+//
+// Rows come in the raw keys' order (SortOrder). With raw keys the files
+// declare that order and Write fails on a row out of it, so the
+// declaration is never false, unless a key is written escaped (invalid
+// UTF-8, a backslash: see validUTF8), which need not keep the order: then
+// no Parquet file of the set declares it. A display that hides keys
+// (digests, prefixes) does not keep it either: the files then declare no
+// sort order and Write checks none.
 func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d } }
-
-// WithUnsortedRows says rows may not arrive in SortOrder of the written
-// values (for instance, keys shown as digests while the rows come in the
-// raw keys' order): the files then declare no sort order and Write does
-// not check it. By default they declare it and Write fails on a row out
-// of order, so the declaration is never false.
-func WithUnsortedRows() Option { return func(o *options) { o.unsorted = true } }
 
 // WithRunStart says the run began at started: Commit then records in the
 // manifest the wall time since and the process's peak resident memory.

@@ -47,17 +47,20 @@ func ParseFormats(list []string) ([]Format, error) {
 // Set's output rules on a private copy: the key column through the key
 // display, every string made valid UTF-8, and a check that rows arrive in
 // the declared sort order (SortOrder), so the order the Parquet files
-// declare is true. It then only queues the copy: the table's own writer
-// goroutine picks the row's partition and encodes it as CSV and Parquet,
-// so the caller's work overlaps with encoding, and a set's tables encode
-// in parallel. A Set must therefore end in Commit or Abort, which stop
-// the goroutines.
+// declare is true (see WithKeyDisplay for when they declare none). It
+// then only queues the copy: the table's own writer goroutine picks the
+// row's partition and encodes it as CSV and Parquet, so the caller's
+// work overlaps with encoding, and a set's tables encode in parallel. A
+// Set must therefore end in Commit or Abort, which stop the goroutines.
 type Table[T any] struct {
 	set    *Set
 	name   string
 	layout *rowLayout
 	pqOpts []parquet.WriterOption
 	flat   bool // NAME.* even when the set is partitioned
+	// declared says pqOpts declare the sort order: a file's footer drops
+	// it if the set's escapedKeys is set by the time it closes.
+	declared bool
 
 	// Write's side, on the caller's goroutine. The output rules stay
 	// here so that an out-of-order row fails the very Write that brings
@@ -66,6 +69,9 @@ type Table[T any] struct {
 	rows      int64
 	cur, prev T
 	started   bool
+	// sorted says rows are checked against, and the files declare, the
+	// sort order: raw keys, until one is written escaped.
+	sorted    bool
 	strs      []*string // string fields of cur
 	key       *string   // key field of cur, or nil
 	sortCur   []any     // *string or *time.Time fields of cur, in sort order
@@ -95,6 +101,7 @@ type part[T any] struct {
 	rows    int64
 	csv     *csvTable[T]
 	pq      *parquet.GenericWriter[T]
+	pqOut   *parquetOut
 	spool   *rowSpool[T] // rows for a Parquet file encoded at the commit
 	batch   []T
 	pqBytes int // row bytes in the Parquet row group being built
@@ -150,11 +157,12 @@ func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], err
 	}
 	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat, batchRows: to.batch}
 	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))
-	if set.opts.unsorted {
+	if set.opts.keys.Hides() {
 		layout.sortBy, layout.sortNames = nil, nil
 	}
 	if sc := layout.sortingColumns(); len(sc) > 0 {
 		t.pqOpts = append(t.pqOpts, parquet.SortingWriterConfig(parquet.SortingColumns(sc...)))
+		t.declared, t.sorted = true, true
 	}
 	t.bindFields()
 	for _, f := range layout.strings {
@@ -203,12 +211,20 @@ func (t *Table[T]) Write(row *T) error {
 	t.cur = *row
 	for _, s := range t.strs {
 		if s == t.key {
-			*s = t.set.opts.keys.Show(*s)
+			shown := t.set.opts.keys.Show(*s)
+			if t.sorted && shown != *s {
+				// Rows in raw-key order need not be in the escaped
+				// keys' order: from here on nothing is checked, and
+				// nothing declared.
+				t.sorted = false
+				t.set.escapedKeys.Store(true)
+			}
+			*s = shown
 		} else {
 			*s = validUTF8(*s)
 		}
 	}
-	if t.started && t.outOfOrder() {
+	if t.started && t.sorted && t.outOfOrder() {
 		return fmt.Errorf("%s: rows out of the declared order (%v); this is a bug in keyrate, please report it",
 			t.name, t.layout.sortNames)
 	}
@@ -378,8 +394,8 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 			}
 			p.closers = append(p.closers, p.csv.close)
 		case Parquet:
-			p.pq = parquet.NewGenericWriter[T](pf, t.pqOpts...)
-			p.closers = append(p.closers, p.flushParquet, p.pq.Close)
+			t.startParquet(p, pf)
+			p.closers = append(p.closers, p.flushParquet, func() error { return t.closeParquet(p) })
 		}
 	}
 	t.parts[date] = p
@@ -396,16 +412,42 @@ func (t *Table[T]) encodeSpool(p *part[T], path string) error {
 	if err != nil {
 		return err
 	}
-	p.pq = parquet.NewGenericWriter[T](pf, t.pqOpts...)
+	t.startParquet(p, pf)
 	err = sp.replay(func(row *T) error { return p.writeParquet(row, t.rowBytes(row)) })
 	if err == nil {
 		err = p.flushParquet()
 	}
-	if cerr := p.pq.Close(); err == nil {
+	if cerr := t.closeParquet(p); err == nil {
 		err = cerr
 	}
-	p.pq, p.batch = nil, nil // let the collector have its buffers before the next partition's
+	p.pq, p.pqOut, p.batch = nil, nil, nil // let the collector have its buffers before the next partition's
 	return err
+}
+
+// startParquet starts p's Parquet file, writing into pf.
+func (t *Table[T]) startParquet(p *part[T], pf *pendingFile) {
+	p.pqOut = &parquetOut{w: pf}
+	p.pq = parquet.NewGenericWriter[T](p.pqOut, t.pqOpts...)
+}
+
+// closeParquet completes p's Parquet file: a Close error means the footer
+// is missing and the file unusable. A file that was to declare the sort
+// order but belongs to a set that wrote a key escaped gets its footer
+// rewritten without the declaration, byte for byte as if it had never
+// had one. The rows go out first, so that only the page index and the
+// footer are held in memory for that.
+func (t *Table[T]) closeParquet(p *part[T]) error {
+	if !t.declared || !t.set.escapedKeys.Load() {
+		return p.pq.Close()
+	}
+	if err := p.pq.Flush(); err != nil {
+		return err
+	}
+	p.pqOut.hold()
+	if err := p.pq.Close(); err != nil {
+		return err
+	}
+	return p.pqOut.writeUndeclared()
 }
 
 // write writes row, whose size is n bytes (see Table.rowBytes).

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,17 +327,161 @@ func TestValidUTF8OneToOne(t *testing.T) {
 	}
 }
 
-func TestUnsortedRows(t *testing.T) {
-	dir := t.TempDir()
-	rows := []winRow{{Key: "b", LimitName: "x", WindowStart: day0}, {Key: "a", LimitName: "x", WindowStart: day0}}
-	writeSet(t, dir, rows, WithUnsortedRows())
-	f, err := parquet.OpenFile(readerAt(t, filepath.Join(dir, "windows.parquet")))
+// sortingColumns lists, per row group, the sort order the Parquet file at
+// path declares.
+func sortingColumns(t *testing.T, path string) [][]parquet.SortingColumn {
+	t.Helper()
+	f, err := parquet.OpenFile(readerAt(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rg := range f.Metadata().RowGroups {
-		if len(rg.SortingColumns) != 0 {
-			t.Errorf("unsorted rows declared sorted by %v", rg.SortingColumns)
+	var cols [][]parquet.SortingColumn
+	for _, rg := range f.RowGroups() {
+		cols = append(cols, rg.SortingColumns())
+	}
+	return cols
+}
+
+// TestHiddenKeysDeclareNoOrder: digests and prefixes do not keep the raw
+// keys' order the rows come in, so the files declare none, and Write
+// checks none.
+func TestHiddenKeysDeclareNoOrder(t *testing.T) {
+	dir := t.TempDir()
+	rows := []winRow{{Key: "b", LimitName: "x", WindowStart: day0}, {Key: "a", LimitName: "x", WindowStart: day0}}
+	kd, _ := NewKeyDisplay(KeyPrefix, nil)
+	writeSet(t, dir, rows, WithKeyDisplay(kd))
+	for _, sc := range sortingColumns(t, filepath.Join(dir, "windows.parquet")) {
+		if len(sc) != 0 {
+			t.Errorf("hidden keys declared sorted by %v", sc)
 		}
+	}
+}
+
+// TestEscapedKeysUndeclareOrder: raw keys in raw order declare it, until
+// a key is written escaped (an escaped key need not sort where its raw
+// form does): then no Parquet file of the set declares an order, also
+// those of tables that never saw that key, and the files are byte for
+// byte those of a writer never told of one.
+func TestEscapedKeysUndeclareOrder(t *testing.T) {
+	// The raw keys are in order, the written ones not: "a\x80" is
+	// written a\x80, and a backslash sorts before a backquote.
+	weird := []winRow{
+		{Key: "a`", LimitName: "x", WindowStart: day0},
+		{Key: "a\x80", LimitName: "x", WindowStart: day0},
+		{Key: "b", LimitName: "x", WindowStart: day0},
+	}
+	plain := genWindows(500, 3, day0, 1)
+	for _, escaped := range []bool{false, true} {
+		dir := t.TempDir()
+		set, err := NewSet(dir, []Format{CSV, Parquet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := NewTable[winRow](set, "a")
+		b, _ := NewTable[winRow](set, "b")
+		for i := range plain {
+			if err := b.Write(&plain[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows := plain[:3]
+		if escaped {
+			rows = weird
+		}
+		for i := range rows {
+			if err := a.Write(&rows[i]); err != nil {
+				t.Fatalf("escaped %v: %v", escaped, err)
+			}
+		}
+		if err := set.Commit(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range map[string]int{"a": len(rows), "b": len(plain)} {
+			path := filepath.Join(dir, name+".parquet")
+			for _, sc := range sortingColumns(t, path) {
+				if escaped == (len(sc) != 0) {
+					t.Errorf("escaped keys %v: %s declares %v", escaped, name, sc)
+				}
+			}
+			if !escaped {
+				continue
+			}
+			// What a Set without the declaration writes: one Write of
+			// every row (fewer than a batch), then Close.
+			written := plain
+			if name == "a" {
+				written = nil
+				for _, r := range weird {
+					r.Key = validUTF8(r.Key)
+					written = append(written, r)
+				}
+			}
+			var ref bytes.Buffer
+			w := parquet.NewGenericWriter[winRow](&ref, append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))...)
+			if _, err := w.Write(written[:n]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, ref.Bytes()) {
+				t.Errorf("%s: %d bytes, differ from the %d of a file never declared sorted", name, len(got), ref.Len())
+			}
+		}
+	}
+}
+
+// TestWithoutSortingColumns: a footer rewritten without the declaration
+// is what parquet-go writes without one, over several row groups and
+// values of every kind (empty strings, zero times), also when the last
+// row group was flushed before Close.
+func TestWithoutSortingColumns(t *testing.T) {
+	type row struct {
+		Key   string    `parquet:"key,dict"`
+		Plan  string    `parquet:"plan,dict"`
+		Start time.Time `parquet:"window_start,timestamp(millisecond)"`
+		N     int64     `parquet:"n"`
+	}
+	for _, n := range []int{0, 1, 999, 1000, 3500} {
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i] = row{Key: fmt.Sprintf("k%05d", i/7), Plan: []string{"", "gold"}[i%2], N: int64(i % 3)}
+			if i%5 != 0 {
+				rows[i].Start = day0.Add(time.Duration(i) * time.Second)
+			}
+		}
+		encode := func(sorted bool) []byte {
+			var b bytes.Buffer
+			opts := []parquet.WriterOption{parquet.Compression(&parquetZstd), parquet.MaxRowsPerRowGroup(1000), parquet.DataPageStatistics(true)}
+			out := &parquetOut{w: &b}
+			if sorted {
+				opts = append(opts, parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending("key"))))
+			}
+			w := parquet.NewGenericWriter[row](out, opts...)
+			if _, err := w.Write(rows); err != nil {
+				t.Fatal(err)
+			}
+			if sorted {
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				out.hold()
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if sorted {
+				if err := out.writeUndeclared(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return b.Bytes()
+		}
+		if got, want := encode(true), encode(false); !bytes.Equal(got, want) {
+			t.Errorf("%d rows: rewritten footer gives %d bytes, differing from the %d written without a sort order", n, len(got), len(want))
+		}
+	}
+	if _, err := withoutSortingColumns([]byte("not parquet")); err == nil {
+		t.Error("no error for a file without a footer")
 	}
 }

@@ -245,11 +245,6 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 		MemoryBytes:    int64(o.memory),
 		TmpDir:         o.tmpDir,
 	}
-	if keys := o.warehouse.keys; keys.Mode() == report.KeyRaw {
-		// Files may declare their sort order only if every key is
-		// written as is; checked once per new key while reading.
-		cfg.KeyCheck = func(k []byte) bool { return keys.Verbatim(string(k)) }
-	}
 	return cfg, pol, formats, nil
 }
 
@@ -318,8 +313,7 @@ func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, si
 }
 
 func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
-	verbatim := w.keys.Mode() == report.KeyRaw && res.KeysPass
-	opts := append(w.setOptions(m, verbatim), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
+	opts := append(w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
 	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
 	if err != nil {
 		return err

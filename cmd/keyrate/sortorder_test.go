@@ -12,9 +12,9 @@ import (
 )
 
 // TestSortOrderDeclaredOnlyForVerbatimKeys: the Parquet files declare
-// their sort order only when every key is written as is, which ingest
-// learns while interning keys (Config.KeyCheck), also when the state was
-// spilled and never held in memory at once. One key needing escapes
+// their sort order only when every key is written as is, which report
+// learns from the rows it writes, also when the state was spilled and
+// never held in memory at once. One key needing escapes
 // (a literal backslash) among many plain ones must withdraw the claim.
 func TestSortOrderDeclaredOnlyForVerbatimKeys(t *testing.T) {
 	dir := t.TempDir()

@@ -94,20 +94,12 @@ func (w *warehouseOptions) scrub(res *ingest.Result, m *schema.Manifest) {
 }
 
 // setOptions are the report.Set options for this run.
-func (w *warehouseOptions) setOptions(m *schema.Manifest, verbatim bool) []report.Option {
+func (w *warehouseOptions) setOptions(m *schema.Manifest) []report.Option {
 	opts := []report.Option{
 		report.WithVersion(m.Version),
 		report.WithPolicyDigest(w.digest),
 		report.WithKeyDisplay(w.keys),
 		report.WithCSVRaw(w.csvRaw),
-	}
-	// Rows arrive in the raw keys' order (the order every partial
-	// aggregate, in memory or spilled, is merged in). A digest, a prefix
-	// or an escaped key (invalid UTF-8, backslashes) does not keep that
-	// order, so then the files declare no sort order rather than a false
-	// one.
-	if !verbatim {
-		opts = append(opts, report.WithUnsortedRows())
 	}
 	if w.part != report.NoPartition && m.TimeRange != nil {
 		opts = append(opts, report.WithPartition(w.part, m.TimeRange.First, m.TimeRange.Last))
