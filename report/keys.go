@@ -50,7 +50,8 @@ type KeyDisplay struct {
 }
 
 // NewKeyDisplay returns the display for mode. secret is required for
-// KeyHMAC and ignored otherwise.
+// KeyHMAC and ignored otherwise; one too short is a *ShortSecretError.
+// Errors name the mode, not where it came from: the caller adds that.
 func NewKeyDisplay(mode KeyMode, secret []byte) (*KeyDisplay, error) {
 	switch mode {
 	case KeyRaw, "":
@@ -59,12 +60,19 @@ func NewKeyDisplay(mode KeyMode, secret []byte) (*KeyDisplay, error) {
 		return &KeyDisplay{mode: KeyPrefix}, nil
 	case KeyHMAC:
 		if len(secret) < MinKeySecretBytes {
-			return nil, fmt.Errorf("--key-display hmac: the secret has %d bytes, want at least %d (set %s or --key-secret-file)",
-				len(secret), MinKeySecretBytes, KeySecretEnv)
+			return nil, &ShortSecretError{Bytes: len(secret)}
 		}
 		return &KeyDisplay{mode: KeyHMAC, secret: secret}, nil
 	}
-	return nil, fmt.Errorf("--key-display %q: want raw, prefix or hmac", string(mode))
+	return nil, fmt.Errorf("%q: want raw, prefix or hmac", string(mode))
+}
+
+// ShortSecretError is an HMAC secret shorter than MinKeySecretBytes. It
+// gives the secret's length only, never the secret.
+type ShortSecretError struct{ Bytes int }
+
+func (e *ShortSecretError) Error() string {
+	return fmt.Sprintf("hmac: the secret has %d bytes, want at least %d", e.Bytes, MinKeySecretBytes)
 }
 
 // LoadKeySecret reads the HMAC secret from file if it is not empty, else
@@ -75,7 +83,7 @@ func LoadKeySecret(file string) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("--key-secret-file: %w", err)
+			return nil, err
 		}
 		return []byte(strings.TrimRight(string(b), "\r\n")), nil
 	}

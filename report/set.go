@@ -119,7 +119,8 @@ const (
 	PartitionDay Partition = "day"
 )
 
-// ParsePartition reads a --partition value: "day" or "none" (or empty).
+// ParsePartition reads a partitioning scheme's name: "day" or "none" (or
+// empty). The error names s, not where it came from: the caller adds that.
 func ParsePartition(s string) (Partition, error) {
 	switch s {
 	case "", "none":
@@ -127,7 +128,7 @@ func ParsePartition(s string) (Partition, error) {
 	case "day":
 		return PartitionDay, nil
 	}
-	return "", fmt.Errorf("--partition %q: want day or none", s)
+	return "", fmt.Errorf("%q: want day or none", s)
 }
 
 // rowGroupRows bounds the rows of a Parquet row group. It is DuckDB's own

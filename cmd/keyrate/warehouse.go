@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -40,18 +41,22 @@ func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
 func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
 	var err error
 	if w.part, err = report.ParsePartition(w.partition); err != nil {
-		return err
+		return fmt.Errorf("--partition %w", err)
 	}
 	var secret []byte
 	if report.KeyMode(w.keyDisplay) == report.KeyHMAC {
 		if secret, err = report.LoadKeySecret(w.keySecretFile); err != nil {
-			return err
+			return fmt.Errorf("--key-secret-file: %w", err)
 		}
 	} else if w.keySecretFile != "" {
 		return fmt.Errorf("--key-secret-file needs --key-display hmac")
 	}
 	if w.keys, err = report.NewKeyDisplay(report.KeyMode(w.keyDisplay), secret); err != nil {
-		return err
+		var short *report.ShortSecretError
+		if errors.As(err, &short) {
+			return fmt.Errorf("--key-display %w (set %s or --key-secret-file)", err, report.KeySecretEnv)
+		}
+		return fmt.Errorf("--key-display %w", err)
 	}
 	w.digest, err = policyDigest(pol)
 	return err
