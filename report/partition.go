@@ -40,7 +40,7 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	s.partitions = append(s.partitions, &partitionDir{fs: s.fs, tmp: tmp, final: filepath.Join(tableDir, "date="+date)})
+	s.partitions = append(s.partitions, &partitionDir{fs: s.fs, tmp: tmp, final: filepath.Join(tableDir, partitionName(date))})
 	s.mu.Unlock()
 	return tmp, nil
 }

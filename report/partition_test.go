@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -423,6 +424,54 @@ func TestSpooledPartitionsAreIdentical(t *testing.T) {
 	for name := range spooled {
 		if strings.Contains(name, "spool") {
 			t.Errorf("left behind: %s", name)
+		}
+	}
+}
+
+// TestPlannedFiles: what a dry run lists is what a set writes, dates
+// aside.
+func TestPlannedFiles(t *testing.T) {
+	rows := genWindows(200, 2, day0, 2)
+	dateDir := regexp.MustCompile(`date=\d{4}-\d\d-\d\d`)
+	for _, c := range []struct {
+		part    Partition
+		formats []Format
+		want    []string
+	}{
+		{NoPartition, []Format{CSV, Parquet}, []string{"windows.csv", "windows.parquet", "audit.csv", "audit.parquet", "manifest.json"}},
+		{PartitionDay, []Format{Parquet}, []string{"windows/date=YYYY-MM-DD/part-0.parquet", "audit.parquet", "manifest.json"}},
+	} {
+		planned := PlannedFiles([]PlannedTable{{Name: "windows"}, {Name: "audit", Flat: true}}, c.formats, c.part)
+		if !slices.Equal(planned, c.want) {
+			t.Errorf("%q %v: planned %v, want %v", c.part, c.formats, planned, c.want)
+		}
+		dir := t.TempDir()
+		set, err := NewSet(dir, c.formats, WithPartition(c.part, day0, day0.Add(2*24*time.Hour-time.Second)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		win, _ := NewTable[winRow](set, "windows")
+		audit, _ := NewTable[testRow](set, "audit", Unpartitioned())
+		for i := range rows {
+			if err := win.Write(&rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := audit.Write(&testRow{Key: "k", N: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := set.Commit(context.Background(), &schema.Manifest{}); err != nil {
+			t.Fatal(err)
+		}
+		var written []string
+		for name := range tree(t, dir) {
+			if name = dateDir.ReplaceAllString(name, "date=YYYY-MM-DD"); !slices.Contains(written, name) {
+				written = append(written, name)
+			}
+		}
+		slices.Sort(written)
+		if want := slices.Sorted(slices.Values(planned)); !slices.Equal(written, want) {
+			t.Errorf("%q %v: wrote %v, planned %v", c.part, c.formats, written, want)
 		}
 	}
 }

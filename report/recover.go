@@ -48,7 +48,7 @@ func RecoverFS(dir string, fsys FS) (Recovery, error) {
 			continue
 		}
 		temps = append(temps, e.Name())
-		if m[1] == "manifest.json" {
+		if m[1] == manifestName {
 			unfinished = true
 		}
 	}

@@ -350,7 +350,7 @@ func (s *Set) commit(ctx context.Context, m *schema.Manifest) error {
 			m.WallSeconds = s.opts.now().Sub(s.opts.started).Seconds()
 			m.PeakRSSBytes = peakRSSBytes()
 		}
-		pf, err := s.create(filepath.Join(s.dir, "manifest.json"))
+		pf, err := s.create(filepath.Join(s.dir, manifestName))
 		if err != nil {
 			return err
 		}
@@ -358,7 +358,7 @@ func (s *Set) commit(ctx context.Context, m *schema.Manifest) error {
 		enc := json.NewEncoder(pf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(m); err != nil {
-			return fmt.Errorf("manifest.json: %w", err)
+			return fmt.Errorf("%s: %w", manifestName, err)
 		}
 	}
 	// Each fsync waits for its own file's blocks: issued together they

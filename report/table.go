@@ -369,7 +369,7 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 		if dir, err = t.set.partitionDir(t.name, date); err != nil {
 			return nil, err
 		}
-		base = "part-0"
+		base = partFile
 	}
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {

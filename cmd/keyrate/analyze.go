@@ -248,6 +248,26 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	return cfg, pol, formats, nil
 }
 
+// The tables a run writes (docs/schema.md), in order.
+var (
+	windowsTable    = report.PlannedTable{Name: "windows"}
+	violationsTable = report.PlannedTable{Name: "violations"}
+	keysTable       = report.PlannedTable{Name: "keys"}
+	// throttle_audit sums up the whole run: it has no date to be
+	// partitioned by.
+	auditTable = report.PlannedTable{Name: "throttle_audit", Flat: true}
+	runTables  = []report.PlannedTable{windowsTable, violationsTable, keysTable, auditTable}
+)
+
+// newTable starts writing table t of the run in set.
+func newTable[T any](set *report.Set, t report.PlannedTable) (*report.Table[T], error) {
+	var opts []report.TableOption
+	if t.Flat {
+		opts = append(opts, report.Unpartitioned())
+	}
+	return report.NewTable[T](set, t.Name, opts...)
+}
+
 // tableSink streams aggregate rows into the report tables.
 type tableSink struct {
 	windows    *report.Table[aggregate.WindowRow]
@@ -324,16 +344,16 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 		}
 	}()
 	sink := tableSink{ctx: ctx}
-	if sink.windows, err = report.NewTable[aggregate.WindowRow](set, "windows"); err != nil {
+	if sink.windows, err = newTable[aggregate.WindowRow](set, windowsTable); err != nil {
 		return err
 	}
-	if sink.violations, err = report.NewTable[aggregate.ViolationRow](set, "violations"); err != nil {
+	if sink.violations, err = newTable[aggregate.ViolationRow](set, violationsTable); err != nil {
 		return err
 	}
-	if sink.keys, err = report.NewTable[aggregate.KeyRow](set, "keys"); err != nil {
+	if sink.keys, err = newTable[aggregate.KeyRow](set, keysTable); err != nil {
 		return err
 	}
-	if sink.audit, err = report.NewTable[aggregate.AuditRow](set, "throttle_audit", report.Unpartitioned()); err != nil {
+	if sink.audit, err = newTable[aggregate.AuditRow](set, auditTable); err != nil {
 		return err
 	}
 	stats, err := evaluate(res, pol, w, &sink, workers)
@@ -345,10 +365,10 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 	}
 	m.UnplannedKeys = stats.UnplannedKeys
 	m.Outputs = map[string]int64{
-		"windows":        sink.windows.Rows(),
-		"violations":     sink.violations.Rows(),
-		"keys":           sink.keys.Rows(),
-		"throttle_audit": sink.audit.Rows(),
+		sink.windows.Name():    sink.windows.Rows(),
+		sink.violations.Name(): sink.violations.Rows(),
+		sink.keys.Name():       sink.keys.Rows(),
+		sink.audit.Name():      sink.audit.Rows(),
 	}
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
 	if err := ctx.Err(); err != nil {

@@ -47,16 +47,8 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.Name, size, in.Compression, format)
 	}
 	tw.Flush()
-	var files []string
-	for _, t := range []string{"windows", "violations", "keys", "throttle_audit"} {
-		if partition != report.NoPartition && t != "throttle_audit" { // a run summary: never partitioned
-			t += "/date=YYYY-MM-DD/part-0"
-		}
-		for _, f := range formats {
-			files = append(files, t+"."+string(f))
-		}
-	}
-	fmt.Fprintf(stdout, "\nwould write to %s: %s, manifest.json\n", out, strings.Join(files, ", "))
+	files := report.PlannedFiles(runTables, formats, partition)
+	fmt.Fprintf(stdout, "\nwould write to %s: %s\n", out, strings.Join(files, ", "))
 	if len(bad) > 0 {
 		return fmt.Errorf("dry run: %d of %d inputs cannot be read: %s", len(bad), len(paths), strings.Join(bad, ", "))
 	}
