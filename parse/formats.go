@@ -247,25 +247,19 @@ func isCloudFrontHeader(lines [][]byte) bool {
 	return false
 }
 
+// sampleLines returns the first non-blank lines of head as the parse
+// workers see them (see NextLine and TrimPadding: a W3C log's first "#"
+// is then at its start, whatever hole precedes it). Unless atEOF, head's
+// last line may be cut short: it is left out.
 func sampleLines(head []byte, atEOF bool) [][]byte {
+	if !atEOF {
+		head = head[:bytes.LastIndexByte(head, '\n')+1]
+	}
 	var out [][]byte
 	for len(head) > 0 && len(out) < detectLines {
-		i := bytes.IndexByte(head, '\n')
-		if i < 0 {
-			if !atEOF {
-				break
-			}
-			i = len(head)
-		}
-		// As the parse workers see it: NUL padding (a copytruncate
-		// hole) stripped, so a W3C log's first "#" is at its start.
-		l := bytes.TrimLeft(bytes.TrimRight(head[:i], "\r"), "\x00")
-		if i < len(head) {
-			head = head[i+1:]
-		} else {
-			head = nil
-		}
-		if len(bytes.TrimSpace(l)) > 0 {
+		var l []byte
+		l, head = NextLine(head)
+		if l = TrimPadding(l); len(bytes.TrimSpace(l)) > 0 {
 			out = append(out, l)
 		}
 	}

@@ -68,13 +68,7 @@ func (l *LineReader) Next() ([]byte, error) {
 			l.tooLong = false
 			return nil, ErrLineTooLong
 		}
-		if n := len(b); n > 0 && b[n-1] == '\n' {
-			b = b[:n-1]
-			if n := len(b); n > 0 && b[n-1] == '\r' {
-				b = b[:n-1]
-			}
-		}
-		if len(b) > l.max {
+		if b, _ = NextLine(b); LineTooLong(b, l.max) {
 			return nil, ErrLineTooLong
 		}
 		return b, nil

@@ -174,12 +174,9 @@ func (r *reader) line(parser parse.LineParser, st *FileStats, file string, lineN
 	if len(line) == 0 {
 		return // blank lines (often a trailing one) carry nothing
 	}
-	if line[0] == 0 {
-		// NUL padding, as copytruncate leaves after a crash, before the
-		// real line.
+	if line[0] == 0 { // NUL padding before the real line (see parse.TrimPadding)
 		st.NULBytes++
-		line = bytes.TrimLeft(line, "\x00")
-		if len(line) == 0 {
+		if line = parse.TrimPadding(line); len(line) == 0 {
 			return
 		}
 	}
@@ -230,18 +227,10 @@ func (r *reader) parseBlock(b *block) {
 	r.newStream()
 	lineNo := b.firstLine
 	for rest := b.buf; len(rest) > 0; lineNo++ {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-			if i > 0 && line[i-1] == '\r' { // "\r\n"; a lone final "\r" stays
-				line = line[:i-1]
-			}
-		} else {
-			rest = nil
-		}
+		var line []byte
+		line, rest = parse.NextLine(rest)
 		st.Lines++
-		if len(line) > maxLine && len(bytes.TrimLeft(line, "\x00")) > maxLine {
-			// (NUL padding before a line is not the line: see r.line.)
+		if parse.LineTooLong(line, maxLine) {
 			r.malformed(&st, file, lineNo, nil, parse.ErrLineTooLong.Error())
 			continue
 		}
@@ -292,34 +281,23 @@ type cutter struct {
 
 // prime feeds the directive lines among a block's lines to the primer, in
 // order and exactly as parseBlock will hand them to the block's parser
-// (terminators dropped, NUL padding trimmed, over-long lines skipped), and
-// if there were any, clones the primer as the state of the blocks after.
+// (by the parse line rules: terminators dropped, NUL padding trimmed,
+// over-long lines skipped), and if there were any, clones the primer as
+// the state of the blocks after. Only the lines holding a '#' are split
+// off: the others cannot be directives.
 func (c *cutter) prime(lines []byte, maxLine int) {
 	fed := false
 	for i := bytes.IndexByte(lines, '#'); i >= 0; {
-		start := bytes.LastIndexByte(lines[:i], '\n') + 1
-		end := len(lines)
-		if j := bytes.IndexByte(lines[i:], '\n'); j >= 0 {
-			end = i + j
-		}
-		line := lines[start:end]
-		if n := len(line); end < len(lines) && n > 0 && line[n-1] == '\r' {
-			line = line[:n-1] // "\r\n"; a lone final "\r" stays
-		}
-		// i is the line's first '#': a directive starts there, after any
-		// NUL padding (parse.IsDirective decides, as for the parser).
-		if trimmed := bytes.TrimLeft(line, "\x00"); len(line) <= maxLine && parse.IsDirective(trimmed) {
+		line, rest := parse.NextLine(lines[bytes.LastIndexByte(lines[:i], '\n')+1:])
+		if trimmed := parse.TrimPadding(line); !parse.LineTooLong(line, maxLine) && parse.IsDirective(trimmed) {
 			c.primer.Parse(trimmed, &c.rec)
 			fed = true
 		}
-		if end == len(lines) {
-			break
-		}
-		j := bytes.IndexByte(lines[end+1:], '#')
+		j := bytes.IndexByte(rest, '#')
 		if j < 0 {
 			break
 		}
-		i = end + 1 + j
+		lines, i = rest, j
 	}
 	if fed {
 		c.state = c.primer.Clone()
@@ -475,7 +453,7 @@ func (c *cutter) cut(ctx context.Context, job *fileJob, in *parse.Input, src io.
 			// line: one NUL is kept to mark it (see reader.line), the
 			// rest dropped, as parseBlock would ignore it.
 			if len(buf) > 0 && buf[0] == 0 {
-				if n := len(buf) - len(bytes.TrimLeft(buf, "\x00")); n > 1 {
+				if n := len(buf) - len(parse.TrimPadding(buf)); n > 1 {
 					buf = buf[:1+copy(buf[1:], buf[n:])]
 				}
 			}
