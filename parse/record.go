@@ -1,7 +1,8 @@
-// Package parse turns raw access-log bytes into Records: it detects
-// compression, splits lines, parses log formats, and extracts the API key
-// and the request time. Parsers are pure functions over bytes: they do no
-// I/O and start no goroutines; concurrency lives in the ingest pipeline.
+// Package parse turns raw access-log bytes into Records: it holds the
+// line rules, parses log formats, detects them, and extracts the API key
+// and the request time. It is bytes in, records out: parsers do no I/O
+// and start no goroutines; opening and reading inputs is parse/input's
+// work, concurrency the ingest pipeline's.
 package parse
 
 import "bytes"

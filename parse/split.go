@@ -18,6 +18,9 @@ import "bytes"
 //   - a line longer than the maximum (DefaultMaxLineBytes unless the
 //     caller sets another) is not parsed: it counts as ErrLineTooLong.
 
+// DefaultMaxLineBytes is the default longest line.
+const DefaultMaxLineBytes = 64 << 10
+
 // NextLine splits buf's first line off: line is buf up to its first "\n",
 // without the "\n" or "\r\n"; rest is what follows the "\n". Without a
 // "\n" in buf, line is all of buf and rest is nil.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // block is a run of whole lines of one file, or the marker of one
@@ -271,8 +272,8 @@ type cutter struct {
 	r          *reader
 	// opener and lines are reused from file to file: an archive of many
 	// small files would otherwise allocate their buffers for each.
-	opener parse.Opener
-	lines  *parse.LineReader
+	opener input.Opener
+	lines  *input.LineReader
 	// primer follows a stateful file's directives block by block, and
 	// state is its clone for the blocks from the next one on.
 	primer, state parse.Stateful
@@ -336,7 +337,7 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
 	if c.lines == nil {
-		c.lines = parse.NewLineReader(in, c.cfg.MaxLineBytes)
+		c.lines = input.NewLineReader(in, c.cfg.MaxLineBytes)
 	} else {
 		c.lines.Reset(in)
 	}
@@ -346,7 +347,7 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	if err != nil {
 		// A stream corrupt from its first bytes is a corrupt input, which
 		// --skip-corrupt may skip; an unknown format is not.
-		var re *parse.ReadError
+		var re *input.ReadError
 		if errors.As(err, &re) {
 			return done(nil, r.skip(&st, err))
 		}
@@ -386,7 +387,7 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 // malformed-line samples name the exact line whatever worker parses them.
 // On a read error the complete lines before it are still sent, as a
 // LineReader would have returned them.
-func (c *cutter) cut(ctx context.Context, job *fileJob, in *parse.Input, src io.Reader) error {
+func (c *cutter) cut(ctx context.Context, job *fileJob, in *input.Input, src io.Reader) error {
 	maxLine := c.cfg.MaxLineBytes
 	if maxLine <= 0 {
 		maxLine = parse.DefaultMaxLineBytes

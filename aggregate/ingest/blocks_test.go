@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // randomLog builds a log that exercises every path of the cutter: valid
@@ -76,12 +77,12 @@ func reference(t *testing.T, paths []string, cfg Config) want {
 	p := cfg.NewParser()
 	var rec parse.Record
 	for _, path := range paths {
-		in, err := parse.Open(path)
+		in, err := input.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := FileStats{Path: path, Compression: string(in.Compression)}
-		lr := parse.NewLineReader(in, cfg.MaxLineBytes)
+		lr := input.NewLineReader(in, cfg.MaxLineBytes)
 		bad := func(line []byte, reason string) {
 			st.Malformed++
 			if len(w.samples) < cfg.MaxSamples {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // genLog returns n combined-format lines spread over keys k0..k6.
@@ -126,10 +127,10 @@ func TestCorruptInputFailsNamingFileAndOffset(t *testing.T) {
 			if !strings.Contains(msg, bad) || !strings.Contains(msg, c.want) {
 				t.Errorf("error %q: want the path %s and %q", msg, bad, c.want)
 			}
-			var re *parse.ReadError
+			var re *input.ReadError
 			if c.offset {
 				if !errors.As(err, &re) {
-					t.Fatalf("error %q is not a *parse.ReadError", msg)
+					t.Fatalf("error %q is not a *input.ReadError", msg)
 				}
 				if re.Offset <= 0 || !strings.Contains(msg, fmt.Sprintf("byte offset %d", re.Offset)) {
 					t.Errorf("error %q: want a positive byte offset (got %d)", msg, re.Offset)
@@ -301,7 +302,7 @@ func TestDamagedFirstBlockIsCorruptNotUnknown(t *testing.T) {
 	bad := filepath.Join("..", "..", "testdata", "compress", "damaged-block.log.bz2")
 	cfg := autoConfig("query:api_key")
 	_, err := Run(context.Background(), []string{bad}, cfg)
-	var re *parse.ReadError
+	var re *input.ReadError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "corrupt bzip2 stream") || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("error %v: want the corrupt bzip2 stream, named", err)
 	}
@@ -327,7 +328,7 @@ func TestOutOfFilesIsNotCorrupt(t *testing.T) {
 	if err := r.skip(&st, emfile); !errors.Is(err, syscall.EMFILE) || st.Corrupt {
 		t.Errorf("EMFILE: skip returned %v, corrupt %v; want the error, not a skip", err, st.Corrupt)
 	}
-	corrupt := &parse.ReadError{File: "a.gz", Err: errors.New("flate: corrupt input")}
+	corrupt := &input.ReadError{File: "a.gz", Err: errors.New("flate: corrupt input")}
 	if err := r.skip(&st, corrupt); err != nil || !st.Corrupt {
 		t.Errorf("a corrupt stream: skip returned %v, corrupt %v; want it skipped", err, st.Corrupt)
 	}

@@ -15,13 +15,14 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // chooseFormat picks the file's parser: a fixed --format, or one detected
 // from the first lines; columnar reports a Parquet file instead. Detection
 // runs once per file, whatever the file is then split into. It returns a
 // parser factory: blocks of a stateless format each get their own parser.
-func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileStats) (func() parse.LineParser, bool, error) {
+func (r *reader) chooseFormat(in *input.Input, lr *input.LineReader, st *FileStats) (func() parse.LineParser, bool, error) {
 	format := r.cfg.Format
 	if format == "" {
 		if r.cfg.NewParser != nil {
@@ -65,24 +66,24 @@ func (r *reader) chooseFormat(in *parse.Input, lr *parse.LineReader, st *FileSta
 // 900 kB) comes out before its checksum is checked, so a damaged first
 // block reaches detection as junk; reported as a corrupt input, it is
 // what --skip-corrupt can skip, not an unknown format.
-func explainUndetected(in *parse.Input, err error) error {
-	if in.Compression == parse.Plain {
+func explainUndetected(in *input.Input, err error) error {
+	if in.Compression == input.Plain {
 		return err
 	}
-	var re *parse.ReadError
+	var re *input.ReadError
 	if _, derr := io.Copy(io.Discard, in); errors.As(derr, &re) {
 		return derr
 	}
 	return err
 }
 
-func (r *reader) columnarOK(in *parse.Input) error {
+func (r *reader) columnarOK(in *input.Input) error {
 	switch {
 	case r.cfg.OpenColumnar == nil:
 		return fmt.Errorf("%s: Parquet input is not supported here", in.Name)
 	case in.Size < 0:
 		return fmt.Errorf("%s: Parquet needs a seekable file, not a stream", in.Name)
-	case in.Compression != parse.Plain:
+	case in.Compression != input.Plain:
 		return fmt.Errorf("%s: Parquet files compress internally; decompress the %s wrapper first", in.Name, in.Compression)
 	}
 	return nil
@@ -178,7 +179,7 @@ func (r *reader) observe(st *FileStats) {
 // Detect names the format a run with cfg reads in as and returns its line
 // parser (nil for a columnar input), peeking through lr without consuming
 // anything: --dry-run reports exactly what a real run would choose.
-func Detect(in *parse.Input, lr *parse.LineReader, cfg Config) (string, parse.LineParser, error) {
+func Detect(in *input.Input, lr *input.LineReader, cfg Config) (string, parse.LineParser, error) {
 	r := &reader{cfg: cfg}
 	var st FileStats
 	newParser, columnar, err := r.chooseFormat(in, lr, &st)

@@ -21,6 +21,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -41,6 +42,8 @@ type Config struct {
 	// "parquet", or a built-in format name; FormatOptions configure it.
 	Format        string
 	FormatOptions parse.FormatOptions
+	// Stdin is what the path "-" reads (nil: "-" cannot be read).
+	Stdin io.Reader
 	// OpenColumnar opens a columnar (Parquet) input; needed when Format
 	// is "parquet" or "auto".
 	OpenColumnar func(path string, o parse.FormatOptions) (parse.RecordSource, error)
@@ -245,6 +248,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		go func() {
 			defer rwg.Done()
 			c := cutter{cfg: cfg, blockBytes: blockBytes, free: free, out: blocks, r: r}
+			c.opener.Stdin = cfg.Stdin
 			defer c.opener.Close()
 			for job := range next {
 				if job.err = c.readFile(ctx, job); job.err != nil {

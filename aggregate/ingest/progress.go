@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // Progress counts what Run has read so far, for a progress display that
@@ -36,12 +36,12 @@ func (p *Progress) Current() string {
 
 // published is one worker's last report for its current input.
 type published struct {
-	in           *parse.Input
+	in           *input.Input
 	bytes, lines int64
 }
 
 // publish adds what r read from in since its last report to the progress.
-func (r *reader) publish(in *parse.Input, st *FileStats) {
+func (r *reader) publish(in *input.Input, st *FileStats) {
 	p := r.cfg.Progress
 	if p == nil {
 		return

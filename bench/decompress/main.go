@@ -1,5 +1,5 @@
 // Command decompress reads inputs exactly as keyrate opens them
-// (a parse.Opener: compression from magic bytes, the same gzip and zstd
+// (an input.Opener: compression from magic bytes, the same gzip and zstd
 // libraries and buffers, reused from file to file) and discards the bytes. bench/run times it as
 // "decompression alone" to compare keyrate's total time against.
 package main
@@ -9,13 +9,13 @@ import (
 	"io"
 	"os"
 
-	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 func main() {
 	var total int64
 	buf := make([]byte, 256<<10) // keyrate's block size (ingest.DefaultBlockBytes)
-	var opener parse.Opener      // as each keyrate reader goroutine reuses parts
+	var opener input.Opener      // as each keyrate reader goroutine reuses parts
 	defer opener.Close()
 	for _, path := range os.Args[1:] {
 		in, err := opener.Open(path)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
@@ -112,7 +114,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	paths, left, err := parse.ExpandPaths(fs.Args())
+	paths, left, err := input.ExpandPaths(fs.Args(), os.Stdin)
 	if err != nil {
 		return err
 	}
@@ -233,6 +235,7 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	cfg = ingest.Config{
 		Format:         format,
 		FormatOptions:  fopts,
+		Stdin:          os.Stdin,
 		OpenColumnar:   parquetlog.Open, // --format parquet, and Parquet files found by auto
 		KeyPattern:     keyPattern,
 		KeySources:     o.keys,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
 )
 
@@ -24,11 +25,13 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
 	var bad []string
+	opener := input.Opener{Stdin: cfg.Stdin}
+	defer opener.Close()
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		in, err := parse.Open(p)
+		in, err := opener.Open(p)
 		if err != nil {
 			fmt.Fprintf(tw, "%s\t-\t-\terror: %v\n", p, err)
 			bad = append(bad, p)
@@ -57,8 +60,8 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 
 // sniffFormat detects in's format as a run would, then parses its first
 // non-blank lines and says how many the parser accepted.
-func sniffFormat(in *parse.Input, cfg ingest.Config) (string, error) {
-	lr := parse.NewLineReader(in, cfg.MaxLineBytes)
+func sniffFormat(in *input.Input, cfg ingest.Config) (string, error) {
+	lr := input.NewLineReader(in, cfg.MaxLineBytes)
 	name, parser, err := ingest.Detect(in, lr, cfg)
 	if err != nil || parser == nil {
 		return name, err

@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files from the current output")
@@ -90,17 +91,17 @@ func firstDiff(a, b []byte) string {
 // readSampleLines returns every line of the sample archive, decompressed.
 func readSampleLines(t *testing.T) []string {
 	t.Helper()
-	paths, _, err := parse.ExpandPaths([]string{sampleDir})
+	paths, _, err := input.ExpandPaths([]string{sampleDir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lines []string
 	for _, p := range paths {
-		in, err := parse.Open(p)
+		in, err := input.Open(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		lr := parse.NewLineReader(in, 0)
+		lr := input.NewLineReader(in, 0)
 		for {
 			b, err := lr.Next()
 			if err != nil {

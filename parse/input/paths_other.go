@@ -1,6 +1,6 @@
 //go:build !unix
 
-package parse
+package input
 
 import "os"
 

@@ -1,16 +1,15 @@
-package parse
+package input
 
 import (
 	"bufio"
 	"errors"
 	"io"
+
+	"github.com/keyrate/keyrate/parse"
 )
 
-// DefaultMaxLineBytes is the default longest line a LineReader returns.
-const DefaultMaxLineBytes = 64 << 10
-
 // LineReader splits a stream into lines, like bufio.Scanner, but reports an
-// over-long line as ErrLineTooLong and skips it without buffering it whole,
+// over-long line as parse.ErrLineTooLong and skips it without buffering it whole,
 // so one corrupt multi-gigabyte "line" cannot exhaust memory.
 type LineReader struct {
 	r       *bufio.Reader
@@ -20,10 +19,10 @@ type LineReader struct {
 }
 
 // NewLineReader reads lines of at most maxBytes bytes (excluding the line
-// terminator) from r; maxBytes <= 0 selects DefaultMaxLineBytes.
+// terminator) from r; maxBytes <= 0 selects parse.DefaultMaxLineBytes.
 func NewLineReader(r io.Reader, maxBytes int) *LineReader {
 	if maxBytes <= 0 {
-		maxBytes = DefaultMaxLineBytes
+		maxBytes = parse.DefaultMaxLineBytes
 	}
 	size := max(maxBytes+2, 64<<10) // room for "\r\n" after a maximal line
 	return &LineReader{r: bufio.NewReaderSize(r, size), max: maxBytes}
@@ -41,7 +40,7 @@ func (l *LineReader) Line() int64 { return l.line }
 // Next returns the next line without its "\n" or "\r\n". The slice is valid
 // until the next call. At the end of input it returns io.EOF; a final line
 // without a terminator is still returned first. An over-long line yields
-// ErrLineTooLong (reading can continue); any other error is from the
+// parse.ErrLineTooLong (reading can continue); any other error is from the
 // underlying reader and ends the stream.
 func (l *LineReader) Next() ([]byte, error) {
 	for {
@@ -59,17 +58,17 @@ func (l *LineReader) Next() ([]byte, error) {
 			if l.tooLong { // an over-long final line without terminator
 				l.tooLong = false
 				l.line++
-				return nil, ErrLineTooLong
+				return nil, parse.ErrLineTooLong
 			}
 			return nil, io.EOF
 		}
 		l.line++
 		if l.tooLong {
 			l.tooLong = false
-			return nil, ErrLineTooLong
+			return nil, parse.ErrLineTooLong
 		}
-		if b, _ = NextLine(b); LineTooLong(b, l.max) {
-			return nil, ErrLineTooLong
+		if b, _ = parse.NextLine(b); parse.LineTooLong(b, l.max) {
+			return nil, parse.ErrLineTooLong
 		}
 		return b, nil
 	}

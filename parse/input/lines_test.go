@@ -1,4 +1,4 @@
-package parse
+package input
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/keyrate/keyrate/parse"
 )
 
 func readAll(t *testing.T, lr *LineReader) (lines []string, tooLong []int64) {
@@ -15,7 +17,7 @@ func readAll(t *testing.T, lr *LineReader) (lines []string, tooLong []int64) {
 		switch {
 		case err == io.EOF:
 			return lines, tooLong
-		case errors.Is(err, ErrLineTooLong):
+		case errors.Is(err, parse.ErrLineTooLong):
 			tooLong = append(tooLong, lr.Line())
 		case err != nil:
 			t.Fatal(err)

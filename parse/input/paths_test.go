@@ -1,6 +1,6 @@
 //go:build unix
 
-package parse
+package input
 
 import (
 	"io"
@@ -69,7 +69,7 @@ func TestExpandPaths(t *testing.T) {
 		{"a FIFO named on the command line is an input",
 			[]string{j("d/fifo")}, []string{j("d/fifo")}, nil},
 	} {
-		got, skipped, err := ExpandPaths(c.args)
+		got, skipped, err := ExpandPaths(c.args, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -87,27 +87,24 @@ func TestExpandPaths(t *testing.T) {
 
 	// Standard input redirected from a file is that file; "-" twice is
 	// read once.
-	stdin := os.Stdin
-	defer func() { os.Stdin = stdin }()
 	f, err := os.Open(j("a.log"))
 	must(err)
 	defer f.Close()
-	os.Stdin = f
-	got, skipped, err := ExpandPaths([]string{"-", j("a.log"), "-"})
+	got, skipped, err := ExpandPaths([]string{"-", j("a.log"), "-"}, f)
 	must(err)
 	if len(got) != 1 || got[0] != "-" || len(skipped) != 2 ||
 		skipped[0] != (Skipped{j("a.log"), "the same file as -"}) || skipped[1] != (Skipped{"-", "standard input, named again"}) {
 		t.Errorf("stdin from a.log, a.log, stdin: %q, skipped %v", got, skipped)
 	}
 
-	if _, _, err := ExpandPaths([]string{j("missing*.log")}); err == nil {
+	if _, _, err := ExpandPaths([]string{j("missing*.log")}, nil); err == nil {
 		t.Error("a glob matching nothing was accepted")
 	}
-	if _, _, err := ExpandPaths([]string{j("nope.log")}); err == nil || !strings.Contains(err.Error(), "nope.log") {
+	if _, _, err := ExpandPaths([]string{j("nope.log")}, nil); err == nil || !strings.Contains(err.Error(), "nope.log") {
 		t.Errorf("missing file error = %v", err)
 	}
 	must(os.Mkdir(j("empty"), 0o755))
-	if _, _, err := ExpandPaths([]string{j("empty")}); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, _, err := ExpandPaths([]string{j("empty")}, nil); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty directory: error %v, want one naming it", err)
 	}
 }

@@ -1,4 +1,4 @@
-package parse
+package input
 
 import (
 	"bytes"
@@ -78,7 +78,7 @@ func TestOpenDetectsCompressionFromContent(t *testing.T) {
 		})
 	}
 	t.Run("bzip2 with two streams", func(t *testing.T) {
-		got, comp := readInput(t, filepath.Join("..", "testdata", "compress", "two-streams.log.bz2"))
+		got, comp := readInput(t, filepath.Join("..", "..", "testdata", "compress", "two-streams.log.bz2"))
 		if comp != Bzip2 || strings.Count(got, "\n") != 2 || !strings.Contains(got, "api_key=k2") {
 			t.Errorf("read %q as %s", got, comp)
 		}

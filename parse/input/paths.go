@@ -1,4 +1,4 @@
-package parse
+package input
 
 import (
 	"errors"
@@ -17,7 +17,8 @@ type Skipped struct {
 
 // ExpandPaths turns command-line arguments into the ordered list of
 // inputs:
-//   - "-" is standard input;
+//   - "-" is standard input, stdin (nil when there is none to tell apart
+//     from the files: "-" is then listed as named);
 //   - a file is itself, whatever its kind (a FIFO or a process
 //     substitution named on the command line is read as a stream);
 //   - a directory contributes the files under it, recursively, in sorted
@@ -32,7 +33,7 @@ type Skipped struct {
 // skipped, for the caller to report: such repeats, and the entries of a
 // directory that are not files (FIFOs, sockets, devices, dangling links),
 // which a walk must not block on or guess about.
-func ExpandPaths(args []string) (paths []string, skipped []Skipped, err error) {
+func ExpandPaths(args []string, stdin *os.File) (paths []string, skipped []Skipped, err error) {
 	e := expansion{files: map[fileID]string{}, listed: map[fileID]bool{}, dirs: map[fileID]string{}}
 	for _, arg := range args {
 		if arg == "-" {
@@ -43,7 +44,7 @@ func ExpandPaths(args []string) (paths []string, skipped []Skipped, err error) {
 			e.stdin = true
 			// Standard input redirected from a file is that file, which
 			// may be named too ("- a.log < a.log").
-			if st, err := os.Stdin.Stat(); err == nil && st.Mode().IsRegular() {
+			if st, err := stdin.Stat(); err == nil && st.Mode().IsRegular() {
 				e.addFile(arg, st)
 			} else {
 				e.paths = append(e.paths, arg)

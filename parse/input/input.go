@@ -1,9 +1,14 @@
-package parse
+// Package input is the stream machinery in front of the parsers: it
+// expands command-line paths into inputs, opens files (and standard
+// input, given by the caller), undoes their compression, and cuts the
+// decompressed stream into lines by the parse package's line rules.
+package input
 
 import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,9 +77,10 @@ type Input struct {
 	pastBOM           bool // the stream's first bytes were checked for a BOM
 }
 
-// Open opens path ("-" for standard input) and wraps it in the decompressor
-// its magic bytes call for. gzip streams may hold several members (as
-// `cat a.gz b.gz` and logrotate produce) and zstd streams several frames.
+// Open opens the file at path and wraps it in the decompressor its magic
+// bytes call for. gzip streams may hold several members (as `cat a.gz
+// b.gz` and logrotate produce) and zstd streams several frames. Standard
+// input ("-") is opened by an Opener given it.
 func Open(path string) (*Input, error) {
 	in, err := new(Opener).Open(path)
 	if in != nil {
@@ -91,18 +97,24 @@ func Open(path string) (*Input, error) {
 // use, and an input must be closed before the next one is opened for its
 // parts to be reused.
 type Opener struct {
-	br *bufio.Reader
-	gz *gzip.Reader
-	zs *zstd.Decoder
+	// Stdin is what the path "-" reads (the caller's standard input); nil:
+	// "-" cannot be opened.
+	Stdin io.Reader
+	br    *bufio.Reader
+	gz    *gzip.Reader
+	zs    *zstd.Decoder
 }
 
-// Open is the package's Open, with reused parts.
+// Open is the package's Open, with reused parts; "-" reads o.Stdin.
 func (o *Opener) Open(path string) (*Input, error) {
 	in := &Input{Name: path, Size: -1, opener: o}
 	var raw io.Reader
 	if path == "-" {
+		if o.Stdin == nil {
+			return nil, errNoStdin
+		}
 		in.Name = "<stdin>"
-		raw = os.Stdin
+		raw = o.Stdin
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
@@ -155,12 +167,15 @@ func (o *Opener) Open(path string) (*Input, error) {
 	return in, nil
 }
 
+// errNoStdin is Open's error for "-" when no standard input was given.
+var errNoStdin = errors.New("-: no standard input to read")
+
 // Close releases the decompressors kept for reuse.
 func (o *Opener) Close() {
 	if o.zs != nil {
 		o.zs.Close()
 	}
-	*o = Opener{}
+	*o = Opener{Stdin: o.Stdin}
 }
 
 // Read reads decompressed bytes. Errors name the input and the compressed
