@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"time"
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
@@ -254,10 +253,6 @@ func (r *reader) newStream() {
 	}
 }
 
-// maxBlockDelay bounds how long a block waits to fill before its whole
-// lines are handed to a worker.
-const maxBlockDelay = 100 * time.Millisecond
-
 // noLines is what a cutter publishes as its lines: workers count them.
 var noLines FileStats
 
@@ -268,12 +263,12 @@ type cutter struct {
 	blockBytes int
 	free       chan []byte // block buffers, bounding memory in flight
 	out        chan<- *block
-	carry      []byte // the partial line at the end of the last block
 	r          *reader
 	// opener and lines are reused from file to file: an archive of many
 	// small files would otherwise allocate their buffers for each.
 	opener input.Opener
-	lines  *input.LineReader
+	lines  *input.Cutter
+	feed   feed // what lines reads: the current file
 	// primer follows a stateful file's directives block by block, and
 	// state is its clone for the blocks from the next one on.
 	primer, state parse.Stateful
@@ -336,14 +331,17 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	}
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
+	c.feed = feed{in: in, r: r}
 	if c.lines == nil {
-		c.lines = input.NewLineReader(in, c.cfg.MaxLineBytes)
+		c.lines = input.NewCutter(&c.feed, c.cfg.MaxLineBytes, c.blockBytes)
 	} else {
-		c.lines.Reset(in)
+		c.lines.Reset(&c.feed)
 	}
-	lr := c.lines
-	defer lr.Reset(nil) // lets go of the file
-	newParser, columnar, err := r.chooseFormat(in, lr, &st)
+	defer func() {
+		c.lines.Reset(nil) // lets go of the file
+		c.feed = feed{}
+	}()
+	newParser, columnar, err := r.chooseFormat(in, c.lines, &st)
 	if err != nil {
 		// A stream corrupt from its first bytes is a corrupt input, which
 		// --skip-corrupt may skip; an unknown format is not.
@@ -371,7 +369,8 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 		c.primer, c.state = p, p.Clone()
 		defer func() { c.primer, c.state = nil, nil }()
 	}
-	err = c.cut(ctx, job, in, lr.Rest())
+	c.feed.stop = ctx
+	err = c.cut(ctx, job)
 	job.mu.Lock()
 	defer job.mu.Unlock()
 	job.stats.Bytes = in.CompressedBytes()
@@ -382,107 +381,61 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	return err
 }
 
-// cut reads src (in's stream) to its end and sends its lines in blocks.
-// Line numbers are counted here, so each block knows where it starts and
-// malformed-line samples name the exact line whatever worker parses them.
-// On a read error the complete lines before it are still sent, as a
-// LineReader would have returned them.
-func (c *cutter) cut(ctx context.Context, job *fileJob, in *input.Input, src io.Reader) error {
+// cut sends the rest of the file's lines (all of them: detection only
+// peeked) in blocks, as the cutter's input.Cutter cuts them: it counts
+// lines, so each block knows where it starts and malformed-line samples
+// name the exact line whatever worker parses them. On a read error the
+// complete lines before it are still sent.
+func (c *cutter) cut(ctx context.Context, job *fileJob) error {
 	maxLine := c.cfg.MaxLineBytes
 	if maxLine <= 0 {
 		maxLine = parse.DefaultMaxLineBytes
 	}
-	line := int64(1) // number of the next line to start
-	c.carry = c.carry[:0]
-	skipping := false // inside an over-long line, discarding to its end
-	eof := false
-	var readErr error
-	for !eof {
+	for {
 		var buf []byte
 		select {
 		case buf = <-c.free:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		target := max(c.blockBytes, 2*len(c.carry))
-		if cap(buf) < target {
-			buf = make([]byte, 0, target)
-		}
-		buf = append(buf[:0], c.carry...)
-		c.carry = c.carry[:0]
-		started := time.Now()
-		for len(buf) < target && !eof {
-			n, err := src.Read(buf[len(buf):target])
-			buf = buf[:len(buf)+n]
-			if err == io.EOF {
-				eof = true
-			} else if err != nil {
-				eof, readErr = true, err
-			}
-			c.r.publish(in, &noLines)
-			// A slow stream (a pipe fed as the log is written) would
-			// otherwise hold its lines back until a whole block came.
-			if time.Since(started) > maxBlockDelay {
-				break
-			}
-		}
-		if skipping {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 && !eof {
-				c.free <- buf[:0]
-				continue
-			}
-			skipping = false
-			if i < 0 {
-				buf = buf[:0] // the over-long line ran to EOF: already counted
-			} else {
-				buf = buf[:copy(buf, buf[i+1:])]
-			}
-		}
-		cut := bytes.LastIndexByte(buf, '\n') + 1
-		if eof && readErr == nil {
-			cut = len(buf) // a last line without terminator is a line
-		}
-		if cut == 0 {
-			if eof {
-				// A read error after a partial line: the line is lost.
-				c.free <- buf[:0]
-				break
-			}
-			// No line ends in a full block. NUL padding before the line
-			// (a copytruncate hole mid-file, however long) is not the
-			// line: one NUL is kept to mark it (see reader.line), the
-			// rest dropped, as parseBlock would ignore it.
-			if len(buf) > 0 && buf[0] == 0 {
-				if n := len(buf) - len(parse.TrimPadding(buf)); n > 1 {
-					buf = buf[:1+copy(buf[1:], buf[n:])]
-				}
-			}
-			// Then either the line is over the limit (skip it without
-			// buffering it whole) or the block size is below the limit
-			// (grow this line's buffer).
-			if len(buf) > maxLine+1 { // +1: room for a "\r"
-				c.free <- buf[:0]
-				if err := c.send(ctx, &block{file: job, firstLine: line, tooLong: true}); err != nil {
-					return err
-				}
-				line++
-				skipping = true
-				continue
-			}
-			c.carry = append(c.carry, buf...)
+		cut, err := c.lines.Next(buf)
+		if cut.Lines == nil {
 			c.free <- buf[:0]
-			continue
 		}
-		c.carry = append(c.carry, buf[cut:]...)
-		b := &block{file: job, buf: buf[:cut], firstLine: line, state: c.state}
-		if c.primer != nil {
-			c.prime(b.buf, maxLine)
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
 		}
-		line += int64(bytes.Count(buf[:cut], []byte{'\n'}))
+		b := &block{file: job, buf: cut.Lines, firstLine: cut.FirstLine, tooLong: cut.TooLong}
+		if !b.tooLong {
+			b.state = c.state
+			if c.primer != nil {
+				c.prime(b.buf, maxLine)
+			}
+		}
 		if err := c.send(ctx, b); err != nil {
 			return err
 		}
 	}
-	return readErr
+}
+
+// feed is the stream a cutter cuts: the input, whose progress is
+// published after each read, and which stops reading once the run stops
+// (the Cutter may read a long way within one Next, skipping an over-long
+// line). stop is nil while the format is detected: a detection cut short
+// would blame the file's format.
+type feed struct {
+	in   *input.Input
+	r    *reader
+	stop context.Context
+}
+
+func (f *feed) Read(p []byte) (int, error) {
+	if f.stop != nil && f.stop.Err() != nil {
+		return 0, f.stop.Err()
+	}
+	n, err := f.in.Read(p)
+	f.r.publish(f.in, &noLines)
+	return n, err
 }

@@ -22,7 +22,7 @@ import (
 // from the first lines; columnar reports a Parquet file instead. Detection
 // runs once per file, whatever the file is then split into. It returns a
 // parser factory: blocks of a stateless format each get their own parser.
-func (r *reader) chooseFormat(in *input.Input, lr *input.LineReader, st *FileStats) (func() parse.LineParser, bool, error) {
+func (r *reader) chooseFormat(in *input.Input, lines input.Peeker, st *FileStats) (func() parse.LineParser, bool, error) {
 	format := r.cfg.Format
 	if format == "" {
 		if r.cfg.NewParser != nil {
@@ -34,7 +34,7 @@ func (r *reader) chooseFormat(in *input.Input, lr *input.LineReader, st *FileSta
 	case parse.FormatParquet:
 		return nil, true, r.columnarOK(in)
 	case parse.FormatAuto:
-		head, atEOF, err := lr.Peek(1 << 30) // as much as the line buffer holds
+		head, atEOF, err := lines.Peek(1 << 30) // as much as the read buffer holds
 		if err != nil && len(head) == 0 {
 			return nil, false, err // nothing readable to detect from
 		}
@@ -177,12 +177,13 @@ func (r *reader) observe(st *FileStats) {
 }
 
 // Detect names the format a run with cfg reads in as and returns its line
-// parser (nil for a columnar input), peeking through lr without consuming
-// anything: --dry-run reports exactly what a real run would choose.
-func Detect(in *input.Input, lr *input.LineReader, cfg Config) (string, parse.LineParser, error) {
+// parser (nil for a columnar input), peeking through lines (which reads
+// in) without consuming anything: --dry-run reports exactly what a real
+// run would choose.
+func Detect(in *input.Input, lines input.Peeker, cfg Config) (string, parse.LineParser, error) {
 	r := &reader{cfg: cfg}
 	var st FileStats
-	newParser, columnar, err := r.chooseFormat(in, lr, &st)
+	newParser, columnar, err := r.chooseFormat(in, lines, &st)
 	if err != nil {
 		return "", nil, err
 	}

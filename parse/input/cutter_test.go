@@ -1,0 +1,204 @@
+package input
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/keyrate/keyrate/parse"
+)
+
+var errBoom = errors.New("boom")
+
+// event is what a reader of lines makes of one line, or of the stream's
+// end: the line's number and its text as parsers see it (NUL padding
+// trimmed, marked "+pad"), "too long", or how the stream ended.
+func lineEvent(n int64, line []byte, err error) string {
+	if err != nil {
+		return fmt.Sprintf("%d: %v", n, err)
+	}
+	ev := fmt.Sprintf("%d:%q", n, parse.TrimPadding(line))
+	if len(line) > 0 && line[0] == 0 {
+		ev += "+pad"
+	}
+	return ev
+}
+
+func endEvent(err error) string {
+	if err == io.EOF {
+		return "EOF"
+	}
+	return "error: " + err.Error()
+}
+
+// cutEvents cuts r with a Cutter into blocks of blockBytes and splits
+// them by the line rules, as the pipeline does; bufCap is the largest
+// buffer the Cutter used.
+func cutEvents(r io.Reader, maxLine, blockBytes int) (events []string, bufCap int) {
+	c := NewCutter(r, maxLine, blockBytes)
+	var dst []byte
+	for {
+		b, err := c.Next(dst)
+		if err != nil {
+			return append(events, endEvent(err)), max(bufCap, cap(c.carry))
+		}
+		if b.TooLong {
+			events = append(events, lineEvent(b.FirstLine, nil, parse.ErrLineTooLong))
+			continue
+		}
+		bufCap = max(bufCap, cap(b.Lines), cap(c.carry))
+		n := b.FirstLine
+		for rest := b.Lines; len(rest) > 0; n++ {
+			var line []byte
+			line, rest = parse.NextLine(rest)
+			var err error
+			if parse.LineTooLong(line, c.max) {
+				err = parse.ErrLineTooLong
+			}
+			events = append(events, lineEvent(n, line, err))
+		}
+		dst = b.Lines
+	}
+}
+
+func lineReaderEvents(r io.Reader, maxLine int) []string {
+	lr := NewLineReader(r, maxLine)
+	var events []string
+	for {
+		line, err := lr.Next()
+		switch {
+		case err == nil || errors.Is(err, parse.ErrLineTooLong):
+			events = append(events, lineEvent(lr.Line(), line, err))
+		default:
+			return append(events, endEvent(err))
+		}
+	}
+}
+
+// TestLineSplitting is the line rules applied to streams, by the Cutter
+// (with blocks of every size, and reads of every size) and by the
+// LineReader built on it: each case must read as the same lines.
+func TestLineSplitting(t *testing.T) {
+	hole := strings.Repeat("\x00", 200_000) // longer than any block here
+	huge := strings.Repeat("y", 1<<20)
+	for _, c := range []struct {
+		name   string
+		in     string
+		max    int
+		err    error // the stream fails with it after in
+		events []string
+	}{
+		{name: "LF and CRLF", in: "a\nb\r\nc\n", max: 10,
+			events: []string{`1:"a"`, `2:"b"`, `3:"c"`, "EOF"}},
+		{name: "empty lines count", in: "\n\r\nx\n", max: 10,
+			events: []string{`1:""`, `2:""`, `3:"x"`, "EOF"}},
+		{name: "a last line without terminator", in: "a\nlast", max: 10,
+			events: []string{`1:"a"`, `2:"last"`, "EOF"}},
+		{name: "a lone final CR stays", in: "a\r\nb\r", max: 10,
+			events: []string{`1:"a"`, `2:"b\r"`, "EOF"}},
+		{name: "NUL padding at a line start", in: "a\n\x00\x00b\nc\x00\n", max: 10,
+			events: []string{`1:"a"`, `2:"b"+pad`, `3:"c\x00"`, "EOF"}},
+		{name: "a NUL hole longer than a block", in: "a\n" + hole + "b\nc\n", max: 10,
+			events: []string{`1:"a"`, `2:"b"+pad`, `3:"c"`, "EOF"}},
+		{name: "a hole to the end", in: "a\n" + hole, max: 10,
+			events: []string{`1:"a"`, `2:""+pad`, "EOF"}},
+		{name: "the maximum is measured without padding", in: "\x00\x00\x00abcd\n\x00abcde\nabcd\r\n\x00abcd\r\n", max: 4,
+			events: []string{`1:"abcd"+pad`, "2: " + parse.ErrLineTooLong.Error(), `3:"abcd"`, `4:"abcd"+pad`, "EOF"}},
+		{name: "over-long lines are skipped", in: "ok\n" + huge + "\nabcdefghijklmnop\nfine\n", max: 10,
+			events: []string{`1:"ok"`, "2: " + parse.ErrLineTooLong.Error(), "3: " + parse.ErrLineTooLong.Error(), `4:"fine"`, "EOF"}},
+		{name: "an over-long last line without terminator", in: "ok\n" + huge, max: 10,
+			events: []string{`1:"ok"`, "2: " + parse.ErrLineTooLong.Error(), "EOF"}},
+		{name: "a read error after a partial line", in: "a\nb\npart", max: 10, err: errBoom,
+			events: []string{`1:"a"`, `2:"b"`, "error: boom"}},
+		{name: "a read error after a whole line", in: "a\n", max: 10, err: errBoom,
+			events: []string{`1:"a"`, "error: boom"}},
+		{name: "a read error inside an over-long line", in: "a\n" + huge, max: 10, err: errBoom,
+			events: []string{`1:"a"`, "2: " + parse.ErrLineTooLong.Error(), "error: boom"}},
+		{name: "empty", in: "", max: 10, events: []string{"EOF"}},
+	} {
+		stream := func(chunk int) io.Reader {
+			var r io.Reader = strings.NewReader(c.in)
+			if c.err != nil {
+				r = io.MultiReader(r, iotest.ErrReader(c.err))
+			}
+			if chunk > 0 {
+				r = &chunkReader{r: r, n: chunk}
+			}
+			return r
+		}
+		want := strings.Join(c.events, "\n")
+		for _, block := range []int{1, 7, 64, 256 << 10} {
+			for _, chunk := range []int{0, 1, 5} {
+				if chunk == 1 && len(c.in) > 100_000 {
+					continue // a byte at a time through megabytes: slow, and no news
+				}
+				got, bufCap := cutEvents(stream(chunk), c.max, block)
+				if g := strings.Join(got, "\n"); g != want {
+					t.Errorf("%s, blocks of %d, reads of %d:\n%s\nwant\n%s", c.name, block, chunk, g, want)
+				}
+				// An over-long line or a hole is never held whole.
+				if limit := 2 * max(block, c.max+2); bufCap > limit {
+					t.Errorf("%s, blocks of %d, reads of %d: a buffer of %d bytes, over %d", c.name, block, chunk, bufCap, limit)
+				}
+			}
+		}
+		if g := strings.Join(lineReaderEvents(stream(5), c.max), "\n"); g != want {
+			t.Errorf("%s, LineReader:\n%s\nwant\n%s", c.name, g, want)
+		}
+	}
+}
+
+// chunkReader reads at most n bytes at a time.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// TestCutterDoesNotHoldLinesBack: the lines a slow stream writes (a log
+// piped in as it is written) come out without waiting for a whole block.
+func TestCutterDoesNotHoldLinesBack(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		pw.Write([]byte("a\n"))
+		time.Sleep(2 * maxFillDelay)
+		pw.Write([]byte("b\nc"))
+	}()
+	c := NewCutter(pr, 0, 256<<10)
+	got := make(chan string, 1)
+	go func() {
+		b, err := c.Next(nil)
+		got <- fmt.Sprintf("%q %v", b.Lines, err)
+	}()
+	select {
+	case g := <-got:
+		if g != `"a\nb\n" <nil>` {
+			t.Errorf("Next = %s", g)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next waits for a whole block")
+	}
+}
+
+// TestCutterPeekThenNext: detection peeks, then the blocks start at the
+// stream's first byte.
+func TestCutterPeekThenNext(t *testing.T) {
+	c := NewCutter(strings.NewReader("a\nb\n"), 0, 64)
+	if head, atEOF, err := c.Peek(1 << 30); string(head) != "a\nb\n" || !atEOF || err != nil {
+		t.Fatalf("Peek = %q, %v, %v", head, atEOF, err)
+	}
+	b, err := c.Next(nil)
+	if string(b.Lines) != "a\nb\n" || b.FirstLine != 1 || err != nil {
+		t.Fatalf("Next = %q from line %d, %v", b.Lines, b.FirstLine, err)
+	}
+	c.Reset(strings.NewReader("c"))
+	if b, err := c.Next(b.Lines); string(b.Lines) != "c" || b.FirstLine != 1 || err != nil {
+		t.Fatalf("after Reset: Next = %q from line %d, %v", b.Lines, b.FirstLine, err)
+	}
+}
