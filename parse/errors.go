@@ -3,6 +3,7 @@ package parse
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // SyntaxError describes why a parser rejected a line. Col is the 1-based
@@ -22,6 +23,47 @@ func (e *SyntaxError) Error() string {
 // syntaxErr builds a SyntaxError at byte offset off (0-based).
 func syntaxErr(off int, msg string) error {
 	return &SyntaxError{Msg: msg, Col: off + 1}
+}
+
+// ValueError is a setting parse cannot use: a format name, a layout, a
+// field mapping, a key pattern. It names the value and what kind of
+// setting it is, so that a caller can say where it came from (the
+// command line names the flag).
+type ValueError struct {
+	Kind  ValueKind
+	Value string
+	Err   error // what is wrong with it
+}
+
+// ValueKind is what a ValueError's value was meant to be.
+type ValueKind string
+
+const (
+	ValueFormat     ValueKind = "format"
+	ValueLayout     ValueKind = "log format"
+	ValueFieldMap   ValueKind = "field mapping"
+	ValueKeyPattern ValueKind = "key pattern"
+)
+
+func (e *ValueError) Error() string {
+	return string(e.Kind) + " " + strconv.Quote(e.Value) + ": " + e.Err.Error()
+}
+
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// UndetectedError is the failure to detect a file's format from its
+// head. FirstLine is the head's first non-blank line; "" when the head
+// held no complete line.
+type UndetectedError struct {
+	HeadBytes int
+	FirstLine string
+}
+
+func (e *UndetectedError) Error() string {
+	if e.FirstLine == "" {
+		return "no complete line in the first " + strconv.Itoa(e.HeadBytes) + " bytes to detect the format from"
+	}
+	return "no known log format matches; first line: " + strconv.Quote(e.FirstLine)
 }
 
 // ErrNoRecord is returned by a parser for a line that is well-formed but

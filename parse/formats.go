@@ -2,7 +2,7 @@ package parse
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"sort"
 	"strings"
 )
@@ -118,7 +118,7 @@ func LookupFormat(name string, o FormatOptions) (Format, error) {
 			return Format{Name: b.name, New: func() LineParser { return b.new(o) }}, nil
 		}
 	}
-	return Format{}, fmt.Errorf("--format %q: unknown format (want %s)", name, FormatHelp())
+	return Format{}, &ValueError{Kind: ValueFormat, Value: name, Err: errors.New("unknown format (want " + FormatHelp() + ")")}
 }
 
 // Detection samples at most this many non-blank lines.
@@ -153,7 +153,7 @@ type Detector struct {
 func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 	lines := sampleLines(head, atEOF)
 	if len(lines) == 0 {
-		return Format{}, fmt.Errorf("no complete line in the first %d bytes to detect the format from (use --format)", len(head))
+		return Format{}, &UndetectedError{HeadBytes: len(head)}
 	}
 	// A "#Fields:" header settles it: the file is W3C, even if its data
 	// lines then turn out malformed (they are reported one by one).
@@ -183,7 +183,7 @@ func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, err
 		}
 	}
 	if c.best < 0 {
-		return Format{}, fmt.Errorf("no known log format matches; first line: %q (use --format or --log-format)", clip(lines[0], 200))
+		return Format{}, &UndetectedError{HeadBytes: len(head), FirstLine: clip(lines[0], 200)}
 	}
 	d.last = c.best + 1
 	name := builtins[c.best].name

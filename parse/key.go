@@ -258,14 +258,14 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 // caller as invalid keys. A nil re accepts everything.
 func (k *KeyExtractor) SetPattern(re *regexp.Regexp) { k.pattern = re }
 
-// CompileKeyPattern compiles a --key-pattern, anchored at both ends.
+// CompileKeyPattern compiles a key pattern, anchored at both ends.
 func CompileKeyPattern(expr string) (*regexp.Regexp, error) {
 	if expr == "" {
 		return nil, nil
 	}
 	re, err := regexp.Compile(`^(?:` + expr + `)$`)
 	if err != nil {
-		return nil, fmt.Errorf("--key-pattern %q: %w", expr, err)
+		return nil, &ValueError{Kind: ValueKeyPattern, Value: expr, Err: err}
 	}
 	return re, nil
 }

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -68,12 +69,12 @@ func CompileLayout(layout string) (*Layout, error) {
 	case apache && !nginx:
 		items, err = compileApache(layout)
 	case nginx && apache:
-		return nil, fmt.Errorf("--log-format %q: mixes nginx $variables and Apache %%directives", layout)
+		err = errors.New("mixes nginx $variables and Apache %directives")
 	default:
-		return nil, fmt.Errorf("--log-format %q: no $variable (nginx) or %%directive (Apache) in it", layout)
+		err = errors.New("no $variable (nginx) or %directive (Apache) in it")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--log-format %q: %w", layout, err)
+		return nil, &ValueError{Kind: ValueLayout, Value: layout, Err: err}
 	}
 	hasTime := false
 	for i, it := range items {
@@ -84,14 +85,16 @@ func CompileLayout(layout string) (*Layout, error) {
 			hasTime = true
 		}
 		if i > 0 && items[i-1].v != nil {
-			return nil, fmt.Errorf("--log-format %q: variables %s and %s must be separated by text", layout, items[i-1].v.name, it.v.name)
+			return nil, &ValueError{Kind: ValueLayout, Value: layout,
+				Err: errors.New("variables " + items[i-1].v.name + " and " + it.v.name + " must be separated by text")}
 		}
 		before := i > 0 && strings.HasSuffix(string(items[i-1].lit), `"`)
 		after := i+1 < len(items) && strings.HasPrefix(string(items[i+1].lit), `"`)
 		it.v.quoted = before && after
 	}
 	if !hasTime {
-		return nil, fmt.Errorf("--log-format %q: no time variable ($time_local, $time_iso8601, $msec; %%t, %%{...}t)", layout)
+		return nil, &ValueError{Kind: ValueLayout, Value: layout,
+			Err: errors.New("no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t)")}
 	}
 	return &Layout{items: items}, nil
 }

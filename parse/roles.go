@@ -2,9 +2,10 @@ package parse
 
 import (
 	"encoding/binary"
-	"fmt"
+	"errors"
 	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -29,7 +30,7 @@ const (
 var roleNames = []string{RoleTime, RoleRemoteAddr, RoleUser, RoleMethod, RoleURI, RoleQuery,
 	RoleRequest, RoleProto, RoleStatus, RoleBytes, RoleReferer, RoleUserAgent}
 
-// ParseFieldMap parses --field values "ROLE=NAME[,ROLE=NAME...]" into a
+// ParseFieldMap parses field mappings "ROLE=NAME[,ROLE=NAME...]" into a
 // role → source name map. Names keep their spelling; matching against JSON
 // keys and Parquet columns is case-insensitive.
 func ParseFieldMap(specs []string) (map[string]string, error) {
@@ -43,10 +44,11 @@ func ParseFieldMap(specs []string) (map[string]string, error) {
 			role, name, ok := strings.Cut(kv, "=")
 			role, name = strings.ToLower(strings.TrimSpace(role)), strings.TrimSpace(name)
 			if !ok || name == "" {
-				return nil, fmt.Errorf("--field %q: want ROLE=NAME, as in time=ts", kv)
+				return nil, &ValueError{Kind: ValueFieldMap, Value: kv, Err: errors.New("want ROLE=NAME, as in time=ts")}
 			}
 			if !isRole(role) {
-				return nil, fmt.Errorf("--field %q: unknown role %q (want one of %s)", kv, role, strings.Join(roleNames, ", "))
+				return nil, &ValueError{Kind: ValueFieldMap, Value: kv,
+					Err: errors.New("unknown role " + strconv.Quote(role) + " (want one of " + strings.Join(roleNames, ", ") + ")")}
 			}
 			m[role] = name
 		}

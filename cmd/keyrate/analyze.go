@@ -139,7 +139,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 	res, err := ingest.Run(ctx, paths, cfg)
 	stopProgress()
 	if err != nil {
-		return err
+		return detectAdvice(err)
 	}
 	defer res.Close()
 	m := newManifest(args, &o, res)
@@ -190,7 +190,7 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	}
 	keyPattern, err := parse.CompileKeyPattern(o.keyPattern)
 	if err != nil {
-		return cfg, nil, nil, err
+		return cfg, nil, nil, flagError(err)
 	}
 	var limits []aggregate.Limit
 	seen := map[string]bool{}

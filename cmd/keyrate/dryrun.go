@@ -40,7 +40,7 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 		format, err := sniffFormat(in, cfg)
 		in.Close()
 		if err != nil {
-			format = "error: " + err.Error()
+			format = "error: " + detectAdvice(err).Error()
 			bad = append(bad, p)
 		}
 		size := "stream"

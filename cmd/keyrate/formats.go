@@ -12,7 +12,7 @@ import (
 func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 	fields, err := parse.ParseFieldMap(o.fields)
 	if err != nil {
-		return "", parse.FormatOptions{}, err
+		return "", parse.FormatOptions{}, flagError(err)
 	}
 	fopts := parse.FormatOptions{Fields: fields, LogFormat: o.logFormat}
 	format := strings.ToLower(o.format)
@@ -24,7 +24,7 @@ func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 	}
 	if format != parse.FormatAuto && format != parse.FormatParquet {
 		if _, err := parse.LookupFormat(format, fopts); err != nil {
-			return "", fopts, err
+			return "", fopts, flagError(err)
 		}
 	}
 	return format, fopts, nil

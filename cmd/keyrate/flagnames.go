@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/keyrate/keyrate/parse"
+)
+
+// valueFlags names the flag that gives each kind of setting parse
+// reports as a parse.ValueError.
+var valueFlags = map[parse.ValueKind]string{
+	parse.ValueFormat:     "--format",
+	parse.ValueLayout:     "--log-format",
+	parse.ValueFieldMap:   "--field",
+	parse.ValueKeyPattern: "--key-pattern",
+}
+
+// flagError returns err, as parse returned it for a setting, in the
+// command line's words: parse names the value it rejects (log format
+// "x": ...), this the flag that gave it (--log-format "x": ...). Other
+// errors come back as they are.
+func flagError(err error) error {
+	var ve *parse.ValueError
+	if errors.As(err, &ve) {
+		if flag, ok := valueFlags[ve.Kind]; ok {
+			return fmt.Errorf("%s %q: %w", flag, ve.Value, ve.Err)
+		}
+	}
+	return err
+}
+
+// detectAdvice adds to err, when it is the failure to detect an input's
+// format, the flags that would name the format.
+func detectAdvice(err error) error {
+	var ue *parse.UndetectedError
+	switch {
+	case !errors.As(err, &ue):
+		return err
+	case ue.FirstLine == "":
+		return fmt.Errorf("%w (use --format)", err)
+	}
+	return fmt.Errorf("%w (use --format or --log-format)", err)
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/keyrate/keyrate/parse"
+)
+
+// TestErrorsNameFlags: parse's errors name values; what the command
+// line says names the flags, word for word as before parse stopped
+// naming them.
+func TestErrorsNameFlags(t *testing.T) {
+	_, reErr := regexp.Compile(`^(?:()$`)
+	const roles = "time, remote_addr, user, method, uri, query, request, proto, status, bytes, referer, user_agent"
+	for _, c := range []struct {
+		name string
+		err  func() error
+		want string
+	}{
+		{"format", func() error { _, err := parse.LookupFormat("nope", parse.FormatOptions{}); return err },
+			`--format "nope": unknown format (want ` + parse.FormatHelp() + ")"},
+		{"layout without time", func() error {
+			_, err := parse.LookupFormat("", parse.FormatOptions{LogFormat: "$remote_addr $status"})
+			return err
+		}, `--log-format "$remote_addr $status": no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t)`},
+		{"layout mixing syntaxes", func() error { _, err := parse.CompileLayout("$remote_addr %h"); return err },
+			`--log-format "$remote_addr %h": mixes nginx $variables and Apache %directives`},
+		{"layout syntax", func() error { _, err := parse.CompileLayout("%{X-Api-Key i"); return err },
+			`--log-format "%{X-Api-Key i": unterminated %{ at byte 1`},
+		{"field", func() error { _, err := parse.ParseFieldMap([]string{"time=ts, when=x"}); return err },
+			`--field "when=x": unknown role "when" (want one of ` + roles + ")"},
+		{"field syntax", func() error { _, err := parse.ParseFieldMap([]string{"time"}); return err },
+			`--field "time": want ROLE=NAME, as in time=ts`},
+		{"key pattern", func() error { _, err := parse.CompileKeyPattern("("); return err },
+			`--key-pattern "(": ` + reErr.Error()},
+		{"undetected", func() error {
+			_, err := parse.DetectFormat([]byte("hello\n"), true, parse.FormatOptions{})
+			return fmt.Errorf("x.log: %w", err)
+		}, `x.log: no known log format matches; first line: "hello" (use --format or --log-format)`},
+		{"no line to detect from", func() error {
+			_, err := parse.DetectFormat([]byte("no end"), false, parse.FormatOptions{})
+			return fmt.Errorf("x.log: %w", err)
+		}, `x.log: no complete line in the first 6 bytes to detect the format from (use --format)`},
+		{"other errors pass", func() error { return fmt.Errorf("x: %w", parse.ErrNoRecord) }, "x: " + parse.ErrNoRecord.Error()},
+	} {
+		if got := detectAdvice(flagError(c.err())).Error(); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
