@@ -99,7 +99,7 @@ func readCorpusFile(t *testing.T, path string, o FormatOptions, check func(*Reco
 	if o.LogFormat != "" {
 		f, err = LookupFormat("", o)
 	} else {
-		f, err = DetectFormat(head, atEOF, o)
+		f, err = new(Detector).Detect(head, atEOF, o)
 	}
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -270,7 +270,7 @@ func TestPeerCases(t *testing.T) {
 
 func checkPeerCase(t *testing.T, c peerCase) {
 	t.Helper()
-	f, err := DetectFormat([]byte(c.Line), true, FormatOptions{})
+	f, err := new(Detector).Detect([]byte(c.Line), true, FormatOptions{})
 	if err != nil {
 		t.Errorf("%s: %v", c.Source, err)
 		return

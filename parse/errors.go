@@ -106,16 +106,3 @@ const (
 // TimeInRange reports whether ms lies within MinTimeMillis and
 // MaxTimeMillis.
 func TimeInRange(ms int64) bool { return MinTimeMillis <= ms && ms <= MaxTimeMillis }
-
-// LineError locates a problem with one line of one input file.
-type LineError struct {
-	File string
-	Line int64
-	Err  error
-}
-
-func (e *LineError) Error() string {
-	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
-}
-
-func (e *LineError) Unwrap() error { return e.Err }

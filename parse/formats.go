@@ -3,7 +3,6 @@ package parse
 import (
 	"bytes"
 	"errors"
-	"sort"
 	"strings"
 )
 
@@ -88,16 +87,6 @@ func FormatHelp() string {
 	return "auto (default), " + strings.Join(names, ", ") + ", parquet"
 }
 
-// FormatNames returns every accepted --format value, sorted.
-func FormatNames() []string {
-	names := []string{FormatAuto, FormatParquet}
-	for _, b := range builtins {
-		names = append(names, b.name)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // LookupFormat returns the named line format. A --log-format layout
 // (o.LogFormat) makes the format "log-format". "auto" and "parquet" are
 // handled by the caller (ingest) and rejected here.
@@ -127,29 +116,23 @@ const detectLines = 200
 // IsParquet reports whether head starts with the Parquet magic bytes.
 func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) }
 
-// DetectFormat picks the built-in format that parses most of the first
-// lines of head (the decompressed start of a file; atEOF says whether it
-// holds the whole file, else its last partial line is ignored), the
-// earliest in the --format list on a tie. W3C and CloudFront need their
-// #Fields header, so a file must start with its header lines to be
-// detected as such. It fails when no format parses at least half of the
-// sampled lines that hold records.
-func DetectFormat(head []byte, atEOF bool, o FormatOptions) (Format, error) {
-	var d Detector
-	return d.Detect(head, atEOF, o)
-}
-
-// Detector is DetectFormat for a stream of files, which an archive's
-// usually share the format of: it tries the last file's format first, and
-// stops trying a format as soon as it can no longer win. The answer is
-// always DetectFormat's; only the work differs (with every format tried
-// on every sampled line, detection cost more than parsing a small file).
-// A Detector is not safe for concurrent use.
+// Detector picks the format of files one after another. An archive's
+// files usually share their format: it tries the last file's format
+// first, and stops trying a format as soon as it can no longer win. The
+// answer is always a fresh Detector's; only the work differs (with every
+// format tried on every sampled line, detection cost more than parsing a
+// small file). A Detector is not safe for concurrent use.
 type Detector struct {
 	last int // builtins index + 1 of the last format detected; 0: none
 }
 
-// Detect is DetectFormat, remembering the format found.
+// Detect picks the built-in format that parses most of the first lines
+// of head (the decompressed start of a file; atEOF says whether it holds
+// the whole file, else its last partial line is ignored), the earliest
+// in the list of formats on a tie. W3C and CloudFront need their #Fields
+// header, so a file must start with its header lines to be detected as
+// such. It fails with an *UndetectedError when no format parses at least
+// half of the sampled lines that hold records.
 func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, error) {
 	lines := sampleLines(head, atEOF)
 	if len(lines) == 0 {

@@ -328,26 +328,24 @@ func TestDetectFormat(t *testing.T) {
 		{"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1 \"-\" \"-\"\n1.2.3.4 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1\n1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1 \"-\" \"-\"\n", "combined"},
 	}
 	for _, c := range cases {
-		f, err := DetectFormat([]byte(c.head), true, FormatOptions{})
+		f, err := new(Detector).Detect([]byte(c.head), true, FormatOptions{})
 		if err != nil || f.Name != c.want {
-			t.Errorf("DetectFormat(%q) = %q, %v; want %q", c.head, f.Name, err, c.want)
+			t.Errorf("Detect(%q) = %q, %v; want %q", c.head, f.Name, err, c.want)
 		}
 	}
-	_, err := DetectFormat([]byte("hello world\nsecond line\n"), true, FormatOptions{})
+	_, err := new(Detector).Detect([]byte("hello world\nsecond line\n"), true, FormatOptions{})
 	if err == nil || !strings.Contains(err.Error(), `"hello world"`) {
-		t.Errorf("DetectFormat(garbage) error = %v, want it to show the first line", err)
+		t.Errorf("Detect(garbage) error = %v, want it to show the first line", err)
 	}
 	// Without atEOF the partial last line is not sampled.
-	if _, err := DetectFormat([]byte("1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET"), false, FormatOptions{}); err == nil {
-		t.Error("DetectFormat used a partial line")
+	if _, err := new(Detector).Detect([]byte("1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET"), false, FormatOptions{}); err == nil {
+		t.Error("Detect used a partial line")
 	}
 }
 
 func TestLookupFormat(t *testing.T) {
-	for _, n := range FormatNames() {
-		if n == FormatAuto || n == FormatParquet {
-			continue
-		}
+	for _, b := range builtins {
+		n := b.name
 		f, err := LookupFormat(strings.ToUpper(n), FormatOptions{})
 		if err != nil || f.Name != n || f.New() == nil {
 			t.Errorf("LookupFormat(%q) = %v, %v", n, f.Name, err)
@@ -374,7 +372,7 @@ func TestParseFieldMap(t *testing.T) {
 	}
 }
 
-// detectReference is DetectFormat's rule by brute force: every candidate
+// detectReference is detection's rule by brute force: every candidate
 // format parses every sampled line; the most lines parsed wins, the
 // earliest on a tie, if it parses at least as many as it fails; the
 // fallback only when nothing else qualifies.

@@ -62,7 +62,7 @@ func parseChecked(t *testing.T, p LineParser, line []byte, rec *Record) error {
 }
 
 // FuzzCombined also checks the round trip: a line that parses, written
-// back with AppendCombined, parses to the same record.
+// back with appendCombined, parses to the same record.
 func FuzzCombined(f *testing.F) {
 	seedLines(f, "combined.txt", "combined-*.log")
 	seedLines(f, "combined.txt", "nginx-*.log")
@@ -74,7 +74,7 @@ func FuzzCombined(f *testing.F) {
 		if y := time.UnixMilli(rec.TimeMillis).UTC().Year(); y < 0 || y > 9999 {
 			return // not representable in CLF
 		}
-		out := AppendCombined(nil, &rec)
+		out := appendCombined(nil, &rec)
 		if err := (Combined{}).Parse(out, &again); err != nil {
 			t.Fatalf("re-parse of %q (from %q): %v", out, line, err)
 		}
@@ -218,7 +218,7 @@ func FuzzDetectFormat(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, head []byte, atEOF bool) {
-		fm, err := DetectFormat(head, atEOF, FormatOptions{})
+		fm, err := new(Detector).Detect(head, atEOF, FormatOptions{})
 		if err == nil && fm.New() == nil {
 			t.Fatal("detected format without a parser")
 		}

@@ -76,8 +76,10 @@ func reference(t *testing.T, paths []string, cfg Config) want {
 	keys, _ := parse.NewKeyExtractor(cfg.KeySources)
 	p := cfg.NewParser()
 	var rec parse.Record
+	var opener input.Opener
+	defer opener.Close()
 	for _, path := range paths {
-		in, err := input.Open(path)
+		in, err := opener.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -96,8 +96,10 @@ func readSampleLines(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	var lines []string
+	var opener input.Opener
+	defer opener.Close()
 	for _, p := range paths {
-		in, err := input.Open(p)
+		in, err := opener.Open(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,8 @@ import (
 // line says names the flags, word for word as before parse stopped
 // naming them.
 func TestErrorsNameFlags(t *testing.T) {
-	_, reErr := regexp.Compile(`^(?:()$`)
+	badPattern := "("
+	_, reErr := regexp.Compile("^(?:" + badPattern + ")$")
 	const roles = "time, remote_addr, user, method, uri, query, request, proto, status, bytes, referer, user_agent"
 	for _, c := range []struct {
 		name string
@@ -33,14 +34,14 @@ func TestErrorsNameFlags(t *testing.T) {
 			`--field "when=x": unknown role "when" (want one of ` + roles + ")"},
 		{"field syntax", func() error { _, err := parse.ParseFieldMap([]string{"time"}); return err },
 			`--field "time": want ROLE=NAME, as in time=ts`},
-		{"key pattern", func() error { _, err := parse.CompileKeyPattern("("); return err },
+		{"key pattern", func() error { _, err := parse.CompileKeyPattern(badPattern); return err },
 			`--key-pattern "(": ` + reErr.Error()},
 		{"undetected", func() error {
-			_, err := parse.DetectFormat([]byte("hello\n"), true, parse.FormatOptions{})
+			_, err := new(parse.Detector).Detect([]byte("hello\n"), true, parse.FormatOptions{})
 			return fmt.Errorf("x.log: %w", err)
 		}, `x.log: no known log format matches; first line: "hello" (use --format or --log-format)`},
 		{"no line to detect from", func() error {
-			_, err := parse.DetectFormat([]byte("no end"), false, parse.FormatOptions{})
+			_, err := new(parse.Detector).Detect([]byte("no end"), false, parse.FormatOptions{})
 			return fmt.Errorf("x.log: %w", err)
 		}, `x.log: no complete line in the first 6 bytes to detect the format from (use --format)`},
 		{"other errors pass", func() error { return fmt.Errorf("x: %w", parse.ErrNoRecord) }, "x: " + parse.ErrNoRecord.Error()},

@@ -66,7 +66,7 @@ type Input struct {
 	counter     *countingReader
 	body        io.Reader
 	closers     []io.Closer
-	// Reusable parts, handed back to the Opener (if any) at Close.
+	// Reusable parts, handed back to the Opener at Close.
 	opener *Opener
 	br     *bufio.Reader
 	gz     *gzip.Reader
@@ -75,18 +75,6 @@ type Input struct {
 	// Read collapses the NUL run a stream starts with (see squeezeStart).
 	pastStart, sawNUL bool
 	pastBOM           bool // the stream's first bytes were checked for a BOM
-}
-
-// Open opens the file at path and wraps it in the decompressor its magic
-// bytes call for. gzip streams may hold several members (as `cat a.gz
-// b.gz` and logrotate produce) and zstd streams several frames. Standard
-// input ("-") is opened by an Opener given it.
-func Open(path string) (*Input, error) {
-	in, err := new(Opener).Open(path)
-	if in != nil {
-		in.opener = nil // nothing to reuse the parts
-	}
-	return in, err
 }
 
 // Opener opens inputs one after another, as a reader goroutine goes
@@ -105,7 +93,9 @@ type Opener struct {
 	zs    *zstd.Decoder
 }
 
-// Open is the package's Open, with reused parts; "-" reads o.Stdin.
+// Open opens path ("-" reads o.Stdin) and wraps it in the decompressor
+// its magic bytes call for. gzip streams may hold several members (as
+// `cat a.gz b.gz` and logrotate produce) and zstd streams several frames.
 func (o *Opener) Open(path string) (*Input, error) {
 	in := &Input{Name: path, Size: -1, opener: o}
 	var raw io.Reader
@@ -254,8 +244,8 @@ func (in *Input) squeezeStart(p []byte) int {
 // CompressedBytes reports how many raw bytes have been read so far.
 func (in *Input) CompressedBytes() int64 { return in.counter.n }
 
-// Close releases the decompressor and the file. The read buffer and
-// decompressor go back to the Opener, if any, for the next input.
+// Close releases the file. The read buffer and decompressor go back to
+// the Opener for the next input.
 func (in *Input) Close() error {
 	var first error
 	if in.gz != nil {
@@ -267,7 +257,7 @@ func (in *Input) Close() error {
 		}
 	}
 	in.closers = nil
-	if o := in.opener; o != nil {
+	if o := in.opener; o != nil { // nil once closed
 		if in.br != nil {
 			in.br.Reset(nil) // drop the file
 			o.br = in.br
@@ -282,8 +272,6 @@ func (in *Input) Close() error {
 			}
 			o.zs = in.zs
 		}
-	} else if in.zs != nil {
-		in.zs.Close()
 	}
 	in.br, in.gz, in.zs, in.opener = nil, nil, nil, nil
 	return first

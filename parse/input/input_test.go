@@ -38,9 +38,12 @@ func zstdBytes(t *testing.T, s string) []byte {
 	return buf.Bytes()
 }
 
+// open opens path with an Opener of its own.
+func open(path string) (*Input, error) { return new(Opener).Open(path) }
+
 func readInput(t *testing.T, path string) (string, Compression) {
 	t.Helper()
-	in, err := Open(path)
+	in, err := open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,10 +167,10 @@ func TestOpenerReusesPartsExactly(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			limit = rng.IntN(5000) // closed half-read
 		}
-		fresh, ferr := Open(p)
+		fresh, ferr := open(p)
 		in, err := o.Open(p)
 		if (ferr != nil) != (err != nil) || (err != nil && err.Error() != ferr.Error()) {
-			t.Fatalf("%s: Opener error %v, fresh Open error %v", p, err, ferr)
+			t.Fatalf("%s: Opener error %v, fresh Opener error %v", p, err, ferr)
 		}
 		if err != nil {
 			continue
@@ -206,7 +209,7 @@ func TestPlainInputReadsEveryByteOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 20 {
-		in, err := Open(p)
+		in, err := open(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +324,7 @@ func openData(t *testing.T, path string, data []byte) *Input {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := Open(path)
+	in, err := open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func TestOpenFIFOIsAStream(t *testing.T) {
 		f.Write([]byte("PAR1 not really\n"))
 		f.Close()
 	}()
-	in, err := Open(p)
+	in, err := new(Opener).Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// AppendCombined appends rec to dst as a combined log line, in UTC, with
+// appendCombined appends rec to dst as a combined log line, in UTC, with
 // "-" for the ident (which a Record does not keep) and for absent values.
 // It is the inverse of Combined.Parse for everything a Record holds:
 // re-parsing the result gives the same record. Times outside the years
 // 0000-9999 cannot be written in CLF and come out unparseable.
-func AppendCombined(dst []byte, rec *Record) []byte {
+func appendCombined(dst []byte, rec *Record) []byte {
 	if v := rec.Field("vhost"); len(v) > 0 {
 		dst = append(append(dst, v...), ' ')
 	}
