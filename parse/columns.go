@@ -3,9 +3,9 @@ package parse
 import "strings"
 
 // ColumnMapper turns the named columns of a row (a Parquet file's) into a
-// Record, using the same role names and --field overrides as JSON lines.
-// A CloudFront-style split "date" + "time" pair is joined, unless --field
-// names the time column.
+// Record, using the same role names and field map as JSON lines. A
+// CloudFront-style split "date" + "time" pair is joined, unless the field
+// map names the time column.
 type ColumnMapper struct {
 	targets []roleTarget // per input column; role "" and field "" = unused
 	dateCol int          // "date" column when time is split, else -1

@@ -2,7 +2,6 @@ package parse
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -15,7 +14,7 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string {
 	if e.Col > 0 {
-		return fmt.Sprintf("column %d: %s", e.Col, e.Msg)
+		return "column " + strconv.Itoa(e.Col) + ": " + e.Msg
 	}
 	return e.Msg
 }
@@ -43,6 +42,7 @@ const (
 	ValueLayout     ValueKind = "log format"
 	ValueFieldMap   ValueKind = "field mapping"
 	ValueKeyPattern ValueKind = "key pattern"
+	ValueKeySource  ValueKind = "key source"
 )
 
 func (e *ValueError) Error() string {
@@ -74,8 +74,8 @@ var ErrNoRecord = errors.New("line holds no request record")
 
 // ErrCorrupt marks an error that comes from damaged input data (a
 // truncated or garbled columnar file), as opposed to a usage problem such
-// as a file with no column keyrate can use: --skip-corrupt skips the
-// former and never the latter. Test with errors.Is; the error's own
+// as a file with no column keyrate can use: a run told to skip corrupt
+// inputs skips the former and never the latter. Test with errors.Is; the error's own
 // message says what was wrong.
 var ErrCorrupt = errors.New("corrupt input")
 

@@ -8,14 +8,15 @@ import (
 
 // FormatOptions configure the built-in formats.
 type FormatOptions struct {
-	// Fields is the --field map (role → source name) for JSON and
-	// columnar inputs.
+	// Fields is the field map (role → source name, see ParseFieldMap)
+	// for JSON and columnar inputs.
 	Fields map[string]string
 	// Want lists extra Record fields the key sources read
 	// (KeyExtractor.Fields), so formats that must choose what to keep
 	// (JSON) keep them.
 	Want []string
-	// LogFormat is a --log-format layout (nginx or Apache syntax).
+	// LogFormat is a layout (nginx log_format or Apache LogFormat
+	// syntax, see CompileLayout).
 	LogFormat string
 }
 
@@ -78,7 +79,7 @@ var builtins = []builtin{
 	{"clf_loose", "fallback: host [time] \"request\" status ... (no ident/user; bytes not read)", func(FormatOptions) LineParser { return looseLayout.Clone() }, true},
 }
 
-// FormatHelp lists the --format values for the flag's help text.
+// FormatHelp lists the format names, for a flag's help text.
 func FormatHelp() string {
 	var names []string
 	for _, b := range builtins {
@@ -87,8 +88,8 @@ func FormatHelp() string {
 	return "auto (default), " + strings.Join(names, ", ") + ", parquet"
 }
 
-// LookupFormat returns the named line format. A --log-format layout
-// (o.LogFormat) makes the format "log-format". "auto" and "parquet" are
+// LookupFormat returns the named line format. A layout (o.LogFormat)
+// makes the format "log-format". "auto" and "parquet" are
 // handled by the caller (ingest) and rejected here.
 func LookupFormat(name string, o FormatOptions) (Format, error) {
 	if o.LogFormat != "" {

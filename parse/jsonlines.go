@@ -10,7 +10,7 @@ import (
 // JSONLines parses one JSON object per line, as nginx (log_format ...
 // escape=json), Caddy and Traefik write access logs. Keys are matched
 // case-insensitively against per-role name lists (see defaultRoleNames),
-// overridden by --field ROLE=NAME; nested objects are addressed with
+// overridden by the field map; nested objects are addressed with
 // dotted paths ("request.uri") and an array stands for its first element
 // (Caddy's header lists). A docker-compose prefix ("caddy  | {...}") is
 // skipped. Objects with no request and no status (server start-up
@@ -31,7 +31,7 @@ type JSONLines struct {
 	rec     *Record
 }
 
-// NewJSONLines builds a JSON lines parser. fieldMap is the --field map;
+// NewJSONLines builds a JSON lines parser. fieldMap is the field map;
 // want lists extra field names to keep (KeyExtractor.Fields).
 func NewJSONLines(fieldMap map[string]string, want []string) *JSONLines {
 	roles := buildRoleTable(fieldMap, want)

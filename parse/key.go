@@ -1,14 +1,15 @@
 package parse
 
 import (
-	"fmt"
+	"errors"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// DefaultKeySources is the --key default: the query parameters API
-// providers most often use for keys.
+// DefaultKeySources are the default key sources: the query parameters
+// API providers most often use for keys.
 var DefaultKeySources = []string{"query:api_key", "query:apikey", "query:key"}
 
 // keySource finds raw (still encoded) key candidates in a record and
@@ -20,7 +21,7 @@ type keySource interface {
 
 // queryParams reads query-string parameters of the request target. The
 // key sources of consecutive query:NAME specs share one, so the query is
-// scanned once rather than once per name (the default --key names three
+// scanned once rather than once per name (the default key sources name three
 // parameters, and a request carrying the last one would otherwise be
 // scanned three times). Each name yields its first non-empty value.
 type queryParams struct{ names [][]byte }
@@ -52,7 +53,7 @@ func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
 }
 
 // recordField reads a named Record field (a logged header, a JSON key,
-// a --log-format variable).
+// a layout's variable).
 type recordField struct{ name string }
 
 func (f recordField) find(rec *Record, dst [][]byte) [][]byte {
@@ -91,7 +92,7 @@ var roleReaders = map[string]roleValue{
 
 // fieldSource reads the record field name, or, where formats fill a role
 // from a source of that name (defaultRoleNames, or the role's own name
-// as a --log-format variable spells it), the field if the format kept
+// as a layout's variable spells it), the field if the format kept
 // one and else the role.
 func fieldSource(name string) keySource {
 	for _, role := range roleNames { // in a fixed order
@@ -179,7 +180,7 @@ func (t pathTemplate) key(rec *Record) []byte {
 
 func compilePathTemplate(spec, tmpl string) (keySource, error) {
 	if !strings.HasPrefix(tmpl, "/") {
-		return nil, fmt.Errorf("key source %q: a path template starts with '/', as in path:/v1/keys/{key}/*", spec)
+		return nil, keySourceError(spec, "a path template starts with '/', as in path:/v1/keys/{key}/*")
 	}
 	t := pathTemplate{keyAt: -1}
 	parts := strings.Split(tmpl[1:], "/")
@@ -190,17 +191,17 @@ func compilePathTemplate(spec, tmpl string) (keySource, error) {
 		switch {
 		case p == "{key}":
 			if t.keyAt >= 0 {
-				return nil, fmt.Errorf("key source %q: {key} appears twice", spec)
+				return nil, keySourceError(spec, "{key} appears twice")
 			}
 			t.keyAt = i
 			p = ""
 		case strings.ContainsAny(p, "{}*"):
-			return nil, fmt.Errorf("key source %q: segment %q: only whole-segment {key} and a final * are supported", spec, p)
+			return nil, keySourceError(spec, "segment "+strconv.Quote(p)+": only whole-segment {key} and a final * are supported")
 		}
 		t.segs = append(t.segs, p)
 	}
 	if t.keyAt < 0 {
-		return nil, fmt.Errorf("key source %q: the template has no {key} segment", spec)
+		return nil, keySourceError(spec, "the template has no {key} segment")
 	}
 	return t, nil
 }
@@ -213,7 +214,7 @@ func HeaderField(name string) string {
 }
 
 // KeyExtractor applies an ordered list of key sources to a record; the
-// first non-empty value that is a key (matches the --key-pattern, when
+// first non-empty value that is a key (matches the key pattern, when
 // one is set) wins and is URL-decoded.
 type KeyExtractor struct {
 	sources  []keySource
@@ -227,7 +228,7 @@ type KeyExtractor struct {
 // NewKeyExtractor compiles key source specs such as "query:api_key".
 func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 	if len(specs) == 0 {
-		return nil, fmt.Errorf("no key source given")
+		return nil, errors.New("no key source given")
 	}
 	k := &KeyExtractor{}
 	for _, spec := range specs {
@@ -254,7 +255,7 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 }
 
 // SetPattern makes Extract accept only decoded values that match re in
-// full (--key-pattern); other values are rejected and counted by the
+// full (see CompileKeyPattern); other values are rejected and counted by the
 // caller as invalid keys. A nil re accepts everything.
 func (k *KeyExtractor) SetPattern(re *regexp.Regexp) { k.pattern = re }
 
@@ -279,12 +280,12 @@ func compileKeySource(spec string) (keySource, error) {
 	switch strings.ToLower(kind) {
 	case "query":
 		if arg == "" {
-			return nil, fmt.Errorf("key source %q: query needs a parameter name, as in query:api_key", spec)
+			return nil, keySourceError(spec, "query needs a parameter name, as in query:api_key")
 		}
 		return queryParams{names: [][]byte{[]byte(arg)}}, nil
 	case "header":
 		if arg == "" {
-			return nil, fmt.Errorf("key source %q: header needs a header name, as in header:X-Api-Key", spec)
+			return nil, keySourceError(spec, "header needs a header name, as in header:X-Api-Key")
 		}
 		// Formats keep some headers in the record's roles, not as http_
 		// fields (the user agent and referer: W3C cs(User-Agent), JSON
@@ -292,24 +293,24 @@ func compileKeySource(spec string) (keySource, error) {
 		return fieldSource(HeaderField(arg)), nil
 	case "field":
 		if arg == "" {
-			return nil, fmt.Errorf("key source %q: field needs a field name, as in field:api_key", spec)
+			return nil, keySourceError(spec, "field needs a field name, as in field:api_key")
 		}
 		return fieldSource(strings.ToLower(arg)), nil
 	case "cookie":
 		if arg == "" {
-			return nil, fmt.Errorf("key source %q: cookie needs a cookie name, as in cookie:session", spec)
+			return nil, keySourceError(spec, "cookie needs a cookie name, as in cookie:session")
 		}
 		return cookie{name: []byte(arg), field: "cookie_" + strings.ToLower(arg)}, nil
 	case "user":
 		if arg != "" {
-			return nil, fmt.Errorf("key source %q: user takes no argument", spec)
+			return nil, keySourceError(spec, "user takes no argument")
 		}
 		// The authenticated user: CLF's third field, basic auth.
 		return roleReaders[RoleUser], nil
 	case "path":
 		return compilePathTemplate(spec, arg)
 	}
-	return nil, fmt.Errorf("key source %q: unknown kind %q (want query:NAME, header:NAME, user, path:/TEMPLATE/{key}, field:NAME or cookie:NAME)", spec, kind)
+	return nil, keySourceError(spec, "unknown kind "+strconv.Quote(kind)+" (want query:NAME, header:NAME, user, path:/TEMPLATE/{key}, field:NAME or cookie:NAME)")
 }
 
 // Extract returns the decoded key of rec, or nil when no source yields
@@ -392,4 +393,9 @@ func unhex(c byte) byte {
 	default:
 		return c - 'a' + 10
 	}
+}
+
+// keySourceError rejects the key source spec.
+func keySourceError(spec, msg string) error {
+	return &ValueError{Kind: ValueKeySource, Value: spec, Err: errors.New(msg)}
 }

@@ -2,7 +2,7 @@ package parse
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -137,7 +137,7 @@ func compileNginx(layout string) ([]layoutItem, error) {
 		if j < len(layout) && layout[j] == '{' {
 			k := strings.IndexByte(layout[j:], '}')
 			if k < 0 {
-				return nil, fmt.Errorf("unterminated ${ at byte %d", i)
+				return nil, errors.New("unterminated ${ at byte " + strconv.Itoa(i))
 			}
 			name, i = layout[j+1:j+k], j+k
 		} else {
@@ -204,12 +204,12 @@ func compileApache(layout string) ([]layoutItem, error) {
 		if i < len(layout) && layout[i] == '{' {
 			k := strings.IndexByte(layout[i:], '}')
 			if k < 0 {
-				return nil, fmt.Errorf("unterminated %%{ at byte %d", i)
+				return nil, errors.New("unterminated %{ at byte " + strconv.Itoa(i))
 			}
 			arg, i = layout[i+1:i+k], i+k+1
 		}
 		if i >= len(layout) {
-			return nil, fmt.Errorf("directive %% at the end")
+			return nil, errors.New("directive % at the end")
 		}
 		v, err := apacheDirective(layout[i], arg, final)
 		if err != nil {
@@ -275,7 +275,7 @@ func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 		case "user-agent":
 			return role(idxUserAgent, 0)
 		case "":
-			return nil, fmt.Errorf("%%i needs a header name, as in %%{X-Api-Key}i")
+			return nil, errors.New("%i needs a header name, as in %{X-Api-Key}i")
 		}
 		return field("http_" + strings.ReplaceAll(strings.ToLower(arg), "-", "_"))
 	case 'C':
@@ -314,7 +314,7 @@ func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 	if arg != "" { // %{...}e, %{...}n, %{...}o, %{...}x and the like
 		return field(strings.ToLower(arg))
 	}
-	return nil, fmt.Errorf("unknown directive %%%c", d)
+	return nil, errors.New("unknown directive %" + string(rune(d)))
 }
 
 // Parse implements LineParser.
@@ -427,5 +427,5 @@ func quoteText(b []byte) string {
 	if len(b) > 20 {
 		b = b[:20]
 	}
-	return fmt.Sprintf("%q", b)
+	return strconv.Quote(string(b))
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // Roles are the Record slots a named column (a JSON key, a Parquet
-// column, a W3C field) can fill. --field ROLE=NAME maps a source name to
-// a role for the formats whose columns are named.
+// column, a W3C field) can fill. A field map (ParseFieldMap) maps a
+// source name to a role for the formats whose columns are named.
 const (
 	RoleTime       = "time"
 	RoleRemoteAddr = "remote_addr"
@@ -96,7 +96,7 @@ type roleTarget struct {
 }
 
 // buildRoleTable returns lower-cased source name → target for the default
-// names, overridden by the --field map, plus the wanted extra fields
+// names, overridden by the field map, plus the wanted extra fields
 // (KeyExtractor.Fields): a wanted "http_x_api_key" also matches the
 // header spellings of Caddy ("request.headers.X-Api-Key") and Traefik
 // ("request_X-Api-Key").

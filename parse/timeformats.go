@@ -168,7 +168,7 @@ func ParseCLFTimeFrac(b []byte) (ms int64, frac bool, ok bool) {
 // ParseAnyTime tries every supported layout: CLF (with or without
 // fraction/offset), ISO 8601, and epoch seconds or milliseconds. It is
 // used for columns whose layout is not fixed by the format (JSON fields,
-// --log-format variables, Parquet strings).
+// layout variables, Parquet strings).
 func ParseAnyTime(b []byte) (ms int64, frac bool, ok bool) {
 	if len(b) == 0 {
 		return 0, false, false

@@ -224,8 +224,8 @@ func (in *Input) dropBOM(body io.Reader, p []byte) (int, error) {
 // NUL, and returns how many bytes of p remain. A log truncated by
 // logrotate's copytruncate while its writer kept its offset starts with
 // a hole as long as the old file: NULs, without a line end, ahead of the
-// first new line. Squeezed here, that line stays within --max-line-bytes
-// and format detection sees it; the one NUL left marks it as padded
+// first new line. Squeezed here, that line stays within the maximum line
+// length and format detection sees it; the one NUL left marks it as padded
 // (nul_lines) for the parse workers, which strip it.
 func (in *Input) squeezeStart(p []byte) int {
 	i := 0
