@@ -398,16 +398,16 @@ func (c *cutter) cut(ctx context.Context, job *fileJob) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		cut, err := c.lines.Next(buf)
-		if cut.Lines == nil {
-			c.free <- buf[:0]
+		next, err := c.lines.Next(buf)
+		if next.Lines == nil {
+			c.free <- buf[:0] // not used
 		}
 		if err == io.EOF {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		b := &block{file: job, buf: cut.Lines, firstLine: cut.FirstLine, tooLong: cut.TooLong}
+		b := &block{file: job, buf: next.Lines, firstLine: next.FirstLine, tooLong: next.TooLong}
 		if !b.tooLong {
 			b.state = c.state
 			if c.primer != nil {
@@ -432,8 +432,10 @@ type feed struct {
 }
 
 func (f *feed) Read(p []byte) (int, error) {
-	if f.stop != nil && f.stop.Err() != nil {
-		return 0, f.stop.Err()
+	if f.stop != nil {
+		if err := f.stop.Err(); err != nil {
+			return 0, err
+		}
 	}
 	n, err := f.in.Read(p)
 	f.r.publish(f.in, &noLines)
