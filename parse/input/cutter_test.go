@@ -1,6 +1,7 @@
 package input
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -201,4 +202,43 @@ func TestCutterPeekThenNext(t *testing.T) {
 	if b, err := c.Next(b.Lines); string(b.Lines) != "c" || b.FirstLine != 1 || err != nil {
 		t.Fatalf("after Reset: Next = %q from line %d, %v", b.Lines, b.FirstLine, err)
 	}
+}
+
+// wholeEvents is the reference for cutting: data split as one buffer by
+// the line rules, as if no block boundary fell anywhere.
+func wholeEvents(data []byte, maxLine int) []string {
+	var events []string
+	n := int64(1)
+	for rest := data; len(rest) > 0; n++ {
+		var line []byte
+		line, rest = parse.NextLine(rest)
+		var err error
+		if parse.LineTooLong(line, maxLine) {
+			err = parse.ErrLineTooLong
+		}
+		events = append(events, lineEvent(n, line, err))
+	}
+	return append(events, "EOF")
+}
+
+// FuzzCutter: however a stream is cut into blocks and read, its lines
+// are the ones the line rules give for the whole stream at once.
+func FuzzCutter(f *testing.F) {
+	f.Add([]byte("a\r\nb\n\x00\x00c\nlong line\r"), uint16(3), uint8(4), uint8(2))
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00abcd\r\n\x00abcd\r\nabcde\n"), uint16(1), uint8(4), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, block uint16, maxLine, chunk uint8) {
+		maxLine = max(maxLine, 1)
+		var r io.Reader = bytes.NewReader(data)
+		if chunk > 0 {
+			r = &chunkReader{r: r, n: int(chunk)}
+		}
+		want := strings.Join(wholeEvents(data, int(maxLine)), "\n")
+		got, _ := cutEvents(r, int(maxLine), int(block)+1)
+		if g := strings.Join(got, "\n"); g != want {
+			t.Fatalf("blocks of %d, reads of %d:\n%s\nwant\n%s", int(block)+1, chunk, g, want)
+		}
+		if g := strings.Join(lineReaderEvents(bytes.NewReader(data), int(maxLine)), "\n"); g != want {
+			t.Fatalf("LineReader:\n%s\nwant\n%s", g, want)
+		}
+	})
 }
