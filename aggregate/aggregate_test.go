@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // request is one generated log request for the reference implementation.
@@ -50,17 +52,20 @@ func bruteWindows(reqs []request, limits []Limit) map[string]int64 {
 }
 
 type collectSink struct {
-	windows    []WindowRow
-	violations []ViolationRow
-	keys       []KeyRow
+	windows    []schema.WindowRow
+	violations []schema.ViolationRow
+	keys       []schema.KeyRow
 }
 
-func (c *collectSink) Window(r *WindowRow) error { c.windows = append(c.windows, *r); return nil }
-func (c *collectSink) Violation(r *ViolationRow) error {
+func (c *collectSink) Window(r *schema.WindowRow) error {
+	c.windows = append(c.windows, *r)
+	return nil
+}
+func (c *collectSink) Violation(r *schema.ViolationRow) error {
 	c.violations = append(c.violations, *r)
 	return nil
 }
-func (c *collectSink) Key(r *KeyRow) error { c.keys = append(c.keys, *r); return nil }
+func (c *collectSink) Key(r *schema.KeyRow) error { c.keys = append(c.keys, *r); return nil }
 
 func mustLimits(t *testing.T, specs ...string) []Limit {
 	t.Helper()
@@ -141,7 +146,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		if over != violations {
 			t.Fatalf("seed %d: %d violations, want %d", seed, over, violations)
 		}
-		if !slices.IsSortedFunc(got.windows, func(a, b WindowRow) int {
+		if !slices.IsSortedFunc(got.windows, func(a, b schema.WindowRow) int {
 			return cmpRows(a.Key, b.Key, a.LimitName, b.LimitName, a.WindowStart, b.WindowStart)
 		}) {
 			t.Fatalf("seed %d: window rows not sorted by key, limit_name, window_start", seed)

@@ -1,32 +1,34 @@
 package aggregate
 
+import "github.com/keyrate/keyrate/report/schema"
+
 // RowBuffer is an AuditSink that keeps the rows it is given, to hand them
 // to another sink later, in the same order per table: how the evaluations
 // of key ranges that ran concurrently reach the reports in key order.
 type RowBuffer struct {
-	windows    []WindowRow
-	violations []ViolationRow
-	keys       []KeyRow
-	audits     []AuditRow
+	windows    []schema.WindowRow
+	violations []schema.ViolationRow
+	keys       []schema.KeyRow
+	audits     []schema.AuditRow
 }
 
 // Window, Violation, Key and Audit keep a copy of the row.
-func (b *RowBuffer) Window(r *WindowRow) error {
+func (b *RowBuffer) Window(r *schema.WindowRow) error {
 	b.windows = append(b.windows, *r)
 	return nil
 }
 
-func (b *RowBuffer) Violation(r *ViolationRow) error {
+func (b *RowBuffer) Violation(r *schema.ViolationRow) error {
 	b.violations = append(b.violations, *r)
 	return nil
 }
 
-func (b *RowBuffer) Key(r *KeyRow) error {
+func (b *RowBuffer) Key(r *schema.KeyRow) error {
 	b.keys = append(b.keys, *r)
 	return nil
 }
 
-func (b *RowBuffer) Audit(r *AuditRow) error {
+func (b *RowBuffer) Audit(r *schema.AuditRow) error {
 	b.audits = append(b.audits, *r)
 	return nil
 }

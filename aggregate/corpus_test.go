@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/keyrate/keyrate/parse"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // corpusRequests parses real combined-format logs from the shared corpus,
@@ -91,7 +93,7 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range got.keys {
-		got.keys[i] = KeyRow{Key: got.keys[i].Key, Plan: got.keys[i].Plan, Requests: got.keys[i].Requests, Violations: got.keys[i].Violations}
+		got.keys[i] = schema.KeyRow{Key: got.keys[i].Key, Plan: got.keys[i].Plan, Requests: got.keys[i].Requests, Violations: got.keys[i].Violations}
 	}
 	for i := range got.audits {
 		got.audits[i].PeakUsage = 0

@@ -1,5 +1,7 @@
 package aggregate
 
+import "github.com/keyrate/keyrate/report/schema"
+
 // DailyKeys splits the keys table by UTC date, for day-partitioned
 // reports: it is a Source wrapping another and a Sink wrapping another,
 // so it goes around any evaluator:
@@ -20,7 +22,7 @@ type DailyKeys struct {
 	sink Sink
 	days []keyDay
 	key  string // the series being evaluated
-	row  KeyRow
+	row  schema.KeyRow
 }
 
 type keyDay struct {
@@ -56,12 +58,12 @@ func (d *DailyKeys) Each(fn func(*Series) error) error {
 }
 
 // Window implements Sink.
-func (d *DailyKeys) Window(r *WindowRow) error { return d.sink.Window(r) }
+func (d *DailyKeys) Window(r *schema.WindowRow) error { return d.sink.Window(r) }
 
 // Violation implements Sink, counting r towards its date. Rows of other
 // keys (an evaluator may emit rows for a group of keys, such as an
 // account, while evaluating one key) pass through uncounted.
-func (d *DailyKeys) Violation(r *ViolationRow) error {
+func (d *DailyKeys) Violation(r *schema.ViolationRow) error {
 	// Rows where only the real gateway throttled (excess 0) are not
 	// violations of the key; the keys table counts the others.
 	if r.Key != d.key || r.Excess == 0 {
@@ -79,7 +81,7 @@ func (d *DailyKeys) Violation(r *ViolationRow) error {
 
 // Audit passes throttle-audit rows through: they sum the whole run, so
 // they have no date to split by.
-func (d *DailyKeys) Audit(r *AuditRow) error {
+func (d *DailyKeys) Audit(r *schema.AuditRow) error {
 	if a, ok := d.sink.(AuditSink); ok {
 		return a.Audit(r)
 	}
@@ -87,7 +89,7 @@ func (d *DailyKeys) Audit(r *AuditRow) error {
 }
 
 // Key implements Sink: it writes total's per-date rows instead of total.
-func (d *DailyKeys) Key(total *KeyRow) error {
+func (d *DailyKeys) Key(total *schema.KeyRow) error {
 	for i := range d.days {
 		k := &d.days[i]
 		d.row = *total

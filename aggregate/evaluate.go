@@ -7,6 +7,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // Plan is a named set of rules, applied to every key assigned to it.
@@ -130,14 +132,14 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	}
 	var stats Stats
 	out := sinkRows{sink}
-	var key KeyRow
+	var key schema.KeyRow
 	err := walk(in.All, in.Filtered, func(s *Series, filtered func(int) *Series) error {
 		if err := acct.flushUpTo(s.Key, sink); err != nil {
 			return err
 		}
 		stats.Keys++
 		planName := pol.PlanOf(s.Key)
-		key = KeyRow{Key: s.Key, Plan: planName}
+		key = schema.KeyRow{Key: s.Key, Plan: planName}
 		if plan := ev.plans[planName]; plan != nil {
 			for i := range plan.Rules {
 				r := &plan.Rules[i]
@@ -188,16 +190,16 @@ type evaluator struct {
 
 // rowSink receives one rule's rows.
 type rowSink interface {
-	Window(*WindowRow) error
-	Violation(*ViolationRow) error
-	Audit(*AuditRow) error
+	Window(*schema.WindowRow) error
+	Violation(*schema.ViolationRow) error
+	Audit(*schema.AuditRow) error
 }
 
 type sinkRows struct{ s Sink }
 
-func (o sinkRows) Window(r *WindowRow) error       { return o.s.Window(r) }
-func (o sinkRows) Violation(r *ViolationRow) error { return o.s.Violation(r) }
-func (o sinkRows) Audit(r *AuditRow) error {
+func (o sinkRows) Window(r *schema.WindowRow) error       { return o.s.Window(r) }
+func (o sinkRows) Violation(r *schema.ViolationRow) error { return o.s.Violation(r) }
+func (o sinkRows) Audit(r *schema.AuditRow) error {
 	if a, ok := o.s.(AuditSink); ok {
 		return a.Audit(r)
 	}
@@ -208,15 +210,15 @@ func (o sinkRows) Audit(r *AuditRow) error {
 // emitting report rows and one audit row; it returns the number of
 // buckets with an excess.
 func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out rowSink, windows bool) (int64, error) {
-	audit := AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
+	audit := schema.AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
 	if s != nil && len(s.Points) > 0 {
 		gw := newGateway(r)
 		var (
 			start, end                  int64
 			requests, allowed, observed int64
 			have                        bool
-			win                         WindowRow
-			vio                         ViolationRow
+			win                         schema.WindowRow
+			vio                         schema.ViolationRow
 		)
 		flush := func() error {
 			excess := requests - allowed
@@ -232,7 +234,7 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out r
 				audit.ExceededBuckets++
 			}
 			if windows && r.Algorithm == Fixed && requests > 0 {
-				win = WindowRow{Key: key, LimitName: r.Name, WindowStart: Millis(start), WindowEnd: Millis(end), Requests: requests}
+				win = schema.WindowRow{Key: key, LimitName: r.Name, WindowStart: Millis(start), WindowEnd: Millis(end), Requests: requests}
 				if err := out.Window(&win); err != nil {
 					return err
 				}
@@ -240,7 +242,7 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out r
 			if excess == 0 && observed == 0 {
 				return nil
 			}
-			vio = ViolationRow{
+			vio = schema.ViolationRow{
 				Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 				WindowStart: Millis(start), WindowEnd: Millis(end),
 				Requests: requests, Allowed: allowed, Excess: excess,
@@ -372,16 +374,16 @@ func (c *cursor) seek(key string) *Series {
 // accountRows holds the per-account rows, computed before the per-key
 // pass and merged into its output by key column.
 type accountRows struct {
-	violations []ViolationRow
-	audits     []AuditRow
+	violations []schema.ViolationRow
+	audits     []schema.AuditRow
 }
 
-func (a *accountRows) Window(*WindowRow) error { return nil } // windows are per key only
-func (a *accountRows) Violation(r *ViolationRow) error {
+func (a *accountRows) Window(*schema.WindowRow) error { return nil } // windows are per key only
+func (a *accountRows) Violation(r *schema.ViolationRow) error {
 	a.violations = append(a.violations, *r)
 	return nil
 }
-func (a *accountRows) Audit(r *AuditRow) error {
+func (a *accountRows) Audit(r *schema.AuditRow) error {
 	a.audits = append(a.audits, *r)
 	return nil
 }
@@ -484,11 +486,11 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 	}
 	// An account's rows come plan by plan; the tables want them by key,
 	// limit name, then window.
-	slices.SortStableFunc(out.violations, func(a, b ViolationRow) int {
+	slices.SortStableFunc(out.violations, func(a, b schema.ViolationRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName),
 			strings.Compare(a.Plan, b.Plan), a.WindowStart.Compare(b.WindowStart))
 	})
-	slices.SortStableFunc(out.audits, func(a, b AuditRow) int {
+	slices.SortStableFunc(out.audits, func(a, b schema.AuditRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
 	})
 	return nil

@@ -3,6 +3,8 @@ package aggregate
 import (
 	"fmt"
 	"testing"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // benchState holds 100 keys with 10,000 points each (one to four
@@ -25,10 +27,10 @@ func benchState() *State {
 
 type discardSink struct{}
 
-func (discardSink) Window(*WindowRow) error       { return nil }
-func (discardSink) Violation(*ViolationRow) error { return nil }
-func (discardSink) Key(*KeyRow) error             { return nil }
-func (discardSink) Audit(*AuditRow) error         { return nil }
+func (discardSink) Window(*schema.WindowRow) error       { return nil }
+func (discardSink) Violation(*schema.ViolationRow) error { return nil }
+func (discardSink) Key(*schema.KeyRow) error             { return nil }
+func (discardSink) Audit(*schema.AuditRow) error         { return nil }
 
 // BenchmarkEvaluate reports the cost per point of each algorithm; the
 // fixed case is the issue-2 evaluator's workload, the baseline for the

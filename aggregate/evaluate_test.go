@@ -8,23 +8,28 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // captureSink keeps every row, in arrival order.
 type captureSink struct {
-	windows    []WindowRow
-	violations []ViolationRow
-	keys       []KeyRow
-	audits     []AuditRow
+	windows    []schema.WindowRow
+	violations []schema.ViolationRow
+	keys       []schema.KeyRow
+	audits     []schema.AuditRow
 }
 
-func (c *captureSink) Window(r *WindowRow) error { c.windows = append(c.windows, *r); return nil }
-func (c *captureSink) Violation(r *ViolationRow) error {
+func (c *captureSink) Window(r *schema.WindowRow) error {
+	c.windows = append(c.windows, *r)
+	return nil
+}
+func (c *captureSink) Violation(r *schema.ViolationRow) error {
 	c.violations = append(c.violations, *r)
 	return nil
 }
-func (c *captureSink) Key(r *KeyRow) error     { c.keys = append(c.keys, *r); return nil }
-func (c *captureSink) Audit(r *AuditRow) error { c.audits = append(c.audits, *r); return nil }
+func (c *captureSink) Key(r *schema.KeyRow) error     { c.keys = append(c.keys, *r); return nil }
+func (c *captureSink) Audit(r *schema.AuditRow) error { c.audits = append(c.audits, *r); return nil }
 
 // req is one generated request.
 type req struct {
@@ -132,7 +137,7 @@ func expected(r *Rule, key, plan, scope string, reqs []req, counted func(req) bo
 			i++
 		}
 	}
-	audit := AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
+	audit := schema.AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
 	for _, s := range starts {
 		b := buckets[s]
 		end := s.Add(time.Duration(report) * time.Millisecond)
@@ -142,10 +147,10 @@ func expected(r *Rule, key, plan, scope string, reqs []req, counted func(req) bo
 		excess := b.requests - b.allowed
 		caught := min(excess, b.observed)
 		if windows && r.Algorithm == Fixed && b.requests > 0 {
-			exp.windows = append(exp.windows, WindowRow{Key: key, LimitName: r.Name, WindowStart: s, WindowEnd: end, Requests: b.requests})
+			exp.windows = append(exp.windows, schema.WindowRow{Key: key, LimitName: r.Name, WindowStart: s, WindowEnd: end, Requests: b.requests})
 		}
 		if excess > 0 || b.observed > 0 {
-			exp.violations = append(exp.violations, ViolationRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
+			exp.violations = append(exp.violations, schema.ViolationRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 				WindowStart: s, WindowEnd: end, Requests: b.requests, Allowed: b.allowed, Excess: excess,
 				Observed429: b.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: b.observed - caught, Scope: scope})
 		}
@@ -255,7 +260,7 @@ func expectedAll(pol *Policy, reqs []req) *captureSink {
 	}
 	for key, rs := range byKey {
 		p := pol.PlanOf(key)
-		kr := KeyRow{Key: key, Plan: p, Requests: int64(len(rs))}
+		kr := schema.KeyRow{Key: key, Plan: p, Requests: int64(len(rs))}
 		var violations int64
 		if p != "" {
 			for _, r := range pol.Plans[p].Rules {
@@ -272,17 +277,17 @@ func expectedAll(pol *Policy, reqs []req) *captureSink {
 	}
 	// The engine's order: key column, then (for a shared key column)
 	// account rows first, then limit name, plan and window.
-	slices.SortStableFunc(exp.violations, func(a, b ViolationRow) int {
+	slices.SortStableFunc(exp.violations, func(a, b schema.ViolationRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Scope, b.Scope), strings.Compare(a.LimitName, b.LimitName),
 			strings.Compare(a.Plan, b.Plan), a.WindowStart.Compare(b.WindowStart))
 	})
-	slices.SortStableFunc(exp.windows, func(a, b WindowRow) int {
+	slices.SortStableFunc(exp.windows, func(a, b schema.WindowRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), a.WindowStart.Compare(b.WindowStart))
 	})
-	slices.SortStableFunc(exp.audits, func(a, b AuditRow) int {
+	slices.SortStableFunc(exp.audits, func(a, b schema.AuditRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Scope, b.Scope), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
 	})
-	slices.SortFunc(exp.keys, func(a, b KeyRow) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(exp.keys, func(a, b schema.KeyRow) int { return strings.Compare(a.Key, b.Key) })
 	return exp
 }
 
@@ -322,7 +327,7 @@ func TestEvaluateMatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range got.keys { // the reference does not sum statuses
-			got.keys[i] = KeyRow{Key: got.keys[i].Key, Plan: got.keys[i].Plan, Requests: got.keys[i].Requests, Violations: got.keys[i].Violations}
+			got.keys[i] = schema.KeyRow{Key: got.keys[i].Key, Plan: got.keys[i].Plan, Requests: got.keys[i].Requests, Violations: got.keys[i].Violations}
 		}
 		for i := range got.audits {
 			// Usage above 1 exactly when something was rejected.

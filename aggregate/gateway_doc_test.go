@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // burst is n simultaneous requests at millisecond t (relative to t0).
@@ -238,9 +240,9 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 // existed keep working.
 type plainSink struct{ violations int }
 
-func (p *plainSink) Window(*WindowRow) error       { return nil }
-func (p *plainSink) Violation(*ViolationRow) error { p.violations++; return nil }
-func (p *plainSink) Key(*KeyRow) error             { return nil }
+func (p *plainSink) Window(*schema.WindowRow) error       { return nil }
+func (p *plainSink) Violation(*schema.ViolationRow) error { p.violations++; return nil }
+func (p *plainSink) Key(*schema.KeyRow) error             { return nil }
 
 func TestAnalyzeWithPlainSink(t *testing.T) {
 	st := NewState()

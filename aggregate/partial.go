@@ -6,6 +6,8 @@
 // results never depend on line or file order.
 package aggregate
 
+import "time"
+
 // Counters are the sums kept per (key, timestamp). Every field adds, so
 // two Counters for the same (key, timestamp) merge with Add.
 type Counters struct {
@@ -63,6 +65,10 @@ func (c *Counters) observe(o *Observation) {
 	}
 	c.BytesSent += o.Bytes
 }
+
+// Millis converts epoch milliseconds, the partial aggregate's time unit,
+// to a UTC time.
+func Millis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // Point is one timestamp of a key's series.
 type Point struct {

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 type obs struct {
@@ -36,17 +38,17 @@ func stateOf(o []obs) *State {
 }
 
 type rowsSink struct {
-	windows    []WindowRow
-	violations []ViolationRow
-	keys       []KeyRow
+	windows    []schema.WindowRow
+	violations []schema.ViolationRow
+	keys       []schema.KeyRow
 }
 
-func (s *rowsSink) Window(r *WindowRow) error { s.windows = append(s.windows, *r); return nil }
-func (s *rowsSink) Violation(r *ViolationRow) error {
+func (s *rowsSink) Window(r *schema.WindowRow) error { s.windows = append(s.windows, *r); return nil }
+func (s *rowsSink) Violation(r *schema.ViolationRow) error {
 	s.violations = append(s.violations, *r)
 	return nil
 }
-func (s *rowsSink) Key(r *KeyRow) error { s.keys = append(s.keys, *r); return nil }
+func (s *rowsSink) Key(r *schema.KeyRow) error { s.keys = append(s.keys, *r); return nil }
 
 // TestDailyKeys compares DailyKeys with a request-by-request reference:
 // per (key, UTC date) sums of the observations, violations counted on the
@@ -82,12 +84,12 @@ func TestDailyKeys(t *testing.T) {
 			key string
 			day int64
 		}
-		ref := map[kd]*KeyRow{}
+		ref := map[kd]*schema.KeyRow{}
 		for _, x := range o {
 			k := kd{x.key, floorDiv(x.ms, dayMillis)}
 			row := ref[k]
 			if row == nil {
-				row = &KeyRow{Key: x.key, Plan: "cli", FirstSeen: Millis(x.ms), LastSeen: Millis(x.ms)}
+				row = &schema.KeyRow{Key: x.key, Plan: "cli", FirstSeen: Millis(x.ms), LastSeen: Millis(x.ms)}
 				ref[k] = row
 			}
 			row.Requests++
@@ -125,7 +127,7 @@ func TestDailyKeys(t *testing.T) {
 		if len(daily.keys) != len(ref) {
 			t.Fatalf("%d daily key rows, want %d", len(daily.keys), len(ref))
 		}
-		sums := map[string]KeyRow{}
+		sums := map[string]schema.KeyRow{}
 		for i, got := range daily.keys {
 			want := ref[kd{got.Key, floorDiv(got.FirstSeen.UnixMilli(), dayMillis)}]
 			if want == nil || got != *want {
@@ -158,7 +160,7 @@ type accountSink struct {
 	extra int
 }
 
-func (a *accountSink) Violation(r *ViolationRow) error {
+func (a *accountSink) Violation(r *schema.ViolationRow) error {
 	a.extra++
 	other := *r
 	other.Key = "account:" + r.Key

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/keyrate/keyrate/aggregate"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // The ranges of a run (main and filtered aggregates alike, from several
@@ -62,18 +64,18 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 func rangeRows(keys []string, pause time.Duration) func(int, aggregate.Inputs, aggregate.AuditSink) error {
 	return func(i int, _ aggregate.Inputs, out aggregate.AuditSink) error {
 		time.Sleep(pause * time.Duration(len(keys)-i))
-		return out.Window(&aggregate.WindowRow{Key: keys[i]})
+		return out.Window(&schema.WindowRow{Key: keys[i]})
 	}
 }
 
 type windowKeys struct{ keys []string }
 
-func (w *windowKeys) Window(r *aggregate.WindowRow) error {
+func (w *windowKeys) Window(r *schema.WindowRow) error {
 	w.keys = append(w.keys, r.Key)
 	return nil
 }
-func (w *windowKeys) Violation(*aggregate.ViolationRow) error { return nil }
-func (w *windowKeys) Key(*aggregate.KeyRow) error             { return nil }
+func (w *windowKeys) Violation(*schema.ViolationRow) error { return nil }
+func (w *windowKeys) Key(*schema.KeyRow) error             { return nil }
 
 func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	var keys []string
@@ -113,7 +115,7 @@ func TestInRangesReturnsTheFirstErrorAndStops(t *testing.T) {
 		if i >= 3 {
 			return fmt.Errorf("range %d: %w", i, boom)
 		}
-		return out.Window(&aggregate.WindowRow{Key: fmt.Sprint(i)})
+		return out.Window(&schema.WindowRow{Key: fmt.Sprint(i)})
 	})
 	if err == nil || err.Error() != "range 3: boom" {
 		t.Fatalf("err = %v, want range 3's", err)

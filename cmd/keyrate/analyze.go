@@ -273,25 +273,25 @@ func newTable[T any](set *report.Set, t report.PlannedTable) (*report.Table[T], 
 
 // tableSink streams aggregate rows into the report tables.
 type tableSink struct {
-	windows    *report.Table[aggregate.WindowRow]
-	violations *report.Table[aggregate.ViolationRow]
-	keys       *report.Table[aggregate.KeyRow]
-	audit      *report.Table[aggregate.AuditRow]
+	windows    *report.Table[schema.WindowRow]
+	violations *report.Table[schema.ViolationRow]
+	keys       *report.Table[schema.KeyRow]
+	audit      *report.Table[schema.AuditRow]
 	ctx        context.Context
 	n          int
 }
 
 // Window rows are the bulk of the output; a signal is noticed within
 // 4096 of them.
-func (t *tableSink) Window(r *aggregate.WindowRow) error {
+func (t *tableSink) Window(r *schema.WindowRow) error {
 	if t.n++; t.n&0xfff == 0 && t.ctx.Err() != nil {
 		return t.ctx.Err()
 	}
 	return t.windows.Write(r)
 }
-func (t *tableSink) Violation(r *aggregate.ViolationRow) error { return t.violations.Write(r) }
-func (t *tableSink) Key(r *aggregate.KeyRow) error             { return t.keys.Write(r) }
-func (t *tableSink) Audit(r *aggregate.AuditRow) error         { return t.audit.Write(r) }
+func (t *tableSink) Violation(r *schema.ViolationRow) error { return t.violations.Write(r) }
+func (t *tableSink) Key(r *schema.KeyRow) error             { return t.keys.Write(r) }
+func (t *tableSink) Audit(r *schema.AuditRow) error         { return t.audit.Write(r) }
 
 // rangeWorkers is the worker count from which evaluate splits the keys
 // into ranges. Below it the serial evaluation, fed by one read-ahead
@@ -347,16 +347,16 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 		}
 	}()
 	sink := tableSink{ctx: ctx}
-	if sink.windows, err = newTable[aggregate.WindowRow](set, windowsTable); err != nil {
+	if sink.windows, err = newTable[schema.WindowRow](set, windowsTable); err != nil {
 		return err
 	}
-	if sink.violations, err = newTable[aggregate.ViolationRow](set, violationsTable); err != nil {
+	if sink.violations, err = newTable[schema.ViolationRow](set, violationsTable); err != nil {
 		return err
 	}
-	if sink.keys, err = newTable[aggregate.KeyRow](set, keysTable); err != nil {
+	if sink.keys, err = newTable[schema.KeyRow](set, keysTable); err != nil {
 		return err
 	}
-	if sink.audit, err = newTable[aggregate.AuditRow](set, auditTable); err != nil {
+	if sink.audit, err = newTable[schema.AuditRow](set, auditTable); err != nil {
 		return err
 	}
 	stats, err := evaluate(res, pol, w, &sink, workers)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // A policy shaped like the example, with limits small enough to
@@ -220,21 +220,21 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 		t.Errorf("manifest: %s", b)
 	}
 	// The Parquet tables hold the same rows as the CSV ones.
-	pv, err := parquet.ReadFile[aggregate.ViolationRow](filepath.Join(out, "violations.parquet"))
+	pv, err := parquet.ReadFile[schema.ViolationRow](filepath.Join(out, "violations.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pv) != len(want) || pv[0].Key != "acme" || pv[0].Scope != "account" || pv[0].Excess != 9 || pv[2].FalseThrottles != 0 || pv[2].Leaked != 90 {
 		t.Errorf("violations.parquet: %+v", pv)
 	}
-	pa, err := parquet.ReadFile[aggregate.AuditRow](filepath.Join(out, "throttle_audit.parquet"))
+	pa, err := parquet.ReadFile[schema.AuditRow](filepath.Join(out, "throttle_audit.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pa) != 10 || pa[0].Key != "acme" || pa[0].PeakUsage != 1.5 {
 		t.Errorf("throttle_audit.parquet: %+v", pa)
 	}
-	pk, err := parquet.ReadFile[aggregate.KeyRow](filepath.Join(out, "keys.parquet"))
+	pk, err := parquet.ReadFile[schema.KeyRow](filepath.Join(out, "keys.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package aggregate
+package schema
 
 import "time"
 
@@ -55,6 +55,3 @@ type KeyRow struct {
 	BytesSent  int64     `parquet:"bytes_sent"`
 	Violations int64     `parquet:"violations"`
 }
-
-// Millis converts epoch milliseconds to a UTC time.
-func Millis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,4 +1,4 @@
-package aggregate
+package schema
 
 // AuditRow sums one (key, limit) over the whole run: the violation
 // columns totalled over every report bucket (Caught, Leaked and
