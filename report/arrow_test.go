@@ -10,8 +10,10 @@ import (
 	pq "github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
-	"github.com/apache/arrow/go/v15/parquet/schema"
+	pqschema "github.com/apache/arrow/go/v15/parquet/schema"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // TestParquetReadByArrow reads a written table back with Apache Arrow,
@@ -33,8 +35,8 @@ func TestParquetReadByArrow(t *testing.T) {
 
 	// Footer metadata.
 	want := map[string]string{
-		MetaSchemaVersion: SchemaVersion, MetaVersion: "v9.9.9", MetaPolicyDigest: "sha256:abc",
-		MetaKeyDisplay: "raw", MetaTable: "windows",
+		schema.MetaSchemaVersion: schema.Version, schema.MetaVersion: "v9.9.9", schema.MetaPolicyDigest: "sha256:abc",
+		schema.MetaKeyDisplay: "raw", schema.MetaTable: "windows",
 	}
 	for k, v := range want {
 		got := md.KeyValueMetadata().FindValue(k)
@@ -58,15 +60,15 @@ func TestParquetReadByArrow(t *testing.T) {
 			t.Errorf("column %d = %s %s, want %s %s", i, c.Name(), c.PhysicalType(), w.name, w.phys)
 		}
 		switch lt := c.LogicalType().(type) {
-		case *schema.TimestampLogicalType:
-			if !lt.IsAdjustedToUTC() || lt.TimeUnit() != schema.TimeUnitMillis {
+		case *pqschema.TimestampLogicalType:
+			if !lt.IsAdjustedToUTC() || lt.TimeUnit() != pqschema.TimeUnitMillis {
 				t.Errorf("%s: %s, want TIMESTAMP(MILLIS, UTC)", c.Name(), lt)
 			}
-		case schema.StringLogicalType:
+		case pqschema.StringLogicalType:
 			if w.phys != pq.Types.ByteArray {
 				t.Errorf("%s: unexpected string type", c.Name())
 			}
-		case *schema.IntLogicalType:
+		case *pqschema.IntLogicalType:
 			if lt.BitWidth() != 64 || !lt.IsSigned() {
 				t.Errorf("%s: %s, want INT(64, signed)", c.Name(), lt)
 			}

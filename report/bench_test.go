@@ -22,7 +22,7 @@ func BenchmarkTableWrite(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tab, err := NewTable[winRow](set, "windows")
+		tab, err := NewTable(set, tableOf[winRow]("windows"))
 		if err != nil {
 			b.Fatal(err)
 		}

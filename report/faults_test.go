@@ -117,11 +117,11 @@ func writeSetIn(ctx context.Context, dir string, fsys FS, formats []Format, rows
 		return err
 	}
 	fail := func(err error) error { set.Abort(); return err }
-	a, err := NewTable[testRow](set, "a")
+	a, err := NewTable(set, tableOf[testRow]("a"))
 	if err != nil {
 		return fail(err)
 	}
-	b, err := NewTable[testRow](set, "b")
+	b, err := NewTable(set, tableOf[testRow]("b"))
 	if err != nil {
 		return fail(err)
 	}
@@ -372,7 +372,7 @@ func TestManifestLateFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewTable[testRow](set, "a")
+	a, err := NewTable(set, tableOf[testRow]("a"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -32,6 +34,32 @@ type keyRow struct {
 	Key       string    `parquet:"key"`
 	Requests  int64     `parquet:"requests"`
 	FirstSeen time.Time `parquet:"first_seen,timestamp(millisecond)"`
+}
+
+// tableOf defines a test table named name as keyrate's own tables are
+// defined (report/schema): sorted by the prefix of key, limit_name,
+// window_start that T has, partitioned by its window_start or else its
+// first_seen time column, flat without either.
+func tableOf[T any](name string) schema.TableOf[T] {
+	def := schema.TableOf[T]{Table: schema.Table{Name: name}}
+	cols := map[string]reflect.Type{}
+	for f := range reflect.TypeFor[T]().Fields() {
+		col, _, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+		cols[col] = f.Type
+	}
+	for _, c := range []string{schema.KeyColumn, "limit_name", "window_start"} {
+		if cols[c] == nil {
+			break
+		}
+		def.SortOrder = append(def.SortOrder, c)
+	}
+	for _, c := range []string{"window_start", "first_seen"} {
+		if cols[c] == reflect.TypeFor[time.Time]() {
+			def.PartitionBy = c
+			break
+		}
+	}
+	return def
 }
 
 var day0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -69,7 +97,7 @@ func writeTable[T any](t *testing.T, dir, name string, formats []Format, rows []
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := NewTable[T](set, name)
+	tab, err := NewTable(set, tableOf[T](name))
 	if err != nil {
 		t.Fatal(err)
 	}

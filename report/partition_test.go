@@ -131,7 +131,7 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, _ := NewTable[winRow](set, "windows")
+	tab, _ := NewTable(set, tableOf[winRow]("windows"))
 	rows := genWindows(100, 1, day0, 1)
 	for i := range rows {
 		if err := tab.Write(&rows[i]); err != nil {
@@ -170,7 +170,7 @@ func TestPartitionAbortLeavesOldData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, _ = NewTable[winRow](set, "windows")
+	tab, _ = NewTable(set, tableOf[winRow]("windows"))
 	for i := range rows {
 		if err := tab.Write(&rows[i]); err != nil {
 			t.Fatal(err)
@@ -212,7 +212,7 @@ func TestPartitionFaultsLeaveOldData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tab, err := NewTable[winRow](set, "windows")
+			tab, err := NewTable(set, tableOf[winRow]("windows"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +263,7 @@ func TestPartialDates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := NewTable[winRow](set, "windows"); err != nil {
+		if _, err := NewTable(set, tableOf[winRow]("windows")); err != nil {
 			t.Fatal(err)
 		}
 		dates, partial, err := set.Dates()
@@ -291,17 +291,17 @@ func TestPartitionNeedsDateColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewTable[noDate](set, "audit"); err == nil {
+	if _, err := NewTable(set, schema.TableOf[noDate]{Table: schema.Table{Name: "audit", PartitionBy: "first_seen"}}); err == nil {
 		t.Error("a table without a date column was partitioned")
 	}
-	audit, err := NewTable[noDate](set, "audit", Unpartitioned())
+	audit, err := NewTable(set, tableOf[noDate]("audit"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := audit.Write(&noDate{Key: "k", N: 3}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewTable[keyRow](set, "keys")
+	keys, err := NewTable(set, tableOf[keyRow]("keys"))
 	if err != nil {
 		t.Fatalf("keys table (first_seen): %v", err)
 	}
@@ -441,7 +441,7 @@ func TestPlannedFiles(t *testing.T) {
 		{NoPartition, []Format{CSV, Parquet}, []string{"windows.csv", "windows.parquet", "audit.csv", "audit.parquet", "manifest.json"}},
 		{PartitionDay, []Format{Parquet}, []string{"windows/date=YYYY-MM-DD/part-0.parquet", "audit.parquet", "manifest.json"}},
 	} {
-		planned := PlannedFiles([]PlannedTable{{Name: "windows"}, {Name: "audit", Flat: true}}, c.formats, c.part)
+		planned := PlannedFiles([]schema.Table{tableOf[winRow]("windows").Table, tableOf[testRow]("audit").Table}, c.formats, c.part)
 		if !slices.Equal(planned, c.want) {
 			t.Errorf("%q %v: planned %v, want %v", c.part, c.formats, planned, c.want)
 		}
@@ -450,8 +450,8 @@ func TestPlannedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		win, _ := NewTable[winRow](set, "windows")
-		audit, _ := NewTable[testRow](set, "audit", Unpartitioned())
+		win, _ := NewTable(set, tableOf[winRow]("windows"))
+		audit, _ := NewTable(set, tableOf[testRow]("audit"))
 		for i := range rows {
 			if err := win.Write(&rows[i]); err != nil {
 				t.Fatal(err)

@@ -1,6 +1,10 @@
 package report
 
-import "path"
+import (
+	"path"
+
+	"github.com/keyrate/keyrate/report/schema"
+)
 
 // The names a Set gives its files: NAME.FORMAT for a flat table,
 // NAME/date=YYYY-MM-DD/part-0.FORMAT for a partitioned one, and the
@@ -13,21 +17,14 @@ const (
 // partitionName is the directory of date's partition in its table's.
 func partitionName(date string) string { return "date=" + date }
 
-// PlannedTable is a table as a dry run plans it: its name, and whether
-// it is written flat even in a partitioned set (see Unpartitioned).
-type PlannedTable struct {
-	Name string
-	Flat bool
-}
-
 // PlannedFiles lists the files a Set in formats, partitioned by p, writes
 // for tables: relative to its directory, in the order given, the
 // manifest last. A partition's date stands as YYYY-MM-DD.
-func PlannedFiles(tables []PlannedTable, formats []Format, p Partition) []string {
+func PlannedFiles(tables []schema.Table, formats []Format, p Partition) []string {
 	var files []string
 	for _, t := range tables {
 		base := t.Name
-		if p != NoPartition && !t.Flat {
+		if p != NoPartition && !t.Flat() {
 			base = path.Join(t.Name, partitionName("YYYY-MM-DD"), partFile)
 		}
 		for _, f := range formats {

@@ -72,7 +72,7 @@ func TestAbortKeepsPreviousReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := NewTable[basicRow](set, "things")
+	tab, err := NewTable(set, tableOf[basicRow]("things"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,48 +6,24 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
-// SchemaVersion is the version of the report tables' schema (docs/schema.md).
-// It changes when a column is removed, renamed or changes type or meaning;
-// adding a column to the end of a table is a minor change (1.0 → 1.1).
-// Every Parquet file carries it as key-value metadata.
-const SchemaVersion = "1.0"
-
-// Key-value metadata keys written into every Parquet file's footer.
-const (
-	MetaSchemaVersion = "keyrate.schema_version"
-	MetaVersion       = "keyrate.version"
-	MetaPolicyDigest  = "keyrate.policy_digest"
-	MetaKeyDisplay    = "keyrate.key_display"
-	MetaTable         = "keyrate.table"
-)
-
-// KeyColumn is the column that holds API keys; --key-display applies to it.
-const KeyColumn = "key"
-
-// SortOrder is the order rows reach a table in (aggregate.Sink's
-// contract). A table declares the longest prefix of it that its columns
-// have as its Parquet sorting columns, and Table.Write checks that rows
-// honour it.
-var SortOrder = []string{KeyColumn, "limit_name", "window_start"}
-
-// PartitionColumns are the columns a table may be partitioned by, in order
-// of preference: the first the row type has is used.
-var PartitionColumns = []string{"window_start", "first_seen"}
-
-// rowLayout is what the report package needs to know about a row type,
-// derived once per table from its `parquet` tags.
+// rowLayout is what the report package needs to know about a table,
+// derived once from its definition and its row type's `parquet` tags.
 type rowLayout struct {
 	cols      csvColumns
 	key       int   // field index of the key column, or -1
 	strings   []int // field indexes of string columns
 	sortBy    []int // field indexes of the declared sort order
 	sortNames []string
-	partition int // field index of the partition column, or -1
+	partition int // field index of the partition column, or -1 (flat)
 }
 
-func layoutOf(t reflect.Type) (*rowLayout, error) {
+// layoutOf resolves def's columns in row type t. A definition naming a
+// column t lacks (or a partition column that is not a time) is an error.
+func layoutOf(t reflect.Type, sortOrder []string, partitionBy string) (*rowLayout, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("report rows must be structs, not %s", t)
 	}
@@ -58,24 +34,25 @@ func layoutOf(t reflect.Type) (*rowLayout, error) {
 		byName[name] = f
 		if t.Field(f).Type.Kind() == reflect.String {
 			l.strings = append(l.strings, f)
-			if name == KeyColumn {
+			if name == schema.KeyColumn {
 				l.key = f
 			}
 		}
 	}
-	for _, name := range SortOrder {
+	for _, name := range sortOrder {
 		f, ok := byName[name]
 		if !ok {
-			break
+			return nil, fmt.Errorf("sort column %q is not a column of %s", name, t)
 		}
 		l.sortBy = append(l.sortBy, f)
 		l.sortNames = append(l.sortNames, name)
 	}
-	for _, name := range PartitionColumns {
-		if f, ok := byName[name]; ok && t.Field(f).Type == reflect.TypeFor[time.Time]() {
-			l.partition = f
-			break
+	if partitionBy != "" {
+		f, ok := byName[partitionBy]
+		if !ok || t.Field(f).Type != reflect.TypeFor[time.Time]() {
+			return nil, fmt.Errorf("partition column %q is not a time column of %s", partitionBy, t)
 		}
+		l.partition = f
 	}
 	return l, nil
 }

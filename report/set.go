@@ -85,13 +85,13 @@ func WithPolicyDigest(d string) Option { return func(o *options) { o.policyDiges
 
 // WithKeyDisplay writes the key column through d (nil: raw keys).
 //
-// Rows come in the raw keys' order (SortOrder). With raw keys the files
-// declare that order and Write fails on a row out of it, so the
-// declaration is never false, unless a key is written escaped (invalid
-// UTF-8, a backslash: see validUTF8), which need not keep the order: then
-// no Parquet file of the set declares it. A display that hides keys
-// (digests, prefixes) does not keep it either: the files then declare no
-// sort order and Write checks none.
+// Rows come in the raw keys' order (their tables' SortOrder). With raw
+// keys the files declare that order and Write fails on a row out of it,
+// so the declaration is never false, unless a key is written escaped
+// (invalid UTF-8, a backslash: see validUTF8), which need not keep the
+// order: then no Parquet file of the set declares it. A display that
+// hides keys (digests, prefixes) does not keep it either: the files then
+// declare no sort order and Write checks none.
 func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d } }
 
 // WithRunStart says the run began at started: Commit then records in the
@@ -176,14 +176,14 @@ func NewSetFS(dir string, formats []Format, fsys FS, opts ...Option) (*Set, erro
 		// Version 1 data pages: every engine and warehouse loader reads
 		// them; some older ones fail on version 2.
 		parquet.DataPageVersion(1),
-		parquet.KeyValueMetadata(MetaSchemaVersion, SchemaVersion),
-		parquet.KeyValueMetadata(MetaKeyDisplay, string(s.opts.keys.Mode())),
+		parquet.KeyValueMetadata(schema.MetaSchemaVersion, schema.Version),
+		parquet.KeyValueMetadata(schema.MetaKeyDisplay, string(s.opts.keys.Mode())),
 	}
 	if s.opts.version != "" {
-		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaVersion, s.opts.version))
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(schema.MetaVersion, s.opts.version))
 	}
 	if s.opts.policyDigest != "" {
-		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(MetaPolicyDigest, s.opts.policyDigest))
+		s.parquetOptions = append(s.parquetOptions, parquet.KeyValueMetadata(schema.MetaPolicyDigest, s.opts.policyDigest))
 	}
 	return s, nil
 }

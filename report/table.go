@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // Format is an output file format.
@@ -46,12 +48,13 @@ func ParseFormats(list []string) ([]Format, error) {
 // Write takes each row as the aggregate produced it and applies the
 // Set's output rules on a private copy: the key column through the key
 // display, every string made valid UTF-8, and a check that rows arrive in
-// the declared sort order (SortOrder), so the order the Parquet files
-// declare is true (see WithKeyDisplay for when they declare none). It
-// then only queues the copy: the table's own writer goroutine picks the
-// row's partition and encodes it as CSV and Parquet, so the caller's
-// work overlaps with encoding, and a set's tables encode in parallel. A
-// Set must therefore end in Commit or Abort, which stop the goroutines.
+// the declared sort order (the table definition's SortOrder), so the
+// order the Parquet files declare is true (see WithKeyDisplay for when
+// they declare none). It then only queues the copy: the table's own
+// writer goroutine picks the row's partition and encodes it as CSV and
+// Parquet, so the caller's work overlaps with encoding, and a set's
+// tables encode in parallel. A Set must therefore end in Commit or Abort,
+// which stop the goroutines.
 type Table[T any] struct {
 	set    *Set
 	name   string
@@ -130,33 +133,24 @@ const queuedBatches = 4
 type TableOption func(*tableOptions)
 
 type tableOptions struct {
-	flat  bool
 	batch int // rows per hand-off to the writer goroutine
 }
 
-// Unpartitioned writes the table as NAME.{csv,parquet} in the set's
-// directory even when the set is partitioned: for run summaries that have
-// no date of their own. Each run replaces the file.
-func Unpartitioned() TableOption { return func(o *tableOptions) { o.flat = true } }
-
-// NewTable starts writing table name in set's directory. With a
-// partitioned set the row type needs one of PartitionColumns, unless the
-// table is Unpartitioned.
-func NewTable[T any](set *Set, name string, opts ...TableOption) (*Table[T], error) {
+// NewTable starts writing the table def defines in set's directory: flat
+// when the set is not partitioned or def names no partition column.
+func NewTable[T any](set *Set, def schema.TableOf[T], opts ...TableOption) (*Table[T], error) {
 	to := tableOptions{batch: rowBatch}
 	for _, o := range opts {
 		o(&to)
 	}
-	layout, err := layoutOf(reflect.TypeFor[T]())
+	name := def.Name
+	layout, err := layoutOf(reflect.TypeFor[T](), def.SortOrder, def.PartitionBy)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("table %s: %w", name, err)
 	}
-	flat := to.flat || set.opts.partition == NoPartition
-	if !flat && layout.partition < 0 {
-		return nil, fmt.Errorf("table %s: no date column (%v) to partition by; use report.Unpartitioned()", name, PartitionColumns)
-	}
+	flat := layout.partition < 0 || set.opts.partition == NoPartition
 	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat, batchRows: to.batch}
-	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))
+	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(schema.MetaTable, name))
 	if set.opts.keys.Hides() {
 		layout.sortBy, layout.sortNames = nil, nil
 	}

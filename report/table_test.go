@@ -34,15 +34,15 @@ func writeMixedSet(t *testing.T, dir string, batch int) {
 		t.Fatal(err)
 	}
 	defer set.Abort()
-	windows, err := NewTable[winRow](set, "windows", withBatch(batch))
+	windows, err := NewTable(set, tableOf[winRow]("windows"), withBatch(batch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewTable[keyRow](set, "keys", withBatch(batch))
+	keys, err := NewTable(set, tableOf[keyRow]("keys"), withBatch(batch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := NewTable[auditRow](set, "audit", Unpartitioned(), withBatch(batch))
+	audit, err := NewTable(set, tableOf[auditRow]("audit"), withBatch(batch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +133,11 @@ func TestWriteFailureStopsWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			windows, err := NewTable[winRow](set, "windows")
+			windows, err := NewTable(set, tableOf[winRow]("windows"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			other, err := NewTable[winRow](set, "other")
+			other, err := NewTable(set, tableOf[winRow]("other"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,11 +191,11 @@ func TestAbortStopsWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	windows, err := NewTable[winRow](set, "windows")
+	windows, err := NewTable(set, tableOf[winRow]("windows"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := NewTable[keyRow](set, "keys")
+	keys, err := NewTable(set, tableOf[keyRow]("keys"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestOutOfOrderFailsItsWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Abort()
-	tab, err := NewTable[winRow](set, "windows", withBatch(2))
+	tab, err := NewTable(set, tableOf[winRow]("windows"), withBatch(2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 func TestNeutraliseFormula(t *testing.T) {
@@ -219,7 +221,7 @@ func TestWriteChecksOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer set.Abort()
-	tab, _ := NewTable[winRow](set, "windows")
+	tab, _ := NewTable(set, tableOf[winRow]("windows"))
 	a := winRow{Key: "b", LimitName: "x", WindowStart: day0}
 	if err := tab.Write(&a); err != nil {
 		t.Fatal(err)
@@ -251,7 +253,7 @@ func TestHighCardinalityStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, _ := NewTable[keyRow](set, "keys")
+	tab, _ := NewTable(set, tableOf[keyRow]("keys"))
 	const n = 40_000
 	key := func(i int) string { return fmt.Sprintf("k_%08d_%s", i, strings.Repeat("z", 40)) }
 	for i := range n {
@@ -377,8 +379,8 @@ func TestEscapedKeysUndeclareOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, _ := NewTable[winRow](set, "a")
-		b, _ := NewTable[winRow](set, "b")
+		a, _ := NewTable(set, tableOf[winRow]("a"))
+		b, _ := NewTable(set, tableOf[winRow]("b"))
 		for i := range plain {
 			if err := b.Write(&plain[i]); err != nil {
 				t.Fatal(err)
@@ -417,7 +419,7 @@ func TestEscapedKeysUndeclareOrder(t *testing.T) {
 				}
 			}
 			var ref bytes.Buffer
-			w := parquet.NewGenericWriter[winRow](&ref, append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(MetaTable, name))...)
+			w := parquet.NewGenericWriter[winRow](&ref, append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(schema.MetaTable, name))...)
 			if _, err := w.Write(written[:n]); err != nil {
 				t.Fatal(err)
 			}

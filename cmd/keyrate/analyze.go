@@ -251,26 +251,6 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	return cfg, pol, formats, nil
 }
 
-// The tables a run writes (docs/schema.md), in order.
-var (
-	windowsTable    = report.PlannedTable{Name: "windows"}
-	violationsTable = report.PlannedTable{Name: "violations"}
-	keysTable       = report.PlannedTable{Name: "keys"}
-	// throttle_audit sums up the whole run: it has no date to be
-	// partitioned by.
-	auditTable = report.PlannedTable{Name: "throttle_audit", Flat: true}
-	runTables  = []report.PlannedTable{windowsTable, violationsTable, keysTable, auditTable}
-)
-
-// newTable starts writing table t of the run in set.
-func newTable[T any](set *report.Set, t report.PlannedTable) (*report.Table[T], error) {
-	var opts []report.TableOption
-	if t.Flat {
-		opts = append(opts, report.Unpartitioned())
-	}
-	return report.NewTable[T](set, t.Name, opts...)
-}
-
 // tableSink streams aggregate rows into the report tables.
 type tableSink struct {
 	windows    *report.Table[schema.WindowRow]
@@ -347,16 +327,16 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 		}
 	}()
 	sink := tableSink{ctx: ctx}
-	if sink.windows, err = newTable[schema.WindowRow](set, windowsTable); err != nil {
+	if sink.windows, err = report.NewTable(set, schema.Windows); err != nil {
 		return err
 	}
-	if sink.violations, err = newTable[schema.ViolationRow](set, violationsTable); err != nil {
+	if sink.violations, err = report.NewTable(set, schema.Violations); err != nil {
 		return err
 	}
-	if sink.keys, err = newTable[schema.KeyRow](set, keysTable); err != nil {
+	if sink.keys, err = report.NewTable(set, schema.Keys); err != nil {
 		return err
 	}
-	if sink.audit, err = newTable[schema.AuditRow](set, auditTable); err != nil {
+	if sink.audit, err = report.NewTable(set, schema.Audit); err != nil {
 		return err
 	}
 	stats, err := evaluate(res, pol, w, &sink, workers)

@@ -11,6 +11,7 @@ import (
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // dryRunSampleLines is how many non-blank lines --dry-run tries to parse
@@ -50,7 +51,7 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.Name, size, in.Compression, format)
 	}
 	tw.Flush()
-	files := report.PlannedFiles(runTables, formats, partition)
+	files := report.PlannedFiles(schema.Tables, formats, partition)
 	fmt.Fprintf(stdout, "\nwould write to %s: %s\n", out, strings.Join(files, ", "))
 	if len(bad) > 0 {
 		return fmt.Errorf("dry run: %d of %d inputs cannot be read: %s", len(bad), len(paths), strings.Join(bad, ", "))

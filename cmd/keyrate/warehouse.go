@@ -79,7 +79,7 @@ func policyDigest(pol *aggregate.Policy) (string, error) {
 // hidden: malformed-line excerpts are log text that may hold a key
 // anywhere, so they are withheld (file, line and reason stay).
 func (w *warehouseOptions) scrub(res *ingest.Result, m *schema.Manifest) {
-	m.SchemaVersion = report.SchemaVersion
+	m.SchemaVersion = schema.Version
 	m.PolicyDigest = w.digest
 	m.KeyDisplay = string(w.keys.Mode())
 	m.Partition = string(w.part)
