@@ -193,6 +193,17 @@ func (s *State) Add(key []byte, o *Observation) {
 	c.bytes += uint32(o.Bytes)
 }
 
+// AddRejection records, for key at ts, a request the gateway rejected but
+// that a filter does not count: it adds to Rejected only, leaving
+// Requests unchanged, so evaluators see the observed rejection without
+// offering the request to the ideal gateway.
+func (s *State) AddRejection(key []byte, ts int64) {
+	// Rejected without Requests breaks the compact cell's invariant
+	// (every count <= Requests), so addTo keeps such a cell wide; these
+	// are rare (rejected requests a scoped limit does not count).
+	s.addTo(s.at(s.keyID(key), ts), &Counters{Rejected: 1})
+}
+
 // wideCounters moves cell i's counters to s.wide (once) and returns them.
 func (s *State) wideCounters(i uint32) *Counters {
 	c := s.cell(i)

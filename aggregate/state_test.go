@@ -521,3 +521,36 @@ func TestSortedStateRangesPartitionTheKeys(t *testing.T) {
 		t.Fatalf("range between keys: %v", got)
 	}
 }
+
+func TestStateMergeIsAddition(t *testing.T) {
+	a, b := NewState(), NewState()
+	o := Observation{TimeMillis: 5000, Status: 200, Bytes: 10}
+	a.Add([]byte("k"), &o)
+	b.Add([]byte("k"), &o)
+	o.TimeMillis = 6000
+	b.Add([]byte("j"), &o)
+	a.Merge(b)
+	if a.Keys() != 2 || a.Cells() != 2 {
+		t.Fatalf("keys %d cells %d, want 2 2", a.Keys(), a.Cells())
+	}
+	var got []string
+	a.Each(func(s *Series) error {
+		for _, p := range s.Points {
+			got = append(got, fmt.Sprintf("%s@%d:%d/%d", s.Key, p.TimeMillis, p.Requests, p.BytesSent))
+		}
+		return nil
+	})
+	if want := []string{"j@6000:1/10", "k@5000:2/20"}; !slices.Equal(got, want) {
+		t.Errorf("merged series %v, want %v", got, want)
+	}
+}
+
+func TestStateAddAllocatesNothingForExistingCells(t *testing.T) {
+	s := NewState()
+	key := []byte("k_alpha01")
+	o := Observation{TimeMillis: 1000, Status: 200}
+	s.Add(key, &o)
+	if allocs := testing.AllocsPerRun(100, func() { s.Add(key, &o) }); allocs != 0 {
+		t.Errorf("Add allocates %.1f times for an existing cell", allocs)
+	}
+}

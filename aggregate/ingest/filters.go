@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
 )
 
@@ -11,11 +12,11 @@ import (
 // ingest; afterwards each filtered State is an ordinary partial aggregate
 // that merges by addition like the main one.
 type filterSet struct {
-	filters []aggregate.RequestFilter
+	filters []policy.RequestFilter
 	states  []*aggregate.State
 }
 
-func newFilterSet(filters []aggregate.RequestFilter) filterSet {
+func newFilterSet(filters []policy.RequestFilter) filterSet {
 	fs := filterSet{filters: filters}
 	for range filters {
 		fs.states = append(fs.states, aggregate.NewState())

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
 )
 
@@ -72,7 +73,7 @@ func TestFiltersVerdictAndPrecision(t *testing.T) {
 		KeySources:     []string{"query:key"},
 		ThrottleStatus: []int{429},
 		Workers:        2,
-		Filters: []aggregate.RequestFilter{
+		Filters: []policy.RequestFilter{
 			{Methods: []string{"POST"}, Paths: []string{"/v1/search*"}, ExcludeStatus: []int{500, 503}},
 		},
 		VerdictField: "limit_req_status",
@@ -136,7 +137,7 @@ func TestVerdictRejected(t *testing.T) {
 // The per-request work of scoped limits must not allocate once a (key,
 // timestamp) cell exists: it runs for every line.
 func TestFilterSetAddDoesNotAllocate(t *testing.T) {
-	fs := newFilterSet([]aggregate.RequestFilter{
+	fs := newFilterSet([]policy.RequestFilter{
 		{Methods: []string{"GET", "POST"}, Paths: []string{"/v1/search*", "/v2/*/items"}},
 		{ExcludeStatus: []int{500}},
 	})
@@ -158,7 +159,7 @@ func TestFilterSetAddDoesNotAllocate(t *testing.T) {
 // BenchmarkFilterSetAdd measures the per-request cost of scoped limits;
 // compare with BenchmarkStateAdd (the unscoped per-request cost).
 func BenchmarkFilterSetAdd(b *testing.B) {
-	fs := newFilterSet([]aggregate.RequestFilter{
+	fs := newFilterSet([]policy.RequestFilter{
 		{Methods: []string{"POST"}, Paths: []string{"/v1/search*"}},
 		{ExcludeStatus: []int{429, 500}},
 	})

@@ -28,6 +28,7 @@ import (
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -63,7 +64,7 @@ type Config struct {
 	MaxSamples int
 	// Filters are the request filters of scoped limits; each gets its
 	// own partial aggregate in Result.Filtered.
-	Filters []aggregate.RequestFilter
+	Filters []policy.RequestFilter
 	// VerdictField, if set, names the record field holding the
 	// limiter's own verdict (nginx $limit_req_status); it replaces
 	// ThrottleStatus in deciding what the gateway rejected.

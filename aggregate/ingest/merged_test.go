@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
 // mixedInputs writes inputs that exercise every per-file path of the
@@ -104,7 +104,7 @@ func TestMixedFormatsIdenticalForEverySplit(t *testing.T) {
 		MaxLineBytes:   300,
 		MaxSamples:     6,
 		SkipCorrupt:    true,
-		Filters: []aggregate.RequestFilter{
+		Filters: []policy.RequestFilter{
 			{Methods: []string{"POST"}, Paths: []string{"/v1/search*"}, ExcludeStatus: []int{503}},
 			{ExcludeStatus: []int{404}},
 		},

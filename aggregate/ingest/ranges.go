@@ -4,16 +4,17 @@ import (
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
 // Ranges splits the run's aggregates (Source and every Filtered alike)
 // into at most n consecutive key ranges that can be read concurrently,
-// each as the aggregate.Inputs of its keys, in key order; the ranges
+// each as the policy.Inputs of its keys, in key order; the ranges
 // hold about equal numbers of cells. It returns nil when the aggregates
 // cannot be split: something was spilled to disk (a run is read front to
 // back), or there is nothing to split. The Result must not be read
 // otherwise while the ranges are in use.
-func (r *Result) Ranges(n int) []aggregate.Inputs {
+func (r *Result) Ranges(n int) []policy.Inputs {
 	all, ok := r.Source.(*mergedSource)
 	if !ok || len(all.runs) > 0 || n < 2 {
 		return nil
@@ -51,7 +52,7 @@ func (r *Result) Ranges(n int) []aggregate.Inputs {
 	if len(splits) == 0 {
 		return nil
 	}
-	out := make([]aggregate.Inputs, len(splits)+1)
+	out := make([]policy.Inputs, len(splits)+1)
 	for k := range out {
 		var lo, hi []byte
 		if k > 0 {
@@ -91,10 +92,10 @@ func (s rangeSource) Each(fn func(*aggregate.Series) error) error {
 // buffer is freed once replayed and a new range starts only then, so at
 // most parallel ranges' rows are held at once. On an error, the ranges
 // already started finish and the first error in range order is returned.
-func InRanges(ranges []aggregate.Inputs, parallel int, sink aggregate.Sink,
-	eval func(i int, in aggregate.Inputs, out aggregate.AuditSink) error) error {
+func InRanges(ranges []policy.Inputs, parallel int, sink policy.Sink,
+	eval func(i int, in policy.Inputs, out policy.AuditSink) error) error {
 	type done struct {
-		buf *aggregate.RowBuffer
+		buf *policy.RowBuffer
 		err error
 	}
 	results := make([]chan done, len(ranges))
@@ -112,7 +113,7 @@ func InRanges(ranges []aggregate.Inputs, parallel int, sink aggregate.Sink,
 				return
 			}
 			wg.Go(func() {
-				buf := &aggregate.RowBuffer{}
+				buf := &policy.RowBuffer{}
 				err := eval(i, in, buf)
 				results[i] <- done{buf, err}
 			})

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrate/keyrate/aggregate"
-
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -22,7 +21,7 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 	cfg := Config{
 		Format: "auto", KeySources: []string{"query:api_key"}, ThrottleStatus: []int{429},
 		MaxLineBytes: 300, SkipCorrupt: true, Workers: 3, BlockBytes: 4096,
-		Filters: []aggregate.RequestFilter{{Methods: []string{"POST"}}, {ExcludeStatus: []int{404}}},
+		Filters: []policy.RequestFilter{{Methods: []string{"POST"}}, {ExcludeStatus: []int{404}}},
 	}
 	res, err := Run(context.Background(), paths, cfg)
 	if err != nil {
@@ -61,8 +60,8 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 
 // rangeRows evaluates a fake range: one window row per key of the range,
 // after a pause that makes later ranges finish first.
-func rangeRows(keys []string, pause time.Duration) func(int, aggregate.Inputs, aggregate.AuditSink) error {
-	return func(i int, _ aggregate.Inputs, out aggregate.AuditSink) error {
+func rangeRows(keys []string, pause time.Duration) func(int, policy.Inputs, policy.AuditSink) error {
+	return func(i int, _ policy.Inputs, out policy.AuditSink) error {
 		time.Sleep(pause * time.Duration(len(keys)-i))
 		return out.Window(&schema.WindowRow{Key: keys[i]})
 	}
@@ -82,10 +81,10 @@ func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	for i := range 40 {
 		keys = append(keys, fmt.Sprintf("k%02d", i))
 	}
-	ranges := make([]aggregate.Inputs, len(keys))
+	ranges := make([]policy.Inputs, len(keys))
 	var running, most atomic.Int64
 	eval := rangeRows(keys, 50*time.Microsecond)
-	counted := func(i int, in aggregate.Inputs, out aggregate.AuditSink) error {
+	counted := func(i int, in policy.Inputs, out policy.AuditSink) error {
 		n := running.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
@@ -107,10 +106,10 @@ func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 func TestInRangesReturnsTheFirstErrorAndStops(t *testing.T) {
 	before := runtime.NumGoroutine()
 	boom := errors.New("boom")
-	ranges := make([]aggregate.Inputs, 50)
+	ranges := make([]policy.Inputs, 50)
 	var started atomic.Int64
 	var sink windowKeys
-	err := InRanges(ranges, 2, &sink, func(i int, _ aggregate.Inputs, out aggregate.AuditSink) error {
+	err := InRanges(ranges, 2, &sink, func(i int, _ policy.Inputs, out policy.AuditSink) error {
 		started.Add(1)
 		if i >= 3 {
 			return fmt.Errorf("range %d: %w", i, boom)

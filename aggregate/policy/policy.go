@@ -1,7 +1,12 @@
-// Package policy reads throttle policy files: TOML documents naming plans
-// of limits and assigning keys (and accounts) to plans. It validates a
-// file completely, reporting every problem with its line, and compiles it
-// into an aggregate.Policy for the evaluators.
+// Package policy is keyrate's policy engine. A Policy names plans of
+// rules (fixed, sliding, token-bucket and nginx leaky-bucket limits,
+// optionally scoped by a request filter or counted per account) and
+// assigns keys to plans and accounts. Evaluate replays every rule as an
+// ideal gateway over the partial aggregates (package aggregate) and
+// streams the report rows (package report/schema) to a Sink.
+//
+// Policies come from TOML policy files (Load, Parse: every problem is
+// reported with its line) or from --limit flags (FromLimits).
 package policy
 
 import (
@@ -18,8 +23,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/keyrate/keyrate/aggregate"
 )
 
 // Error is one problem of a policy file (or of its keys_file).
@@ -67,7 +70,7 @@ type Summary struct {
 // Load reads and compiles the policy file at path. A keys_file is read
 // relative to the policy file's directory. Invalid policies return
 // Errors.
-func Load(path string) (*aggregate.Policy, Summary, error) {
+func Load(path string) (*Policy, Summary, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Summary{}, err
@@ -81,7 +84,7 @@ func Load(path string) (*aggregate.Policy, Summary, error) {
 }
 
 // Parse compiles a policy document named file. open reads its keys_file.
-func Parse(file, src string, open func(string) (io.ReadCloser, error)) (*aggregate.Policy, Summary, error) {
+func Parse(file, src string, open func(string) (io.ReadCloser, error)) (*Policy, Summary, error) {
 	var doc map[string]any
 	_, err := toml.Decode(src, &doc)
 	if err != nil {
@@ -93,7 +96,7 @@ func Parse(file, src string, open func(string) (io.ReadCloser, error)) (*aggrega
 		return nil, Summary{}, Errors{e}
 	}
 	c := &compiler{file: file, lines: locate(src), open: open,
-		pol:       &aggregate.Policy{Plans: map[string]*aggregate.Plan{}, KeyPlans: map[string]string{}, KeyAccounts: map[string]string{}},
+		pol:       &Policy{Plans: map[string]*Plan{}, KeyPlans: map[string]string{}, KeyAccounts: map[string]string{}},
 		filterIDs: map[string]int{}}
 	c.document(doc)
 	if len(c.errs) > 0 {
@@ -115,7 +118,7 @@ type compiler struct {
 	file      string
 	lines     map[string]int
 	open      func(string) (io.ReadCloser, error)
-	pol       *aggregate.Policy
+	pol       *Policy
 	filterIDs map[string]int
 	summary   Summary
 	errs      Errors
@@ -257,7 +260,7 @@ func (c *compiler) plan(name string, v any) {
 		}
 		return
 	}
-	plan := &aggregate.Plan{Name: name}
+	plan := &Plan{Name: name}
 	seen := map[string]string{}
 	valid := true
 	for i, lv := range lims {
@@ -281,18 +284,18 @@ func (c *compiler) plan(name string, v any) {
 	}
 }
 
-var limitFields = map[aggregate.Algorithm][]string{
-	aggregate.Fixed:       {"limit", "window"},
-	aggregate.Sliding:     {"limit", "window"},
-	aggregate.TokenBucket: {"rate", "burst"},
-	aggregate.LeakyBucket: {"rate", "burst"},
+var limitFields = map[Algorithm][]string{
+	Fixed:       {"limit", "window"},
+	Sliding:     {"limit", "window"},
+	TokenBucket: {"rate", "burst"},
+	LeakyBucket: {"rate", "burst"},
 }
 
 var commonFields = []string{"name", "algorithm", "per", "methods", "paths", "exclude_status"}
 
 // limit compiles one limit table.
-func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
-	r := aggregate.Rule{Filter: -1}
+func (c *compiler) limit(path string, v any) (Rule, bool) {
+	r := Rule{Filter: -1}
 	t, ok := v.(map[string]any)
 	if !ok {
 		c.errorf(path, "want a limit table { name = ..., algorithm = ..., ... }, got %s", typeName(v))
@@ -316,7 +319,7 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 	if !ok {
 		return r, false
 	}
-	r.Algorithm = aggregate.Algorithm(as)
+	r.Algorithm = Algorithm(as)
 	fields, ok := limitFields[r.Algorithm]
 	if !ok {
 		c.errorf(path+".algorithm", "unknown algorithm %q (want fixed, sliding, token-bucket or leaky-bucket)", as)
@@ -326,16 +329,16 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 		if slices.Contains(fields, k) || slices.Contains(commonFields, k) {
 			continue
 		}
-		if slices.ContainsFunc([]aggregate.Algorithm{aggregate.Fixed, aggregate.TokenBucket}, func(a aggregate.Algorithm) bool { return slices.Contains(limitFields[a], k) }) {
+		if slices.ContainsFunc([]Algorithm{Fixed, TokenBucket}, func(a Algorithm) bool { return slices.Contains(limitFields[a], k) }) {
 			c.errorf(path+"."+k, "%s does not apply to %s limits (they take %s)", k, as, strings.Join(fields, " and "))
 		} else {
 			c.errorf(path+"."+k, "unknown limit setting")
 		}
 	}
 	switch r.Algorithm {
-	case aggregate.Fixed, aggregate.Sliding:
+	case Fixed, Sliding:
 		c.countAndWindow(path, t, &r)
-	case aggregate.TokenBucket:
+	case TokenBucket:
 		if rv, ok := t["rate"]; !ok {
 			c.errorf(path, "token-bucket limit needs rate (tokens per second)")
 		} else {
@@ -350,7 +353,7 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 				rate = math.NaN()
 			}
 			if !math.IsNaN(rate) {
-				if m, ok := aggregate.RateMicroOf(rate); ok {
+				if m, ok := RateMicroOf(rate); ok {
 					r.RateMicro = m
 				} else {
 					c.errorf(path+".rate", "rate %g: want a positive number of tokens per second, at most 1e9, with at most 6 decimals", rate)
@@ -360,12 +363,12 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 		if bv, ok := t["burst"]; !ok {
 			c.errorf(path, "token-bucket limit needs burst (the bucket's capacity)")
 		} else if b, ok := c.integer(path+".burst", bv); ok {
-			if b < 1 || b > aggregate.MaxBurst {
-				c.errorf(path+".burst", "burst %d: want 1 to %d", b, aggregate.MaxBurst)
+			if b < 1 || b > MaxBurst {
+				c.errorf(path+".burst", "burst %d: want 1 to %d", b, MaxBurst)
 			}
 			r.Burst = b
 		}
-	case aggregate.LeakyBucket:
+	case LeakyBucket:
 		if rv, ok := t["rate"]; !ok {
 			c.errorf(path, `leaky-bucket limit needs rate, as nginx writes it: "10r/s" or "30r/m"`)
 		} else if s, ok := rv.(string); !ok {
@@ -379,8 +382,8 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 		}
 		if bv, ok := t["burst"]; ok { // nginx's default burst is 0
 			if b, ok := c.integer(path+".burst", bv); ok {
-				if b < 0 || b > aggregate.MaxBurst {
-					c.errorf(path+".burst", "burst %d: want 0 to %d", b, aggregate.MaxBurst)
+				if b < 0 || b > MaxBurst {
+					c.errorf(path+".burst", "burst %d: want 0 to %d", b, MaxBurst)
 				}
 				r.Burst = b
 			}
@@ -409,7 +412,7 @@ func (c *compiler) limit(path string, v any) (aggregate.Rule, bool) {
 }
 
 // countAndWindow reads the limit and window of fixed and sliding limits.
-func (c *compiler) countAndWindow(path string, t map[string]any, r *aggregate.Rule) {
+func (c *compiler) countAndWindow(path string, t map[string]any, r *Rule) {
 	if lv, ok := t["limit"]; !ok {
 		c.errorf(path, "%s limit needs limit (requests per window)", r.Algorithm)
 	} else if n, ok := c.integer(path+".limit", lv); ok {
@@ -427,9 +430,9 @@ func (c *compiler) countAndWindow(path string, t map[string]any, r *aggregate.Ru
 	if !ok {
 		return
 	}
-	switch cal := aggregate.Calendar(s); cal {
-	case aggregate.Day, aggregate.Week, aggregate.Month, aggregate.Year:
-		if r.Algorithm == aggregate.Sliding {
+	switch cal := Calendar(s); cal {
+	case Day, Week, Month, Year:
+		if r.Algorithm == Sliding {
 			c.errorf(path+".window", "window %q: a sliding window is a duration, as in \"24h\"; calendar windows are fixed", s)
 			return
 		}
@@ -448,8 +451,8 @@ func (c *compiler) countAndWindow(path string, t map[string]any, r *aggregate.Ru
 }
 
 // filter reads a limit's scope and status exclusions.
-func (c *compiler) filter(path string, t map[string]any, r *aggregate.Rule) {
-	var f aggregate.RequestFilter
+func (c *compiler) filter(path string, t map[string]any, r *Rule) {
+	var f RequestFilter
 	strs := func(key string, check func(string) string) []string {
 		v, ok := t[key]
 		if !ok {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/keyrate/keyrate/aggregate"
 )
 
 func TestLoadIssueExample(t *testing.T) {
@@ -31,11 +29,11 @@ func TestLoadIssueExample(t *testing.T) {
 		}
 	}
 	free := pol.Plans["free"].Rules
-	want := []aggregate.Rule{
-		{Name: "per-minute", Algorithm: aggregate.Fixed, Limit: 100, WindowMillis: 60_000, Filter: -1},
-		{Name: "rolling", Algorithm: aggregate.Sliding, Limit: 1000, WindowMillis: 3_600_000, Filter: -1},
-		{Name: "burst", Algorithm: aggregate.TokenBucket, RateMicro: 10_000_000, Burst: 20, Filter: -1},
-		{Name: "daily", Algorithm: aggregate.Fixed, Limit: 100000, WindowMillis: 86_400_000, Filter: -1},
+	want := []Rule{
+		{Name: "per-minute", Algorithm: Fixed, Limit: 100, WindowMillis: 60_000, Filter: -1},
+		{Name: "rolling", Algorithm: Sliding, Limit: 1000, WindowMillis: 3_600_000, Filter: -1},
+		{Name: "burst", Algorithm: TokenBucket, RateMicro: 10_000_000, Burst: 20, Filter: -1},
+		{Name: "daily", Algorithm: Fixed, Limit: 100000, WindowMillis: 86_400_000, Filter: -1},
 	}
 	if len(free) != len(want) {
 		t.Fatalf("free has %d rules, want %d", len(free), len(want))
@@ -54,7 +52,7 @@ func TestLoadIssueExample(t *testing.T) {
 	} else if f := pol.Filters[r.Filter]; len(f.Methods) != 1 || f.Methods[0] != "POST" || f.Paths[0] != "/v1/search*" {
 		t.Errorf("search-posts filter = %+v", f)
 	}
-	if r := team[2]; r.Calendar != aggregate.Month || r.Filter < 0 || len(pol.Filters[r.Filter].ExcludeStatus) != 2 {
+	if r := team[2]; r.Calendar != Month || r.Filter < 0 || len(pol.Filters[r.Filter].ExcludeStatus) != 2 {
 		t.Errorf("monthly = %+v", r)
 	}
 	if len(pol.Filters) != 2 {
@@ -223,7 +221,7 @@ rate = 10
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := pol.Plans["a"].Rules; len(r) != 2 || r[0].Calendar != aggregate.Week || r[1].NginxRate != 10_000 || r[1].Burst != 0 {
+	if r := pol.Plans["a"].Rules; len(r) != 2 || r[0].Calendar != Week || r[1].NginxRate != 10_000 || r[1].Burst != 0 {
 		t.Errorf("rules %+v", r)
 	}
 	if pol.KeyPlans["k1"] != "a" || pol.KeyAccounts["k1"] != "acct" || pol.KeyPlans["k2"] != "a" {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/parse/parquetlog"
@@ -176,7 +176,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 const maxLineBytesLimit = 256 << 20
 
 // validate checks the flags and turns them into the pipeline's config.
-func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Policy, []report.Format, error) {
+func (o *analyzeOptions) validate(args []string) (ingest.Config, *policy.Policy, []report.Format, error) {
 	var cfg ingest.Config
 	if len(args) == 0 {
 		return cfg, nil, nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
@@ -192,10 +192,10 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *aggregate.Poli
 	if err != nil {
 		return cfg, nil, nil, flagError(err)
 	}
-	var limits []aggregate.Limit
+	var limits []policy.Limit
 	seen := map[string]bool{}
 	for _, spec := range o.limits {
-		lim, err := aggregate.ParseLimit(spec)
+		lim, err := policy.ParseLimit(spec)
 		if err != nil {
 			return cfg, nil, nil, err
 		}
@@ -288,26 +288,26 @@ const rangeWorkers = 4
 // the reports are byte-identical to a serial evaluation. Per-account
 // rules, which add up keys across ranges, and aggregates spilled to disk,
 // which are read front to back, are evaluated serially.
-func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, sink aggregate.Sink, workers int) (aggregate.Stats, error) {
-	var ranges []aggregate.Inputs
+func evaluate(res *ingest.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
+	var ranges []policy.Inputs
 	if workers >= rangeWorkers && pol.KeyLocal() {
 		ranges = res.Ranges(4 * workers)
 	}
 	if ranges == nil {
 		in := inputsOf(res)
-		var rows aggregate.Sink
+		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, sink)
-		return aggregate.Evaluate(in, pol, rows)
+		return policy.Evaluate(in, pol, rows)
 	}
-	stats := make([]aggregate.Stats, len(ranges))
-	err := ingest.InRanges(ranges, workers, sink, func(i int, in aggregate.Inputs, out aggregate.AuditSink) error {
-		var rows aggregate.Sink
+	stats := make([]policy.Stats, len(ranges))
+	err := ingest.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.AuditSink) error {
+		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, out)
 		var err error
-		stats[i], err = aggregate.Evaluate(in, pol, rows)
+		stats[i], err = policy.Evaluate(in, pol, rows)
 		return err
 	})
-	var total aggregate.Stats
+	var total policy.Stats
 	for _, st := range stats {
 		total.Keys += st.Keys
 		total.UnplannedKeys += st.UnplannedKeys
@@ -315,7 +315,7 @@ func evaluate(res *ingest.Result, pol *aggregate.Policy, w *warehouseOptions, si
 	return total, err
 }
 
-func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *aggregate.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
+func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *policy.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
 	opts := append(w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
 	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
 	if err != nil {

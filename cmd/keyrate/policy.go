@@ -7,18 +7,17 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
 	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
 // loadPolicy returns the policy analyze evaluates: the --policy file, or
 // the one-plan policy the --limit flags stand for.
-func (o *analyzeOptions) loadPolicy(limits []aggregate.Limit) (*aggregate.Policy, error) {
+func (o *analyzeOptions) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
 	if o.reportInterval < time.Millisecond || o.reportInterval%time.Millisecond != 0 {
 		return nil, fmt.Errorf("--report-interval %s: want a positive whole number of milliseconds, as in 1m", o.reportInterval)
 	}
-	var pol *aggregate.Policy
+	var pol *policy.Policy
 	switch {
 	case o.policy != "" && len(limits) > 0:
 		return nil, fmt.Errorf("--policy and --limit: give one or the other (a --limit is a one-plan policy)")
@@ -29,17 +28,17 @@ func (o *analyzeOptions) loadPolicy(limits []aggregate.Limit) (*aggregate.Policy
 		}
 		pol = p
 	case len(limits) > 0:
-		pol = aggregate.PolicyFromLimits(limits)
+		pol = policy.FromLimits(limits)
 	default:
-		pol = &aggregate.Policy{} // count keys only
+		pol = &policy.Policy{} // count keys only
 	}
 	pol.ReportMillis = o.reportInterval.Milliseconds()
 	return pol, nil
 }
 
 // inputsOf hands the ingest result's partial aggregates to the evaluator.
-func inputsOf(res *ingest.Result) aggregate.Inputs {
-	return aggregate.Inputs{All: res.Source, Filtered: res.Filtered}
+func inputsOf(res *ingest.Result) policy.Inputs {
+	return policy.Inputs{All: res.Source, Filtered: res.Filtered}
 }
 
 // warnVerdictMissing says when --verdict-field names a field that keyed

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -38,7 +39,7 @@ func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
 	fs.BoolVar(&w.csvRaw, "csv-raw", false, "write CSV cells as they are, without neutralising spreadsheet formulas (=, +, -, @)")
 }
 
-func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
+func (w *warehouseOptions) validate(pol *policy.Policy) error {
 	var err error
 	if w.part, err = report.ParsePartition(w.partition); err != nil {
 		return fmt.Errorf("--partition %w", err)
@@ -66,7 +67,7 @@ func (w *warehouseOptions) validate(pol *aggregate.Policy) error {
 // the SHA-256 of the compiled policy's JSON form (map keys sorted), so it
 // changes with any plan, limit, key assignment or report interval, and
 // not with flag order or the policy file's formatting.
-func policyDigest(pol *aggregate.Policy) (string, error) {
+func policyDigest(pol *policy.Policy) (string, error) {
 	b, err := json.Marshal(pol)
 	if err != nil {
 		return "", fmt.Errorf("policy digest: %w", err)
@@ -116,11 +117,11 @@ func (w *warehouseOptions) setOptions(m *schema.Manifest) []report.Option {
 
 // wrap returns the source and sink the evaluator should use: with day
 // partitions, the keys table is split per date.
-func (w *warehouseOptions) wrap(all aggregate.Source, sink aggregate.Sink) (aggregate.Source, aggregate.Sink) {
+func (w *warehouseOptions) wrap(all aggregate.Source, sink policy.Sink) (aggregate.Source, policy.Sink) {
 	if w.part == report.NoPartition {
 		return all, sink
 	}
-	d := aggregate.NewDailyKeys(all, sink)
+	d := policy.NewDailyKeys(all, sink)
 	return d, d
 }
 

@@ -1,10 +1,11 @@
-package aggregate
+package policy
 
 import (
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -29,10 +30,10 @@ func randomObs(r *rand.Rand, n int) []obs {
 	return out
 }
 
-func stateOf(o []obs) *State {
-	s := NewState()
+func stateOf(o []obs) *aggregate.State {
+	s := aggregate.NewState()
 	for _, x := range o {
-		s.Add([]byte(x.key), &Observation{TimeMillis: x.ms, Status: x.st, Bytes: 10})
+		s.Add([]byte(x.key), &aggregate.Observation{TimeMillis: x.ms, Status: x.st, Bytes: 10})
 	}
 	return s
 }
@@ -89,16 +90,16 @@ func TestDailyKeys(t *testing.T) {
 			k := kd{x.key, floorDiv(x.ms, dayMillis)}
 			row := ref[k]
 			if row == nil {
-				row = &schema.KeyRow{Key: x.key, Plan: "cli", FirstSeen: Millis(x.ms), LastSeen: Millis(x.ms)}
+				row = &schema.KeyRow{Key: x.key, Plan: "cli", FirstSeen: aggregate.Millis(x.ms), LastSeen: aggregate.Millis(x.ms)}
 				ref[k] = row
 			}
 			row.Requests++
 			row.BytesSent += 10
-			if Millis(x.ms).Before(row.FirstSeen) {
-				row.FirstSeen = Millis(x.ms)
+			if aggregate.Millis(x.ms).Before(row.FirstSeen) {
+				row.FirstSeen = aggregate.Millis(x.ms)
 			}
-			if Millis(x.ms).After(row.LastSeen) {
-				row.LastSeen = Millis(x.ms)
+			if aggregate.Millis(x.ms).After(row.LastSeen) {
+				row.LastSeen = aggregate.Millis(x.ms)
 			}
 			switch {
 			case x.st == 200:

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"math/big"

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -81,9 +82,9 @@ func testCounted(q req) bool { return q.method == "POST" && q.status != 500 }
 
 // feed adds requests to a State as the ingest pipeline does: every
 // request into all, those in the filter's scope into filtered.
-func feed(all, filtered *State, reqs []req) {
+func feed(all, filtered *aggregate.State, reqs []req) {
 	for _, q := range reqs {
-		o := Observation{TimeMillis: q.t, Status: q.status, Rejected: q.rejected}
+		o := aggregate.Observation{TimeMillis: q.t, Status: q.status, Rejected: q.rejected}
 		all.Add([]byte(q.key), &o)
 		in, counted := testFilter.Match([]byte(q.method), []byte("/x"), q.status)
 		switch {
@@ -314,16 +315,16 @@ func TestEvaluateMatchesReference(t *testing.T) {
 
 		shuffled := slices.Clone(reqs)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		all, filtered := NewState(), NewState()
+		all, filtered := aggregate.NewState(), aggregate.NewState()
 		parts := 1 + rng.IntN(3)
 		for p := range parts {
-			a, f := NewState(), NewState()
+			a, f := aggregate.NewState(), aggregate.NewState()
 			feed(a, f, shuffled[p*len(shuffled)/parts:(p+1)*len(shuffled)/parts])
 			all.Merge(a)
 			filtered.Merge(f)
 		}
 		got := &captureSink{}
-		if _, err := Evaluate(Inputs{All: all, Filtered: []Source{filtered}}, pol, got); err != nil {
+		if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Source{filtered}}, pol, got); err != nil {
 			t.Fatal(err)
 		}
 		for i := range got.keys { // the reference does not sum statuses

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -21,11 +22,11 @@ const t0 = 1_767_225_600_123 // 2026-01-01T00:00:00.123Z
 func served(t *testing.T, r Rule, bursts []burst) int64 {
 	t.Helper()
 	r.Filter = -1
-	st := NewState()
+	st := aggregate.NewState()
 	var times []int64
 	for _, b := range bursts {
 		for range b.n {
-			st.Add([]byte("k"), &Observation{TimeMillis: t0 + b.t, Status: 200})
+			st.Add([]byte("k"), &aggregate.Observation{TimeMillis: t0 + b.t, Status: 200})
 			times = append(times, t0+b.t)
 		}
 	}
@@ -160,10 +161,10 @@ func TestFixedCalendarWindows(t *testing.T) {
 	for _, c := range cases {
 		r := Rule{Algorithm: Fixed, Calendar: c.cal}
 		s, e := r.fixedWindow(ts)
-		if got := Millis(s).Format("2006-01-02T15:04:05Z07:00"); got != c.start {
+		if got := aggregate.Millis(s).Format("2006-01-02T15:04:05Z07:00"); got != c.start {
 			t.Errorf("%s: start %s, want %s", c.cal, got, c.start)
 		}
-		if got := Millis(e).Format("2006-01-02T15:04:05Z07:00"); got != c.end {
+		if got := aggregate.Millis(e).Format("2006-01-02T15:04:05Z07:00"); got != c.end {
 			t.Errorf("%s: end %s, want %s", c.cal, got, c.end)
 		}
 	}
@@ -229,8 +230,8 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 		DefaultPlan: "p",
 		Filters:     []RequestFilter{{Methods: []string{"POST"}}},
 	}
-	st := NewState()
-	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	st := aggregate.NewState()
+	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
 	if _, err := Evaluate(Inputs{All: st}, pol, &captureSink{}); err == nil {
 		t.Fatal("Evaluate accepted a policy whose filter has no input")
 	}
@@ -245,9 +246,9 @@ func (p *plainSink) Violation(*schema.ViolationRow) error { p.violations++; retu
 func (p *plainSink) Key(*schema.KeyRow) error             { return nil }
 
 func TestAnalyzeWithPlainSink(t *testing.T) {
-	st := NewState()
+	st := aggregate.NewState()
 	for range 3 {
-		st.Add([]byte("k"), &Observation{TimeMillis: 5000, Status: 200})
+		st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 5000, Status: 200})
 	}
 	var s plainSink
 	if err := Analyze(st, []Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}, &s); err != nil {
@@ -259,8 +260,8 @@ func TestAnalyzeWithPlainSink(t *testing.T) {
 }
 
 func TestEvaluateRejectsInvalidRules(t *testing.T) {
-	st := NewState()
-	st.Add([]byte("k"), &Observation{TimeMillis: 1})
+	st := aggregate.NewState()
+	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
 	for _, r := range []Rule{
 		{Name: "a", Algorithm: "gcra", Filter: -1},
 		{Name: "b", Algorithm: TokenBucket, RateMicro: 0, Burst: 1, Filter: -1},

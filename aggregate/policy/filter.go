@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"slices"
@@ -107,15 +107,4 @@ func MatchGlob(pattern string, s []byte) bool {
 		p++
 	}
 	return p == len(pattern)
-}
-
-// AddRejection records, for key at ts, a request the gateway rejected but
-// that a filter does not count: it adds to Rejected only, leaving
-// Requests unchanged, so evaluators see the observed rejection without
-// offering the request to the ideal gateway.
-func (s *State) AddRejection(key []byte, ts int64) {
-	// Rejected without Requests breaks the compact cell's invariant
-	// (every count <= Requests), so addTo keeps such a cell wide; these
-	// are rare (rejected requests a scoped limit does not count).
-	s.addTo(s.at(s.keyID(key), ts), &Counters{Rejected: 1})
 }

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"bufio"
@@ -7,15 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
-
 	"github.com/keyrate/keyrate/report/schema"
 )
 
 // corpusRequests parses real combined-format logs from the shared corpus,
 // taking query parameters that recur across requests as the "key".
 func corpusRequests(t *testing.T) []req {
-	corpus := filepath.Join("..", "..", "shared", "corpus") // repo root's sibling
+	corpus := filepath.Join("..", "..", "..", "shared", "corpus") // repo root's sibling
 	files := []string{"combined-elastic-examples.log", "combined-xff-lnav-shop.log"}
 	keys, err := parse.NewKeyExtractor([]string{"query:flav", "query:page", "query:name"})
 	if err != nil {
@@ -86,10 +86,10 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	shuffled := append([]req(nil), reqs...)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	all, filtered := NewState(), NewState()
+	all, filtered := aggregate.NewState(), aggregate.NewState()
 	feed(all, filtered, shuffled)
 	got := &captureSink{}
-	if _, err := Evaluate(Inputs{All: all, Filtered: []Source{filtered}}, pol, got); err != nil {
+	if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Source{filtered}}, pol, got); err != nil {
 		t.Fatal(err)
 	}
 	for i := range got.keys {

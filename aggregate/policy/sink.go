@@ -1,6 +1,9 @@
-package aggregate
+package policy
 
-import "github.com/keyrate/keyrate/report/schema"
+import (
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/report/schema"
+)
 
 // Sink receives report rows. Window and violation rows arrive sorted by
 // key, then limit name, then window start; key rows by key. A sink can
@@ -19,9 +22,9 @@ type AuditSink interface {
 }
 
 // Analyze evaluates fixed-window limits over every key of src: the
-// one-plan policy that --limit flags stand for (see PolicyFromLimits).
+// one-plan policy that --limit flags stand for (see FromLimits).
 // Memory is bounded by one key's series at a time.
-func Analyze(src Source, limits []Limit, sink Sink) error {
-	_, err := Evaluate(Inputs{All: src}, PolicyFromLimits(limits), sink)
+func Analyze(src aggregate.Source, limits []Limit, sink Sink) error {
+	_, err := Evaluate(Inputs{All: src}, FromLimits(limits), sink)
 	return err
 }

@@ -1,24 +1,25 @@
-package aggregate
+package policy
 
 import (
 	"fmt"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
 // benchState holds 100 keys with 10,000 points each (one to four
 // requests per point, a few ms apart): a busy hour of second-precision
 // traffic per key.
-func benchState() *State {
-	st := NewState()
+func benchState() *aggregate.State {
+	st := aggregate.NewState()
 	for k := range 100 {
 		key := []byte(fmt.Sprintf("key-%03d", k))
 		t := int64(1_767_225_600_000)
 		for i := range 10_000 {
 			t += int64(1 + (i*7)%5)
 			for range 1 + i%4 {
-				st.Add(key, &Observation{TimeMillis: t, Status: 200})
+				st.Add(key, &aggregate.Observation{TimeMillis: t, Status: 200})
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import (
 	"cmp"
@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -38,9 +39,9 @@ type Policy struct {
 // CLIPlan is the plan name --limit shortcuts run under.
 const CLIPlan = "cli"
 
-// PolicyFromLimits is the one-plan policy that --limit flags stand for:
+// FromLimits is the one-plan policy that --limit flags stand for:
 // every key on plan "cli" with one fixed rule per limit.
-func PolicyFromLimits(limits []Limit) *Policy {
+func FromLimits(limits []Limit) *Policy {
 	p := &Plan{Name: CLIPlan}
 	for _, l := range limits {
 		p.Rules = append(p.Rules, Rule{Name: l.Name, Algorithm: Fixed, Limit: l.Allowed, WindowMillis: l.WindowMillis, Filter: -1})
@@ -73,9 +74,9 @@ func (p *Policy) PlanOf(key string) string {
 // Inputs are the partial aggregates a policy is evaluated over.
 type Inputs struct {
 	// All holds every request of every key.
-	All Source
+	All aggregate.Source
 	// Filtered[i] holds the requests matching Policy.Filters[i].
-	Filtered []Source
+	Filtered []aggregate.Source
 }
 
 // Stats summarise an evaluation.
@@ -105,7 +106,7 @@ const (
 func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	for i := range pol.Filters {
 		if i >= len(in.Filtered) || in.Filtered[i] == nil {
-			return Stats{}, fmt.Errorf("aggregate: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
+			return Stats{}, fmt.Errorf("policy: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
 		}
 	}
 	ev := &evaluator{pol: pol, report: pol.ReportMillis}
@@ -117,10 +118,10 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 		q := &Plan{Name: p.Name, Rules: slices.Clone(p.Rules)}
 		for i := range q.Rules {
 			if err := q.Rules[i].Validate(); err != nil {
-				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
+				return Stats{}, fmt.Errorf("policy: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
 			}
 			if f := q.Rules[i].Filter; f >= len(pol.Filters) {
-				return Stats{}, fmt.Errorf("aggregate: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
+				return Stats{}, fmt.Errorf("policy: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
 			}
 		}
 		slices.SortStableFunc(q.Rules, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
@@ -133,7 +134,7 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	var stats Stats
 	out := sinkRows{sink}
 	var key schema.KeyRow
-	err := walk(in.All, in.Filtered, func(s *Series, filtered func(int) *Series) error {
+	err := walk(in.All, in.Filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
 		if err := acct.flushUpTo(s.Key, sink); err != nil {
 			return err
 		}
@@ -155,13 +156,13 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 		} else {
 			stats.UnplannedKeys++
 		}
-		var total Counters
+		var total aggregate.Counters
 		for i := range s.Points {
 			total.Add(&s.Points[i].Counters)
 		}
 		key.Requests = total.Requests
-		key.FirstSeen = Millis(s.Points[0].TimeMillis)
-		key.LastSeen = Millis(s.Points[len(s.Points)-1].TimeMillis)
+		key.FirstSeen = aggregate.Millis(s.Points[0].TimeMillis)
+		key.LastSeen = aggregate.Millis(s.Points[len(s.Points)-1].TimeMillis)
 		key.Status2xx, key.Status3xx = total.Status2xx, total.Status3xx
 		key.Status4xx, key.Status5xx = total.Status4xx, total.Status5xx
 		key.Status429, key.BytesSent = total.Status429, total.BytesSent
@@ -175,7 +176,7 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 
 // pick returns the series a rule reads: the key's full series, or its
 // filtered one (nil when the key has no request in the filter's scope).
-func pick(s *Series, filtered func(int) *Series, f int) *Series {
+func pick(s *aggregate.Series, filtered func(int) *aggregate.Series, f int) *aggregate.Series {
 	if f < 0 {
 		return s
 	}
@@ -209,7 +210,7 @@ func (o sinkRows) Audit(r *schema.AuditRow) error {
 // evalRule runs rule r over series s (nil: no request in scope) of key,
 // emitting report rows and one audit row; it returns the number of
 // buckets with an excess.
-func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out rowSink, windows bool) (int64, error) {
+func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *aggregate.Series, out rowSink, windows bool) (int64, error) {
 	audit := schema.AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
 	if s != nil && len(s.Points) > 0 {
 		gw := newGateway(r)
@@ -234,7 +235,7 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out r
 				audit.ExceededBuckets++
 			}
 			if windows && r.Algorithm == Fixed && requests > 0 {
-				win = schema.WindowRow{Key: key, LimitName: r.Name, WindowStart: Millis(start), WindowEnd: Millis(end), Requests: requests}
+				win = schema.WindowRow{Key: key, LimitName: r.Name, WindowStart: aggregate.Millis(start), WindowEnd: aggregate.Millis(end), Requests: requests}
 				if err := out.Window(&win); err != nil {
 					return err
 				}
@@ -244,7 +245,7 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out r
 			}
 			vio = schema.ViolationRow{
 				Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
-				WindowStart: Millis(start), WindowEnd: Millis(end),
+				WindowStart: aggregate.Millis(start), WindowEnd: aggregate.Millis(end),
 				Requests: requests, Allowed: allowed, Excess: excess,
 				Observed429: observed, Caught: caught, Leaked: excess - caught, FalseThrottles: observed - caught,
 				Scope: scope,
@@ -285,7 +286,7 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *Series, out r
 // walk calls fn for each series of main in key order; filtered(i) returns
 // the same key's series in filtered[i], or nil. Each filtered source is
 // read in step with main, one key at a time.
-func walk(main Source, filtered []Source, fn func(s *Series, filtered func(int) *Series) error) error {
+func walk(main aggregate.Source, filtered []aggregate.Source, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
 	curs := make([]*cursor, len(filtered))
 	for i, src := range filtered {
 		if src != nil {
@@ -294,13 +295,13 @@ func walk(main Source, filtered []Source, fn func(s *Series, filtered func(int) 
 		}
 	}
 	var key string
-	lookup := func(i int) *Series {
+	lookup := func(i int) *aggregate.Series {
 		if i >= len(curs) || curs[i] == nil {
 			return nil
 		}
 		return curs[i].seek(key)
 	}
-	err := main.Each(func(s *Series) error {
+	err := main.Each(func(s *aggregate.Series) error {
 		key = s.Key
 		if err := fn(s, lookup); err != nil {
 			return err
@@ -330,17 +331,17 @@ var errStopCursor = errors.New("cursor stopped")
 
 // cursor turns a Source's push iteration into a pull one.
 type cursor struct {
-	next func() (*Series, bool)
+	next func() (*aggregate.Series, bool)
 	stop func()
-	cur  *Series
+	cur  *aggregate.Series
 	done bool
 	err  error
 }
 
-func newCursor(src Source) *cursor {
+func newCursor(src aggregate.Source) *cursor {
 	c := &cursor{}
-	seq := func(yield func(*Series) bool) {
-		err := src.Each(func(s *Series) error {
+	seq := func(yield func(*aggregate.Series) bool) {
+		err := src.Each(func(s *aggregate.Series) error {
 			if !yield(s) {
 				return errStopCursor
 			}
@@ -350,13 +351,13 @@ func newCursor(src Source) *cursor {
 			c.err = err
 		}
 	}
-	c.next, c.stop = iter.Pull(iter.Seq[*Series](seq))
+	c.next, c.stop = iter.Pull(iter.Seq[*aggregate.Series](seq))
 	return c
 }
 
 // seek advances to key and returns its series, or nil if the source has
 // none. Keys must be sought in ascending order.
-func (c *cursor) seek(key string) *Series {
+func (c *cursor) seek(key string) *aggregate.Series {
 	for !c.done && (c.cur == nil || c.cur.Key < key) {
 		s, ok := c.next()
 		if !ok {
@@ -434,12 +435,12 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 	if len(plansOf) == 0 {
 		return nil
 	}
-	group := func(src Source) (*State, error) {
-		st := NewState()
+	group := func(src aggregate.Source) (*aggregate.State, error) {
+		st := aggregate.NewState()
 		if src == nil {
 			return st, nil
 		}
-		return st, src.Each(func(s *Series) error {
+		return st, src.Each(func(s *aggregate.Series) error {
 			acct := ev.pol.KeyAccounts[s.Key]
 			if _, ok := plansOf[acct]; !ok {
 				return nil
@@ -454,7 +455,7 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 	if err != nil {
 		return err
 	}
-	filtered := make([]Source, len(in.Filtered))
+	filtered := make([]aggregate.Source, len(in.Filtered))
 	for f := range in.Filtered {
 		if used[f] {
 			st, err := group(in.Filtered[f])
@@ -464,7 +465,7 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 			filtered[f] = st
 		}
 	}
-	err = walk(all, filtered, func(s *Series, filtered func(int) *Series) error {
+	err = walk(all, filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
 		plans := plansOf[s.Key]
 		slices.Sort(plans)
 		for _, name := range plans {

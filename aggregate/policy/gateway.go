@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import "math"
 
@@ -27,7 +27,7 @@ func newGateway(r *Rule) gateway {
 	case LeakyBucket:
 		return &nginxGateway{rate: r.NginxRate, burst: r.Burst * 1000}
 	}
-	panic("aggregate: rule not validated: " + string(r.Algorithm))
+	panic("policy: rule not validated: " + string(r.Algorithm))
 }
 
 const minInt64 = -1 << 63

@@ -1,4 +1,4 @@
-package aggregate
+package policy
 
 import "github.com/keyrate/keyrate/report/schema"
 

@@ -1,6 +1,9 @@
-package aggregate
+package policy
 
-import "github.com/keyrate/keyrate/report/schema"
+import (
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/report/schema"
+)
 
 // DailyKeys splits the keys table by UTC date, for day-partitioned
 // reports: it is a Source wrapping another and a Sink wrapping another,
@@ -18,7 +21,7 @@ import "github.com/keyrate/keyrate/report/schema"
 // (windows that do not divide a day), on the next date that has some.
 // Summing a key's rows over dates gives its whole-run row.
 type DailyKeys struct {
-	src  Source
+	src  aggregate.Source
 	sink Sink
 	days []keyDay
 	key  string // the series being evaluated
@@ -28,19 +31,19 @@ type DailyKeys struct {
 type keyDay struct {
 	day         int64 // days since the epoch
 	first, last int64 // epoch ms
-	total       Counters
+	total       aggregate.Counters
 	violations  int64
 }
 
 // NewDailyKeys wraps src and sink.
-func NewDailyKeys(src Source, sink Sink) *DailyKeys {
+func NewDailyKeys(src aggregate.Source, sink Sink) *DailyKeys {
 	return &DailyKeys{src: src, sink: sink}
 }
 
 // Each implements Source: it passes src's series on after noting each
 // date's totals.
-func (d *DailyKeys) Each(fn func(*Series) error) error {
-	return d.src.Each(func(s *Series) error {
+func (d *DailyKeys) Each(fn func(*aggregate.Series) error) error {
+	return d.src.Each(func(s *aggregate.Series) error {
 		d.days = d.days[:0]
 		d.key = s.Key
 		for i := range s.Points {
@@ -94,7 +97,7 @@ func (d *DailyKeys) Key(total *schema.KeyRow) error {
 		k := &d.days[i]
 		d.row = *total
 		d.row.Requests = k.total.Requests
-		d.row.FirstSeen, d.row.LastSeen = Millis(k.first), Millis(k.last)
+		d.row.FirstSeen, d.row.LastSeen = aggregate.Millis(k.first), aggregate.Millis(k.last)
 		d.row.Status2xx, d.row.Status3xx = k.total.Status2xx, k.total.Status3xx
 		d.row.Status4xx, d.row.Status5xx = k.total.Status4xx, k.total.Status5xx
 		d.row.Status429, d.row.BytesSent = k.total.Status429, k.total.BytesSent
