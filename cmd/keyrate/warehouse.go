@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,21 +56,8 @@ func (w *warehouseOptions) validate(pol *policy.Policy) error {
 		}
 		return fmt.Errorf("--key-display %w", err)
 	}
-	w.digest, err = policyDigest(pol)
+	w.digest, err = pol.Digest()
 	return err
-}
-
-// policyDigest identifies the policy the reports were computed under:
-// the SHA-256 of the compiled policy's JSON form (map keys sorted), so it
-// changes with any plan, limit, key assignment or report interval, and
-// not with flag order or the policy file's formatting.
-func policyDigest(pol *policy.Policy) (string, error) {
-	b, err := json.Marshal(pol)
-	if err != nil {
-		return "", fmt.Errorf("policy digest: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
 // scrub keeps raw keys out of the manifest and stderr when keys are
