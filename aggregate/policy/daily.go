@@ -9,8 +9,8 @@ import (
 // reports: it is a Source wrapping another and a Sink wrapping another,
 // so it goes around any evaluator:
 //
-//	d := aggregate.NewDailyKeys(src, sink)
-//	err := aggregate.Analyze(d, limits, d)
+//	d := policy.NewDailyKeys(src, sink)
+//	_, err := policy.Evaluate(policy.Inputs{All: d}, pol, d)
 //
 // Window and violation rows pass through. Each key's whole-run KeyRow is
 // replaced by one row per UTC date on which the key has requests, with

@@ -71,11 +71,11 @@ func TestDailyKeys(t *testing.T) {
 		}
 		s := stateOf(o)
 		var whole, daily rowsSink
-		if err := Analyze(s, limits, &whole); err != nil {
+		if _, err := Evaluate(Inputs{All: s}, FromLimits(limits), &whole); err != nil {
 			t.Fatal(err)
 		}
 		d := NewDailyKeys(s, &daily)
-		if err := Analyze(d, limits, d); err != nil {
+		if _, err := Evaluate(Inputs{All: d}, FromLimits(limits), d); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(daily.windows, whole.windows) || !slices.Equal(daily.violations, whole.violations) {
@@ -179,7 +179,7 @@ func TestDailyKeysOtherRows(t *testing.T) {
 	var out rowsSink
 	d := NewDailyKeys(stateOf(o), &out)
 	a := &accountSink{DailyKeys: d}
-	if err := Analyze(d, []Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}, a); err != nil {
+	if _, err := Evaluate(Inputs{All: d}, FromLimits([]Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}), a); err != nil {
 		t.Fatal(err)
 	}
 	if a.extra != 1 || len(out.violations) != 2 || len(out.keys) != 1 || out.keys[0].Violations != 1 {

@@ -251,7 +251,7 @@ func TestAnalyzeWithPlainSink(t *testing.T) {
 		st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 5000, Status: 200})
 	}
 	var s plainSink
-	if err := Analyze(st, []Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}, &s); err != nil {
+	if _, err := Evaluate(Inputs{All: st}, FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), &s); err != nil {
 		t.Fatal(err)
 	}
 	if s.violations != 1 {

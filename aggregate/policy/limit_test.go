@@ -97,7 +97,7 @@ func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *c
 		states[0].Merge(s)
 	}
 	var sink collectSink
-	if err := Analyze(states[0], limits, &sink); err != nil {
+	if _, err := Evaluate(Inputs{All: states[0]}, FromLimits(limits), &sink); err != nil {
 		t.Fatal(err)
 	}
 	return &sink

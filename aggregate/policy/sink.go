@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -19,12 +18,4 @@ type Sink interface {
 type AuditSink interface {
 	Sink
 	Audit(*schema.AuditRow) error
-}
-
-// Analyze evaluates fixed-window limits over every key of src: the
-// one-plan policy that --limit flags stand for (see FromLimits).
-// Memory is bounded by one key's series at a time.
-func Analyze(src aggregate.Source, limits []Limit, sink Sink) error {
-	_, err := Evaluate(Inputs{All: src}, FromLimits(limits), sink)
-	return err
 }
