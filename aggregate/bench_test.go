@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"io"
 	"testing"
 )
 
@@ -95,7 +96,27 @@ func BenchmarkStateEach(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		st.Each(func(*Series) error { return nil })
+		c, _ := st.Open()
+		if err := discard(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// discard reads c to the end, as an evaluation does: each series into
+// the same buffer.
+func discard(c Cursor) error {
+	defer c.Close()
+	var buf []Point
+	for {
+		_, points, err := c.Next(buf[:0])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		buf = points
 	}
 }
 
@@ -105,13 +126,16 @@ type seriesCursor struct {
 	i      int
 }
 
-func (c *seriesCursor) Next() (*Series, error) {
+func (c *seriesCursor) Next(dst []Point) (string, []Point, error) {
 	if c.i == len(c.series) {
-		return nil, nil
+		return "", dst, io.EOF
 	}
 	c.i++
-	return &c.series[c.i-1], nil
+	s := &c.series[c.i-1]
+	return s.Key, append(dst, s.Points...), nil
 }
+
+func (c *seriesCursor) Close() {}
 
 // BenchmarkMerge merges k inputs that each hold every one of 1,000 keys
 // (as the States of k parse workers, or k spilled runs, do) with 200,000
@@ -136,7 +160,7 @@ func BenchmarkMerge(b *testing.B) {
 				for i := range cursors {
 					cursors[i] = &seriesCursor{series: inputs[i]}
 				}
-				if err := NewMerge(cursors...).Each(func(*Series) error { return nil }); err != nil {
+				if err := discard(NewMerge(cursors...)); err != nil {
 					b.Fatal(err)
 				}
 			}

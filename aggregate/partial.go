@@ -82,10 +82,30 @@ type Series struct {
 	Points []Point
 }
 
-// Source yields every key's series in ascending key order. A State is a
-// Source; so is the k-way merge of spilled runs.
-type Source interface {
-	// Each calls fn once per key, in ascending byte order of keys. The
-	// Series (and its Points) may be reused after fn returns.
-	Each(fn func(*Series) error) error
+// Cursor reads a partial aggregate back: every key's series, in
+// ascending byte order of keys, each in strictly increasing time. It is
+// the one way partials are read. A State (or a key range of one, see
+// SortedState), a Merge and a RunReader are Cursors; evaluation,
+// spilling and merging read Cursors.
+type Cursor interface {
+	// Next appends the next key's points to dst and returns the key and
+	// the extended slice, or io.EOF after the last key. Next takes dst:
+	// as with append, the result may be in another array, and the
+	// cursor may keep dst's for later use, so the caller uses only the
+	// result, which is its own (typically passing it, [:0], to the next
+	// call). A cursor that holds a series' points already (read ahead,
+	// or an input of a merge) can so hand them over without a copy.
+	Next(dst []Point) (key string, points []Point, err error)
+	// Close releases what the cursor holds (decoders, files, reading
+	// goroutines, the cursors it merges). It may be called before the
+	// end, and more than once.
+	Close()
+}
+
+// Partials is a partial aggregate that can be read more than once: each
+// Open returns a new Cursor at its first key. The evaluator reads its
+// input twice when per-account rules group keys first; a pipeline's
+// result reopens its in-memory States and spilled runs each time.
+type Partials interface {
+	Open() (Cursor, error)
 }

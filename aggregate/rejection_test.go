@@ -37,12 +37,11 @@ func TestAddRejectionMatchesReference(t *testing.T) {
 	}
 	a.Merge(b)
 	got := map[ck]Counters{}
-	a.Each(func(s *Series) error {
+	for _, s := range collect(t, a) {
 		for _, p := range s.Points {
 			got[ck{s.Key, p.TimeMillis}] = p.Counters
 		}
-		return nil
-	})
+	}
 	if len(got) != len(ref) {
 		t.Fatalf("%d cells, want %d", len(got), len(ref))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -37,8 +38,9 @@ type RunStats struct {
 	Keys, Points int64
 }
 
-// WriteRun writes src as a run to w (compressed), in src's order.
-func WriteRun(w io.Writer, src Source) (RunStats, error) {
+// WriteRun writes the series c yields as a run to w (compressed), in
+// c's order. It does not close c.
+func WriteRun(w io.Writer, c Cursor) (RunStats, error) {
 	var st RunStats
 	enc, _ := encoders.Get().(*zstd.Encoder)
 	if enc == nil {
@@ -52,49 +54,67 @@ func WriteRun(w io.Writer, src Source) (RunStats, error) {
 		enc.Reset(w)
 	}
 	defer encoders.Put(enc)
-	bw := bufio.NewWriterSize(enc, 64<<10)
-	bw.WriteString(runMagic)
-	var buf []byte
-	err := src.Each(func(s *Series) error {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(s.Key))+1)
-		buf = append(buf, s.Key...)
-		buf = binary.AppendUvarint(buf, uint64(len(s.Points)))
-		var prev int64
-		for i := range s.Points {
-			p := &s.Points[i]
-			buf = binary.AppendVarint(buf, p.TimeMillis-prev)
-			prev = p.TimeMillis
-			c := &p.Counters
-			for _, v := range [...]int64{c.Requests, c.Status2xx, c.Status3xx, c.Status4xx,
-				c.Status5xx, c.Status429, c.Rejected, c.BytesSent} {
-				buf = binary.AppendVarint(buf, v)
-			}
-		}
-		st.Keys++
-		st.Points += int64(len(s.Points))
-		_, err := bw.Write(buf)
-		return err
-	})
-	if err != nil {
+	fail := func(err error) (RunStats, error) {
 		enc.Close()
 		return st, err
+	}
+	bw := bufio.NewWriterSize(enc, 64<<10)
+	bw.WriteString(runMagic)
+	var (
+		buf    []byte
+		points []Point
+	)
+	for {
+		key, pts, err := c.Next(points[:0])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		points = pts
+		buf = appendSeries(buf[:0], key, points)
+		if _, err := bw.Write(buf); err != nil {
+			return fail(err)
+		}
+		st.Keys++
+		st.Points += int64(len(points))
 	}
 	buf = binary.AppendUvarint(buf[:0], 0)
 	buf = binary.AppendUvarint(buf, uint64(st.Keys))
 	buf = binary.AppendUvarint(buf, uint64(st.Points))
 	bw.Write(buf)
 	if err := bw.Flush(); err != nil {
-		enc.Close()
-		return st, err
+		return fail(err)
 	}
 	return st, enc.Close()
+}
+
+// appendSeries appends the run encoding of one key's series to buf.
+func appendSeries(buf []byte, key string, points []Point) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(key))+1)
+	buf = append(buf, key...)
+	buf = binary.AppendUvarint(buf, uint64(len(points)))
+	var prev int64
+	for i := range points {
+		p := &points[i]
+		buf = binary.AppendVarint(buf, p.TimeMillis-prev)
+		prev = p.TimeMillis
+		c := &p.Counters
+		for _, v := range [...]int64{c.Requests, c.Status2xx, c.Status3xx, c.Status4xx,
+			c.Status5xx, c.Status429, c.Rejected, c.BytesSent} {
+			buf = binary.AppendVarint(buf, v)
+		}
+	}
+	return buf
 }
 
 // RunReader reads a run back as a Cursor.
 type RunReader struct {
 	dec    *zstd.Decoder
 	br     *bufio.Reader
-	series Series
+	kbuf   []byte // the key being read
+	key    string // the last key read
 	keys   int64
 	points int64
 	done   bool
@@ -119,7 +139,8 @@ func NewRunReader(r io.Reader) (*RunReader, error) {
 	return rr, nil
 }
 
-// Close releases the decoder.
+// Close implements Cursor: it releases the decoder (not the reader the
+// run is read from).
 func (r *RunReader) Close() { r.dec.Close() }
 
 func (r *RunReader) uvarint() (uint64, error) {
@@ -142,63 +163,63 @@ func (r *RunReader) bad(err error) error {
 const maxRunKey = 1 << 20
 
 // Next implements Cursor.
-func (r *RunReader) Next() (*Series, error) {
+func (r *RunReader) Next(dst []Point) (string, []Point, error) {
 	if r.done {
-		return nil, nil
+		return "", dst, io.EOF
 	}
 	n, err := r.uvarint()
 	if err != nil {
-		return nil, err
+		return "", dst, err
 	}
 	if n == 0 {
 		keys, err := r.uvarint()
 		if err != nil {
-			return nil, err
+			return "", dst, err
 		}
 		points, err := r.uvarint()
 		if err != nil {
-			return nil, err
+			return "", dst, err
 		}
 		if keys != uint64(r.keys) || points != uint64(r.points) {
-			return nil, fmt.Errorf("%w: trailer says %d keys %d points, read %d and %d", ErrBadRun, keys, points, r.keys, r.points)
+			return "", dst, fmt.Errorf("%w: trailer says %d keys %d points, read %d and %d", ErrBadRun, keys, points, r.keys, r.points)
 		}
 		r.done = true
-		return nil, nil
+		return "", dst, io.EOF
 	}
 	if n-1 > maxRunKey {
-		return nil, fmt.Errorf("%w: key length %d", ErrBadRun, n-1)
+		return "", dst, fmt.Errorf("%w: key length %d", ErrBadRun, n-1)
 	}
-	key := make([]byte, n-1)
-	if _, err := io.ReadFull(r.br, key); err != nil {
-		return nil, r.bad(err)
+	r.kbuf = slices.Grow(r.kbuf[:0], int(n-1))[:n-1]
+	if _, err := io.ReadFull(r.br, r.kbuf); err != nil {
+		return "", dst, r.bad(err)
 	}
-	if r.keys > 0 && string(key) <= r.series.Key {
-		return nil, fmt.Errorf("%w: keys out of order", ErrBadRun)
+	if r.keys > 0 && string(r.kbuf) <= r.key {
+		return "", dst, fmt.Errorf("%w: keys out of order", ErrBadRun)
 	}
+	r.key = string(r.kbuf)
 	np, err := r.uvarint()
 	if err != nil {
-		return nil, err
+		return "", dst, err
 	}
-	r.series.Key = string(key)
-	r.series.Points = r.series.Points[:0]
+	start := len(dst)
 	var ts int64
 	for i := uint64(0); i < np; i++ {
 		var vals [9]int64
 		for j := range vals {
 			if vals[j], err = binary.ReadVarint(r.br); err != nil {
-				return nil, r.bad(err)
+				return "", dst[:start], r.bad(err)
 			}
 		}
 		if i > 0 && vals[0] <= 0 {
-			return nil, fmt.Errorf("%w: times out of order", ErrBadRun)
+			return "", dst[:start], fmt.Errorf("%w: times out of order", ErrBadRun)
 		}
 		ts += vals[0]
-		r.series.Points = append(r.series.Points, Point{TimeMillis: ts, Counters: Counters{
+		dst = append(dst, Point{TimeMillis: ts, Counters: Counters{
 			Requests: vals[1], Status2xx: vals[2], Status3xx: vals[3], Status4xx: vals[4],
 			Status5xx: vals[5], Status429: vals[6], Rejected: vals[7], BytesSent: vals[8],
 		}})
 	}
 	r.keys++
 	r.points += int64(np)
-	return &r.series, nil
+	return r.key, dst, nil
 }

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"bytes"
 	"hash/maphash"
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -573,28 +574,6 @@ func (s *State) sortedCells() (order, byKey, ends []uint32) {
 	return order, byKey, ends
 }
 
-// Each implements Source: keys in ascending order, points in time order.
-func (s *State) Each(fn func(*Series) error) error {
-	it := s.Cursor()
-	for {
-		series, err := it.Next()
-		if series == nil || err != nil {
-			return err
-		}
-		if err := fn(series); err != nil {
-			return err
-		}
-	}
-}
-
-// PointAppender is a Cursor that can append its next series' points to a
-// caller's buffer instead of handing out its own: a reader that keeps
-// series (a prefetcher batching them) then copies each point once. ok is
-// false after the last series.
-type PointAppender interface {
-	AppendNext(dst []Point) (key string, points []Point, ok bool)
-}
-
 // stateCursor reads a State's series in order, one key at a time.
 type stateCursor struct {
 	s          *State
@@ -602,12 +581,11 @@ type stateCursor struct {
 	byKey      []uint32
 	ends       []uint32
 	group, pos int
-	series     Series
 }
 
-// Cursor returns a Cursor over s's series in Each's order. s must not
-// change while the cursor is in use.
-func (s *State) Cursor() Cursor { return s.Sorted().Cursor(nil, nil) }
+// Open implements Partials: a Cursor over every series of s. It sorts
+// the cells first; s must not change while the cursor is in use.
+func (s *State) Open() (Cursor, error) { return s.Sorted().Cursor(nil, nil), nil }
 
 // SortedState is a State's cells sorted for reading back. Sorted once,
 // it hands out cursors over key ranges, which may be read concurrently:
@@ -631,7 +609,7 @@ func (v *SortedState) group(k []byte) int {
 }
 
 // Cursor returns a Cursor over the series of the keys k with lo <= k < hi
-// (a nil hi: no upper bound), in Each's order.
+// (a nil hi: no upper bound).
 func (v *SortedState) Cursor(lo, hi []byte) Cursor {
 	g0, g1 := v.group(lo), len(v.byKey)
 	if hi != nil {
@@ -661,22 +639,13 @@ func (v *SortedState) Splits(n int) [][]byte {
 	return out
 }
 
-func (c *stateCursor) Next() (*Series, error) {
-	key, points, ok := c.AppendNext(c.series.Points[:0])
-	if !ok {
-		return nil, nil
-	}
-	c.series.Key, c.series.Points = key, points
-	return &c.series, nil
-}
-
-// AppendNext implements PointAppender.
-func (c *stateCursor) AppendNext(dst []Point) (string, []Point, bool) {
+// Next implements Cursor.
+func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 	for c.group < len(c.ends) && int(c.ends[c.group]) == c.pos {
 		c.group++ // a key without cells
 	}
 	if c.group >= len(c.ends) {
-		return "", dst, false
+		return "", dst, io.EOF
 	}
 	s := c.s
 	key := string(s.key(c.byKey[c.group]))
@@ -695,5 +664,8 @@ func (c *stateCursor) AppendNext(dst []Point) (string, []Point, bool) {
 	}
 	c.pos = int(c.ends[c.group])
 	c.group++
-	return key, dst, true
+	return key, dst, nil
 }
+
+// Close implements Cursor; a State's cursor holds nothing.
+func (c *stateCursor) Close() {}

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -46,19 +47,36 @@ func (r reference) series() []Series {
 	return out
 }
 
-// collect copies a Source's output (Series are reused by producers).
-func collect(t *testing.T, src Source) []Series {
+// open opens p for reading.
+func open(t *testing.T, p Partials) Cursor {
 	t.Helper()
-	var out []Series
-	err := src.Each(func(s *Series) error {
-		out = append(out, Series{Key: s.Key, Points: slices.Clone(s.Points)})
-		return nil
-	})
+	c, err := p.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return c
 }
+
+// drain reads every series of c, each into a buffer of its own, and
+// closes c.
+func drain(t *testing.T, c Cursor) []Series {
+	t.Helper()
+	defer c.Close()
+	var out []Series
+	for {
+		key, points, err := c.Next(nil)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Series{Key: key, Points: points})
+	}
+}
+
+// collect reads every series of p.
+func collect(t *testing.T, p Partials) []Series { return drain(t, open(t, p)) }
 
 func equalSeries(t *testing.T, got, want []Series) {
 	t.Helper()
@@ -190,11 +208,11 @@ func TestMergeCursorsMatchesReference(t *testing.T) {
 				ref.add(key, &o)
 				st.Add([]byte(key), &o)
 			}
-			cursors = append(cursors, st.Cursor())
+			cursors = append(cursors, open(t, st))
 		}
-		equalSeries(t, collect(t, NewMerge(cursors...)), ref.series())
+		equalSeries(t, drain(t, NewMerge(cursors...)), ref.series())
 	}
-	if len(collect(t, NewMerge())) != 0 {
+	if len(drain(t, NewMerge())) != 0 {
 		t.Fatal("empty merge yielded series")
 	}
 }
@@ -209,7 +227,7 @@ func TestRunRoundTrip(t *testing.T) {
 		st.Add([]byte(key), &o)
 	}
 	var buf bytes.Buffer
-	stats, err := WriteRun(&buf, st)
+	stats, err := WriteRun(&buf, open(t, st))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +239,19 @@ func TestRunRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rr.Close()
-	equalSeries(t, collect(t, NewMerge(rr)), ref.series())
+	equalSeries(t, drain(t, NewMerge(rr)), ref.series())
 
 	// A truncated run is an error, never a silently shorter result.
 	for _, cut := range []int{0, 10, buf.Len() / 2, buf.Len() - 3} {
 		rr, err := NewRunReader(bytes.NewReader(buf.Bytes()[:cut]))
 		if err == nil {
-			err = NewMerge(rr).Each(func(*Series) error { return nil })
+			for err == nil {
+				_, _, err = rr.Next(nil)
+			}
 			rr.Close()
+			if err == io.EOF {
+				err = nil
+			}
 		}
 		if err == nil {
 			t.Fatalf("run cut at %d of %d read without error", cut, buf.Len())
@@ -363,19 +386,19 @@ func TestStateOverlappingStreams(t *testing.T) {
 		var ranged []Series
 		bounds := append(append([][]byte{nil}, sorted.Splits(4)...), nil)
 		for j := 0; j+1 < len(bounds); j++ {
-			ranged = append(ranged, collect(t, cursorSource{sorted.Cursor(bounds[j], bounds[j+1])})...)
+			ranged = append(ranged, drain(t, sorted.Cursor(bounds[j], bounds[j+1]))...)
 		}
 		equalSeries(t, ranged, want)
 		// So do a spilled run and a Merge into another State.
 		var buf bytes.Buffer
-		if _, err := WriteRun(&buf, st); err != nil {
+		if _, err := WriteRun(&buf, open(t, st)); err != nil {
 			t.Fatal(err)
 		}
 		rr, err := NewRunReader(bytes.NewReader(buf.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		equalSeries(t, collect(t, NewMerge(rr)), want)
+		equalSeries(t, drain(t, NewMerge(rr)), want)
 		rr.Close()
 		merged := NewState()
 		merged.Merge(st)
@@ -442,21 +465,6 @@ func TestStateWideCounters(t *testing.T) {
 	}
 }
 
-// cursorSource reads one Cursor as a Source.
-type cursorSource struct{ c Cursor }
-
-func (s cursorSource) Each(fn func(*Series) error) error {
-	for {
-		series, err := s.c.Next()
-		if series == nil || err != nil {
-			return err
-		}
-		if err := fn(series); err != nil {
-			return err
-		}
-	}
-}
-
 // The key ranges cut by Splits cover every series exactly once, in order,
 // and hold about equal numbers of cells.
 func TestSortedStateRangesPartitionTheKeys(t *testing.T) {
@@ -487,7 +495,7 @@ func TestSortedStateRangesPartitionTheKeys(t *testing.T) {
 					t.Fatalf("n=%d: splits not ascending at %d", n, k)
 				}
 			}
-			part := collect(t, cursorSource{v.Cursor(lo, hi)})
+			part := drain(t, v.Cursor(lo, hi))
 			for _, s := range part {
 				if (lo != nil && s.Key < string(lo)) || (hi != nil && s.Key >= string(hi)) {
 					t.Fatalf("n=%d: key %q outside [%q, %q)", n, s.Key, lo, hi)
@@ -514,10 +522,10 @@ func TestSortedStateRangesPartitionTheKeys(t *testing.T) {
 	st := NewState()
 	st.Add([]byte("a"), &Observation{TimeMillis: 1})
 	st.Add([]byte("b"), &Observation{TimeMillis: 1})
-	if got := collect(t, cursorSource{st.Sorted().Cursor([]byte("c"), nil)}); len(got) != 0 {
+	if got := drain(t, st.Sorted().Cursor([]byte("c"), nil)); len(got) != 0 {
 		t.Fatalf("range after the last key: %v", got)
 	}
-	if got := collect(t, cursorSource{st.Sorted().Cursor([]byte("a0"), []byte("a1"))}); len(got) != 0 {
+	if got := drain(t, st.Sorted().Cursor([]byte("a0"), []byte("a1"))); len(got) != 0 {
 		t.Fatalf("range between keys: %v", got)
 	}
 }
@@ -534,12 +542,11 @@ func TestStateMergeIsAddition(t *testing.T) {
 		t.Fatalf("keys %d cells %d, want 2 2", a.Keys(), a.Cells())
 	}
 	var got []string
-	a.Each(func(s *Series) error {
+	for _, s := range collect(t, a) {
 		for _, p := range s.Points {
 			got = append(got, fmt.Sprintf("%s@%d:%d/%d", s.Key, p.TimeMillis, p.Requests, p.BytesSent))
 		}
-		return nil
-	})
+	}
 	if want := []string{"j@6000:1/10", "k@5000:2/20"}; !slices.Equal(got, want) {
 		t.Errorf("merged series %v, want %v", got, want)
 	}

@@ -148,7 +148,7 @@ func check(t *testing.T, label string, res *Result, w want) {
 	t.Helper()
 	got := map[string]map[int64]aggregate.Counters{}
 	var order []string
-	err := res.Source.Each(func(s *aggregate.Series) error {
+	err := each(res.Source, func(s *aggregate.Series) error {
 		order = append(order, s.Key)
 		m := map[int64]aggregate.Counters{}
 		for i, p := range s.Points {

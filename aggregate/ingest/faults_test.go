@@ -166,7 +166,7 @@ func TestSkipCorruptKeepsWhatWasValid(t *testing.T) {
 			// What the aggregate holds must be exactly what the stats say
 			// was parsed: the good file plus the bad file's valid prefix.
 			var obs int64
-			res.Source.Each(func(s *aggregate.Series) error {
+			each(res.Source, func(s *aggregate.Series) error {
 				for _, p := range s.Points {
 					obs += p.Requests
 				}

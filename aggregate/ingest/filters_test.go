@@ -39,9 +39,9 @@ type point struct {
 	t, requests, rejected int64
 }
 
-func points(src aggregate.Source) []point {
+func points(src aggregate.Partials) []point {
 	var out []point
-	_ = src.Each(func(s *aggregate.Series) error {
+	_ = each(src, func(s *aggregate.Series) error {
 		for _, p := range s.Points {
 			out = append(out, point{s.Key, p.TimeMillis, p.Requests, p.Rejected})
 		}

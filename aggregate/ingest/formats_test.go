@@ -37,10 +37,10 @@ func autoConfig(keys ...string) Config {
 }
 
 // keyRequests sums requests per key.
-func keyRequests(t *testing.T, st aggregate.Source) map[string]int64 {
+func keyRequests(t *testing.T, st aggregate.Partials) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	err := st.Each(func(s *aggregate.Series) error {
+	err := each(st, func(s *aggregate.Series) error {
 		for _, p := range s.Points {
 			out[s.Key] += p.Counters.Requests
 		}
@@ -215,7 +215,7 @@ func TestParquetInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var first int64 = -1
-	res.Source.Each(func(s *aggregate.Series) error { first = s.Points[0].TimeMillis; return nil })
+	each(res.Source, func(s *aggregate.Series) error { first = s.Points[0].TimeMillis; return nil })
 	if res.Files[0].Parsed != 2 || res.Files[0].Malformed != 1 || first != t0.UnixMilli() {
 		t.Errorf("timestamp column: %+v first %d want %d", res.Files[0], first, t0.UnixMilli())
 	}

@@ -124,14 +124,13 @@ type Sample = schema.Sample
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	// Source yields the merged aggregate of every request. It may be
-	// read any number of times (each Each merges the in-memory states
-	// and spilled runs afresh), but not concurrently, and not after
-	// Close.
-	Source aggregate.Source
-	// Filtered[i] yields the requests matching Config.Filters[i], like
-	// Source.
-	Filtered []aggregate.Source
+	// Source is the merged aggregate of every request. It may be read
+	// any number of times (each Open merges the in-memory states and
+	// spilled runs afresh), but not concurrently, and not after Close.
+	Source aggregate.Partials
+	// Filtered[i] is the aggregate of the requests matching
+	// Config.Filters[i], like Source.
+	Filtered []aggregate.Partials
 	Files    []FileStats
 	Samples  []Sample
 	// KeysPass reports whether Config.KeyCheck held for every key

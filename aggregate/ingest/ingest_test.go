@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func TestPipelineMatchesBruteForce(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := map[cellKey]int64{}
-		res.Source.Each(func(s *aggregate.Series) error {
+		each(res.Source, func(s *aggregate.Series) error {
 			for _, p := range s.Points {
 				got[cellKey{s.Key, p.TimeMillis}] = p.Requests
 				if p.Rejected != rejected[cellKey{s.Key, p.TimeMillis}] {
@@ -117,7 +118,7 @@ func TestStateGrowsWithCellsNotLines(t *testing.T) {
 			t.Fatal(err)
 		}
 		var cells, keys int
-		res.Source.Each(func(s *aggregate.Series) error {
+		each(res.Source, func(s *aggregate.Series) error {
 			keys++
 			cells += len(s.Points)
 			return nil
@@ -165,5 +166,26 @@ func TestRunStopsOnCancel(t *testing.T) {
 	os.WriteFile(p, []byte(strings.Repeat("x\n", 10000)), 0o644)
 	if _, err := Run(ctx, []string{p}, pipelineConfig(1)); err == nil {
 		t.Error("a cancelled run succeeded")
+	}
+}
+
+// each calls fn with every series of p, in order.
+func each(p aggregate.Partials, fn func(*aggregate.Series) error) error {
+	c, err := p.Open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var s aggregate.Series
+	for {
+		if s.Key, s.Points, err = c.Next(s.Points[:0]); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"io"
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -19,23 +20,22 @@ const (
 // State back is mostly cache misses (its cells are scattered by key) and
 // reading a spilled run is decompression; a merge of several inputs and
 // the evaluation that consumes it would otherwise do all of that one
-// after the other on one core. The series are copied into batches, so
-// the inner cursor may reuse its buffers.
+// after the other on one core. The inner cursor appends its series
+// straight into batches, which are handed over whole.
 type prefetchCursor struct {
 	batches chan *seriesBatch // filled batches, closed by the producer
 	free    chan *seriesBatch // spent batches, for reuse
-	stop    chan struct{}     // closed by close: the consumer is gone
+	stop    chan struct{}     // closed by Close: the consumer is gone
 	exited  sync.WaitGroup
 	once    sync.Once
 
-	cur    *seriesBatch
-	next   int // index in cur of the series Next returns next
-	series aggregate.Series
+	cur  *seriesBatch
+	next int // index in cur of the series Next returns next
 }
 
 // seriesBatch is consecutive series of a cursor: series i is keys[i]
-// with points[ends[i-1]:ends[i]]. err is the inner cursor's error,
-// reported after the batch's series.
+// with points[ends[i-1]:ends[i]]. err is the inner cursor's error (or
+// io.EOF), reported after the batch's series.
 type seriesBatch struct {
 	keys   []string
 	ends   []int
@@ -45,9 +45,10 @@ type seriesBatch struct {
 
 // prefetch starts reading ahead the cursor that open returns; open runs
 // on the new goroutine too, so that opening (sorting a State's cells)
-// overlaps as well. The caller must call close when done with it, also
-// after an error, before releasing what the cursor reads from.
-func prefetch(open func() aggregate.Cursor) *prefetchCursor {
+// overlaps as well. The producer owns the inner cursor and closes it
+// when it stops. The caller must Close the prefetchCursor when done with
+// it, also after an error.
+func prefetch(open func() (aggregate.Cursor, error)) *prefetchCursor {
 	p := &prefetchCursor{
 		batches: make(chan *seriesBatch, prefetchDepth),
 		free:    make(chan *seriesBatch, prefetchDepth+2),
@@ -58,11 +59,15 @@ func prefetch(open func() aggregate.Cursor) *prefetchCursor {
 	return p
 }
 
-func (p *prefetchCursor) produce(open func() aggregate.Cursor) {
+func (p *prefetchCursor) produce(open func() (aggregate.Cursor, error)) {
 	defer p.exited.Done()
 	defer close(p.batches)
-	c := open()
-	app, _ := c.(aggregate.PointAppender) // then points are copied once
+	c, err := open()
+	if err != nil {
+		p.send(&seriesBatch{err: err})
+		return
+	}
+	defer c.Close()
 	for {
 		var b *seriesBatch
 		select {
@@ -71,50 +76,37 @@ func (p *prefetchCursor) produce(open func() aggregate.Cursor) {
 		default:
 			b = &seriesBatch{}
 		}
-		done := false
 		for len(b.points) < prefetchPoints {
-			if app != nil {
-				key, points, more := app.AppendNext(b.points)
-				if !more {
-					done = true
-					break
-				}
-				b.keys, b.points = append(b.keys, key), points
-				b.ends = append(b.ends, len(b.points))
-				continue
-			}
-			s, err := c.Next()
+			key, points, err := c.Next(b.points)
 			if err != nil {
-				b.err, done = err, true
+				b.err = err
 				break
 			}
-			if s == nil {
-				done = true
-				break
-			}
-			b.keys = append(b.keys, s.Key)
-			b.points = append(b.points, s.Points...)
+			b.keys, b.points = append(b.keys, key), points
 			b.ends = append(b.ends, len(b.points))
 		}
-		if len(b.keys) > 0 || b.err != nil {
-			select {
-			case p.batches <- b:
-			case <-p.stop:
-				return
-			}
-		}
-		if done {
+		if !p.send(b) || b.err != nil {
 			return
 		}
 	}
 }
 
+// send hands b to the consumer, unless it has gone.
+func (p *prefetchCursor) send(b *seriesBatch) bool {
+	select {
+	case p.batches <- b:
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
 // Next implements aggregate.Cursor.
-func (p *prefetchCursor) Next() (*aggregate.Series, error) {
+func (p *prefetchCursor) Next(dst []aggregate.Point) (string, []aggregate.Point, error) {
 	for p.cur == nil || p.next == len(p.cur.keys) {
 		if p.cur != nil {
 			if err := p.cur.err; err != nil {
-				return nil, err
+				return "", dst, err
 			}
 			select {
 			case p.free <- p.cur:
@@ -124,7 +116,7 @@ func (p *prefetchCursor) Next() (*aggregate.Series, error) {
 		}
 		b, ok := <-p.batches
 		if !ok {
-			return nil, nil
+			return "", dst, io.EOF // stopped by Close
 		}
 		p.cur, p.next = b, 0
 	}
@@ -133,15 +125,13 @@ func (p *prefetchCursor) Next() (*aggregate.Series, error) {
 	if i > 0 {
 		start = b.ends[i-1]
 	}
-	p.series.Key = b.keys[i]
-	// Capped, so a consumer that appends cannot overwrite the next series.
-	p.series.Points = b.points[start:b.ends[i]:b.ends[i]]
 	p.next++
-	return &p.series, nil
+	return b.keys[i], append(dst, b.points[start:b.ends[i]]...), nil
 }
 
-// close stops the producer and waits for it to exit.
-func (p *prefetchCursor) close() {
+// Close implements aggregate.Cursor: it stops the producer and waits for
+// it to exit, closing the inner cursor.
+func (p *prefetchCursor) Close() {
 	p.once.Do(func() { close(p.stop) })
 	p.exited.Wait()
 }

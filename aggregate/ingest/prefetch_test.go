@@ -3,30 +3,39 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/keyrate/keyrate/aggregate"
 )
 
-// sliceCursor yields fixed series, reusing one Series and one point
-// buffer as real cursors do, then err (or the end).
+// sliceCursor yields fixed series, then err (or the end).
 type sliceCursor struct {
 	series []aggregate.Series
 	err    error
 	i      int
-	out    aggregate.Series
+	closed bool
 }
 
-func (c *sliceCursor) Next() (*aggregate.Series, error) {
+func (c *sliceCursor) Next(dst []aggregate.Point) (string, []aggregate.Point, error) {
 	if c.i == len(c.series) {
-		return nil, c.err
+		if c.err != nil {
+			return "", dst, c.err
+		}
+		return "", dst, io.EOF
 	}
 	s := c.series[c.i]
 	c.i++
-	c.out.Key = s.Key
-	c.out.Points = append(c.out.Points[:0], s.Points...)
-	return &c.out, nil
+	return s.Key, append(dst, s.Points...), nil
+}
+
+func (c *sliceCursor) Close() { c.closed = true }
+
+// cursorOf opens c, as prefetch wants it.
+func cursorOf(c aggregate.Cursor) func() (aggregate.Cursor, error) {
+	return func() (aggregate.Cursor, error) { return c, nil }
 }
 
 // testSeries makes n series whose point counts vary from 1 to well past
@@ -47,25 +56,31 @@ func testSeries(n int) []aggregate.Series {
 	return out
 }
 
+// drain reads c to the end (nil error) or to its error. Each series is
+// appended to a buffer holding a marker point, which must stay in front.
 func drain(t *testing.T, c aggregate.Cursor) ([]aggregate.Series, error) {
 	t.Helper()
 	var got []aggregate.Series
+	marker := aggregate.Point{TimeMillis: -1}
 	for {
-		s, err := c.Next()
-		if err != nil || s == nil {
+		key, points, err := c.Next([]aggregate.Point{marker})
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
 			return got, err
 		}
-		// A consumer may append to what it was handed; that must not
-		// reach the next series.
-		s.Points = append(s.Points, aggregate.Point{TimeMillis: -1})
-		got = append(got, aggregate.Series{Key: s.Key, Points: append([]aggregate.Point(nil), s.Points[:len(s.Points)-1]...)})
+		if len(points) == 0 || points[0] != marker {
+			t.Fatalf("series %q not appended to the buffer given", key)
+		}
+		got = append(got, aggregate.Series{Key: key, Points: points[1:]})
 	}
 }
 
 func TestPrefetchYieldsTheInnerCursorsSeries(t *testing.T) {
 	want := testSeries(300)
-	p := prefetch(func() aggregate.Cursor { return &sliceCursor{series: want} })
-	defer p.close()
+	inner := &sliceCursor{series: want}
+	p := prefetch(cursorOf(inner))
 	got, err := drain(t, p)
 	if err != nil {
 		t.Fatal(err)
@@ -73,16 +88,20 @@ func TestPrefetchYieldsTheInnerCursorsSeries(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("prefetched series differ from the inner cursor's (%d vs %d series)", len(got), len(want))
 	}
-	if s, err := p.Next(); s != nil || err != nil {
-		t.Fatalf("after the end: %v, %v", s, err)
+	if key, _, err := p.Next(nil); err != io.EOF {
+		t.Fatalf("after the end: %q, %v", key, err)
+	}
+	p.Close()
+	if !inner.closed {
+		t.Error("Close left the inner cursor open")
 	}
 }
 
 func TestPrefetchReportsTheErrorAfterTheSeriesBeforeIt(t *testing.T) {
 	boom := errors.New("run truncated")
 	want := testSeries(40)
-	p := prefetch(func() aggregate.Cursor { return &sliceCursor{series: want, err: boom} })
-	defer p.close()
+	p := prefetch(cursorOf(&sliceCursor{series: want, err: boom}))
+	defer p.Close()
 	got, err := drain(t, p)
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want %v", err, boom)
@@ -93,12 +112,12 @@ func TestPrefetchReportsTheErrorAfterTheSeriesBeforeIt(t *testing.T) {
 }
 
 func TestPrefetchCloseStopsAnUnreadProducer(t *testing.T) {
-	p := prefetch(func() aggregate.Cursor { return &sliceCursor{series: testSeries(2000)} })
-	if _, err := p.Next(); err != nil {
+	p := prefetch(cursorOf(&sliceCursor{series: testSeries(2000)}))
+	if _, _, err := p.Next(nil); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { p.close(); p.close(); close(done) }()
+	go func() { p.Close(); p.Close(); close(done) }()
 	<-done // a producer blocked on a full channel would hang close
 }
 
@@ -110,19 +129,43 @@ func TestPrefetchOfAStateMatchesTheState(t *testing.T) {
 		st.Add(fmt.Appendf(nil, "k%03d", (i*7919)%300), &aggregate.Observation{TimeMillis: int64(i%997) * 1000, Status: 200 + i%3*100, Bytes: int64(i)})
 	}
 	var want []aggregate.Series
-	if err := st.Each(func(s *aggregate.Series) error {
+	if err := each(st, func(s *aggregate.Series) error {
 		want = append(want, aggregate.Series{Key: s.Key, Points: append([]aggregate.Point(nil), s.Points...)})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	p := prefetch(st.Cursor)
-	defer p.close()
+	p := prefetch(st.Open)
+	defer p.Close()
 	got, err := drain(t, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(want) != 300 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("prefetched %d series, the State has %d; contents equal: %v", len(got), len(want), reflect.DeepEqual(got, want))
+	}
+}
+
+// A consumer that passes each series' buffer back gets every series
+// right while the buffers circulate between it and the producer.
+func TestPrefetchHandsBuffersOver(t *testing.T) {
+	want := testSeries(5000)
+	p := prefetch(cursorOf(&sliceCursor{series: want}))
+	defer p.Close()
+	var got []aggregate.Series
+	var buf []aggregate.Point
+	for {
+		key, points, err := p.Next(buf[:0])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, aggregate.Series{Key: key, Points: slices.Clone(points)})
+		buf = points
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("prefetched series differ from the inner cursor's (%d vs %d series)", len(got), len(want))
 	}
 }

@@ -76,13 +76,13 @@ type rangeSource struct {
 	lo, hi []byte
 }
 
-// Each implements aggregate.Source.
-func (s rangeSource) Each(fn func(*aggregate.Series) error) error {
+// Open implements aggregate.Partials.
+func (s rangeSource) Open() (aggregate.Cursor, error) {
 	cursors := make([]aggregate.Cursor, len(s.views))
 	for i, v := range s.views {
 		cursors[i] = v.Cursor(s.lo, s.hi)
 	}
-	return aggregate.NewMerge(cursors...).Each(fn)
+	return aggregate.NewMerge(cursors...), nil
 }
 
 // InRanges runs eval over each of ranges, at most parallel at once, each

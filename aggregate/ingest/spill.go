@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -29,12 +30,17 @@ type spiller struct {
 
 // spill writes st as a run of aggregate list and resets it.
 func (s *spiller) spill(st *aggregate.State, list int) error {
+	c, err := st.Open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	f, err := s.newRun()
 	if err != nil {
 		return err
 	}
 	path := f.Name()
-	n, err := writeRunFile(f, st)
+	n, err := writeRunFile(f, c)
 	if err != nil {
 		return err
 	}
@@ -72,11 +78,12 @@ func (s *spiller) newRun() (*os.File, error) {
 
 var errSpillRemoved = errors.New("spilling state to disk: the run is over, its temporary directory removed")
 
-// writeRunFile writes src as a run to f, closes it and returns its size.
-func writeRunFile(f *os.File, src aggregate.Source) (int64, error) {
+// writeRunFile writes what c yields as a run to f, closes f and returns
+// its size.
+func writeRunFile(f *os.File, c aggregate.Cursor) (int64, error) {
 	path := f.Name()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	_, err := aggregate.WriteRun(bw, src)
+	_, err := aggregate.WriteRun(bw, c)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -108,19 +115,18 @@ func (s *spiller) compact() error {
 	for l := range s.runs {
 		for len(s.runs[l]) > maxFanIn {
 			group := s.runs[l][:maxFanIn]
-			cs, closers, err := openRuns(group)
+			cs, err := openRuns(group)
 			if err != nil {
 				return err
 			}
+			merged := aggregate.NewMerge(cs...)
 			f, err := s.newRun()
 			var path string
 			if err == nil {
 				path = f.Name()
-				_, err = writeRunFile(f, aggregate.NewMerge(cs...))
+				_, err = writeRunFile(f, merged)
 			}
-			for _, c := range closers {
-				c()
-			}
+			merged.Close()
 			if err != nil {
 				return err
 			}
@@ -134,90 +140,80 @@ func (s *spiller) compact() error {
 }
 
 // mergedSource is one merged aggregate as Result hands it out: the
-// workers' in-memory states plus the runs spilled from them. Each opens
-// fresh cursors over all of them, so the evaluator may read it more than
-// once (per-account limits do).
+// workers' in-memory states plus the runs spilled from them. Each Open
+// opens fresh cursors over all of them, so the evaluator may read it
+// more than once (per-account limits do).
 type mergedSource struct {
 	states []*aggregate.State
 	runs   []string
 }
 
-// Each implements aggregate.Source.
-func (m *mergedSource) Each(fn func(*aggregate.Series) error) error {
-	cs, closers, err := openRuns(m.runs)
+// Open implements aggregate.Partials. Every input is read ahead on its
+// own goroutine (a State's cursor sorts its cells first, a run
+// decompresses), in parallel with the merge and with the evaluation that
+// consumes it. Closing the merge stops the read-ahead and closes the
+// runs.
+func (m *mergedSource) Open() (aggregate.Cursor, error) {
+	runs, err := openRuns(m.runs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
-	// Every input is read ahead on its own goroutine (a State's cursor
-	// sorts its cells first, a run decompresses), in parallel with the
-	// merge and with the evaluation that consumes it. The prefetchers
-	// stop before the deferred closers above release the runs' files.
 	var inputs []aggregate.Cursor
-	var prefetchers []*prefetchCursor
-	defer func() {
-		for _, p := range prefetchers {
-			p.close()
-		}
-	}()
-	add := func(open func() aggregate.Cursor) {
-		p := prefetch(open)
-		prefetchers = append(prefetchers, p)
-		inputs = append(inputs, p)
-	}
-	for _, c := range cs {
-		add(func() aggregate.Cursor { return c })
+	for _, c := range runs {
+		inputs = append(inputs, prefetch(func() (aggregate.Cursor, error) { return c, nil }))
 	}
 	for _, st := range m.states {
 		if st.Cells() > 0 {
-			add(st.Cursor)
+			inputs = append(inputs, prefetch(st.Open))
 		}
 	}
-	return aggregate.NewMerge(inputs...).Each(fn)
+	return aggregate.NewMerge(inputs...), nil
 }
 
-func openRuns(paths []string) ([]aggregate.Cursor, []func(), error) {
+// openRuns opens the runs at paths (all, or none on an error).
+func openRuns(paths []string) ([]aggregate.Cursor, error) {
 	var cs []aggregate.Cursor
-	var closers []func()
-	closeAll := func() {
-		for _, c := range closers {
-			c()
-		}
-	}
 	for _, p := range paths {
 		f, err := os.Open(p)
-		if err != nil {
-			closeAll()
-			return nil, nil, err
-		}
-		rr, err := aggregate.NewRunReader(bufio.NewReaderSize(f, 64<<10))
-		if err != nil {
+		if err == nil {
+			var rr *aggregate.RunReader
+			if rr, err = aggregate.NewRunReader(bufio.NewReaderSize(f, 64<<10)); err == nil {
+				cs = append(cs, &runCursor{rr, f, p})
+				continue
+			}
 			f.Close()
-			closeAll()
-			return nil, nil, fmt.Errorf("%s: %w", p, err)
+			err = fmt.Errorf("%s: %w", p, err)
 		}
-		closers = append(closers, func() { rr.Close(); f.Close() })
-		cs = append(cs, runCursor{rr, p})
+		for _, c := range cs {
+			c.Close()
+		}
+		return nil, err
 	}
-	return cs, closers, nil
+	return cs, nil
 }
 
-// runCursor names the run file in read errors.
+// runCursor reads a spilled run's file, naming it in read errors.
 type runCursor struct {
 	rr   *aggregate.RunReader
+	f    *os.File
 	path string
 }
 
-func (c runCursor) Next() (*aggregate.Series, error) {
-	s, err := c.rr.Next()
-	if err != nil {
-		return nil, fmt.Errorf("reading spilled run %s: %w", c.path, err)
+func (c *runCursor) Next(dst []aggregate.Point) (string, []aggregate.Point, error) {
+	key, points, err := c.rr.Next(dst)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading spilled run %s: %w", c.path, err)
 	}
-	return s, nil
+	return key, points, err
+}
+
+// Close releases the decoder and the file.
+func (c *runCursor) Close() {
+	if c.f != nil {
+		c.rr.Close()
+		c.f.Close()
+		c.f = nil
+	}
 }
 
 // removeAll deletes the temporary directory and every run in it.

@@ -89,7 +89,7 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 	all, filtered := aggregate.NewState(), aggregate.NewState()
 	feed(all, filtered, shuffled)
 	got := &captureSink{}
-	if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Source{filtered}}, pol, got); err != nil {
+	if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 		t.Fatal(err)
 	}
 	for i := range got.keys {

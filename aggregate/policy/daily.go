@@ -6,7 +6,7 @@ import (
 )
 
 // DailyKeys splits the keys table by UTC date, for day-partitioned
-// reports: it is a Source wrapping another and a Sink wrapping another,
+// reports: it is partials wrapping others and a Sink wrapping another,
 // so it goes around any evaluator:
 //
 //	d := policy.NewDailyKeys(src, sink)
@@ -21,7 +21,7 @@ import (
 // (windows that do not divide a day), on the next date that has some.
 // Summing a key's rows over dates gives its whole-run row.
 type DailyKeys struct {
-	src  aggregate.Source
+	src  aggregate.Partials
 	sink Sink
 	days []keyDay
 	key  string // the series being evaluated
@@ -36,28 +36,45 @@ type keyDay struct {
 }
 
 // NewDailyKeys wraps src and sink.
-func NewDailyKeys(src aggregate.Source, sink Sink) *DailyKeys {
+func NewDailyKeys(src aggregate.Partials, sink Sink) *DailyKeys {
 	return &DailyKeys{src: src, sink: sink}
 }
 
-// Each implements Source: it passes src's series on after noting each
-// date's totals.
-func (d *DailyKeys) Each(fn func(*aggregate.Series) error) error {
-	return d.src.Each(func(s *aggregate.Series) error {
-		d.days = d.days[:0]
-		d.key = s.Key
-		for i := range s.Points {
-			p := &s.Points[i]
-			day := floorDiv(p.TimeMillis, dayMillis)
-			if n := len(d.days); n == 0 || d.days[n-1].day != day {
-				d.days = append(d.days, keyDay{day: day, first: p.TimeMillis})
-			}
-			cur := &d.days[len(d.days)-1]
-			cur.last = p.TimeMillis
-			cur.total.Add(&p.Counters)
+// Open implements aggregate.Partials: src's series, passed on after
+// noting each date's totals.
+func (d *DailyKeys) Open() (aggregate.Cursor, error) {
+	c, err := d.src.Open()
+	if err != nil {
+		return nil, err
+	}
+	return dailyCursor{c, d}, nil
+}
+
+type dailyCursor struct {
+	aggregate.Cursor
+	d *DailyKeys
+}
+
+func (c dailyCursor) Next(dst []aggregate.Point) (string, []aggregate.Point, error) {
+	start := len(dst)
+	key, points, err := c.Cursor.Next(dst)
+	if err != nil {
+		return key, points, err
+	}
+	d := c.d
+	d.days = d.days[:0]
+	d.key = key
+	for i := range points[start:] {
+		p := &points[start+i]
+		day := floorDiv(p.TimeMillis, dayMillis)
+		if n := len(d.days); n == 0 || d.days[n-1].day != day {
+			d.days = append(d.days, keyDay{day: day, first: p.TimeMillis})
 		}
-		return fn(s)
-	})
+		cur := &d.days[len(d.days)-1]
+		cur.last = p.TimeMillis
+		cur.total.Add(&p.Counters)
+	}
+	return key, points, nil
 }
 
 // Window implements Sink.

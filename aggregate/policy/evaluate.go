@@ -2,9 +2,8 @@ package policy
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
-	"iter"
+	"io"
 	"slices"
 	"strings"
 
@@ -74,9 +73,9 @@ func (p *Policy) PlanOf(key string) string {
 // Inputs are the partial aggregates a policy is evaluated over.
 type Inputs struct {
 	// All holds every request of every key.
-	All aggregate.Source
+	All aggregate.Partials
 	// Filtered[i] holds the requests matching Policy.Filters[i].
-	Filtered []aggregate.Source
+	Filtered []aggregate.Partials
 }
 
 // Stats summarise an evaluation.
@@ -101,8 +100,8 @@ const (
 // key, limit name, window start; one keys row per key. Invalid rules are
 // an error, never a panic. Per-account rules count all keys of
 // an account together; their rows carry the account in the key column.
-// Sources may be read twice (once to group accounts); memory holds one
-// key's series per source plus the per-account aggregates and rows.
+// Inputs may be read twice (once to group accounts); memory holds one
+// key's series per input plus the per-account aggregates and rows.
 func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	for i := range pol.Filters {
 		if i >= len(in.Filtered) || in.Filtered[i] == nil {
@@ -284,92 +283,92 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *aggregate.Ser
 }
 
 // walk calls fn for each series of main in key order; filtered(i) returns
-// the same key's series in filtered[i], or nil. Each filtered source is
+// the same key's series in filtered[i], or nil. Each filtered input is
 // read in step with main, one key at a time.
-func walk(main aggregate.Source, filtered []aggregate.Source, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
-	curs := make([]*cursor, len(filtered))
-	for i, src := range filtered {
-		if src != nil {
-			curs[i] = newCursor(src)
-			defer curs[i].stop()
-		}
-	}
-	var key string
-	lookup := func(i int) *aggregate.Series {
-		if i >= len(curs) || curs[i] == nil {
-			return nil
-		}
-		return curs[i].seek(key)
-	}
-	err := main.Each(func(s *aggregate.Series) error {
-		key = s.Key
-		if err := fn(s, lookup); err != nil {
-			return err
-		}
-		for _, c := range curs {
-			if c != nil && c.err != nil {
-				return c.err
-			}
-		}
-		return nil
-	})
+func walk(main aggregate.Partials, filtered []aggregate.Partials, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
+	all, err := openSeries(main)
 	if err != nil {
 		return err
 	}
-	for _, c := range curs {
-		if c != nil {
-			c.stop()
-			if c.err != nil {
-				return c.err
+	defer all.c.Close()
+	readers := make([]*seriesReader, len(filtered))
+	for i, p := range filtered {
+		if p != nil {
+			if readers[i], err = openSeries(p); err != nil {
+				return err
 			}
+			defer readers[i].c.Close()
 		}
 	}
-	return nil
-}
-
-var errStopCursor = errors.New("cursor stopped")
-
-// cursor turns a Source's push iteration into a pull one.
-type cursor struct {
-	next func() (*aggregate.Series, bool)
-	stop func()
-	cur  *aggregate.Series
-	done bool
-	err  error
-}
-
-func newCursor(src aggregate.Source) *cursor {
-	c := &cursor{}
-	seq := func(yield func(*aggregate.Series) bool) {
-		err := src.Each(func(s *aggregate.Series) error {
-			if !yield(s) {
-				return errStopCursor
-			}
+	var seekErr error
+	lookup := func(i int) *aggregate.Series {
+		if i >= len(readers) || readers[i] == nil {
 			return nil
-		})
-		if err != nil && err != errStopCursor {
-			c.err = err
+		}
+		s, err := readers[i].seek(all.s.Key)
+		if err != nil && seekErr == nil {
+			seekErr = err
+		}
+		return s
+	}
+	for {
+		if err := all.next(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if err := fn(&all.s, lookup); err != nil {
+			return err
+		}
+		if seekErr != nil {
+			return seekErr
 		}
 	}
-	c.next, c.stop = iter.Pull(iter.Seq[*aggregate.Series](seq))
-	return c
 }
 
-// seek advances to key and returns its series, or nil if the source has
-// none. Keys must be sought in ascending order.
-func (c *cursor) seek(key string) *aggregate.Series {
-	for !c.done && (c.cur == nil || c.cur.Key < key) {
-		s, ok := c.next()
-		if !ok {
-			c.done, c.cur = true, nil
-			break
-		}
-		c.cur = s
+// seriesReader reads a Cursor one series at a time into a buffer of its
+// own.
+type seriesReader struct {
+	c    aggregate.Cursor
+	s    aggregate.Series
+	have bool // s holds a series
+	done bool // c is at its end
+}
+
+func openSeries(p aggregate.Partials) (*seriesReader, error) {
+	c, err := p.Open()
+	if err != nil {
+		return nil, err
 	}
-	if c.cur != nil && c.cur.Key == key {
-		return c.cur
+	return &seriesReader{c: c}, nil
+}
+
+// next reads the next series into r.s, or returns io.EOF.
+func (r *seriesReader) next() error {
+	key, points, err := r.c.Next(r.s.Points[:0])
+	r.s.Points = points // the buffer Next gives back is the one to reuse
+	r.have = err == nil
+	if err != nil {
+		r.done = err == io.EOF
+		return err
 	}
+	r.s.Key = key
 	return nil
+}
+
+// seek advances to key and returns its series, or nil if the input has
+// none. Keys must be sought in ascending order.
+func (r *seriesReader) seek(key string) (*aggregate.Series, error) {
+	for !r.done && (!r.have || r.s.Key < key) {
+		if err := r.next(); err != nil && err != io.EOF {
+			return nil, err
+		}
+	}
+	if r.have && r.s.Key == key {
+		return &r.s, nil
+	}
+	return nil, nil
 }
 
 // accountRows holds the per-account rows, computed before the per-key
@@ -435,27 +434,37 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 	if len(plansOf) == 0 {
 		return nil
 	}
-	group := func(src aggregate.Source) (*aggregate.State, error) {
+	group := func(src aggregate.Partials) (*aggregate.State, error) {
 		st := aggregate.NewState()
 		if src == nil {
 			return st, nil
 		}
-		return st, src.Each(func(s *aggregate.Series) error {
-			acct := ev.pol.KeyAccounts[s.Key]
+		r, err := openSeries(src)
+		if err != nil {
+			return nil, err
+		}
+		defer r.c.Close()
+		for {
+			if err := r.next(); err != nil {
+				if err == io.EOF {
+					return st, nil
+				}
+				return nil, err
+			}
+			acct := ev.pol.KeyAccounts[r.s.Key]
 			if _, ok := plansOf[acct]; !ok {
-				return nil
+				continue
 			}
-			for i := range s.Points {
-				st.AddCounters(acct, s.Points[i].TimeMillis, &s.Points[i].Counters)
+			for i := range r.s.Points {
+				st.AddCounters(acct, r.s.Points[i].TimeMillis, &r.s.Points[i].Counters)
 			}
-			return nil
-		})
+		}
 	}
 	all, err := group(in.All)
 	if err != nil {
 		return err
 	}
-	filtered := make([]aggregate.Source, len(in.Filtered))
+	filtered := make([]aggregate.Partials, len(in.Filtered))
 	for f := range in.Filtered {
 		if used[f] {
 			st, err := group(in.Filtered[f])

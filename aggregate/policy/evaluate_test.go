@@ -324,7 +324,7 @@ func TestEvaluateMatchesReference(t *testing.T) {
 			filtered.Merge(f)
 		}
 		got := &captureSink{}
-		if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Source{filtered}}, pol, got); err != nil {
+		if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 			t.Fatal(err)
 		}
 		for i := range got.keys { // the reference does not sum statuses

@@ -101,7 +101,7 @@ func (w *warehouseOptions) setOptions(m *schema.Manifest) []report.Option {
 
 // wrap returns the source and sink the evaluator should use: with day
 // partitions, the keys table is split per date.
-func (w *warehouseOptions) wrap(all aggregate.Source, sink policy.Sink) (aggregate.Source, policy.Sink) {
+func (w *warehouseOptions) wrap(all aggregate.Partials, sink policy.Sink) (aggregate.Partials, policy.Sink) {
 	if w.part == report.NoPartition {
 		return all, sink
 	}
