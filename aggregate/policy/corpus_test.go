@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bufio"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 	all, filtered := aggregate.NewState(), aggregate.NewState()
 	feed(all, filtered, shuffled)
 	got := &captureSink{}
-	if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 		t.Fatal(err)
 	}
 	for i := range got.keys {

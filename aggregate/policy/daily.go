@@ -10,7 +10,7 @@ import (
 // so it goes around any evaluator:
 //
 //	d := policy.NewDailyKeys(src, sink)
-//	_, err := policy.Evaluate(policy.Inputs{All: d}, pol, d)
+//	_, err := policy.Evaluate(ctx, policy.Inputs{All: d}, pol, d)
 //
 // Window and violation rows pass through. Each key's whole-run KeyRow is
 // replaced by one row per UTC date on which the key has requests, with

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -71,11 +72,11 @@ func TestDailyKeys(t *testing.T) {
 		}
 		s := stateOf(o)
 		var whole, daily rowsSink
-		if _, err := Evaluate(Inputs{All: s}, FromLimits(limits), &whole); err != nil {
+		if _, err := Evaluate(context.Background(), Inputs{All: s}, FromLimits(limits), &whole); err != nil {
 			t.Fatal(err)
 		}
 		d := NewDailyKeys(s, &daily)
-		if _, err := Evaluate(Inputs{All: d}, FromLimits(limits), d); err != nil {
+		if _, err := Evaluate(context.Background(), Inputs{All: d}, FromLimits(limits), d); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(daily.windows, whole.windows) || !slices.Equal(daily.violations, whole.violations) {
@@ -179,7 +180,7 @@ func TestDailyKeysOtherRows(t *testing.T) {
 	var out rowsSink
 	d := NewDailyKeys(stateOf(o), &out)
 	a := &accountSink{DailyKeys: d}
-	if _, err := Evaluate(Inputs{All: d}, FromLimits([]Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}), a); err != nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: d}, FromLimits([]Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}), a); err != nil {
 		t.Fatal(err)
 	}
 	if a.extra != 1 || len(out.violations) != 2 || len(out.keys) != 1 || out.keys[0].Violations != 1 {

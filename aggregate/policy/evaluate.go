@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -102,7 +103,9 @@ const (
 // an account together; their rows carry the account in the key column.
 // Inputs may be read twice (once to group accounts); memory holds one
 // key's series per input plus the per-account aggregates and rows.
-func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
+// Evaluate stops with ctx's error within a key of ctx being done, in
+// either pass.
+func Evaluate(ctx context.Context, in Inputs, pol *Policy, sink Sink) (Stats, error) {
 	for i := range pol.Filters {
 		if i >= len(in.Filtered) || in.Filtered[i] == nil {
 			return Stats{}, fmt.Errorf("policy: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
@@ -127,13 +130,13 @@ func Evaluate(in Inputs, pol *Policy, sink Sink) (Stats, error) {
 		ev.plans[name] = q
 	}
 	var acct accountRows
-	if err := ev.accounts(in, &acct); err != nil {
+	if err := ev.accounts(ctx, in, &acct); err != nil {
 		return Stats{}, err
 	}
 	var stats Stats
 	out := sinkRows{sink}
 	var key schema.KeyRow
-	err := walk(in.All, in.Filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
+	err := walk(ctx, in.All, in.Filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
 		if err := acct.flushUpTo(s.Key, sink); err != nil {
 			return err
 		}
@@ -284,8 +287,9 @@ func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *aggregate.Ser
 
 // walk calls fn for each series of main in key order; filtered(i) returns
 // the same key's series in filtered[i], or nil. Each filtered input is
-// read in step with main, one key at a time.
-func walk(main aggregate.Partials, filtered []aggregate.Partials, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
+// read in step with main, one key at a time. It stops with ctx's error
+// before the first key after ctx is done.
+func walk(ctx context.Context, main aggregate.Partials, filtered []aggregate.Partials, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
 	all, err := openSeries(main)
 	if err != nil {
 		return err
@@ -312,6 +316,9 @@ func walk(main aggregate.Partials, filtered []aggregate.Partials, fn func(s *agg
 		return s
 	}
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := all.next(); err != nil {
 			if err == io.EOF {
 				return nil
@@ -409,7 +416,7 @@ func (a *accountRows) flushUpTo(key string, sink Sink) error {
 // account's keys into per-account aggregates (one per filter used) and
 // runs each account through the per-account rules of every plan its keys
 // are on.
-func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
+func (ev *evaluator) accounts(ctx context.Context, in Inputs, out *accountRows) error {
 	plansOf := map[string][]string{} // account -> plans with per-account rules
 	used := map[int]bool{}
 	for key, acct := range ev.pol.KeyAccounts {
@@ -445,6 +452,9 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 		}
 		defer r.c.Close()
 		for {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			if err := r.next(); err != nil {
 				if err == io.EOF {
 					return st, nil
@@ -474,7 +484,7 @@ func (ev *evaluator) accounts(in Inputs, out *accountRows) error {
 			filtered[f] = st
 		}
 	}
-	err = walk(all, filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
+	err = walk(ctx, all, filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
 		plans := plansOf[s.Key]
 		slices.Sort(plans)
 		for _, name := range plans {

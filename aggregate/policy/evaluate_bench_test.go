@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -51,7 +52,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				if _, err := Evaluate(Inputs{All: st}, pol, discardSink{}); err != nil {
+				if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, discardSink{}); err != nil {
 					b.Fatal(err)
 				}
 			}

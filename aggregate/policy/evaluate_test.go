@@ -2,6 +2,7 @@ package policy
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -324,7 +325,7 @@ func TestEvaluateMatchesReference(t *testing.T) {
 			filtered.Merge(f)
 		}
 		got := &captureSink{}
-		if _, err := Evaluate(Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
+		if _, err := Evaluate(context.Background(), Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 			t.Fatal(err)
 		}
 		for i := range got.keys { // the reference does not sum statuses

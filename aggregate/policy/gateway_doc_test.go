@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -32,7 +33,7 @@ func served(t *testing.T, r Rule, bursts []burst) int64 {
 	}
 	pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
 	var got captureSink
-	if _, err := Evaluate(Inputs{All: st}, pol, &got); err != nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.audits) != 1 {
@@ -232,7 +233,7 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 	}
 	st := aggregate.NewState()
 	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
-	if _, err := Evaluate(Inputs{All: st}, pol, &captureSink{}); err == nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &captureSink{}); err == nil {
 		t.Fatal("Evaluate accepted a policy whose filter has no input")
 	}
 }
@@ -251,7 +252,7 @@ func TestAnalyzeWithPlainSink(t *testing.T) {
 		st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 5000, Status: 200})
 	}
 	var s plainSink
-	if _, err := Evaluate(Inputs{All: st}, FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), &s); err != nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: st}, FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), &s); err != nil {
 		t.Fatal(err)
 	}
 	if s.violations != 1 {
@@ -269,7 +270,7 @@ func TestEvaluateRejectsInvalidRules(t *testing.T) {
 		{Name: "d", Algorithm: Fixed, Limit: 1, WindowMillis: 1, Filter: 3},
 	} {
 		pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
-		if _, err := Evaluate(Inputs{All: st}, pol, &captureSink{}); err == nil {
+		if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &captureSink{}); err == nil {
 			t.Errorf("rule %+v accepted", r)
 		}
 	}

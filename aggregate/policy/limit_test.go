@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -97,7 +98,7 @@ func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *c
 		states[0].Merge(s)
 	}
 	var sink collectSink
-	if _, err := Evaluate(Inputs{All: states[0]}, FromLimits(limits), &sink); err != nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: states[0]}, FromLimits(limits), &sink); err != nil {
 		t.Fatal(err)
 	}
 	return &sink

@@ -288,7 +288,7 @@ const rangeWorkers = 4
 // the reports are byte-identical to a serial evaluation. Per-account
 // rules, which add up keys across ranges, and aggregates spilled to disk,
 // which are read front to back, are evaluated serially.
-func evaluate(res *ingest.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
+func evaluate(ctx context.Context, res *ingest.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
 	var ranges []policy.Inputs
 	if workers >= rangeWorkers && pol.KeyLocal() {
 		ranges = res.Ranges(4 * workers)
@@ -297,14 +297,14 @@ func evaluate(res *ingest.Result, pol *policy.Policy, w *warehouseOptions, sink 
 		in := inputsOf(res)
 		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, sink)
-		return policy.Evaluate(in, pol, rows)
+		return policy.Evaluate(ctx, in, pol, rows)
 	}
 	stats := make([]policy.Stats, len(ranges))
 	err := ingest.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.AuditSink) error {
 		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, out)
 		var err error
-		stats[i], err = policy.Evaluate(in, pol, rows)
+		stats[i], err = policy.Evaluate(ctx, in, pol, rows)
 		return err
 	})
 	var total policy.Stats
@@ -339,7 +339,7 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 	if sink.audit, err = report.NewTable(set, schema.Audit); err != nil {
 		return err
 	}
-	stats, err := evaluate(res, pol, w, &sink, workers)
+	stats, err := evaluate(ctx, res, pol, w, &sink, workers)
 	if err != nil {
 		return err
 	}
