@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyrate/keyrate/aggregate"
 )
 
 // benchLog writes n realistic combined lines (5000 Zipf-distributed keys,
@@ -90,6 +92,48 @@ func BenchmarkRunManyFiles(b *testing.B) {
 				res.Close()
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(len(paths)), "us/file")
+		})
+	}
+}
+
+// BenchmarkReadBack reads a run's merged aggregate back as the evaluator
+// does: every input prefetched on its own goroutine, merged, each series
+// into one reused buffer. One worker holds one State (the merge passes
+// it through), two hold two (merged per key); a small budget spills
+// runs, which are decompressed and merged.
+func BenchmarkReadBack(b *testing.B) {
+	path, _ := benchLog(b, 200000)
+	for _, c := range []struct {
+		name    string
+		workers int
+		memory  int64
+	}{{"workers=1", 1, 0}, {"workers=2", 2, 0}, {"spilled", 2, 4 << 20}} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := baseConfig()
+			cfg.Workers, cfg.MaxLineBytes, cfg.MemoryBytes = c.workers, 0, c.memory
+			cfg.TmpDir = b.TempDir()
+			res, err := Run(context.Background(), []string{path}, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer res.Close()
+			b.ReportAllocs()
+			var points int
+			var requests int64
+			for b.Loop() {
+				points = 0
+				err := each(res.Source, func(s *aggregate.Series) error {
+					points += len(s.Points)
+					for i := range s.Points {
+						requests += s.Points[i].Requests // as any consumer reads them
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
 		})
 	}
 }
