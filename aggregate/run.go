@@ -2,11 +2,15 @@ package aggregate
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -14,20 +18,34 @@ import (
 
 // A run is a partial aggregate serialised in key order: what a worker
 // spills when its State outgrows its memory share, and the unit a later
-// stage can ship between machines and merge by addition. The format is
-// documented in docs/performance.md; in short, a zstd stream of
+// stage can keep, ship between machines and merge by addition. The
+// format, its byte layout and its versioning rule are documented in
+// docs/partials.md; in short, a zstd stream of
 //
-//	magic   "keyrate-run\x00v1\n" (15 bytes)
+//	header  "keyrate-run\x00v1\n" (15 bytes)
 //	per key, in ascending byte order of keys:
 //	  uvarint len(key)+1, key bytes,
-//	  uvarint number of points,
+//	  uvarint number of points (at least 1),
 //	  per point, in ascending time: varint (ts - previous ts; first: ts),
 //	    then 8 varints: Requests, Status2xx, Status3xx, Status4xx,
 //	    Status5xx, Status429, Rejected, BytesSent
 //	uvarint 0 (end), uvarint total keys, uvarint total points
 //
 // The trailer lets a reader tell a complete run from a truncated one.
-const runMagic = "keyrate-run\x00v1\n"
+
+// RunVersion is the version of the run format WriteRun writes and
+// RunReader reads. Any change to the bytes after the header is a new
+// version; a reader refuses versions it does not know (ErrRunVersion).
+const RunVersion = 1
+
+const (
+	runMagic  = "keyrate-run\x00" // then "v", the version in decimal, "\n"
+	runHeader = runMagic + "v1\n"
+)
+
+// maxRunVersionLen bounds the version field a reader accepts
+// ("v" + up to 9 digits + "\n").
+const maxRunVersionLen = 11
 
 // encoders recycles run encoders: creating one allocates several
 // megabytes, and a tight budget spills often.
@@ -59,7 +77,7 @@ func WriteRun(w io.Writer, c Cursor) (RunStats, error) {
 		return st, err
 	}
 	bw := bufio.NewWriterSize(enc, 64<<10)
-	bw.WriteString(runMagic)
+	bw.WriteString(runHeader)
 	var (
 		buf    []byte
 		points []Point
@@ -120,10 +138,15 @@ type RunReader struct {
 	done   bool
 }
 
-// ErrBadRun reports a run that is truncated or not a run at all.
+// ErrBadRun reports a run that is truncated, corrupt or not a run at all.
 var ErrBadRun = errors.New("not a complete keyrate run")
 
-// NewRunReader starts reading a run from r. Close releases the decoder.
+// ErrRunVersion reports a run of a version this reader does not know,
+// written by another keyrate: it is not read at all, rather than misread.
+var ErrRunVersion = errors.New("unsupported keyrate run version")
+
+// NewRunReader starts reading a run from r, checking its header. Close
+// releases the decoder.
 func NewRunReader(r io.Reader) (*RunReader, error) {
 	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 		zstd.WithDecoderMaxWindow(8<<20))
@@ -131,12 +154,30 @@ func NewRunReader(r io.Reader) (*RunReader, error) {
 		return nil, err
 	}
 	rr := &RunReader{dec: dec, br: bufio.NewReaderSize(dec, 32<<10)}
-	magic := make([]byte, len(runMagic))
-	if _, err := io.ReadFull(rr.br, magic); err != nil || string(magic) != runMagic {
+	if err := rr.header(); err != nil {
 		dec.Close()
-		return nil, fmt.Errorf("%w: bad header", ErrBadRun)
+		return nil, err
 	}
 	return rr, nil
+}
+
+// header reads the magic and the version.
+func (r *RunReader) header() error {
+	magic := make([]byte, len(runMagic))
+	if _, err := io.ReadFull(r.br, magic); err != nil || string(magic) != runMagic {
+		return fmt.Errorf("%w: bad header", ErrBadRun)
+	}
+	// A short run ends within the field: Peek then returns what there is.
+	v, _ := r.br.Peek(maxRunVersionLen)
+	end := bytes.IndexByte(v, '\n')
+	if end < 2 || v[0] != 'v' || strings.Trim(string(v[1:end]), "0123456789") != "" {
+		return fmt.Errorf("%w: bad header", ErrBadRun)
+	}
+	if version := string(v[1:end]); version != strconv.Itoa(RunVersion) {
+		return fmt.Errorf("%w %s (this keyrate reads version %d)", ErrRunVersion, version, RunVersion)
+	}
+	_, err := r.br.Discard(end + 1)
+	return err
 }
 
 // Close implements Cursor: it releases the decoder (not the reader the
@@ -201,6 +242,11 @@ func (r *RunReader) Next(dst []Point) (string, []Point, error) {
 	if err != nil {
 		return "", dst, err
 	}
+	if np == 0 {
+		return "", dst, fmt.Errorf("%w: key without points", ErrBadRun)
+	}
+	// Points are appended as they are decoded, never allocated from np:
+	// memory follows the bytes actually read.
 	start := len(dst)
 	var ts int64
 	for i := uint64(0); i < np; i++ {
@@ -210,7 +256,7 @@ func (r *RunReader) Next(dst []Point) (string, []Point, error) {
 				return "", dst[:start], r.bad(err)
 			}
 		}
-		if i > 0 && vals[0] <= 0 {
+		if i > 0 && (vals[0] <= 0 || ts > math.MaxInt64-vals[0]) {
 			return "", dst[:start], fmt.Errorf("%w: times out of order", ErrBadRun)
 		}
 		ts += vals[0]
