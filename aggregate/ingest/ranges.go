@@ -93,7 +93,7 @@ func (s rangeSource) Open() (aggregate.Cursor, error) {
 // most parallel ranges' rows are held at once. On an error, the ranges
 // already started finish and the first error in range order is returned.
 func InRanges(ranges []policy.Inputs, parallel int, sink policy.Sink,
-	eval func(i int, in policy.Inputs, out policy.AuditSink) error) error {
+	eval func(i int, in policy.Inputs, out policy.Sink) error) error {
 	type done struct {
 		buf *policy.RowBuffer
 		err error

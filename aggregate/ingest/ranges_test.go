@@ -60,8 +60,8 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 
 // rangeRows evaluates a fake range: one window row per key of the range,
 // after a pause that makes later ranges finish first.
-func rangeRows(keys []string, pause time.Duration) func(int, policy.Inputs, policy.AuditSink) error {
-	return func(i int, _ policy.Inputs, out policy.AuditSink) error {
+func rangeRows(keys []string, pause time.Duration) func(int, policy.Inputs, policy.Sink) error {
+	return func(i int, _ policy.Inputs, out policy.Sink) error {
 		time.Sleep(pause * time.Duration(len(keys)-i))
 		return out.Window(&schema.WindowRow{Key: keys[i]})
 	}
@@ -75,6 +75,7 @@ func (w *windowKeys) Window(r *schema.WindowRow) error {
 }
 func (w *windowKeys) Violation(*schema.ViolationRow) error { return nil }
 func (w *windowKeys) Key(*schema.KeyRow) error             { return nil }
+func (w *windowKeys) Audit(*schema.AuditRow) error         { return nil }
 
 func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	var keys []string
@@ -84,7 +85,7 @@ func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	ranges := make([]policy.Inputs, len(keys))
 	var running, most atomic.Int64
 	eval := rangeRows(keys, 50*time.Microsecond)
-	counted := func(i int, in policy.Inputs, out policy.AuditSink) error {
+	counted := func(i int, in policy.Inputs, out policy.Sink) error {
 		n := running.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
@@ -109,7 +110,7 @@ func TestInRangesReturnsTheFirstErrorAndStops(t *testing.T) {
 	ranges := make([]policy.Inputs, 50)
 	var started atomic.Int64
 	var sink windowKeys
-	err := InRanges(ranges, 2, &sink, func(i int, _ policy.Inputs, out policy.AuditSink) error {
+	err := InRanges(ranges, 2, &sink, func(i int, _ policy.Inputs, out policy.Sink) error {
 		started.Add(1)
 		if i >= 3 {
 			return fmt.Errorf("range %d: %w", i, boom)

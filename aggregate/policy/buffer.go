@@ -2,7 +2,7 @@ package policy
 
 import "github.com/keyrate/keyrate/report/schema"
 
-// RowBuffer is an AuditSink that keeps the rows it is given, to hand them
+// RowBuffer is a Sink that keeps the rows it is given, to hand them
 // to another sink later, in the same order per table: how the evaluations
 // of key ranges that ran concurrently reach the reports in key order.
 type RowBuffer struct {
@@ -34,16 +34,15 @@ func (b *RowBuffer) Audit(r *schema.AuditRow) error {
 }
 
 // Replay sends the kept rows to sink, each table's in the order they
-// came (audit rows only if sink takes them), and empties b.
+// came, and empties b.
 func (b *RowBuffer) Replay(sink Sink) error {
-	out := sinkRows{sink}
 	for i := range b.windows {
-		if err := out.Window(&b.windows[i]); err != nil {
+		if err := sink.Window(&b.windows[i]); err != nil {
 			return err
 		}
 	}
 	for i := range b.violations {
-		if err := out.Violation(&b.violations[i]); err != nil {
+		if err := sink.Violation(&b.violations[i]); err != nil {
 			return err
 		}
 	}
@@ -53,7 +52,7 @@ func (b *RowBuffer) Replay(sink Sink) error {
 		}
 	}
 	for i := range b.audits {
-		if err := out.Audit(&b.audits[i]); err != nil {
+		if err := sink.Audit(&b.audits[i]); err != nil {
 			return err
 		}
 	}

@@ -101,12 +101,7 @@ func (d *DailyKeys) Violation(r *schema.ViolationRow) error {
 
 // Audit passes throttle-audit rows through: they sum the whole run, so
 // they have no date to split by.
-func (d *DailyKeys) Audit(r *schema.AuditRow) error {
-	if a, ok := d.sink.(AuditSink); ok {
-		return a.Audit(r)
-	}
-	return nil
-}
+func (d *DailyKeys) Audit(r *schema.AuditRow) error { return d.sink.Audit(r) }
 
 // Key implements Sink: it writes total's per-date rows instead of total.
 func (d *DailyKeys) Key(total *schema.KeyRow) error {

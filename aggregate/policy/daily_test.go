@@ -50,7 +50,8 @@ func (s *rowsSink) Violation(r *schema.ViolationRow) error {
 	s.violations = append(s.violations, *r)
 	return nil
 }
-func (s *rowsSink) Key(r *schema.KeyRow) error { s.keys = append(s.keys, *r); return nil }
+func (s *rowsSink) Key(r *schema.KeyRow) error   { s.keys = append(s.keys, *r); return nil }
+func (s *rowsSink) Audit(*schema.AuditRow) error { return nil }
 
 // TestDailyKeys compares DailyKeys with a request-by-request reference:
 // per (key, UTC date) sums of the observations, violations counted on the

@@ -97,10 +97,10 @@ const (
 
 // Evaluate runs every rule of every key's plan as an ideal gateway over
 // the key's requests and streams the rows to sink: windows (fixed,
-// per-key rules), violations and (to an AuditSink) audit rows sorted by
-// key, limit name, window start; one keys row per key. Invalid rules are
-// an error, never a panic. Per-account rules count all keys of
-// an account together; their rows carry the account in the key column.
+// per-key rules), violations and audit rows sorted by key, limit name,
+// window start; one keys row per key. Invalid rules are an error, never
+// a panic. Per-account rules count all keys of an account together;
+// their rows carry the account in the key column.
 // Inputs may be read twice (once to group accounts); memory holds one
 // key's series per input plus the per-account aggregates and rows.
 // Evaluate stops with ctx's error within a key of ctx being done, in
@@ -134,7 +134,6 @@ func Evaluate(ctx context.Context, in Inputs, pol *Policy, sink Sink) (Stats, er
 		return Stats{}, err
 	}
 	var stats Stats
-	out := sinkRows{sink}
 	var key schema.KeyRow
 	err := walk(ctx, in.All, in.Filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
 		if err := acct.flushUpTo(s.Key, sink); err != nil {
@@ -149,7 +148,7 @@ func Evaluate(ctx context.Context, in Inputs, pol *Policy, sink Sink) (Stats, er
 				if r.PerAccount && pol.KeyAccounts[s.Key] != "" {
 					continue // counted with the account's other keys
 				}
-				n, err := ev.evalRule(s.Key, ScopeKey, planName, r, pick(s, filtered, r.Filter), out, true)
+				n, err := ev.evalRule(s.Key, ScopeKey, planName, r, pick(s, filtered, r.Filter), sink, true)
 				if err != nil {
 					return err
 				}
@@ -196,17 +195,6 @@ type rowSink interface {
 	Window(*schema.WindowRow) error
 	Violation(*schema.ViolationRow) error
 	Audit(*schema.AuditRow) error
-}
-
-type sinkRows struct{ s Sink }
-
-func (o sinkRows) Window(r *schema.WindowRow) error       { return o.s.Window(r) }
-func (o sinkRows) Violation(r *schema.ViolationRow) error { return o.s.Violation(r) }
-func (o sinkRows) Audit(r *schema.AuditRow) error {
-	if a, ok := o.s.(AuditSink); ok {
-		return a.Audit(r)
-	}
-	return nil
 }
 
 // evalRule runs rule r over series s (nil: no request in scope) of key,
@@ -404,7 +392,7 @@ func (a *accountRows) flushUpTo(key string, sink Sink) error {
 		a.violations = a.violations[1:]
 	}
 	for len(a.audits) > 0 && (key == "" || a.audits[0].Key <= key) {
-		if err := (sinkRows{sink}).Audit(&a.audits[0]); err != nil {
+		if err := sink.Audit(&a.audits[0]); err != nil {
 			return err
 		}
 		a.audits = a.audits[1:]

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/keyrate/keyrate/aggregate"
-	"github.com/keyrate/keyrate/report/schema"
 )
 
 // burst is n simultaneous requests at millisecond t (relative to t0).
@@ -235,28 +234,6 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
 	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &captureSink{}); err == nil {
 		t.Fatal("Evaluate accepted a policy whose filter has no input")
-	}
-}
-
-// plainSink has no Audit method: sinks written before throttle_audit
-// existed keep working.
-type plainSink struct{ violations int }
-
-func (p *plainSink) Window(*schema.WindowRow) error       { return nil }
-func (p *plainSink) Violation(*schema.ViolationRow) error { p.violations++; return nil }
-func (p *plainSink) Key(*schema.KeyRow) error             { return nil }
-
-func TestAnalyzeWithPlainSink(t *testing.T) {
-	st := aggregate.NewState()
-	for range 3 {
-		st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 5000, Status: 200})
-	}
-	var s plainSink
-	if _, err := Evaluate(context.Background(), Inputs{All: st}, FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), &s); err != nil {
-		t.Fatal(err)
-	}
-	if s.violations != 1 {
-		t.Errorf("%d violations, want 1", s.violations)
 	}
 }
 

@@ -67,7 +67,8 @@ func (c *collectSink) Violation(r *schema.ViolationRow) error {
 	c.violations = append(c.violations, *r)
 	return nil
 }
-func (c *collectSink) Key(r *schema.KeyRow) error { c.keys = append(c.keys, *r); return nil }
+func (c *collectSink) Key(r *schema.KeyRow) error   { c.keys = append(c.keys, *r); return nil }
+func (c *collectSink) Audit(*schema.AuditRow) error { return nil }
 
 func mustLimits(t *testing.T, specs ...string) []Limit {
 	t.Helper()

@@ -300,7 +300,7 @@ func evaluate(ctx context.Context, res *ingest.Result, pol *policy.Policy, w *wa
 		return policy.Evaluate(ctx, in, pol, rows)
 	}
 	stats := make([]policy.Stats, len(ranges))
-	err := ingest.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.AuditSink) error {
+	err := ingest.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.Sink) error {
 		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, out)
 		var err error
