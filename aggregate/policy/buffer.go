@@ -36,26 +36,28 @@ func (b *RowBuffer) Audit(r *schema.AuditRow) error {
 // Replay sends the kept rows to sink, each table's in the order they
 // came, and empties b.
 func (b *RowBuffer) Replay(sink Sink) error {
-	for i := range b.windows {
-		if err := sink.Window(&b.windows[i]); err != nil {
-			return err
-		}
+	if err := replay(b.windows, sink.Window); err != nil {
+		return err
 	}
-	for i := range b.violations {
-		if err := sink.Violation(&b.violations[i]); err != nil {
-			return err
-		}
+	if err := replay(b.violations, sink.Violation); err != nil {
+		return err
 	}
-	for i := range b.keys {
-		if err := sink.Key(&b.keys[i]); err != nil {
-			return err
-		}
+	if err := replay(b.keys, sink.Key); err != nil {
+		return err
 	}
-	for i := range b.audits {
-		if err := sink.Audit(&b.audits[i]); err != nil {
-			return err
-		}
+	if err := replay(b.audits, sink.Audit); err != nil {
+		return err
 	}
 	*b = RowBuffer{}
+	return nil
+}
+
+// replay writes rows in order, stopping at the first error.
+func replay[T any](rows []T, write func(*T) error) error {
+	for i := range rows {
+		if err := write(&rows[i]); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -106,7 +106,7 @@ func TestEvaluateStopsWhenCanceledGroupingAccounts(t *testing.T) {
 		DefaultPlan: "team", KeyPlans: map[string]string{}, KeyAccounts: map[string]string{},
 	}
 	all := &countingPartials{src: manyKeys(50_000, pol), n: 100, cancel: cancel}
-	var sink captureSink
+	var sink RowBuffer
 	_, err := Evaluate(ctx, Inputs{All: all}, pol, &sink)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want %v", err, context.Canceled)

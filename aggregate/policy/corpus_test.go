@@ -89,7 +89,7 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	all, filtered := aggregate.NewState(), aggregate.NewState()
 	feed(all, filtered, shuffled)
-	got := &captureSink{}
+	got := &RowBuffer{}
 	if _, err := Evaluate(context.Background(), Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 		t.Fatal(err)
 	}

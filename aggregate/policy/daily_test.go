@@ -39,20 +39,6 @@ func stateOf(o []obs) *aggregate.State {
 	return s
 }
 
-type rowsSink struct {
-	windows    []schema.WindowRow
-	violations []schema.ViolationRow
-	keys       []schema.KeyRow
-}
-
-func (s *rowsSink) Window(r *schema.WindowRow) error { s.windows = append(s.windows, *r); return nil }
-func (s *rowsSink) Violation(r *schema.ViolationRow) error {
-	s.violations = append(s.violations, *r)
-	return nil
-}
-func (s *rowsSink) Key(r *schema.KeyRow) error   { s.keys = append(s.keys, *r); return nil }
-func (s *rowsSink) Audit(*schema.AuditRow) error { return nil }
-
 // TestDailyKeys compares DailyKeys with a request-by-request reference:
 // per (key, UTC date) sums of the observations, violations counted on the
 // date of their window's start or the next date with requests.
@@ -72,7 +58,7 @@ func TestDailyKeys(t *testing.T) {
 			o = append(o, obs{"sparse", 1795392000000 + dayMillis + 30_000, 200})
 		}
 		s := stateOf(o)
-		var whole, daily rowsSink
+		var whole, daily RowBuffer
 		if _, err := Evaluate(context.Background(), Inputs{All: s}, FromLimits(limits), &whole); err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +164,7 @@ func TestDailyKeysOtherRows(t *testing.T) {
 	for i := range 10 {
 		o = append(o, obs{"k", 1795392000000 + int64(i)*1000, 200})
 	}
-	var out rowsSink
+	var out RowBuffer
 	d := NewDailyKeys(stateOf(o), &out)
 	a := &accountSink{DailyKeys: d}
 	if _, err := Evaluate(context.Background(), Inputs{All: d}, FromLimits([]Limit{{Name: "5/min", Allowed: 5, WindowMillis: 60_000}}), a); err != nil {

@@ -368,20 +368,9 @@ func (r *seriesReader) seek(key string) (*aggregate.Series, error) {
 
 // accountRows holds the per-account rows, computed before the per-key
 // pass and merged into its output by key column.
-type accountRows struct {
-	violations []schema.ViolationRow
-	audits     []schema.AuditRow
-}
+type accountRows struct{ RowBuffer }
 
 func (a *accountRows) Window(*schema.WindowRow) error { return nil } // windows are per key only
-func (a *accountRows) Violation(r *schema.ViolationRow) error {
-	a.violations = append(a.violations, *r)
-	return nil
-}
-func (a *accountRows) Audit(r *schema.AuditRow) error {
-	a.audits = append(a.audits, *r)
-	return nil
-}
 
 // flushUpTo sends the buffered rows whose key column is <= key ("": all).
 func (a *accountRows) flushUpTo(key string, sink Sink) error {

@@ -14,25 +14,6 @@ import (
 	"github.com/keyrate/keyrate/report/schema"
 )
 
-// captureSink keeps every row, in arrival order.
-type captureSink struct {
-	windows    []schema.WindowRow
-	violations []schema.ViolationRow
-	keys       []schema.KeyRow
-	audits     []schema.AuditRow
-}
-
-func (c *captureSink) Window(r *schema.WindowRow) error {
-	c.windows = append(c.windows, *r)
-	return nil
-}
-func (c *captureSink) Violation(r *schema.ViolationRow) error {
-	c.violations = append(c.violations, *r)
-	return nil
-}
-func (c *captureSink) Key(r *schema.KeyRow) error     { c.keys = append(c.keys, *r); return nil }
-func (c *captureSink) Audit(r *schema.AuditRow) error { c.audits = append(c.audits, *r); return nil }
-
 // req is one generated request.
 type req struct {
 	key      string
@@ -99,7 +80,7 @@ func feed(all, filtered *aggregate.State, reqs []req) {
 
 // expected computes one rule's rows from the reference gateway. reqs are
 // the requests the rule sees (in scope), any order.
-func expected(r *Rule, key, plan, scope string, reqs []req, counted func(req) bool, report int64, exp *captureSink, windows bool) {
+func expected(r *Rule, key, plan, scope string, reqs []req, counted func(req) bool, report int64, exp *RowBuffer, windows bool) {
 	reqs = slices.Clone(reqs)
 	slices.SortStableFunc(reqs, func(a, b req) int { return cmp.Compare(a.t, b.t) })
 	var times []int64
@@ -220,8 +201,8 @@ func randomCase(rng *rand.Rand) (*Policy, []req) {
 }
 
 // expectedAll evaluates a whole case with the reference gateways.
-func expectedAll(pol *Policy, reqs []req) *captureSink {
-	exp := &captureSink{}
+func expectedAll(pol *Policy, reqs []req) *RowBuffer {
+	exp := &RowBuffer{}
 	report := pol.ReportMillis
 	byKey := map[string][]req{}
 	byAcct := map[string][]req{}
@@ -324,7 +305,7 @@ func TestEvaluateMatchesReference(t *testing.T) {
 			all.Merge(a)
 			filtered.Merge(f)
 		}
-		got := &captureSink{}
+		got := &RowBuffer{}
 		if _, err := Evaluate(context.Background(), Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func served(t *testing.T, r Rule, bursts []burst) int64 {
 		}
 	}
 	pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
-	var got captureSink
+	var got RowBuffer
 	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &got); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 	}
 	st := aggregate.NewState()
 	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
-	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &captureSink{}); err == nil {
+	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &RowBuffer{}); err == nil {
 		t.Fatal("Evaluate accepted a policy whose filter has no input")
 	}
 }
@@ -247,7 +247,7 @@ func TestEvaluateRejectsInvalidRules(t *testing.T) {
 		{Name: "d", Algorithm: Fixed, Limit: 1, WindowMillis: 1, Filter: 3},
 	} {
 		pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
-		if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &captureSink{}); err == nil {
+		if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &RowBuffer{}); err == nil {
 			t.Errorf("rule %+v accepted", r)
 		}
 	}

@@ -53,23 +53,6 @@ func bruteWindows(reqs []request, limits []Limit) map[string]int64 {
 	return out
 }
 
-type collectSink struct {
-	windows    []schema.WindowRow
-	violations []schema.ViolationRow
-	keys       []schema.KeyRow
-}
-
-func (c *collectSink) Window(r *schema.WindowRow) error {
-	c.windows = append(c.windows, *r)
-	return nil
-}
-func (c *collectSink) Violation(r *schema.ViolationRow) error {
-	c.violations = append(c.violations, *r)
-	return nil
-}
-func (c *collectSink) Key(r *schema.KeyRow) error   { c.keys = append(c.keys, *r); return nil }
-func (c *collectSink) Audit(*schema.AuditRow) error { return nil }
-
 func mustLimits(t *testing.T, specs ...string) []Limit {
 	t.Helper()
 	var out []Limit
@@ -83,7 +66,7 @@ func mustLimits(t *testing.T, specs ...string) []Limit {
 	return out
 }
 
-func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *collectSink {
+func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *RowBuffer {
 	t.Helper()
 	// Split the requests over several partial states, as workers and
 	// files do, then merge.
@@ -98,7 +81,7 @@ func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *c
 	for _, s := range states[1:] {
 		states[0].Merge(s)
 	}
-	var sink collectSink
+	var sink RowBuffer
 	if _, err := Evaluate(context.Background(), Inputs{All: states[0]}, FromLimits(limits), &sink); err != nil {
 		t.Fatal(err)
 	}
