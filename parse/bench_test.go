@@ -98,7 +98,7 @@ func TestHotPathAllocationFree(t *testing.T) {
 }
 
 // BenchmarkDetectFormat detects the format of a combined log's first 64
-// KiB, as ingest does for every file: "fresh" with a new Detector (a
+// KiB, as the pipeline does for every file: "fresh" with a new Detector (a
 // run's first file), "next" with one that detected it before (the rest of
 // an archive), against "every-format", the rule by brute force (every
 // format parses every sampled line), which is what detection cost before.

@@ -83,7 +83,7 @@ type corpusResult struct {
 	malformed              map[int64]string
 }
 
-// readCorpusFile reads path (a plain file) the way ingest does: detect
+// readCorpusFile reads path (a plain file) the way the pipeline does: detect
 // the format from the first 64 KiB, then parse line by line.
 func readCorpusFile(t *testing.T, path string, o FormatOptions, check func(*Record)) corpusResult {
 	t.Helper()

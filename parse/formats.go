@@ -90,7 +90,7 @@ func FormatHelp() string {
 
 // LookupFormat returns the named line format. A layout (o.LogFormat)
 // makes the format "log-format". "auto" and "parquet" are
-// handled by the caller (ingest) and rejected here.
+// handled by the caller (the pipeline) and rejected here.
 func LookupFormat(name string, o FormatOptions) (Format, error) {
 	if o.LogFormat != "" {
 		l, err := CompileLayout(o.LogFormat)

@@ -2,7 +2,7 @@
 // line rules, parses log formats, detects them, and extracts the API key
 // and the request time. It is bytes in, records out: parsers do no I/O
 // and start no goroutines; opening and reading inputs is parse/input's
-// work, concurrency the ingest pipeline's.
+// work, concurrency the pipeline's.
 package parse
 
 import "bytes"

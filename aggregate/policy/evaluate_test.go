@@ -62,7 +62,7 @@ var testFilter = RequestFilter{Methods: []string{"POST"}, ExcludeStatus: []int{5
 func testInScope(q req) bool { return q.method == "POST" }
 func testCounted(q req) bool { return q.method == "POST" && q.status != 500 }
 
-// feed adds requests to a State as the ingest pipeline does: every
+// feed adds requests to a State as the pipeline does: every
 // request into all, those in the filter's scope into filtered.
 func feed(all, filtered *aggregate.State, reqs []req) {
 	for _, q := range reqs {

@@ -8,7 +8,7 @@ import (
 
 // RequestFilter selects the requests a scoped limit counts. A filter needs
 // each request's method, path and status, which the partial aggregate
-// does not keep, so the ingest pipeline feeds every request matching a
+// does not keep, so the pipeline feeds every request matching a
 // filter into one extra State per distinct filter; the evaluators then
 // read that State's series exactly as they read the key's full series.
 type RequestFilter struct {

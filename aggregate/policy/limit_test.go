@@ -27,7 +27,7 @@ func randomRequests(r *rand.Rand, n int) []request {
 	out := make([]request, n)
 	for i := range out {
 		out[i] = request{
-			key: keys[r.IntN(len(keys)-1)], // never the empty key: ingest drops it
+			key: keys[r.IntN(len(keys)-1)], // never the empty key: the pipeline drops it
 			// Clustered timestamps make same-millisecond ties and window
 			// boundaries common; some before 1970 exercise floor division.
 			ts:     base + r.Int64N(600)*1000 + []int64{0, 0, 999, 1}[r.IntN(4)] - r.Int64N(2)*base*2,

@@ -14,7 +14,7 @@ import (
 
 func main() {
 	var total int64
-	buf := make([]byte, 256<<10) // keyrate's block size (ingest.DefaultBlockBytes)
+	buf := make([]byte, 256<<10) // keyrate's block size (pipeline.DefaultBlockBytes)
 	var opener input.Opener      // as each keyrate reader goroutine reuses parts
 	defer opener.Close()
 	for _, path := range os.Args[1:] {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/input"
@@ -136,7 +136,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 	var stopProgress func()
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
 	setMemoryLimit(int64(o.memory))
-	res, err := ingest.Run(ctx, paths, cfg)
+	res, err := pipeline.Run(ctx, paths, cfg)
 	stopProgress()
 	if err != nil {
 		return detectAdvice(err)
@@ -176,8 +176,8 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 const maxLineBytesLimit = 256 << 20
 
 // validate checks the flags and turns them into the pipeline's config.
-func (o *analyzeOptions) validate(args []string) (ingest.Config, *policy.Policy, []report.Format, error) {
-	var cfg ingest.Config
+func (o *analyzeOptions) validate(args []string) (pipeline.Config, *policy.Policy, []report.Format, error) {
+	var cfg pipeline.Config
 	if len(args) == 0 {
 		return cfg, nil, nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
 	}
@@ -232,7 +232,7 @@ func (o *analyzeOptions) validate(args []string) (ingest.Config, *policy.Policy,
 	if err := o.warehouse.validate(pol); err != nil {
 		return cfg, nil, nil, err
 	}
-	cfg = ingest.Config{
+	cfg = pipeline.Config{
 		Format:         format,
 		FormatOptions:  fopts,
 		Stdin:          os.Stdin,
@@ -288,7 +288,7 @@ const rangeWorkers = 4
 // the reports are byte-identical to a serial evaluation. Per-account
 // rules, which add up keys across ranges, and aggregates spilled to disk,
 // which are read front to back, are evaluated serially.
-func evaluate(ctx context.Context, res *ingest.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
+func evaluate(ctx context.Context, res *pipeline.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
 	var ranges []policy.Inputs
 	if workers >= rangeWorkers && pol.KeyLocal() {
 		ranges = res.Ranges(4 * workers)
@@ -300,7 +300,7 @@ func evaluate(ctx context.Context, res *ingest.Result, pol *policy.Policy, w *wa
 		return policy.Evaluate(ctx, in, pol, rows)
 	}
 	stats := make([]policy.Stats, len(ranges))
-	err := ingest.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.Sink) error {
+	err := pipeline.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.Sink) error {
 		var rows policy.Sink
 		in.All, rows = w.wrap(in.All, out)
 		var err error
@@ -315,7 +315,7 @@ func evaluate(ctx context.Context, res *ingest.Result, pol *policy.Policy, w *wa
 	return total, err
 }
 
-func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *ingest.Result, pol *policy.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
+func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *pipeline.Result, pol *policy.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
 	opts := append(w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
 	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// BenchmarkAnalyze is the whole command on a keyrate-gen log: ingest,
+// BenchmarkAnalyze is the whole command on a keyrate-gen log: reading,
 // merge, limit evaluation and CSV reports. Profile it with
 // go test -bench Analyze -cpuprofile cpu.out ./cmd/keyrate.
 func BenchmarkAnalyze(b *testing.B) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
@@ -22,7 +22,7 @@ const dryRunSampleLines = 10
 // whether its first lines parse, then the files a real run would write.
 // It writes nothing and takes no lock. It fails (exit 1) when an input
 // cannot be opened or its compression header is corrupt.
-func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Config, out string, formats []report.Format, partition report.Partition) error {
+func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.Config, out string, formats []report.Format, partition report.Partition) error {
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
 	var bad []string
@@ -61,9 +61,9 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg ingest.Co
 
 // sniffFormat detects in's format as a run would, then parses its first
 // non-blank lines and says how many the parser accepted.
-func sniffFormat(in *input.Input, cfg ingest.Config) (string, error) {
+func sniffFormat(in *input.Input, cfg pipeline.Config) (string, error) {
 	lr := input.NewLineReader(in, cfg.MaxLineBytes)
-	name, parser, err := ingest.Detect(in, lr, cfg)
+	name, parser, err := pipeline.Detect(in, lr, cfg)
 	if err != nil || parser == nil {
 		return name, err
 	}

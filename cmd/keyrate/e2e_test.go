@@ -162,7 +162,7 @@ func TestResultsIndependentOfLineAndFileOrder(t *testing.T) {
 // twins of some (key, second) cells (about 1,400 over this test's runs)
 // and looks others up among a block's own cells. Every report must still
 // equal the original run's. (These limits would add unsummed twins up
-// correctly too; TestStateOverlappingStreams and the ingest property
+// correctly too; TestStateOverlappingStreams and the pipeline property
 // tests check the sums point by point.)
 func TestResultsIndependentOfServerInterleaving(t *testing.T) {
 	ref := t.TempDir()

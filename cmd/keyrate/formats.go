@@ -8,7 +8,7 @@ import (
 )
 
 // formatConfig checks --format, --log-format and --field and returns the
-// ingest format name and options.
+// pipeline format name and options.
 func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 	fields, err := parse.ParseFieldMap(o.fields)
 	if err != nil {

@@ -2,13 +2,13 @@ package main
 
 import (
 	"github.com/keyrate/keyrate/aggregate"
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
 // newManifest starts the run's manifest (report/schema.Manifest) from
 // what reading the inputs gave.
-func newManifest(args []string, o *analyzeOptions, res *ingest.Result) *schema.Manifest {
+func newManifest(args []string, o *analyzeOptions, res *pipeline.Result) *schema.Manifest {
 	m := &schema.Manifest{
 		Version:    keyrateVersion(),
 		Arguments:  append([]string{"analyze"}, args...),

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
@@ -36,15 +36,15 @@ func (o *analyzeOptions) loadPolicy(limits []policy.Limit) (*policy.Policy, erro
 	return pol, nil
 }
 
-// inputsOf hands the ingest result's partial aggregates to the evaluator.
-func inputsOf(res *ingest.Result) policy.Inputs {
+// inputsOf hands the pipeline result's partial aggregates to the evaluator.
+func inputsOf(res *pipeline.Result) policy.Inputs {
 	return policy.Inputs{All: res.Source, Filtered: res.Filtered}
 }
 
 // warnVerdictMissing says when --verdict-field names a field that keyed
 // lines lack: those lines count as not rejected, which would otherwise
 // silently report every throttle as leaked.
-func warnVerdictMissing(d *diag, o *analyzeOptions, res *ingest.Result) {
+func warnVerdictMissing(d *diag, o *analyzeOptions, res *pipeline.Result) {
 	if o.verdictField == "" {
 		return
 	}

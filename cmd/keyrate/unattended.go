@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -65,7 +65,7 @@ func recoverOutput(d *diag, fsys report.FS, dir string) error {
 
 // reportSkipped warns about each input --skip-corrupt gave up on and
 // returns how many there were.
-func reportSkipped(d *diag, files []ingest.FileStats) int {
+func reportSkipped(d *diag, files []pipeline.FileStats) int {
 	n := 0
 	for _, f := range files {
 		if f.Corrupt {
@@ -96,7 +96,7 @@ const progressInterval = 200 * time.Millisecond
 // startProgress shows a progress bar on stderr while inputs are read, if
 // stderr is a terminal and not --quiet; otherwise it returns a nil
 // Progress (so the pipeline skips its bookkeeping) and a no-op stop.
-func startProgress(stderr io.Writer, quiet bool, paths []string) (*ingest.Progress, func()) {
+func startProgress(stderr io.Writer, quiet bool, paths []string) (*pipeline.Progress, func()) {
 	f, ok := stderr.(*os.File)
 	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil, func() {}
@@ -123,7 +123,7 @@ func startProgress(stderr io.Writer, quiet bool, paths []string) (*ingest.Progre
 		// below redraws often enough.
 		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
-	p := &ingest.Progress{}
+	p := &pipeline.Progress{}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyrate/keyrate/aggregate"
-	"github.com/keyrate/keyrate/aggregate/ingest"
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
@@ -63,7 +63,7 @@ func (w *warehouseOptions) validate(pol *policy.Policy) error {
 // scrub keeps raw keys out of the manifest and stderr when keys are
 // hidden: malformed-line excerpts are log text that may hold a key
 // anywhere, so they are withheld (file, line and reason stay).
-func (w *warehouseOptions) scrub(res *ingest.Result, m *schema.Manifest) {
+func (w *warehouseOptions) scrub(res *pipeline.Result, m *schema.Manifest) {
 	m.SchemaVersion = schema.Version
 	m.PolicyDigest = w.digest
 	m.KeyDisplay = string(w.keys.Mode())

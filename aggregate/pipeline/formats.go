@@ -1,4 +1,4 @@
-package ingest
+package pipeline
 
 // Format selection and the per-record bookkeeping shared by line inputs
 // and columnar (Parquet) inputs.

@@ -1,22 +1,27 @@
-// Package ingest is keyrate's pipeline: open → decompress → detect the
-// format → cut into blocks of whole lines → parse → extract key and time →
-// aggregate. It is the one place that knows about concurrency:
+// Package pipeline is keyrate's reading stage: inputs in, partial
+// aggregates out (open → decompress → detect the format → cut into blocks
+// of whole lines → parse → extract key and time → aggregate), and the
+// scheduling of their evaluation. It is the one place that starts
+// goroutines to read and to evaluate (report encodes its tables on its
+// own goroutines; cmd draws the progress bar):
 //
-//   - reader goroutines open and decompress files (several at once) and
-//     detect each file's format once, from its head;
-//   - a file in a stateless line format (each line parses on its own) is
-//     cut into blocks at line boundaries, and parse workers aggregate the
-//     blocks into their own aggregate.State;
-//   - a file whose parse depends on earlier lines (parse.Stateful: W3C,
-//     CloudFront) and a columnar (Parquet) file are read whole, in order,
-//     by the reader goroutine itself, into its own State.
+//   - reader goroutines open and decompress files (several at once),
+//     detect each file's format once, from its head, and cut the stream
+//     into blocks of whole lines (parse/input.Cutter); a block of a
+//     stateful format (W3C, CloudFront) carries the header state in force
+//     at its start;
+//   - parse workers aggregate blocks of any file into their own
+//     aggregate.State; a columnar (Parquet) file is read whole by its
+//     reader goroutine into the reader's own State;
+//   - Evaluate runs the policy over the merged result, over key ranges on
+//     several cores when that pays.
 //
 // A State (with its per-filter States) that outgrows its share of the
 // memory budget is spilled to a sorted run on disk; at the end the States
 // and runs are merged k-way, lazily, each time the result is read. All of
 // this is exact whatever the split because partial aggregates merge by
 // addition.
-package ingest
+package pipeline
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package ingest
+package pipeline
 
 import (
 	"github.com/keyrate/keyrate/aggregate"
