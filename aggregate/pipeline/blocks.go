@@ -87,8 +87,6 @@ type reader struct {
 	// lacking the verdict field.
 	verdictMissing int64
 	pub            published // what publish last told cfg.Progress
-	// keysPass is false once cfg.KeyCheck rejected a key.
-	keysPass bool
 	// share is the memory this reader's states may hold before they
 	// spill to sp.
 	share   int64
@@ -122,7 +120,7 @@ func newReader(cfg Config, share int64, sp *spiller) *reader {
 		throttle.add(s)
 	}
 	return &reader{cfg: cfg, keys: keys, state: aggregate.NewState(), throttle: throttle,
-		filters: newFilterSet(cfg.Filters), keysPass: true, share: share, sp: sp}
+		filters: newFilterSet(cfg.Filters), share: share, sp: sp}
 }
 
 // maybeSpill writes the reader's states to runs when together they hold

@@ -162,17 +162,7 @@ func (r *reader) observe(st *FileStats) {
 		st.InvalidUTF8++
 	}
 	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
-	if check := r.cfg.KeyCheck; check != nil && r.keysPass {
-		// Checked when the state first interns the key: once per
-		// distinct key (again after a spill), not per line.
-		n := r.state.Keys()
-		r.state.Add(key, &r.obs)
-		if r.state.Keys() > n && !check(key) {
-			r.keysPass = false
-		}
-	} else {
-		r.state.Add(key, &r.obs)
-	}
+	r.state.Add(key, &r.obs)
 	r.filters.add(key, &r.rec, &r.obs)
 }
 

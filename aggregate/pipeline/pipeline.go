@@ -88,12 +88,6 @@ type Config struct {
 	// BlockBytes is the size of the blocks streams are cut into
 	// (0: DefaultBlockBytes, possibly less to fit MemoryBytes).
 	BlockBytes int
-	// KeyCheck, if set, is called with each key when it is first seen by
-	// a State (so at least once per distinct key, never per line);
-	// Result.KeysPass reports whether it held for every key. It lets a
-	// caller learn a property of all keys without another pass over a
-	// possibly spilled aggregate. It must be safe for concurrent use.
-	KeyCheck func(key []byte) bool
 }
 
 // DefaultBlockBytes is the default block size: large enough to amortise
@@ -138,9 +132,6 @@ type Result struct {
 	Filtered []aggregate.Partials
 	Files    []FileStats
 	Samples  []Sample
-	// KeysPass reports whether Config.KeyCheck held for every key
-	// (false when KeyCheck is nil).
-	KeysPass bool
 	// SpilledBytes is the compressed size of every run written to disk;
 	// Spills counts them.
 	SpilledBytes int64
@@ -331,7 +322,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		return nil, err
 	}
 
-	res := &Result{spill: sp, KeysPass: cfg.KeyCheck != nil}
+	res := &Result{spill: sp}
 	for _, job := range jobs {
 		finishStats(&job.stats)
 		res.Files = append(res.Files, job.stats)
@@ -340,9 +331,6 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 				res.Samples = append(res.Samples, s)
 			}
 		}
-	}
-	for _, r := range holders {
-		res.KeysPass = res.KeysPass && r.keysPass
 	}
 	if err := sp.compact(); err != nil {
 		return nil, err
