@@ -166,27 +166,6 @@ func (r *reader) observe(st *FileStats) {
 	r.filters.add(key, &r.rec, &r.obs)
 }
 
-// Detect names the format a run with cfg reads in as and returns its line
-// parser (nil for a columnar input), peeking through lines (which reads
-// in) without consuming anything: --dry-run reports exactly what a real
-// run would choose.
-func Detect(in *input.Input, lines input.Peeker, cfg Config) (string, parse.LineParser, error) {
-	r := &reader{cfg: cfg}
-	var st FileStats
-	newParser, columnar, err := r.chooseFormat(in, lines, &st)
-	if err != nil {
-		return "", nil, err
-	}
-	if columnar {
-		return parse.FormatParquet, nil, nil
-	}
-	p := newParser()
-	if st.Format == "" {
-		st.Format = parserName(p)
-	}
-	return st.Format, p, nil
-}
-
 func parserName(p parse.LineParser) string {
 	if s, ok := p.(fmt.Stringer); ok {
 		return s.String()

@@ -7,14 +7,14 @@ import (
 	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
-// Ranges splits the run's aggregates (Source and every Filtered alike)
+// ranges splits the run's aggregates (Source and every Filtered alike)
 // into at most n consecutive key ranges that can be read concurrently,
 // each as the policy.Inputs of its keys, in key order; the ranges
 // hold about equal numbers of cells. It returns nil when the aggregates
 // cannot be split: something was spilled to disk (a run is read front to
 // back), or there is nothing to split. The Result must not be read
 // otherwise while the ranges are in use.
-func (r *Result) Ranges(n int) []policy.Inputs {
+func (r *Result) ranges(n int) []policy.Inputs {
 	all, ok := r.Source.(*mergedSource)
 	if !ok || len(all.runs) > 0 || n < 2 {
 		return nil
@@ -85,14 +85,14 @@ func (s rangeSource) Open() (aggregate.Cursor, error) {
 	return aggregate.NewMerge(cursors...), nil
 }
 
-// InRanges runs eval over each of ranges, at most parallel at once, each
+// inRanges runs eval over each of ranges, at most parallel at once, each
 // into a buffer of its rows, and replays the buffers into sink in range
 // order: sink gets exactly the rows of one evaluation over all keys, in
 // the same order, while the evaluations use several cores. A range's
 // buffer is freed once replayed and a new range starts only then, so at
 // most parallel ranges' rows are held at once. On an error, the ranges
 // already started finish and the first error in range order is returned.
-func InRanges(ranges []policy.Inputs, parallel int, sink policy.Sink,
+func inRanges(ranges []policy.Inputs, parallel int, sink policy.Sink,
 	eval func(i int, in policy.Inputs, out policy.Sink) error) error {
 	type done struct {
 		buf *policy.RowBuffer

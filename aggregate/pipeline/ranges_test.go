@@ -30,7 +30,7 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 	defer res.Close()
 	whole := dumpResult(t, res)
 	for _, n := range []int{2, 5, 64} {
-		ranges := res.Ranges(n)
+		ranges := res.ranges(n)
 		if len(ranges) < 2 || len(ranges) > n {
 			t.Fatalf("n=%d: %d ranges", n, len(ranges))
 		}
@@ -53,7 +53,7 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer spilled.Close()
-	if spilled.Spills == 0 || spilled.Ranges(4) != nil {
+	if spilled.Spills == 0 || spilled.ranges(4) != nil {
 		t.Errorf("a run with %d spills split into ranges", spilled.Spills)
 	}
 }
@@ -93,7 +93,7 @@ func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 		return eval(i, in, out)
 	}
 	var sink windowKeys
-	if err := InRanges(ranges, 3, &sink, counted); err != nil {
+	if err := inRanges(ranges, 3, &sink, counted); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(sink.keys, keys) {
@@ -110,7 +110,7 @@ func TestInRangesReturnsTheFirstErrorAndStops(t *testing.T) {
 	ranges := make([]policy.Inputs, 50)
 	var started atomic.Int64
 	var sink windowKeys
-	err := InRanges(ranges, 2, &sink, func(i int, _ policy.Inputs, out policy.Sink) error {
+	err := inRanges(ranges, 2, &sink, func(i int, _ policy.Inputs, out policy.Sink) error {
 		started.Add(1)
 		if i >= 3 {
 			return fmt.Errorf("range %d: %w", i, boom)

@@ -158,7 +158,8 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := writeReports(ctx, e, o.out, formats, res, pol, m, started, &o.warehouse, d, o.workers); err != nil {
+	eval := pipeline.EvalConfig{Policy: pol, Workers: o.workers, DailyKeys: o.warehouse.part != report.NoPartition}
+	if err := writeReports(ctx, e, o.out, formats, res, eval, m, started, &o.warehouse, d); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -251,71 +252,7 @@ func (o *analyzeOptions) validate(args []string) (pipeline.Config, *policy.Polic
 	return cfg, pol, formats, nil
 }
 
-// tableSink streams aggregate rows into the report tables.
-type tableSink struct {
-	windows    *report.Table[schema.WindowRow]
-	violations *report.Table[schema.ViolationRow]
-	keys       *report.Table[schema.KeyRow]
-	audit      *report.Table[schema.AuditRow]
-	ctx        context.Context
-	n          int
-}
-
-// Window rows are the bulk of the output; a signal is noticed within
-// 4096 of them.
-func (t *tableSink) Window(r *schema.WindowRow) error {
-	if t.n++; t.n&0xfff == 0 && t.ctx.Err() != nil {
-		return t.ctx.Err()
-	}
-	return t.windows.Write(r)
-}
-func (t *tableSink) Violation(r *schema.ViolationRow) error { return t.violations.Write(r) }
-func (t *tableSink) Key(r *schema.KeyRow) error             { return t.keys.Write(r) }
-func (t *tableSink) Audit(r *schema.AuditRow) error         { return t.audit.Write(r) }
-
-// rangeWorkers is the worker count from which evaluate splits the keys
-// into ranges. Below it the serial evaluation, fed by one read-ahead
-// goroutine per worker State and one writer goroutine per table, already
-// keeps the cores busy: on 2 cores the ranges measured 1.04x slower
-// (their rows are buffered and copied once more). With many cores the
-// serial merge and evaluation would otherwise cap the speed-up.
-const rangeWorkers = 4
-
-// evaluate runs the policy over every key into sink. With many workers
-// and a policy that looks at one key at a time, the keys are split into
-// ranges evaluated concurrently (four per worker, so that an uneven range
-// does not leave cores idle), their rows handed to sink in key order:
-// the reports are byte-identical to a serial evaluation. Per-account
-// rules, which add up keys across ranges, and aggregates spilled to disk,
-// which are read front to back, are evaluated serially.
-func evaluate(ctx context.Context, res *pipeline.Result, pol *policy.Policy, w *warehouseOptions, sink policy.Sink, workers int) (policy.Stats, error) {
-	var ranges []policy.Inputs
-	if workers >= rangeWorkers && pol.KeyLocal() {
-		ranges = res.Ranges(4 * workers)
-	}
-	if ranges == nil {
-		in := inputsOf(res)
-		var rows policy.Sink
-		in.All, rows = w.wrap(in.All, sink)
-		return policy.Evaluate(ctx, in, pol, rows)
-	}
-	stats := make([]policy.Stats, len(ranges))
-	err := pipeline.InRanges(ranges, workers, sink, func(i int, in policy.Inputs, out policy.Sink) error {
-		var rows policy.Sink
-		in.All, rows = w.wrap(in.All, out)
-		var err error
-		stats[i], err = policy.Evaluate(ctx, in, pol, rows)
-		return err
-	})
-	var total policy.Stats
-	for _, st := range stats {
-		total.Keys += st.Keys
-		total.UnplannedKeys += st.UnplannedKeys
-	}
-	return total, err
-}
-
-func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *pipeline.Result, pol *policy.Policy, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag, workers int) (err error) {
+func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *pipeline.Result, eval pipeline.EvalConfig, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag) (err error) {
 	opts := append(w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
 	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
 	if err != nil {
@@ -326,20 +263,11 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 			set.Abort()
 		}
 	}()
-	sink := tableSink{ctx: ctx}
-	if sink.windows, err = report.NewTable(set, schema.Windows); err != nil {
+	tables, err := report.NewTables(set)
+	if err != nil {
 		return err
 	}
-	if sink.violations, err = report.NewTable(set, schema.Violations); err != nil {
-		return err
-	}
-	if sink.keys, err = report.NewTable(set, schema.Keys); err != nil {
-		return err
-	}
-	if sink.audit, err = report.NewTable(set, schema.Audit); err != nil {
-		return err
-	}
-	stats, err := evaluate(ctx, res, pol, w, &sink, workers)
+	stats, err := pipeline.Evaluate(ctx, res, eval, tables)
 	if err != nil {
 		return err
 	}
@@ -347,15 +275,7 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 		return err
 	}
 	m.UnplannedKeys = stats.UnplannedKeys
-	m.Outputs = map[string]int64{
-		sink.windows.Name():    sink.windows.Rows(),
-		sink.violations.Name(): sink.violations.Rows(),
-		sink.keys.Name():       sink.keys.Rows(),
-		sink.audit.Name():      sink.audit.Rows(),
-	}
+	m.Outputs = tables.Rows()
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	return set.Commit(ctx, m)
 }

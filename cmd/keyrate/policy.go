@@ -36,11 +36,6 @@ func (o *analyzeOptions) loadPolicy(limits []policy.Limit) (*policy.Policy, erro
 	return pol, nil
 }
 
-// inputsOf hands the pipeline result's partial aggregates to the evaluator.
-func inputsOf(res *pipeline.Result) policy.Inputs {
-	return policy.Inputs{All: res.Source, Filtered: res.Filtered}
-}
-
 // warnVerdictMissing says when --verdict-field names a field that keyed
 // lines lack: those lines count as not rejected, which would otherwise
 // silently report every throttle as leaked.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/report"
@@ -97,16 +96,6 @@ func (w *warehouseOptions) setOptions(m *schema.Manifest) []report.Option {
 		opts = append(opts, report.WithPartition(w.part, time.Time{}, time.Time{}))
 	}
 	return opts
-}
-
-// wrap returns the source and sink the evaluator should use: with day
-// partitions, the keys table is split per date.
-func (w *warehouseOptions) wrap(all aggregate.Partials, sink policy.Sink) (aggregate.Partials, policy.Sink) {
-	if w.part == report.NoPartition {
-		return all, sink
-	}
-	d := policy.NewDailyKeys(all, sink)
-	return d, d
 }
 
 // recordDates notes the partitions written in the manifest and warns
