@@ -142,7 +142,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 		return detectAdvice(err)
 	}
 	defer res.Close()
-	m := newManifest(args, &o, res)
+	m := newManifest(args, res)
 	for _, s := range left {
 		m.SkippedPaths = append(m.SkippedPaths, schema.SkippedPath(s))
 	}

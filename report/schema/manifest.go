@@ -122,3 +122,37 @@ type DateGap struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 }
+
+// SetInputs records the inputs a run read, with their sums (Totals, but
+// Keys, which the evaluation counts) and the time range of their parsed
+// lines.
+func (m *Manifest) SetInputs(inputs []InputStats) {
+	m.Inputs = inputs
+	m.Totals = Totals{Keys: m.Totals.Keys}
+	m.TimeRange = nil
+	var first, last int64
+	for _, f := range inputs {
+		m.Totals.Files++
+		m.Totals.Bytes += f.Bytes
+		m.Totals.Lines += f.Lines
+		m.Totals.Parsed += f.Parsed
+		m.Totals.Malformed += f.Malformed
+		m.Totals.Keyless += f.Keyless
+		m.Totals.Skipped += f.Skipped
+		m.Totals.InvalidKey += f.InvalidKey
+		m.Totals.InvalidUTF8 += f.InvalidUTF8
+		if f.Corrupt {
+			m.Totals.CorruptFiles++
+		}
+		if f.Parsed == 0 {
+			continue
+		}
+		if m.TimeRange == nil || f.MinTime < first {
+			first = f.MinTime
+		}
+		if m.TimeRange == nil || f.MaxTime > last {
+			last = f.MaxTime
+		}
+		m.TimeRange = &TimeRange{First: time.UnixMilli(first).UTC(), Last: time.UnixMilli(last).UTC()}
+	}
+}
