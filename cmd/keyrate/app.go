@@ -24,17 +24,47 @@ const (
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
-// it is not, the module version from the build info is used.
+// it is not, it comes from the build info (see versionOf).
 var version = ""
 
 func keyrateVersion() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(bi)
+}
+
+// versionOf names a build: its module version (a release tag, or the
+// pseudo-version Go derives from the commit when it stamps version
+// control information), else the commit it was built from ("dirty" when
+// the checkout had changes), else "dev". The manifest and every Parquet
+// footer carry it, so a report says which code wrote it.
+func versionOf(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev"
 	}
-	return "dev"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	v := "dev+" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	return v
 }
 
 // exitError carries the exit code an error maps to.
