@@ -96,7 +96,8 @@ func printAnalyzeUsage(w io.Writer, fs *pflag.FlagSet) {
 // maxSamples is how many malformed lines are shown and kept.
 const maxSamples = 10
 
-func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stderr io.Writer) error {
+func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
+	d, stdout, stderr := inv.diag, inv.stdout, inv.stderr
 	started := time.Now()
 	var o analyzeOptions
 	fs := analyzeFlags(&o, stderr)
@@ -110,10 +111,11 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 	if err := d.configure(o.unattended.stderrFormat, o.unattended.quiet); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	cfg, pol, formats, err := o.validate(fs.Args())
+	c, err := o.validate(fs.Args())
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	cfg := c.read
 	paths, left, err := input.ExpandPaths(fs.Args(), os.Stdin)
 	if err != nil {
 		return err
@@ -122,14 +124,14 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 		d.log.Warn("not read", "path", s.Path, "reason", s.Reason)
 	}
 	if o.unattended.dryRun {
-		return dryRun(ctx, stdout, paths, cfg, o.out, formats, o.warehouse.part)
+		return dryRun(ctx, stdout, paths, cfg, o.out, c.formats, o.warehouse.part)
 	}
 	lock, err := lockOutput(o.out)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	if err := recoverOutput(d, e.outputFS, o.out); err != nil {
+	if err := recoverOutput(d, inv.env.outputFS, o.out); err != nil {
 		return err
 	}
 	cfg.SkipCorrupt = o.unattended.skipCorrupt
@@ -158,8 +160,7 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	eval := pipeline.EvalConfig{Policy: pol, Workers: o.workers, DailyKeys: o.warehouse.part != report.NoPartition}
-	if err := writeReports(ctx, e, o.out, formats, res, eval, m, started, &o.warehouse, d); err != nil {
+	if err := c.write(ctx, inv, res, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", o.out, err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -176,62 +177,72 @@ func runAnalyze(ctx context.Context, e env, d *diag, args []string, stdout, stde
 // maxLineBytesLimit bounds --max-line-bytes.
 const maxLineBytesLimit = 256 << 20
 
-// validate checks the flags and turns them into the pipeline's config.
-func (o *analyzeOptions) validate(args []string) (pipeline.Config, *policy.Policy, []report.Format, error) {
+// analyzeConfig is 'keyrate analyze' once its flags are checked: what the
+// pipeline reads, how the policy is evaluated and how reports are written.
+type analyzeConfig struct {
+	read    pipeline.Config
+	eval    pipeline.EvalConfig
+	formats []report.Format
+	out     string
+	w       *warehouseOptions
+}
+
+// validate checks the flags and turns them into the run's config.
+func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	var cfg pipeline.Config
 	if len(args) == 0 {
-		return cfg, nil, nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
+		return nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
 	}
 	format, fopts, err := o.formatConfig()
 	if err != nil {
-		return cfg, nil, nil, err
+		return nil, err
 	}
 	if _, err := parse.NewKeyExtractor(o.keys); err != nil {
-		return cfg, nil, nil, err
+		return nil, err
 	}
 	keyPattern, err := parse.CompileKeyPattern(o.keyPattern)
 	if err != nil {
-		return cfg, nil, nil, flagError(err)
+		return nil, flagError(err)
 	}
 	var limits []policy.Limit
 	seen := map[string]bool{}
 	for _, spec := range o.limits {
 		lim, err := policy.ParseLimit(spec)
 		if err != nil {
-			return cfg, nil, nil, err
+			return nil, err
 		}
 		if seen[lim.Name] {
-			return cfg, nil, nil, fmt.Errorf("limit %q given twice", spec)
+			return nil, fmt.Errorf("limit %q given twice", spec)
 		}
 		seen[lim.Name] = true
 		limits = append(limits, lim)
 	}
 	pol, err := o.loadPolicy(limits)
 	if err != nil {
-		return cfg, nil, nil, err
+		return nil, err
 	}
 	formats, err := report.ParseFormats(o.outputs)
 	if err != nil {
-		return cfg, nil, nil, err
+		return nil, err
 	}
 	if !(o.maxBadRatio >= 0 && o.maxBadRatio <= 1) { // NaN too
-		return cfg, nil, nil, fmt.Errorf("--max-bad-ratio %g: want a fraction between 0 and 1", o.maxBadRatio)
+		return nil, fmt.Errorf("--max-bad-ratio %g: want a fraction between 0 and 1", o.maxBadRatio)
 	}
 	// Each reader holds a buffer of this size (a line must fit whole):
 	// 100 GB asked for crashed with "out of memory".
 	if o.maxLineBytes < 1 || o.maxLineBytes > maxLineBytesLimit {
-		return cfg, nil, nil, fmt.Errorf("--max-line-bytes %d: want 1 to %d (256 MiB)", o.maxLineBytes, maxLineBytesLimit)
+		return nil, fmt.Errorf("--max-line-bytes %d: want 1 to %d (256 MiB)", o.maxLineBytes, maxLineBytesLimit)
 	}
 	if o.workers < 1 {
-		return cfg, nil, nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
+		return nil, fmt.Errorf("--workers %d: want at least 1", o.workers)
 	}
 	for _, code := range o.throttleStatus {
 		if code < 100 || code > 599 {
-			return cfg, nil, nil, fmt.Errorf("--throttle-status %d: want an HTTP status, 100 to 599", code)
+			return nil, fmt.Errorf("--throttle-status %d: want an HTTP status, 100 to 599", code)
 		}
 	}
 	if err := o.warehouse.validate(pol); err != nil {
-		return cfg, nil, nil, err
+		return nil, err
 	}
 	cfg = pipeline.Config{
 		Format:         format,
@@ -249,12 +260,20 @@ func (o *analyzeOptions) validate(args []string) (pipeline.Config, *policy.Polic
 		MemoryBytes:    int64(o.memory),
 		TmpDir:         o.tmpDir,
 	}
-	return cfg, pol, formats, nil
+	return &analyzeConfig{
+		read:    cfg,
+		eval:    pipeline.EvalConfig{Policy: pol, Workers: o.workers, DailyKeys: o.warehouse.part != report.NoPartition},
+		formats: formats,
+		out:     o.out,
+		w:       &o.warehouse,
+	}, nil
 }
 
-func writeReports(ctx context.Context, e env, dir string, formats []report.Format, res *pipeline.Result, eval pipeline.EvalConfig, m *schema.Manifest, started time.Time, w *warehouseOptions, d *diag) (err error) {
-	opts := append(w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
-	set, err := report.NewSetFS(dir, formats, e.outputFS, opts...)
+// write evaluates the policy over res into a new set of reports and
+// commits them with manifest m.
+func (c *analyzeConfig) write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) (err error) {
+	opts := append(c.w.setOptions(m), report.WithRunStart(started)) // wall_seconds, peak_rss_bytes
+	set, err := report.NewSetFS(c.out, c.formats, inv.env.outputFS, opts...)
 	if err != nil {
 		return err
 	}
@@ -267,15 +286,58 @@ func writeReports(ctx context.Context, e env, dir string, formats []report.Forma
 	if err != nil {
 		return err
 	}
-	stats, err := pipeline.Evaluate(ctx, res, eval, tables)
+	stats, err := pipeline.Evaluate(ctx, res, c.eval, tables)
 	if err != nil {
 		return err
 	}
-	if err := w.recordDates(set, m, d); err != nil {
+	if err := c.w.recordDates(set, m, inv.diag); err != nil {
 		return err
 	}
 	m.UnplannedKeys = stats.UnplannedKeys
 	m.Outputs = tables.Rows()
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
 	return set.Commit(ctx, m)
+}
+
+// loadPolicy returns the policy analyze evaluates: the --policy file, or
+// the one-plan policy the --limit flags stand for.
+func (o *analyzeOptions) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
+	if o.reportInterval < time.Millisecond || o.reportInterval%time.Millisecond != 0 {
+		return nil, fmt.Errorf("--report-interval %s: want a positive whole number of milliseconds, as in 1m", o.reportInterval)
+	}
+	var pol *policy.Policy
+	switch {
+	case o.policy != "" && len(limits) > 0:
+		return nil, fmt.Errorf("--policy and --limit: give one or the other (a --limit is a one-plan policy)")
+	case o.policy != "":
+		p, _, err := policy.Load(o.policy)
+		if err != nil {
+			return nil, fmt.Errorf("--policy:\n%w", err)
+		}
+		pol = p
+	case len(limits) > 0:
+		pol = policy.FromLimits(limits)
+	default:
+		pol = &policy.Policy{} // count keys only
+	}
+	pol.ReportMillis = o.reportInterval.Milliseconds()
+	return pol, nil
+}
+
+// warnVerdictMissing says when --verdict-field names a field that keyed
+// lines lack: those lines count as not rejected, which would otherwise
+// silently report every throttle as leaked.
+func warnVerdictMissing(d *diag, o *analyzeOptions, res *pipeline.Result) {
+	if o.verdictField == "" {
+		return
+	}
+	var missing, keyed int64
+	for _, f := range res.Files {
+		missing += f.VerdictMissing
+		keyed += f.Parsed - f.Keyless
+	}
+	if missing > 0 {
+		d.log.Warn(fmt.Sprintf("%d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected",
+			missing, keyed, o.verdictField, o.format))
+	}
 }

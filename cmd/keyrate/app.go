@@ -80,16 +80,40 @@ func usageErrorf(format string, a ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
 
-const rootUsage = `keyrate audits API keys' request rates from HTTPS access logs.
+// A command is one verb of keyrate ('keyrate analyze', 'keyrate policy
+// check'): it parses its own arguments and runs. Commands are tested by
+// calling run with an argument slice.
+type command struct {
+	name  string
+	usage string // the verb's line in the root usage
+	run   func(ctx context.Context, inv *invocation, args []string) error
+}
 
-Usage:
-  keyrate analyze [flags] PATH...   count requests per key and find limit violations
-  keyrate policy check FILE         validate a policy file of plans and limits
-  keyrate --help                    this help
-  keyrate --version                 print the version
+// commands are keyrate's verbs, in the order the root usage lists them.
+var commands = []command{
+	{"analyze", "analyze [flags] PATH...   count requests per key and find limit violations", runAnalyze},
+	{"policy", "policy check FILE         validate a policy file of plans and limits", runPolicy},
+}
 
-Run 'keyrate analyze --help' for the analyze flags and examples.
-`
+// invocation is what every command works with besides its arguments.
+type invocation struct {
+	env    env
+	diag   *diag
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func rootUsage() string {
+	var b strings.Builder
+	b.WriteString("keyrate audits API keys' request rates from HTTPS access logs.\n\nUsage:\n")
+	for _, c := range commands {
+		b.WriteString("  keyrate " + c.usage + "\n")
+	}
+	b.WriteString("  keyrate --help                    this help\n")
+	b.WriteString("  keyrate --version                 print the version\n")
+	b.WriteString("\nRun 'keyrate analyze --help' for the analyze flags and examples.\n")
+	return b.String()
+}
 
 // env is what a run works through besides its arguments and streams.
 // Tests replace parts of it to inject faults.
@@ -109,8 +133,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runIn is run working through e.
 func runIn(ctx context.Context, e env, args []string, stdout, stderr io.Writer) int {
-	d := newDiag(stderr)
-	err := dispatch(ctx, e, d, args, stdout, stderr)
+	inv := &invocation{env: e, diag: newDiag(stderr), stdout: stdout, stderr: stderr}
+	err := dispatch(ctx, inv, args)
 	if err == nil {
 		return exitOK
 	}
@@ -121,32 +145,39 @@ func runIn(ctx context.Context, e env, args []string, stdout, stderr io.Writer) 
 	} else if errors.As(err, &ee) {
 		code = ee.code
 	}
-	d.log.Error(err.Error())
-	if code == exitUsage && !d.json {
+	inv.diag.log.Error(err.Error())
+	if code == exitUsage && !inv.diag.json {
 		fmt.Fprintln(stderr, "Run 'keyrate --help' for usage.")
 	}
 	return code
 }
 
-func dispatch(ctx context.Context, e env, d *diag, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, inv *invocation, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, rootUsage)
+		fmt.Fprint(inv.stderr, rootUsage())
 		return usageErrorf("no command given")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, rootUsage)
+		fmt.Fprint(inv.stdout, rootUsage())
 		return nil
 	case "--version", "version":
-		fmt.Fprintf(stdout, "keyrate %s\n", keyrateVersion())
+		fmt.Fprintf(inv.stdout, "keyrate %s\n", keyrateVersion())
 		return nil
-	case "analyze":
-		return runAnalyze(ctx, e, d, args[1:], stdout, stderr)
-	case "policy":
-		return runPolicy(ctx, args[1:], stdout, stderr)
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, inv, args[1:])
+		}
 	}
 	if strings.HasPrefix(args[0], "-") {
 		return usageErrorf("unknown flag %s before the command", args[0])
 	}
 	return usageErrorf("unknown command %q", args[0])
+}
+
+// quietInvocation runs a command with its output thrown away (tests and
+// benchmarks).
+func quietInvocation() *invocation {
+	return &invocation{env: osEnv(), diag: newDiag(io.Discard), stdout: io.Discard, stderr: io.Discard}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,8 +30,8 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.SetBytes(st.Size())
 			b.ReportAllocs()
 			for b.Loop() {
-				err := runAnalyze(context.Background(), osEnv(), newDiag(io.Discard), []string{"--workers", workers, "--limit", "100/min",
-					"--output", "csv", "--out", filepath.Join(dir, "out"), log}, io.Discard, io.Discard)
+				err := runAnalyze(context.Background(), quietInvocation(), []string{"--workers", workers, "--limit", "100/min",
+					"--output", "csv", "--out", filepath.Join(dir, "out"), log})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -30,7 +30,7 @@ func TestAnalyzeMemoryBudgetSpillsIdentically(t *testing.T) {
 	tmp := t.TempDir()
 	runOnce := func(out string, extra ...string) schema.Manifest {
 		args := append([]string{"--limit", "5/min", "--output", "csv", "--workers", "2", "--out", out}, extra...)
-		if err := runAnalyze(context.Background(), osEnv(), newDiag(io.Discard), append(args, in), io.Discard, io.Discard); err != nil {
+		if err := runAnalyze(context.Background(), quietInvocation(), append(args, in)); err != nil {
 			t.Fatal(err)
 		}
 		var m schema.Manifest
