@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/parquetlog"
 )
 
 // valueFlags names the flag that gives each kind of setting parse
@@ -31,10 +32,13 @@ func flagError(err error) error {
 }
 
 // detectAdvice adds to err, when it is the failure to detect an input's
-// format, the flags that would name the format.
+// format or its columns, the flags that would name them.
 func detectAdvice(err error) error {
 	var ue *parse.UndetectedError
+	var unmapped *parquetlog.UnmappedError
 	switch {
+	case errors.As(err, &unmapped):
+		return fmt.Errorf("%w; map them with --field, e.g. --field time=ts", err)
 	case !errors.As(err, &ue):
 		return err
 	case ue.FirstLine == "":

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/parquetlog"
 )
 
 // TestErrorsNameFlags: parse's errors name values; what the command
@@ -44,6 +45,9 @@ func TestErrorsNameFlags(t *testing.T) {
 			_, err := new(parse.Detector).Detect([]byte("no end"), false, parse.FormatOptions{})
 			return fmt.Errorf("x.log: %w", err)
 		}, `x.log: no complete line in the first 6 bytes to detect the format from (use --format)`},
+		{"parquet without known columns", func() error {
+			return fmt.Errorf("x.parquet: %w", &parquetlog.UnmappedError{Columns: []string{"ts", "path"}})
+		}, `x.parquet: no column is a known role (columns: [ts path]); map them with --field, e.g. --field time=ts`},
 		{"other errors pass", func() error { return fmt.Errorf("x: %w", parse.ErrNoRecord) }, "x: " + parse.ErrNoRecord.Error()},
 	} {
 		if got := detectAdvice(flagError(c.err())).Error(); got != c.want {

@@ -71,7 +71,7 @@ func newSource(f *os.File, o parse.FormatOptions) (_ *Source, err error) {
 	needed := mapper.Needed()
 	if len(needed) == 0 {
 		pf.Close()
-		return nil, fmt.Errorf("no column is a known role (columns: %v); map them with --field, e.g. --field time=ts", names)
+		return nil, &UnmappedError{Columns: names}
 	}
 	for _, c := range needed {
 		if col := sch.Column(c); col.MaxRepetitionLevel() > 0 {
@@ -172,3 +172,12 @@ func appendFloat(dst []byte, f float64) []byte {
 
 // Close implements parse.RecordSource.
 func (s *Source) Close() error { return s.pf.Close() }
+
+// UnmappedError says that no column of a Parquet log is named as any role
+// keyrate reads (time, request, status...): the columns must be mapped
+// to roles by name.
+type UnmappedError struct{ Columns []string }
+
+func (e *UnmappedError) Error() string {
+	return fmt.Sprintf("no column is a known role (columns: %v)", e.Columns)
+}
