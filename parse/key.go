@@ -254,6 +254,12 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 	return k, nil
 }
 
+// Clone returns an extractor with k's compiled sources and pattern and
+// scratch space of its own, for another goroutine.
+func (k *KeyExtractor) Clone() *KeyExtractor {
+	return &KeyExtractor{sources: k.sources, fields: k.fields, pattern: k.pattern}
+}
+
 // SetPattern makes Extract accept only decoded values that match re in
 // full (see CompileKeyPattern); other values are rejected and counted by the
 // caller as invalid keys. A nil re accepts everything.

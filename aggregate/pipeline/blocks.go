@@ -77,6 +77,7 @@ func (c *recycler) flush() {
 // worker's (blocks of any file) or a file reader's (files read whole).
 type reader struct {
 	cfg      Config
+	comp     *compiled
 	keys     *parse.KeyExtractor
 	state    *aggregate.State
 	throttle statusSet
@@ -104,22 +105,14 @@ type reader struct {
 	detector parse.Detector
 }
 
-func newReader(cfg Config, share int64, sp *spiller) *reader {
-	keys, _ := parse.NewKeyExtractor(cfg.KeySources) // validated by Run
-	keys.SetPattern(cfg.KeyPattern)
-	// Formats that keep only the fields asked for (JSON lines, Parquet)
-	// must keep those the key sources and the verdict read.
-	want := cfg.FormatOptions.Want
-	want = append(want[:len(want):len(want)], keys.Fields()...)
-	if cfg.VerdictField != "" {
-		want = append(want, cfg.VerdictField)
-	}
-	cfg.FormatOptions.Want = want
+func newReader(cfg Config, comp *compiled, share int64, sp *spiller) *reader {
+	keys := comp.keys.Clone()
+	cfg.FormatOptions = comp.options
 	var throttle statusSet
 	for _, s := range cfg.ThrottleStatus {
 		throttle.add(s)
 	}
-	return &reader{cfg: cfg, keys: keys, state: aggregate.NewState(), throttle: throttle,
+	return &reader{cfg: cfg, comp: comp, keys: keys, state: aggregate.NewState(), throttle: throttle,
 		filters: newFilterSet(cfg.Filters), share: share, sp: sp}
 }
 

@@ -52,12 +52,8 @@ func (r *reader) chooseFormat(in *input.Input, lines input.Peeker, st *FileStats
 		st.Format = f.Name
 		return f.New, false, nil
 	}
-	f, err := parse.LookupFormat(format, r.cfg.FormatOptions)
-	if err != nil {
-		return nil, false, err
-	}
-	st.Format = f.Name
-	return f.New, false, nil
+	st.Format = r.comp.format.Name
+	return r.comp.format.New, false, nil
 }
 
 // explainUndetected returns, for a compressed input whose first lines no

@@ -191,14 +191,11 @@ func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
 // unless cfg.SkipCorrupt; malformed lines do not, they are counted. The
 // caller must Close the result.
 func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error) {
-	// Validate the key sources and format before any file is opened.
-	if _, err := parse.NewKeyExtractor(cfg.KeySources); err != nil {
+	// The key sources and a fixed format are compiled once, before any
+	// file is opened; every reader clones them.
+	comp, err := compile(cfg)
+	if err != nil {
 		return nil, err
-	}
-	if cfg.Format != "" && cfg.Format != parse.FormatAuto && cfg.Format != parse.FormatParquet {
-		if _, err := parse.LookupFormat(cfg.Format, cfg.FormatOptions); err != nil {
-			return nil, err
-		}
 	}
 	workers := max(cfg.Workers, 1)
 	nReaders := min(workers, len(paths))
@@ -238,7 +235,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 	var holders []*reader // every state holder, readers first
 	var rwg, wwg sync.WaitGroup
 	for range nReaders {
-		r := newReader(cfg, share, sp)
+		r := newReader(cfg, comp, share, sp)
 		holders = append(holders, r)
 		rwg.Add(1)
 		go func() {
@@ -254,7 +251,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		}()
 	}
 	for range workers {
-		r := newReader(cfg, share, sp)
+		r := newReader(cfg, comp, share, sp)
 		holders = append(holders, r)
 		wwg.Add(1)
 		go func() {
@@ -371,4 +368,51 @@ func finishStats(st *FileStats) {
 	if st.Parsed > 0 && st.TimePrecision == "" {
 		st.TimePrecision = "s"
 	}
+}
+
+// compiled is what a Config's settings compile to, once per run.
+type compiled struct {
+	keys *parse.KeyExtractor // cloned by each reader
+	// options are the format options every parser gets: Config's, with
+	// the fields the key sources and the verdict read.
+	options parse.FormatOptions
+	// format is a fixed --format's (nil for auto-detection, Parquet,
+	// or a Config.NewParser).
+	format *parse.Format
+}
+
+func compile(cfg Config) (*compiled, error) {
+	c := compiled{options: cfg.FormatOptions}
+	keys, keysErr := parse.NewKeyExtractor(cfg.KeySources)
+	if keysErr == nil {
+		keys.SetPattern(cfg.KeyPattern)
+		c.keys = keys
+		// Formats that keep only the fields asked for (JSON lines,
+		// Parquet) must keep those the key sources and the verdict read.
+		want := c.options.Want
+		want = append(want[:len(want):len(want)], keys.Fields()...)
+		if cfg.VerdictField != "" {
+			want = append(want, cfg.VerdictField)
+		}
+		c.options.Want = want
+	}
+	if cfg.Format != "" && cfg.Format != parse.FormatAuto && cfg.Format != parse.FormatParquet {
+		f, err := parse.LookupFormat(cfg.Format, c.options)
+		if err != nil {
+			return nil, err // reported before a key source's: the format is the first setting
+		}
+		c.format = &f
+	}
+	if keysErr != nil {
+		return nil, keysErr
+	}
+	return &c, nil
+}
+
+// Check reports what Run would refuse in cfg's format and key settings
+// (an unknown format, a bad layout, a bad key source) before anything is
+// read.
+func Check(cfg Config) error {
+	_, err := compile(cfg)
+	return err
 }

@@ -37,9 +37,13 @@ type Probe struct {
 // the parse workers, so that --dry-run says exactly what a run will do.
 // It stops early only when ctx is done.
 func ProbeInputs(ctx context.Context, paths []string, cfg Config) ([]Probe, error) {
+	comp, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opener := input.Opener{Stdin: cfg.Stdin}
 	defer opener.Close()
-	r := newReader(cfg, math.MaxInt64, nil)
+	r := newReader(cfg, comp, math.MaxInt64, nil)
 	var out []Probe
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {

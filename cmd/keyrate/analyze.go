@@ -197,8 +197,9 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parse.NewKeyExtractor(o.keys); err != nil {
-		return nil, err
+	// The format and the key sources, compiled as the pipeline will.
+	if err := pipeline.Check(pipeline.Config{Format: format, FormatOptions: fopts, KeySources: o.keys}); err != nil {
+		return nil, flagError(err)
 	}
 	keyPattern, err := parse.CompileKeyPattern(o.keyPattern)
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/keyrate/keyrate/parse"
 )
 
-// formatConfig checks --format, --log-format and --field and returns the
+// formatConfig checks --log-format against --format and --field, and returns the
 // pipeline format name and options.
 func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 	fields, err := parse.ParseFieldMap(o.fields)
@@ -21,11 +21,6 @@ func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 			return "", fopts, fmt.Errorf("--log-format and --format %s: give one or the other", o.format)
 		}
 		format = parse.FormatLayout
-	}
-	if format != parse.FormatAuto && format != parse.FormatParquet {
-		if _, err := parse.LookupFormat(format, fopts); err != nil {
-			return "", fopts, flagError(err)
-		}
 	}
 	return format, fopts, nil
 }
