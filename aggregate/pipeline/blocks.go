@@ -73,9 +73,9 @@ func (c *recycler) flush() {
 	c.held = c.held[:0]
 }
 
-// reader holds one goroutine's parsing and aggregation state: a parse
+// aggregator holds one goroutine's parsing and aggregation state: a parse
 // worker's (blocks of any file) or a file reader's (files read whole).
-type reader struct {
+type aggregator struct {
 	cfg      Config
 	comp     *compiled
 	keys     *parse.KeyExtractor
@@ -88,7 +88,7 @@ type reader struct {
 	// lacking the verdict field.
 	verdictMissing int64
 	pub            published // what publish last told cfg.Progress
-	// share is the memory this reader's states may hold before they
+	// share is the memory this aggregator's states may hold before they
 	// spill to sp.
 	share   int64
 	sp      *spiller
@@ -100,25 +100,25 @@ type reader struct {
 	parser      parse.LineParser
 	parserFile  *fileJob
 	parserState parse.Stateful
-	// detector detects the formats of the files this reader opens,
+	// detector detects the formats of the files this aggregator's goroutine opens,
 	// trying the last one's first.
 	detector parse.Detector
 }
 
-func newReader(cfg Config, comp *compiled, share int64, sp *spiller) *reader {
+func newAggregator(cfg Config, comp *compiled, share int64, sp *spiller) *aggregator {
 	keys := comp.keys.Clone()
 	cfg.FormatOptions = comp.options
 	var throttle statusSet
 	for _, s := range cfg.ThrottleStatus {
 		throttle.add(s)
 	}
-	return &reader{cfg: cfg, comp: comp, keys: keys, state: aggregate.NewState(), throttle: throttle,
+	return &aggregator{cfg: cfg, comp: comp, keys: keys, state: aggregate.NewState(), throttle: throttle,
 		filters: newFilterSet(cfg.Filters), share: share, sp: sp}
 }
 
 // maybeSpill writes the reader's states to runs when together they hold
 // more than its share of the memory budget.
-func (r *reader) maybeSpill() error {
+func (r *aggregator) maybeSpill() error {
 	if r.share == math.MaxInt64 {
 		return nil
 	}
@@ -148,7 +148,7 @@ func (r *reader) maybeSpill() error {
 const excerptBytes = 120
 
 // malformed counts a bad line into st and keeps a sample of it.
-func (r *reader) malformed(st *FileStats, file string, lineNo int64, line []byte, reason string) {
+func (r *aggregator) malformed(st *FileStats, file string, lineNo int64, line []byte, reason string) {
 	st.Malformed++
 	if len(r.samples) < r.cfg.MaxSamples {
 		ex := line
@@ -161,7 +161,7 @@ func (r *reader) malformed(st *FileStats, file string, lineNo int64, line []byte
 
 // line parses and aggregates one line (already counted in st.Lines,
 // without its terminator) of file.
-func (r *reader) line(parser parse.LineParser, st *FileStats, file string, lineNo int64, line []byte) {
+func (r *aggregator) line(parser parse.LineParser, st *FileStats, file string, lineNo int64, line []byte) {
 	if len(line) == 0 {
 		return // blank lines (often a trailing one) carry nothing
 	}
@@ -188,7 +188,7 @@ func (r *reader) line(parser parse.LineParser, st *FileStats, file string, lineN
 
 // parseBlock parses and aggregates one block and folds its counts into
 // its file's.
-func (r *reader) parseBlock(b *block) {
+func (r *aggregator) parseBlock(b *block) {
 	st := FileStats{MinTime: math.MaxInt64, MaxTime: math.MinInt64}
 	r.samples = r.samples[:0]
 	r.verdictMissing = 0
@@ -237,7 +237,7 @@ func (r *reader) parseBlock(b *block) {
 // may be another file's. Short streams keep the index of a stream's
 // cells small enough to stay in cache when a log goes back a little in
 // time.
-func (r *reader) newStream() {
+func (r *aggregator) newStream() {
 	r.state.NewStream()
 	for _, st := range r.filters.states {
 		st.NewStream()
@@ -254,7 +254,7 @@ type cutter struct {
 	blockBytes int
 	free       chan []byte // block buffers, bounding memory in flight
 	out        chan<- *block
-	r          *reader
+	r          *aggregator
 	// opener and lines are reused from file to file: an archive of many
 	// small files would otherwise allocate their buffers for each.
 	opener input.Opener
@@ -418,7 +418,7 @@ func (c *cutter) cut(ctx context.Context, job *fileJob) error {
 // would blame the file's format.
 type feed struct {
 	in   *input.Input
-	r    *reader
+	r    *aggregator
 	stop context.Context
 }
 

@@ -322,7 +322,7 @@ func TestDamagedFirstBlockIsCorruptNotUnknown(t *testing.T) {
 // not mark it so and drop its requests (a run under a low ulimit marked
 // hundreds of healthy files corrupt and exited 0); the run fails.
 func TestOutOfFilesIsNotCorrupt(t *testing.T) {
-	r := &reader{cfg: Config{SkipCorrupt: true}}
+	r := &aggregator{cfg: Config{SkipCorrupt: true}}
 	var st FileStats
 	emfile := &os.PathError{Op: "open", Path: "a.log", Err: syscall.EMFILE}
 	if err := r.skip(&st, emfile); !errors.Is(err, syscall.EMFILE) || st.Corrupt {

@@ -46,7 +46,7 @@ func (fs *filterSet) add(key []byte, rec *parse.Record, obs *aggregate.Observati
 // rejected reports whether the real gateway rejected the current record:
 // by the limiter's logged verdict when --verdict-field names one, else
 // by its status.
-func (r *reader) rejected() bool {
+func (r *aggregator) rejected() bool {
 	if r.cfg.VerdictField != "" {
 		v := r.rec.Field(r.cfg.VerdictField)
 		if v == nil {

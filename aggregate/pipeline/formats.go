@@ -22,7 +22,7 @@ import (
 // from the first lines; columnar reports a Parquet file instead. Detection
 // runs once per file, whatever the file is then split into. It returns a
 // parser factory: blocks of a stateless format each get their own parser.
-func (r *reader) chooseFormat(in *input.Input, lines input.Peeker, st *FileStats) (func() parse.LineParser, bool, error) {
+func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileStats) (func() parse.LineParser, bool, error) {
 	format := r.cfg.Format
 	if format == "" {
 		if r.cfg.NewParser != nil {
@@ -73,7 +73,7 @@ func explainUndetected(in *input.Input, err error) error {
 	return err
 }
 
-func (r *reader) columnarOK(in *input.Input) error {
+func (r *aggregator) columnarOK(in *input.Input) error {
 	switch {
 	case r.cfg.OpenColumnar == nil:
 		return fmt.Errorf("%s: Parquet input is not supported here", in.Name)
@@ -86,7 +86,7 @@ func (r *reader) columnarOK(in *input.Input) error {
 }
 
 // readColumnar reads a Parquet input through a parse.RecordSource.
-func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) ([]Sample, error) {
+func (r *aggregator) readColumnar(ctx context.Context, path string, st *FileStats) ([]Sample, error) {
 	st.Format = parse.FormatParquet // detected, even if it cannot be opened
 	src, err := r.cfg.OpenColumnar(path, r.cfg.FormatOptions)
 	if err != nil {
@@ -135,7 +135,7 @@ func (r *reader) readColumnar(ctx context.Context, path string, st *FileStats) (
 }
 
 // observe counts the parsed record r.rec into st and the state.
-func (r *reader) observe(st *FileStats) {
+func (r *aggregator) observe(st *FileStats) {
 	st.Parsed++
 	ts := r.rec.TimeMillis
 	st.MinTime, st.MaxTime = min(st.MinTime, ts), max(st.MaxTime, ts)

@@ -192,7 +192,7 @@ func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
 // caller must Close the result.
 func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error) {
 	// The key sources and a fixed format are compiled once, before any
-	// file is opened; every reader clones them.
+	// file is opened; every aggregator clones them.
 	comp, err := compile(cfg)
 	if err != nil {
 		return nil, err
@@ -232,10 +232,10 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 	blocks := make(chan *block, nBufs)
 	next := make(chan *fileJob)
 
-	var holders []*reader // every state holder, readers first
+	var holders []*aggregator // every state holder, the readers' first
 	var rwg, wwg sync.WaitGroup
 	for range nReaders {
-		r := newReader(cfg, comp, share, sp)
+		r := newAggregator(cfg, comp, share, sp)
 		holders = append(holders, r)
 		rwg.Add(1)
 		go func() {
@@ -251,7 +251,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		}()
 	}
 	for range workers {
-		r := newReader(cfg, comp, share, sp)
+		r := newAggregator(cfg, comp, share, sp)
 		holders = append(holders, r)
 		wwg.Add(1)
 		go func() {
@@ -372,7 +372,7 @@ func finishStats(st *FileStats) {
 
 // compiled is what a Config's settings compile to, once per run.
 type compiled struct {
-	keys *parse.KeyExtractor // cloned by each reader
+	keys *parse.KeyExtractor // cloned by each aggregator
 	// options are the format options every parser gets: Config's, with
 	// the fields the key sources and the verdict read.
 	options parse.FormatOptions

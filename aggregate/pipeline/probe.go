@@ -43,7 +43,7 @@ func ProbeInputs(ctx context.Context, paths []string, cfg Config) ([]Probe, erro
 	}
 	opener := input.Opener{Stdin: cfg.Stdin}
 	defer opener.Close()
-	r := newReader(cfg, comp, math.MaxInt64, nil)
+	r := newAggregator(cfg, comp, math.MaxInt64, nil)
 	var out []Probe
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
@@ -54,7 +54,7 @@ func ProbeInputs(ctx context.Context, paths []string, cfg Config) ([]Probe, erro
 	return out, nil
 }
 
-func (r *reader) probe(opener *input.Opener, path string) Probe {
+func (r *aggregator) probe(opener *input.Opener, path string) Probe {
 	pr := Probe{Name: path, Size: -1}
 	in, err := opener.Open(path)
 	if err != nil {

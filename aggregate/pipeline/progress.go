@@ -41,7 +41,7 @@ type published struct {
 }
 
 // publish adds what r read from in since its last report to the progress.
-func (r *reader) publish(in *input.Input, st *FileStats) {
+func (r *aggregator) publish(in *input.Input, st *FileStats) {
 	p := r.cfg.Progress
 	if p == nil {
 		return
@@ -59,7 +59,7 @@ func (r *reader) publish(in *input.Input, st *FileStats) {
 
 // publishLines adds n lines parsed from a block to the progress; the
 // reader cutting the file publishes its bytes.
-func (r *reader) publishLines(n int64) {
+func (r *aggregator) publishLines(n int64) {
 	if p := r.cfg.Progress; p != nil {
 		p.lines.Add(n)
 	}
@@ -70,7 +70,7 @@ func (r *reader) publishLines(n int64) {
 // of file descriptors or memory is the run's trouble, not the file's: it
 // fails the run even under --skip-corrupt, which would otherwise mark
 // every file opened meanwhile corrupt and drop its requests with exit 0.
-func (r *reader) skip(st *FileStats, err error) error {
+func (r *aggregator) skip(st *FileStats, err error) error {
 	if !r.cfg.SkipCorrupt || outOfResources(err) {
 		return err
 	}
