@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRealNginx drives Debian's nginx (the same steps as
+// scripts/nginx-check.sh, in process): start it on a free loopback port
+// with nginx.conf.tmpl, send the deterministic load, stop it by its pid,
+// then check
+//
+//  1. the access log holds one line per response;
+//  2. the model of ngx_http_limit_req_module, fed the arrival times
+//     ($msec - $request_time), rejects as many requests as nginx per
+//     location, within the verdicts a 1-ms clock difference can flip;
+//  3. the current keyrate, over the log pre-processed to arrival times,
+//     agrees with nginx at 1-minute buckets for every single-zone limit
+//     (ideal rejections = REJECTED, no leaked, no false throttles) within
+//     the same tolerance.
+//
+// keyrate over the log as written (it takes $time_local) is run too and
+// its disagreement logged, not asserted: that is what issue 18 fixes. When
+// it is fixed, assert it like the arrival run (see the findings).
+//
+// Skipped with -short and where nginx is not installed; CI installs it
+// (apt-get install -y nginx). NGINXCHECK_DURATION overrides the load's
+// length (default 12s).
+func TestRealNginx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the real-nginx check takes about 20 s")
+	}
+	ngx, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Skip("nginx is not installed: CI installs Debian's (apt-get install -y nginx); scripts/nginx-check.sh runs the same check")
+	}
+	dur := 12 * time.Second
+	if s := os.Getenv("NGINXCHECK_DURATION"); s != "" {
+		if dur, err = time.ParseDuration(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	cfg, err := RenderConfig(dir, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, errLog := filepath.Join(cfg.Dir, "nginx.conf"), filepath.Join(cfg.Dir, "error.log")
+	if out, err := exec.Command(ngx, "-v").CombinedOutput(); err == nil {
+		t.Logf("%s", bytes.TrimSpace(out))
+	}
+	cmd := exec.Command(ngx, "-c", conf, "-e", errLog)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		}
+	})
+	if exit, err := waitListen(cfg.Port, exited); err != nil {
+		stopped = stopped || exit
+		b, _ := os.ReadFile(errLog)
+		t.Fatalf("nginx did not start: %v\n%s", err, b)
+	}
+	pidBytes, err := os.ReadFile(filepath.Join(cfg.Dir, "nginx.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidBytes)))
+	if pid != cmd.Process.Pid {
+		t.Fatalf("pid file names %d, the master is %d", pid, cmd.Process.Pid)
+	}
+
+	sum, err := RunLoad(context.Background(), LoadConfig{
+		Target: "127.0.0.1:" + strconv.Itoa(cfg.Port), Upstream: "127.0.0.1:" + strconv.Itoa(cfg.UpstreamPort),
+		Schedule: ScheduleConfig{Seed: 1, Duration: dur, MaxRequests: 8000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop by pid; SIGQUIT lets the workers finish and log every request.
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		stopped = true
+	case <-time.After(30 * time.Second):
+		t.Fatal("nginx did not exit 30 s after SIGQUIT")
+	}
+
+	entries, err := readAccessLog(filepath.Join(cfg.Dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != sum.Responses {
+		t.Fatalf("%d log lines for %d responses", len(entries), sum.Responses)
+	}
+	g := mustCfg(t, mustRead(t, conf))
+
+	// 2. The model against nginx, per location.
+	m := NewModel(g)
+	m.SlackMS = 1
+	verdicts := m.Replay(entries, func(e *Entry) int64 { return e.ArrivalMS() })
+	type tally struct{ nginx, model, amb int }
+	perLoc := map[string]*tally{}
+	for i := range entries {
+		loc := g.location(entries[i].Path)
+		if loc == nil || len(loc.Limits) == 0 {
+			continue
+		}
+		tl := perLoc[loc.Prefix]
+		if tl == nil {
+			tl = &tally{}
+			perLoc[loc.Prefix] = tl
+		}
+		if entries[i].Verdict == "REJECTED" {
+			tl.nginx++
+		}
+		if verdicts[i].Status == "REJECTED" {
+			tl.model++
+		}
+		if verdicts[i].Ambiguous {
+			tl.amb++
+		}
+	}
+	for loc, tl := range perLoc {
+		t.Logf("%s: nginx rejected %d, the model %d (%d verdicts flippable by 1 ms)", loc, tl.nginx, tl.model, tl.amb)
+		if d := tl.nginx - tl.model; d > tl.amb || -d > tl.amb {
+			t.Errorf("%s: nginx rejected %d, the model of limit_req %d: more than the %d verdicts a 1-ms clock difference explains", loc, tl.nginx, tl.model, tl.amb)
+		}
+	}
+
+	// 3. keyrate over the arrival-time log, and over the log as written.
+	keyrate := filepath.Join(dir, "keyrate")
+	if out, err := exec.Command("go", "build", "-o", keyrate, "../../cmd/keyrate").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/keyrate: %v\n%s", err, out)
+	}
+	policy := filepath.Join(dir, "policy.toml")
+	if err := os.WriteFile(policy, []byte(policyTOML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arrival := filepath.Join(dir, "arrival.jsonl")
+	f, err := os.Create(arrival)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteArrivalJSON(f, entries); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	run := func(name string, args ...string) Run {
+		out := filepath.Join(dir, "out-"+name)
+		full := append([]string{"analyze", "--quiet", "--output", "csv", "--policy", policy,
+			"--key", "header:X-Api-Key,query:api_key", "--verdict-field", "limit_req_status", "--out", out}, args...)
+		if b, err := exec.Command(keyrate, full...).CombinedOutput(); err != nil {
+			t.Fatalf("keyrate %s: %v\n%s", strings.Join(full, " "), err, b)
+		}
+		return Run{Name: name, Dir: out}
+	}
+	runs := []Run{
+		run("as-logged", "--log-format", LogLayout, filepath.Join(cfg.Dir, "access.log")),
+		run("arrival", "--format", "json", arrival),
+	}
+	var table bytes.Buffer
+	fails, err := Compare(&table, g, entries, runs, CompareOptions{
+		PerKey: true, Strict: map[string]bool{"arrival": true},
+		// keyrate replays each limit alone; nginx chains the zones of a
+		// location (a request rejected by one is accounted in none).
+		AllowDiffer: map[string]bool{"multi_a": true, "multi_b": true},
+		Ambiguous:   AmbiguousCounts(g, entries, 1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("keyrate vs nginx at 1-minute buckets:\n%s", table.String())
+	if fails > 0 {
+		t.Errorf("keyrate over arrival times differs from nginx beyond the 1-ms tolerance in %d (limit, key) rows", fails)
+	}
+}
+
+// waitListen waits until nginx accepts on port; exit says the process
+// ended (its exit status consumed from exited).
+func waitListen(port int, exited <-chan error) (exit bool, err error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			if err == nil {
+				err = errors.New("nginx exited")
+			}
+			return true, err
+		default:
+		}
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return false, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false, os.ErrDeadlineExceeded
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
