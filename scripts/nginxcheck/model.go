@@ -116,6 +116,7 @@ type zoneState struct {
 	queue   *list.List // Front = head (most recently looked up), Back = tail
 	pending *lrNode    // ctx->node
 	expired int        // nodes removed by expire
+	forgot  map[string]int
 }
 
 // Model replays requests through nginx's limit_req.
@@ -142,7 +143,7 @@ type Model struct {
 func NewModel(cfg *GatewayCfg) *Model {
 	m := &Model{cfg: cfg, zones: map[string]*zoneState{}}
 	for name, rate := range cfg.ZoneRate {
-		m.zones[name] = &zoneState{name: name, rate: rate, nodes: map[string]*lrNode{}, queue: list.New()}
+		m.zones[name] = &zoneState{name: name, rate: rate, nodes: map[string]*lrNode{}, queue: list.New(), forgot: map[string]int{}}
 	}
 	return m
 }
@@ -372,6 +373,7 @@ func (m *Model) expire(z *zoneState, n int, now int64) {
 		z.queue.Remove(back)
 		delete(z.nodes, lr.key)
 		z.expired++
+		z.forgot[lr.key]++
 	}
 }
 

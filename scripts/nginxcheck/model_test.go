@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -192,5 +194,84 @@ func TestModelExpireNeedsDrain(t *testing.T) {
 		if !eq(got, []string{"PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "REJECTED"}) {
 			t.Fatalf("noExpire=%v: %v", noExpire, got)
 		}
+	}
+}
+
+// How much forgetting changes verdicts: random traffic of 12 keys (gaps
+// of up to 3 minutes) in zones with few requests per minute, replayed with
+// nginx's expire and without it (keyrate today). Each key's accepted count
+// differs by at most the number of times nginx forgot the key, and not at
+// all in a zone whose rate per minute is at least burst+1. In practice
+// the difference is rare even where it is possible: a forgotten key
+// differs only if it returns before its remembered excess would have
+// drained to 0 anyway, i.e. within (E+1000)/rate seconds of its last
+// accepted request (E its excess then; 62.5 s at 1r/m without burst),
+// and with a burst the first returning request is accepted either way.
+func TestForgettingChangesAtMostOnePerEvent(t *testing.T) {
+	zones := []struct {
+		rate  string
+		burst int
+		never bool // rate per minute >= burst+1: forgetting cannot matter
+	}{{"1r/m", 0, false}, {"2r/m", 5, false}, {"3r/m", 10, false}, {"30r/m", 3, true}, {"10r/s", 5, true}}
+	for _, zc := range zones {
+		var nReq, nForgot, nDiff, nFlip int
+		conf := fmt.Sprintf("limit_req_zone $k zone=z:1m rate=%s;\nlocation / {\n limit_req zone=z burst=%d nodelay;\n}\n", zc.rate, zc.burst)
+		if zc.burst == 0 {
+			conf = fmt.Sprintf("limit_req_zone $k zone=z:1m rate=%s;\nlocation / {\n limit_req zone=z;\n}\n", zc.rate)
+		}
+		for seed := uint64(1); seed <= 20; seed++ {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			type req struct {
+				t   int64
+				key string
+			}
+			var reqs []req
+			now := t0
+			for i := 0; i < 3000; i++ {
+				// Bursts and long pauses: idle gaps of up to 3 minutes.
+				switch rng.IntN(10) {
+				case 0:
+					now += int64(rng.IntN(180_000))
+				case 1, 2:
+				default:
+					now += int64(rng.IntN(5_000))
+				}
+				reqs = append(reqs, req{now, fmt.Sprintf("k%d", rng.IntN(12))})
+			}
+			acc := func(noExpire bool) (map[string]int, map[string]int, []bool) {
+				m := NewModel(mustCfg(t, conf))
+				m.NoExpire = noExpire
+				a := map[string]int{}
+				var rejected []bool
+				for _, r := range reqs {
+					rej := m.Handle(r.t, "/", r.key).Status == "REJECTED"
+					if !rej {
+						a[r.key]++
+					}
+					rejected = append(rejected, rej)
+				}
+				return a, m.zones["z"].forgot, rejected
+			}
+			withExpire, forgot, r1 := acc(false)
+			never, _, r2 := acc(true)
+			for i := range r1 {
+				if r1[i] != r2[i] {
+					nFlip++
+				}
+			}
+			nReq += len(reqs)
+			for k := range withExpire {
+				d := withExpire[k] - never[k]
+				nForgot += forgot[k]
+				nDiff += max(d, -d)
+				if d < -forgot[k] || d > forgot[k] {
+					t.Errorf("%s burst=%d seed %d key %s: %d accepted with expire, %d without, forgotten %d times", zc.rate, zc.burst, seed, k, withExpire[k], never[k], forgot[k])
+				}
+				if zc.never && d != 0 {
+					t.Errorf("%s burst=%d: forgetting changed key %s by %d", zc.rate, zc.burst, k, d)
+				}
+			}
+		}
+		t.Logf("rate=%s burst=%d: %d requests, %d keys forgotten; %d verdicts differ, accepted counts per key by %d in all", zc.rate, zc.burst, nReq, nForgot, nFlip, nDiff)
 	}
 }
