@@ -15,6 +15,12 @@ func parserSamples(t testing.TB) []struct {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The layout of the real-nginx check (scripts/nginxcheck): three
+	// times and the request's duration, as an exact audit logs them.
+	nginxAudit, err := CompileLayout(`$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_x_api_key" $msec $request_time $time_iso8601 $limit_req_status pid=$pid conn=$connection`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return []struct {
 		name string
 		p    LineParser
@@ -29,6 +35,7 @@ func parserSamples(t testing.TB) []struct {
 		{"alb", ALB{}, []byte(`https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/?api_key=k HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" "arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-"`)},
 		{"haproxy", HAProxy{}, []byte(`Feb 25 16:19:49 192.168.4.2 haproxy[7]: 141.35.244.171:53332 [25/Feb/2019:16:19:48.143] prod_http_in~ bk_admin/nginx_sonst 0/0/7/1457/1487 200 11394 - - ---- 2/1/0/0/0 0/0 {Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:65.0)} {} "GET /admin/colt/administration?api_key=k HTTP/1.1"`)},
 		{"log_format", layout, []byte(`1.2.3.4 - bob [10/Oct/2000:13:55:36 -0700] "GET /x?api_key=k HTTP/1.1" 200 512 "-" "curl/8.0 (x86_64-pc-linux-gnu)" 0.005 "hk"`)},
+		{"log_format_nginx_audit", nginxAudit, []byte(`127.0.0.1 [26/Nov/2026:10:15:08 +0000] "GET /slow?seq=1234 HTTP/1.1" 200 43 "k_slow_bursty" 1795688108.984 0.377 2026-11-26T10:15:08+00:00 PASSED pid=4242 conn=17`)},
 	}
 }
 
