@@ -1,21 +1,34 @@
 package parse
 
+import "bytes"
+
 // ALB parses AWS Application Load Balancer access logs:
 //
 //	type time elb client:port target:port request_processing_time
 //	target_processing_time response_processing_time elb_status_code
 //	target_status_code received_bytes sent_bytes "request" "user_agent" ...
 //
-// Only the first 14 fields are read; ALB appends fields over time and
-// they are ignored. Status is elb_status_code (what the client got),
-// bytes is sent_bytes, the time (request completion, microseconds) keeps
-// millisecond precision. The request target is logged as an absolute
-// URL; Target holds its origin form ("/path?query") and the
-// "scheme://host:port" part becomes the "authority" field.
-type ALB struct{}
+// ... ssl_cipher ssl_protocol target_group_arn "trace_id" "domain_name"
+//
+//	"chosen_cert_arn" matched_rule_priority request_creation_time ...
+//
+// The first 14 fields and request_creation_time are read; ALB appends
+// fields over time and they are ignored. Status is elb_status_code (what
+// the client got), bytes is sent_bytes. The time is request_creation_time,
+// when the load balancer received the request, unless LoggedTime is set
+// or a line lacks it (entries before 2018): then it is the first field,
+// when the response was sent. Both keep millisecond precision. The
+// request target is logged as an absolute URL; Target holds its origin
+// form ("/path?query") and the "scheme://host:port" part becomes the
+// "authority" field.
+type ALB struct {
+	// LoggedTime reads the time field even where request_creation_time
+	// is logged (TimeLogged).
+	LoggedTime bool
+}
 
 // Parse implements LineParser.
-func (ALB) Parse(line []byte, rec *Record) error {
+func (a ALB) Parse(line []byte, rec *Record) error {
 	rec.Reset()
 	s := scanner{buf: line}
 	typ, ok := s.token()
@@ -26,11 +39,7 @@ func (ALB) Parse(line []byte, rec *Record) error {
 	if !ok {
 		return syntaxErr(s.pos, "missing time")
 	}
-	var frac bool
-	if rec.TimeMillis, frac, ok = ParseISO8601(tb); !ok {
-		return syntaxErr(s.pos-len(tb), "bad time "+string(tb))
-	}
-	rec.SubSecond = frac
+	tpos := s.pos - len(tb)
 	if _, ok = s.token(); !ok { // elb
 		return syntaxErr(s.pos, "missing elb")
 	}
@@ -75,8 +84,49 @@ func (ALB) Parse(line []byte, rec *Record) error {
 	originForm(rec)
 	if ua, ok := s.quoted(); ok {
 		rec.UserAgent = dashless(ua)
+		if !a.LoggedTime && albArrival(&s, rec) {
+			return nil
+		}
 	}
+	// The time the response was sent, parsed only when it is the one
+	// used: the line lacks request_creation_time, or LoggedTime.
+	var frac bool
+	if rec.TimeMillis, frac, ok = ParseISO8601(tb); !ok {
+		return syntaxErr(tpos, "bad time "+string(tb))
+	}
+	rec.SubSecond, rec.TimeSource = frac, albLoggedSource
 	return nil
+}
+
+// albArrival reads request_creation_time, eight fields after the user
+// agent, into rec and reports whether the line has it.
+func albArrival(s *scanner, rec *Record) bool {
+	for i := range 7 {
+		if i >= 3 && i <= 5 { // "trace_id" "domain_name" "chosen_cert_arn"
+			if _, ok := s.quoted(); !ok {
+				return false
+			}
+			continue
+		}
+		// ssl_cipher ssl_protocol target_group_arn matched_rule_priority:
+		// the ARN is long, so one SIMD scan to the next space.
+		s.skipSpaces()
+		j := bytes.IndexByte(s.buf[s.pos:], ' ')
+		if j <= 0 {
+			return false
+		}
+		s.pos += j
+	}
+	s.skipSpaces()
+	tb := s.buf[s.pos:]
+	if j := bytes.IndexByte(tb, ' '); j >= 0 {
+		tb = tb[:j]
+	}
+	ms, frac, ok := ParseISO8601(tb)
+	if ok {
+		rec.TimeMillis, rec.SubSecond, rec.TimeSource = ms, frac, albArrivalSource
+	}
+	return ok
 }
 
 func albType(t []byte) bool {

@@ -23,6 +23,8 @@ type ColumnMapper struct {
 func NewColumnMapper(names []string, o FormatOptions) *ColumnMapper {
 	table := buildRoleTable(o.Fields, o.Want)
 	m := &ColumnMapper{targets: make([]roleTarget, len(names)), dateCol: -1, clock: -1}
+	m.slots.logged = o.Time == TimeLogged
+	m.slots.srcs.advice = jsonTimeAdvice
 	for i, n := range names {
 		ln := strings.ToLower(n)
 		m.targets[i] = table[ln]
@@ -36,7 +38,8 @@ func NewColumnMapper(names []string, o FormatOptions) *ColumnMapper {
 	if _, mapped := o.Fields[RoleTime]; mapped || m.dateCol < 0 || m.clock < 0 {
 		m.dateCol, m.clock = -1, -1
 	} else {
-		m.targets[m.clock] = roleTarget{role: RoleTime, idx: idxTime, rank: 0}
+		// CloudFront's date and time: when the response was sent.
+		m.targets[m.clock] = roleTarget{role: RoleTime, idx: idxTime, rank: 0, meta: &timeMeta{name: "date time", basis: BasisLogged, unit: second}}
 	}
 	return m
 }
@@ -74,7 +77,7 @@ func (m *ColumnMapper) Set(col int, v []byte) {
 	case t.field != "":
 		m.fields = append(m.fields, Field{Name: t.field, Value: v})
 	case t.role != "":
-		m.slots.offer(t.idx, t.rank, v)
+		m.slots.offerFrom(t.idx, t.rank, v, t.meta)
 	}
 }
 

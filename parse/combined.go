@@ -19,16 +19,26 @@ import "bytes"
 // recognised when the first word is not part of such a list; it becomes
 // the "vhost" field.
 //
+// The time's basis is unknown (clfTimeSource): Apache's %t is the
+// request's arrival, nginx's $time_local the time the line was written.
+//
 // The zero Combined is ready to use; NewCombined adds a cache of the last
 // timestamp's minute, which most lines share with their predecessor, so
 // their time costs a comparison and two digits. A Combined from
 // NewCombined must not be used by two goroutines at once.
 type Combined struct {
 	times *CLFTimeCache
+	src   *TimeSource // nil: clfTimeSource
 }
 
 // NewCombined returns a Combined parser with a time cache.
 func NewCombined() Combined { return Combined{times: &CLFTimeCache{}} }
+
+// newApacheCombined reads a log only Apache writes (vhost_combined),
+// whose time is %t, the request's arrival.
+func newApacheCombined() Combined {
+	return Combined{times: &CLFTimeCache{}, src: apacheCLFTimeSource}
+}
 
 // maxPrefixTokens bounds the words before "[time]" (vhost, an address
 // list, ident, user), so a line without a bracket fails fast.
@@ -37,6 +47,10 @@ const maxPrefixTokens = 16
 // Parse implements LineParser.
 func (c Combined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
+	rec.TimeSource = c.src
+	if c.src == nil {
+		rec.TimeSource = clfTimeSource
+	}
 	_, err := parseCLF(line, rec, false, false, c.times)
 	return err
 }
@@ -48,6 +62,7 @@ type VhostCombined struct{}
 // Parse implements LineParser.
 func (VhostCombined) Parse(line []byte, rec *Record) error {
 	rec.Reset()
+	rec.TimeSource = apacheCLFTimeSource
 	_, err := parseCLF(line, rec, true, false, nil)
 	return err
 }
@@ -60,6 +75,7 @@ type Common struct{}
 // Parse implements LineParser.
 func (Common) Parse(line []byte, rec *Record) error {
 	rec.Reset()
+	rec.TimeSource = clfTimeSource
 	end, err := parseCLF(line, rec, false, true, nil)
 	if err != nil {
 		return err

@@ -18,6 +18,9 @@ type FormatOptions struct {
 	// LogFormat is a layout (nginx log_format or Apache LogFormat
 	// syntax, see CompileLayout).
 	LogFormat string
+	// Time is which of a line's times records carry: TimeArrival (the
+	// default, also "") or TimeLogged.
+	Time string
 }
 
 // Format is a log format: a name (as recorded in the manifest) and a
@@ -65,10 +68,10 @@ var (
 // builtins in detection order: on a tie in how many sample lines parse,
 // the earlier (more specific) format wins.
 var builtins = []builtin{
-	{"w3c", "W3C extended / IIS (with #Fields: headers)", func(FormatOptions) LineParser { return NewW3C() }, false},
-	{"cloudfront", "AWS CloudFront standard log (tab-separated, #Fields: header)", func(FormatOptions) LineParser { return NewW3C() }, false},
-	{"json", "JSON lines: nginx escape=json, Caddy, Traefik (see --field)", func(o FormatOptions) LineParser { return NewJSONLines(o.Fields, o.Want) }, false},
-	{"alb", "AWS Application Load Balancer", func(FormatOptions) LineParser { return ALB{} }, false},
+	{"w3c", "W3C extended / IIS (with #Fields: headers)", func(o FormatOptions) LineParser { return newW3C(o) }, false},
+	{"cloudfront", "AWS CloudFront standard log (tab-separated, #Fields: header)", func(o FormatOptions) LineParser { return newW3C(o) }, false},
+	{"json", "JSON lines: nginx escape=json, Caddy, Traefik (see --field)", func(o FormatOptions) LineParser { return newJSONLines(o) }, false},
+	{"alb", "AWS Application Load Balancer", func(o FormatOptions) LineParser { return ALB{LoggedTime: o.Time == TimeLogged} }, false},
 	{"haproxy", "HAProxy HTTP log (option httplog), syslog prefix optional", func(FormatOptions) LineParser { return HAProxy{} }, false},
 	// Detection tries the strict Common parser; reading uses Combined,
 	// which reads common lines identically and combined ones as well.
@@ -92,8 +95,11 @@ func FormatHelp() string {
 // makes the format "log-format". "auto" and "parquet" are
 // handled by the caller (the pipeline) and rejected here.
 func LookupFormat(name string, o FormatOptions) (Format, error) {
+	if err := CheckTimeChoice(o.Time); err != nil {
+		return Format{}, err
+	}
 	if o.LogFormat != "" {
-		l, err := CompileLayout(o.LogFormat)
+		l, err := compileLayout(o.LogFormat, o.Time == TimeLogged)
 		if err != nil {
 			return Format{}, err
 		}
@@ -148,7 +154,7 @@ func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, err
 				if isCloudFrontHeader(lines) {
 					name = "cloudfront"
 				}
-				return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
+				return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want, Time: o.Time})
 			}
 		}
 	}
@@ -176,9 +182,9 @@ func (d *Detector) Detect(head []byte, atEOF bool, o FormatOptions) (Format, err
 		// with Combined, which reads vhost, common and combined lines
 		// alike, so a file whose later lines change layout (Apache logs
 		// mix them when configs change) is not read as malformed.
-		return Format{Name: name, New: func() LineParser { return NewCombined() }}, nil
+		return Format{Name: name, New: func() LineParser { return newApacheCombined() }}, nil
 	}
-	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want})
+	return LookupFormat(name, FormatOptions{Fields: o.Fields, Want: o.Want, Time: o.Time})
 }
 
 // candidate reports whether builtins[i] is tried on sampled lines (W3C

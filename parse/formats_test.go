@@ -27,6 +27,8 @@ type want struct {
 	referer    string
 	userAgent  string
 	fields     map[string]string
+	// timeSource, when set, is the record's TimeSource.String().
+	timeSource string
 }
 
 type formatCase struct {
@@ -44,6 +46,11 @@ func checkRecord(t *testing.T, rec *Record, w *want) {
 	}
 	if rec.SubSecond != w.subSecond {
 		t.Errorf("SubSecond = %v, want %v", rec.SubSecond, w.subSecond)
+	}
+	if rec.TimeSource == nil {
+		t.Errorf("no TimeSource")
+	} else if w.timeSource != "" && rec.TimeSource.String() != w.timeSource {
+		t.Errorf("TimeSource = %q, want %q", rec.TimeSource, w.timeSource)
 	}
 	for _, c := range []struct {
 		name      string
@@ -219,18 +226,34 @@ func TestW3CTable(t *testing.T) {
 	})
 }
 
+const albHTTPSLine = `https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/p?api_key=a HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:x "Root=1" "www.example.com" "arn:c" 1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-"`
+
+// ALB's time is request_creation_time, when the load balancer received
+// the request; its first field, when it answered, only where a line
+// lacks the other (or with LoggedTime).
 func TestALBTable(t *testing.T) {
 	runCases(t, ALB{}, []formatCase{
-		{"https", `https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/p?api_key=a HTTP/1.1" "curl/7.46.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:x "Root=1" "www.example.com" "arn:c" 1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-"`,
-			&want{time: "2018-07-02T22:23:00.186Z", subSecond: true, method: "GET", target: "/p?api_key=a", proto: "HTTP/1.1", status: 200, bytes: 57,
-				remoteAddr: "192.168.131.39", userAgent: "curl/7.46.0", fields: map[string]string{"authority": "https://www.example.com:443"}}, false},
-		{"ipv6 client, no path", `http 2021-03-16T20:20:00.135052Z app/x/a 2601:6bbc::6bbc:50599 - 0.001 0.052 0.000 502 - 589 2084 "POST https://test.domain.com:443 HTTP/1.1" "-"`,
+		{"https", albHTTPSLine,
+			&want{time: "2018-07-02T22:22:48.364Z", subSecond: true, method: "GET", target: "/p?api_key=a", proto: "HTTP/1.1", status: 200, bytes: 57,
+				remoteAddr: "192.168.131.39", userAgent: "curl/7.46.0", fields: map[string]string{"authority": "https://www.example.com:443"},
+				timeSource: "arrival (request_creation_time)"}, false},
+		{"ipv6 client, no path, no request_creation_time", `http 2021-03-16T20:20:00.135052Z app/x/a 2601:6bbc::6bbc:50599 - 0.001 0.052 0.000 502 - 589 2084 "POST https://test.domain.com:443 HTTP/1.1" "-"`,
 			&want{time: "2021-03-16T20:20:00.135Z", subSecond: true, method: "POST", target: "/", proto: "HTTP/1.1", status: 502, bytes: 2084,
-				remoteAddr: "2601:6bbc::6bbc"}, false},
+				remoteAddr: "2601:6bbc::6bbc", timeSource: "logged (time)"}, false},
+		{"request_creation_time not a time", strings.Replace(albHTTPSLine, "2018-07-02T22:22:48.364000Z", "-", 1),
+			&want{time: "2018-07-02T22:23:00.186Z", subSecond: true, method: "GET", target: "/p?api_key=a", proto: "HTTP/1.1", status: 200, bytes: 57,
+				remoteAddr: "192.168.131.39", userAgent: "curl/7.46.0", fields: map[string]string{"authority": "https://www.example.com:443"},
+				timeSource: "logged (time)"}, false},
 		{"malformed request", `http 2021-03-17T18:54:14.216357Z app/x/a 113.241.19.90:15070 - -1 -1 -1 400 - 0 272 "- http://x:80- -" "-" - - - "-"`,
 			&want{time: "2021-03-17T18:54:14.216Z", subSecond: true, status: 400, bytes: 272, remoteAddr: "113.241.19.90"}, false},
 		{"not alb", `1.2.3.4 - - [20/Jul/2009:22:59:29 +0000] "GET / HTTP/1.0" 404 1`, nil, false},
 		{"short", `http 2018-07-02T22:23:00.186641Z app/x 1.2.3.4:1 -`, nil, false},
+	})
+	runCases(t, ALB{LoggedTime: true}, []formatCase{
+		{"https, logged time", albHTTPSLine,
+			&want{time: "2018-07-02T22:23:00.186Z", subSecond: true, method: "GET", target: "/p?api_key=a", proto: "HTTP/1.1", status: 200, bytes: 57,
+				remoteAddr: "192.168.131.39", userAgent: "curl/7.46.0", fields: map[string]string{"authority": "https://www.example.com:443"},
+				timeSource: "logged (time)"}, false},
 	})
 }
 

@@ -58,6 +58,9 @@ func parseChecked(t *testing.T, p LineParser, line []byte, rec *Record) error {
 	if err == nil && (rec.Status < 0 || rec.Status > 999 || rec.Bytes < 0) {
 		t.Fatalf("status %d bytes %d for %q", rec.Status, rec.Bytes, line)
 	}
+	if err == nil && rec.TimeSource == nil {
+		t.Fatalf("no time source for %q", line)
+	}
 	return err
 }
 
@@ -227,7 +230,8 @@ func FuzzDetectFormat(f *testing.F) {
 
 func FuzzTimes(f *testing.F) {
 	for _, s := range []string{"10/Oct/2000:13:55:36 -0700", "2018-07-02T22:23:00.186641Z", "2024-01-02 03:04:05+01:00",
-		"1716723772.6014807", "1700000000123", "30/Jul/2018:09:03:52.726", "[10/Oct/2000:13:55:36 -0700]"} {
+		"1716723772.6014807", "1700000000123", "30/Jul/2018:09:03:52.726", "[10/Oct/2000:13:55:36 -0700]",
+		"0.377", "1m30.5s", "350µs", "40356"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -239,6 +243,16 @@ func FuzzTimes(f *testing.F) {
 		ParseAnyTime(b)
 		if len(b) > 10 {
 			ParseW3CTime(b[:10], b[10:])
+		}
+		// A duration is never negative nor over its bound, and the
+		// sub-millisecond part of a time is one.
+		for _, unit := range []int64{nanosecond, millisecond, second} {
+			if d, ok := parseDuration(b, unit); ok && (d < 0 || d > maxDuration) {
+				t.Fatalf("duration %q = %d", s, d)
+			}
+		}
+		if _, sub, _, ok := parseAnyTime(b); ok && (sub < 0 || sub >= millisecond) {
+			t.Fatalf("time %q: %d ns below the millisecond", s, sub)
 		}
 		// An ISO time that parses formats back to the same instant.
 		if ms, _, ok := ParseISO8601(b); ok {

@@ -9,7 +9,8 @@ package parse
 //	"request"
 //
 // The accept date (local time of the HAProxy host, written without an
-// offset) is taken as UTC, with its milliseconds. Words between the
+// offset) is taken as UTC, with its milliseconds; it is when the request
+// (or its connection) arrived, though the line is written at the end. Words between the
 // server and the timers (custom formats that add the host) are skipped
 // and kept as the "host" field when there is one. Lines that are not
 // HTTP request logs (start-up notices, "SSL handshake failure", TCP-mode
@@ -57,7 +58,7 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 	if rec.TimeMillis, frac, ok = ParseCLFTimeFrac(tb); !ok {
 		return syntaxErr(at+1, "bad accept date "+string(tb))
 	}
-	rec.SubSecond = frac
+	rec.SubSecond, rec.TimeSource = frac, haproxyTimeSource
 	frontend, ok := s.token()
 	if !ok {
 		return syntaxErr(s.pos, "missing frontend")

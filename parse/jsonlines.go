@@ -32,10 +32,21 @@ type JSONLines struct {
 }
 
 // NewJSONLines builds a JSON lines parser. fieldMap is the field map;
-// want lists extra field names to keep (KeyExtractor.Fields).
+// want lists extra field names to keep (KeyExtractor.Fields). Records
+// carry the request's arrival where a line gives it (TimeArrival).
 func NewJSONLines(fieldMap map[string]string, want []string) *JSONLines {
-	roles := buildRoleTable(fieldMap, want)
+	return newJSONLines(FormatOptions{Fields: fieldMap, Want: want})
+}
+
+// jsonTimeAdvice is what a JSON log whose time is not the arrival lacks.
+const jsonTimeAdvice = "log the request's duration beside its time (as nginx's request_time, Caddy's duration, " +
+	"Traefik's Duration) or its start (Traefik's StartUTC), or map them to the roles duration and start"
+
+func newJSONLines(o FormatOptions) *JSONLines {
+	roles := buildRoleTable(o.Fields, o.Want)
 	p := &JSONLines{table: newNameTable(roles)}
+	p.slots.logged = o.Time == TimeLogged
+	p.slots.srcs.advice = jsonTimeAdvice
 	for name := range roles {
 		if name != "" {
 			p.paths[name[0]] |= 1 << (len(name) & 63)
@@ -204,7 +215,7 @@ func (p *JSONLines) leaf(v []byte) {
 		}
 		return
 	}
-	p.slots.offer(t.idx, t.rank, v)
+	p.slots.offerFrom(t.idx, t.rank, v, t.meta)
 }
 
 // str reads a JSON string, a key or a value; escapes are decoded into the

@@ -18,11 +18,18 @@ import (
 // apacheDirective). Text after the last literal is ignored when the
 // layout ends in a literal.
 //
+// Of the layout's times, records carry the request's arrival where the
+// layout gives it (Apache's %t, %{begin:...}t) or a duration derives it
+// (nginx's $msec - $request_time, Apache's %{end:...}t - %D), the most
+// precise such time; otherwise, or with TimeLogged, the most precise time
+// as written ($msec before $time_iso8601 and $time_local). The times and
+// durations not used are kept as fields like any other variable.
+//
 // A Layout keeps scratch state and is not safe for concurrent use; Clone
 // it per worker.
 type Layout struct {
 	items   []layoutItem
-	slots   roleSlots
+	slots   roleSlots // its logged and srcs.advice are the layout's
 	scratch []byte
 }
 
@@ -35,10 +42,23 @@ type layoutVar struct {
 	name   string
 	role   int    // roleNames index, or -1
 	rank   int    // priority within the role (lower wins)
-	field  string // field name when role < 0
+	field  string // field name when role < 0, or when alsoField
 	extent int
 	quoted bool // between '"' literals: honour backslash escapes
 	trimQ  bool // Apache %q: drop a leading '?'
+	// time describes a time or duration variable; choose gives the
+	// one used its role (time, start or duration).
+	time      *layoutTime
+	meta      *timeMeta // the chosen time's or duration's source
+	alsoField bool      // a chosen duration stays a field too
+}
+
+// layoutTime describes a variable that holds a time or a duration.
+type layoutTime struct {
+	dur   bool      // a duration (else a time)
+	basis TimeBasis // of a time
+	ms    bool      // milliseconds or finer (else whole seconds)
+	unit  int64     // of a duration written as an integer
 }
 
 const (
@@ -48,12 +68,20 @@ const (
 )
 
 // Clone returns an independent parser with the same compiled layout.
-func (l *Layout) Clone() *Layout { return &Layout{items: l.items} }
+func (l *Layout) Clone() *Layout {
+	c := &Layout{items: l.items}
+	c.slots.logged, c.slots.srcs.advice = l.slots.logged, l.slots.srcs.advice
+	return c
+}
 
 // CompileLayout compiles an nginx log_format or Apache LogFormat string;
 // which one is decided by the string: '$' variables mean nginx, '%'
-// directives Apache. The layout must contain a time variable.
-func CompileLayout(layout string) (*Layout, error) {
+// directives Apache. The layout must contain a time variable. Records
+// carry the request's arrival where the layout allows (TimeArrival).
+func CompileLayout(layout string) (*Layout, error) { return compileLayout(layout, false) }
+
+// compileLayout is CompileLayout; logged is TimeLogged.
+func compileLayout(layout string, logged bool) (*Layout, error) {
 	nginx := strings.Contains(layout, "$")
 	apache := false
 	for i := 0; i+1 < len(layout); i++ {
@@ -76,13 +104,9 @@ func CompileLayout(layout string) (*Layout, error) {
 	if err != nil {
 		return nil, &ValueError{Kind: ValueLayout, Value: layout, Err: err}
 	}
-	hasTime := false
 	for i, it := range items {
 		if it.v == nil {
 			continue
-		}
-		if it.v.role == idxTime {
-			hasTime = true
 		}
 		if i > 0 && items[i-1].v != nil {
 			return nil, &ValueError{Kind: ValueLayout, Value: layout,
@@ -92,11 +116,78 @@ func CompileLayout(layout string) (*Layout, error) {
 		after := i+1 < len(items) && strings.HasPrefix(string(items[i+1].lit), `"`)
 		it.v.quoted = before && after
 	}
-	if !hasTime {
+	advice, ok := chooseTime(items, logged, nginx)
+	if !ok {
 		return nil, &ValueError{Kind: ValueLayout, Value: layout,
 			Err: errors.New("no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t)")}
 	}
-	return &Layout{items: items}, nil
+	l := &Layout{items: items}
+	l.slots.logged, l.slots.srcs.advice = logged, advice
+	return l, nil
+}
+
+// chooseTime gives the time (or start) and duration variables a record's
+// time comes from their roles (see Layout), and returns what to log when
+// that time is not the arrival; false when the layout has no time.
+func chooseTime(items []layoutItem, logged, nginx bool) (string, bool) {
+	var times []*layoutVar
+	var dur *layoutVar // the most precise duration, the first on a tie
+	for _, it := range items {
+		switch v := it.v; {
+		case v == nil || v.time == nil:
+		case v.time.dur:
+			if dur == nil || (v.time.ms && !dur.time.ms) {
+				dur = v
+			}
+		default:
+			times = append(times, v)
+		}
+	}
+	if len(times) == 0 {
+		return "", false
+	}
+	// score ranks a time: an arrival (given or derived, not with
+	// logged) before any other, then milliseconds before seconds, then
+	// one given before one derived.
+	score := func(v *layoutVar) (s int, derived bool) {
+		ms := v.time.ms
+		switch {
+		case logged:
+		case v.time.basis == BasisArrival:
+			s += 4
+		case dur != nil:
+			s, derived, ms = s+4, true, ms && dur.time.ms
+		}
+		if ms {
+			s += 2
+		}
+		if !derived {
+			s++
+		}
+		return s, derived
+	}
+	best, bestScore, bestDerived := times[0], -1, false
+	for _, v := range times {
+		if s, d := score(v); s > bestScore {
+			best, bestScore, bestDerived = v, s, d
+		}
+	}
+	best.role, best.meta = idxTime, &timeMeta{name: best.name, basis: best.time.basis}
+	if best.time.basis == BasisArrival {
+		best.role = idxStart
+	}
+	if bestDerived {
+		dur.role, dur.alsoField, dur.meta = idxDuration, true, &timeMeta{name: dur.name, unit: dur.time.unit}
+	}
+	switch {
+	case best.time.basis == BasisArrival || bestDerived:
+		return "", true
+	case nginx && best.time.ms:
+		return "add $request_time to the log_format: $msec - $request_time is the arrival", true
+	case nginx:
+		return "add $msec and $request_time to the log_format: $msec - $request_time is the arrival, in milliseconds", true
+	}
+	return "log %{begin:msec}t, the request's start in milliseconds (or %D beside %{end:msec}t)", true
 }
 
 func appendLiteral(items []layoutItem, lit string) []layoutItem {
@@ -113,14 +204,24 @@ func appendLiteral(items []layoutItem, lit string) []layoutItem {
 var nginxRoles = map[string][2]int{ // variable → role index, rank
 	"remote_addr": {idxRemoteAddr, 0}, "binary_remote_addr": {idxRemoteAddr, 2}, "realip_remote_addr": {idxRemoteAddr, 1},
 	"remote_user": {idxUser, 0},
-	"time_local":  {idxTime, 0}, "time_iso8601": {idxTime, 0}, "msec": {idxTime, 1},
-	"request": {idxRequest, 0}, "request_method": {idxMethod, 0},
+	"request":     {idxRequest, 0}, "request_method": {idxMethod, 0},
 	"request_uri": {idxURI, 0}, "uri": {idxURI, 1}, "document_uri": {idxURI, 2},
 	"args": {idxQuery, 0}, "query_string": {idxQuery, 1},
 	"server_protocol": {idxProto, 0},
 	"status":          {idxStatus, 0},
 	"body_bytes_sent": {idxBytes, 0}, "bytes_sent": {idxBytes, 1},
 	"http_referer": {idxReferer, 0}, "http_user_agent": {idxUserAgent, 0},
+}
+
+// nginxTimes are nginx's times, all written when the line is logged, at
+// the end of the request, and its duration: $msec - $request_time is the
+// request's start (r->start_sec, r->start_msec), exact in milliseconds,
+// both read from the same clock.
+var nginxTimes = map[string]*layoutTime{
+	"msec":         {basis: BasisLogged, ms: true},
+	"time_local":   {basis: BasisLogged},
+	"time_iso8601": {basis: BasisLogged},
+	"request_time": {dur: true, ms: true, unit: second},
 }
 
 func compileNginx(layout string) ([]layoutItem, error) {
@@ -155,9 +256,10 @@ func compileNginx(layout string) ([]layoutItem, error) {
 		v := &layoutVar{name: "$" + name, role: -1, field: strings.ToLower(name)}
 		if r, ok := nginxRoles[name]; ok {
 			v.role, v.rank = r[0], r[1]
-			if name == "time_local" {
-				v.extent = extCLFTime
-			}
+		}
+		v.time = nginxTimes[name]
+		if name == "time_local" {
+			v.extent = extCLFTime
 		}
 		items = append(items, layoutItem{v: v})
 	}
@@ -244,10 +346,7 @@ func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 	case 'u':
 		return role(idxUser, 0)
 	case 't':
-		if arg == "" {
-			v.extent = extBracketed
-		}
-		return role(idxTime, 0)
+		return apacheTime(v, arg)
 	case 'r':
 		return role(idxRequest, 0)
 	case 's':
@@ -283,8 +382,17 @@ func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 	case 'l':
 		return field("ident")
 	case 'D':
+		v.time = &layoutTime{dur: true, ms: true, unit: microsecond}
 		return field("duration_us")
 	case 'T':
+		switch arg {
+		case "", "s":
+			v.time = &layoutTime{dur: true, unit: second}
+		case "ms":
+			v.time = &layoutTime{dur: true, ms: true, unit: millisecond}
+		case "us":
+			v.time = &layoutTime{dur: true, ms: true, unit: microsecond}
+		}
 		return field("duration_s")
 	case 'v':
 		return field("vhost")
@@ -315,6 +423,36 @@ func apacheDirective(d byte, arg string, final bool) (*layoutVar, error) {
 		return field(strings.ToLower(arg))
 	}
 	return nil, errors.New("unknown directive %" + string(rune(d)))
+}
+
+// apacheTime describes %t and %{FORMAT}t: the time the request was
+// received, or with an "end:" prefix the time the line was written.
+// FORMAT sec is epoch seconds, msec and usec epoch milliseconds and
+// microseconds; any other (strftime) format is read as a time of whole
+// seconds. msec_frac and usec_frac, a bare fraction, are plain fields.
+func apacheTime(v *layoutVar, arg string) (*layoutVar, error) {
+	v.field = "time"
+	if arg == "" {
+		v.extent = extBracketed
+		v.time = &layoutTime{basis: BasisArrival}
+		return v, nil
+	}
+	t := &layoutTime{basis: BasisArrival}
+	format := arg
+	if f, ok := strings.CutPrefix(arg, "begin:"); ok {
+		format = f
+	} else if f, ok := strings.CutPrefix(arg, "end:"); ok {
+		format, t.basis = f, BasisLogged
+	}
+	switch format {
+	case "msec_frac", "usec_frac":
+		v.field = format
+		return v, nil
+	case "msec", "usec":
+		t.ms = true
+	}
+	v.time = t
+	return v, nil
 }
 
 // Parse implements LineParser.
@@ -349,7 +487,10 @@ func (l *Layout) Parse(line []byte, rec *Record) error {
 			if it.v.trimQ && len(val) > 0 && val[0] == '?' {
 				val = val[1:]
 			}
-			l.slots.offer(it.v.role, it.v.rank, val)
+			l.slots.offerFrom(it.v.role, it.v.rank, val, it.v.meta)
+			if it.v.alsoField {
+				rec.Fields = append(rec.Fields, Field{Name: it.v.field, Value: val})
+			}
 		default:
 			rec.Fields = append(rec.Fields, Field{Name: it.v.field, Value: val})
 		}

@@ -20,6 +20,10 @@ type Record struct {
 	// SubSecond reports whether the logged time carried a fraction of a
 	// second (its precision is then milliseconds, else seconds).
 	SubSecond bool
+	// TimeSource says which of the line's times TimeMillis is (the
+	// request's arrival, or when the line was written) and how it was
+	// derived. Parsers point it at a value they own and never change.
+	TimeSource *TimeSource
 	// HasRequest reports whether the request field held an HTTP request
 	// line (METHOD TARGET [PROTO]). TLS probes and "-" do not; such lines
 	// are valid but carry no key.

@@ -25,10 +25,16 @@ const (
 	RoleBytes      = "bytes"
 	RoleReferer    = "referer"
 	RoleUserAgent  = "user_agent"
+	// RoleStart is the request's start (its arrival), for formats that
+	// log it beside or instead of the time the line was written.
+	RoleStart = "start"
+	// RoleDuration is how long the request took: subtracted from the
+	// time (when no start is logged) it gives the arrival.
+	RoleDuration = "duration"
 )
 
 var roleNames = []string{RoleTime, RoleRemoteAddr, RoleUser, RoleMethod, RoleURI, RoleQuery,
-	RoleRequest, RoleProto, RoleStatus, RoleBytes, RoleReferer, RoleUserAgent}
+	RoleRequest, RoleProto, RoleStatus, RoleBytes, RoleReferer, RoleUserAgent, RoleStart, RoleDuration}
 
 // ParseFieldMap parses field mappings "ROLE=NAME[,ROLE=NAME...]" into a
 // role → source name map. Names keep their spelling; matching against JSON
@@ -68,10 +74,9 @@ func isRole(r string) bool {
 // defaultRoleNames lists, per role and in priority order, the names that
 // common JSON loggers use (nginx escape=json variables, Caddy, Traefik)
 // and that CloudFront/ALB Parquet exports use. Nested JSON keys are
-// dotted paths. Matching is case-insensitive.
+// dotted paths. Matching is case-insensitive. The time and start roles
+// share one order, timeNames.
 var defaultRoleNames = map[string][]string{
-	RoleTime: {"StartUTC", "ts", "timestamp", "@timestamp", "time_iso8601", "time_local", "time",
-		"msec", "StartLocal", "date_time", "datetime", "request_time_utc"},
 	RoleRemoteAddr: {"remote_addr", "request.client_ip", "request.remote_ip", "ClientHost", "client_ip",
 		"remote_ip", "c_ip", "c-ip", "client", "ip"},
 	RoleUser:      {"remote_user", "user_id", "ClientUsername", "cs_username", "user"},
@@ -84,6 +89,76 @@ var defaultRoleNames = map[string][]string{
 	RoleBytes:     {"body_bytes_sent", "bytes_sent", "size", "DownstreamContentSize", "sc_bytes", "sc-bytes", "sent_bytes", "bytes"},
 	RoleReferer:   {"http_referer", "request.headers.Referer", "request_Referer", "referer", "referrer", "cs_referer", "cs_referrer", "http_referrer"},
 	RoleUserAgent: {"http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent", "cs_user_agent", "useragent"},
+	// Traefik's Duration and Caddy's duration (an integer: nanoseconds;
+	// with a point: seconds), nginx's request_time (seconds), CloudFront
+	// and IIS time-taken (an integer: milliseconds).
+	RoleDuration: {"request_time", "duration", "time_taken", "time-taken"},
+}
+
+// timeNames are the default names of the time and start roles, in one
+// priority order: with TimeLogged the first present wins, whichever role
+// it fills; with TimeArrival a start wins over any time. $msec comes
+// before the other nginx times: it has milliseconds.
+var timeNames = []struct {
+	name, role string
+	basis      TimeBasis
+}{
+	{"StartUTC", RoleStart, BasisArrival},
+	{"ts", RoleTime, BasisLogged}, // Caddy: when the entry was written
+	{"msec", RoleTime, BasisLogged},
+	{"timestamp", RoleTime, BasisUnknown},
+	{"@timestamp", RoleTime, BasisUnknown},
+	{"time_iso8601", RoleTime, BasisLogged},
+	{"time_local", RoleTime, BasisLogged},
+	{"time", RoleTime, BasisUnknown},
+	{"StartLocal", RoleStart, BasisArrival},
+	{"date_time", RoleTime, BasisUnknown},
+	{"datetime", RoleTime, BasisUnknown},
+	{"request_time_utc", RoleTime, BasisUnknown},
+	{"request_creation_time", RoleStart, BasisArrival}, // ALB
+}
+
+func init() {
+	for _, t := range timeNames {
+		defaultRoleNames[t.role] = append(defaultRoleNames[t.role], t.name)
+	}
+}
+
+// durationUnits is the unit of a duration written as an integer, per
+// lower-case default name; a mapped name's integers are seconds.
+var durationUnits = map[string]int64{"request_time": second, "duration": nanosecond, "time_taken": millisecond, "time-taken": millisecond}
+
+// timeMeta describes a source of the time, start or duration role: its
+// name as the format spells it (for TimeSource), what instant a time is,
+// and the unit of an integer duration.
+type timeMeta struct {
+	name  string
+	basis TimeBasis
+	unit  int64
+}
+
+// defaultTimeMeta describes a time, start or duration source named name
+// that fills role (nil for other roles).
+func defaultTimeMeta(role, name string) *timeMeta {
+	if role != RoleTime && role != RoleStart && role != RoleDuration {
+		return nil
+	}
+	m := &timeMeta{name: name, unit: second}
+	ln := strings.ToLower(name)
+	for _, t := range timeNames {
+		if strings.ToLower(t.name) == ln {
+			m.basis = t.basis
+		}
+	}
+	switch role {
+	case RoleStart:
+		m.basis = BasisArrival
+	case RoleDuration:
+		if u, ok := durationUnits[ln]; ok {
+			m.unit = u
+		}
+	}
+	return m
 }
 
 // roleTarget says what a named source column fills: a role at a priority
@@ -92,7 +167,8 @@ type roleTarget struct {
 	role  string
 	idx   int // roleIndex(role)
 	rank  int
-	field string // non-empty: store as Record field with this name
+	field string    // non-empty: store as Record field with this name
+	meta  *timeMeta // time, start and duration roles
 }
 
 // buildRoleTable returns lower-cased source name → target for the default
@@ -102,19 +178,25 @@ type roleTarget struct {
 // ("request_X-Api-Key").
 func buildRoleTable(fieldMap map[string]string, want []string) map[string]roleTarget {
 	t := map[string]roleTarget{}
+	_, timeMapped := fieldMap[RoleTime]
 	for role, names := range defaultRoleNames {
-		if _, overridden := fieldMap[role]; overridden {
+		if _, overridden := fieldMap[role]; overridden || (role == RoleStart && timeMapped) {
+			// A mapped time is the time: no default start overrides it.
 			continue
 		}
 		for i, n := range names {
 			k := strings.ToLower(n)
-			if old, ok := t[k]; !ok || old.rank > i+1 {
-				t[k] = roleTarget{role: role, idx: roleIndex(role), rank: i + 1}
+			rank := i + 1
+			if role == RoleTime || role == RoleStart {
+				rank = timeRank(n)
+			}
+			if old, ok := t[k]; !ok || old.rank > rank {
+				t[k] = roleTarget{role: role, idx: roleIndex(role), rank: rank, meta: defaultTimeMeta(role, n)}
 			}
 		}
 	}
 	for role, n := range fieldMap {
-		t[strings.ToLower(n)] = roleTarget{role: role, idx: roleIndex(role), rank: 0}
+		t[strings.ToLower(n)] = roleTarget{role: role, idx: roleIndex(role), rank: 0, meta: defaultTimeMeta(role, n)}
 	}
 	wanted := append([]string(nil), want...)
 	sort.Strings(wanted)
@@ -132,6 +214,16 @@ func buildRoleTable(fieldMap map[string]string, want []string) map[string]roleTa
 		}
 	}
 	return t
+}
+
+// timeRank is the priority of a default time or start name (timeNames).
+func timeRank(name string) int {
+	for i, t := range timeNames {
+		if t.name == name {
+			return i + 1
+		}
+	}
+	return len(timeNames) + 1
 }
 
 // nameTable is a role table (buildRoleTable) for lookups by byte slice
@@ -206,12 +298,21 @@ func (t *nameTable) find(name []byte) *roleTarget {
 }
 
 // roleSlots collects role values for one record while a line is walked,
-// keeping the best-ranked source per role.
+// keeping the best-ranked source per role, and turns them into a Record.
+// Besides the values of one line it holds how the parser derives the
+// time (logged, srcs), which reset keeps.
 type roleSlots struct {
-	rank [12]int
-	val  [12][]byte
-	set  [12]bool
+	rank [nRoles]int
+	val  [nRoles][]byte
+	set  [nRoles]bool
+	from [nRoles]*timeMeta // the time, start and duration roles' sources
+	// logged is FormatOptions.Time == TimeLogged: the time as written,
+	// no duration subtracted.
+	logged bool
+	srcs   timeSources
 }
+
+const nRoles = 14
 
 func roleIndex(role string) int {
 	for i, n := range roleNames {
@@ -222,13 +323,20 @@ func roleIndex(role string) int {
 	return -1
 }
 
-func (s *roleSlots) reset() { *s = roleSlots{} }
+func (s *roleSlots) reset() {
+	s.set = [nRoles]bool{}
+	s.val = [nRoles][]byte{}
+}
 
-func (s *roleSlots) offer(idx, rank int, v []byte) {
+func (s *roleSlots) offer(idx, rank int, v []byte) { s.offerFrom(idx, rank, v, nil) }
+
+// offerFrom offers v, from the source m (for the time, start and duration
+// roles), to role idx.
+func (s *roleSlots) offerFrom(idx, rank int, v []byte, m *timeMeta) {
 	if s.set[idx] && s.rank[idx] <= rank {
 		return
 	}
-	s.set[idx], s.rank[idx], s.val[idx] = true, rank, v
+	s.set[idx], s.rank[idx], s.val[idx], s.from[idx] = true, rank, v, m
 }
 
 const (
@@ -244,6 +352,8 @@ const (
 	idxBytes
 	idxReferer
 	idxUserAgent
+	idxStart
+	idxDuration
 )
 
 // fill moves collected role values into rec; query is joined onto the
@@ -254,14 +364,9 @@ func (s *roleSlots) fill(rec *Record, scratch *[]byte) error {
 	if !s.set[idxStatus] && !s.set[idxMethod] && !s.set[idxURI] && !s.set[idxRequest] {
 		return ErrNoRecord
 	}
-	if !s.set[idxTime] {
-		return &SyntaxError{Msg: "no time field"}
+	if err := s.fillTime(rec); err != nil {
+		return err
 	}
-	ms, frac, ok := ParseAnyTime(s.val[idxTime])
-	if !ok {
-		return &SyntaxError{Msg: "bad time " + string(s.val[idxTime])}
-	}
-	rec.TimeMillis, rec.SubSecond = ms, frac
 	rec.RemoteAddr = dashless(s.val[idxRemoteAddr])
 	rec.User = dashless(s.val[idxUser])
 	rec.Referer = dashless(s.val[idxReferer])
@@ -298,6 +403,51 @@ func (s *roleSlots) fill(rec *Record, scratch *[]byte) error {
 	case s.set[idxRequest]:
 		splitRequestLine(s.val[idxRequest], rec)
 	}
+	return nil
+}
+
+// unnamedTime describes a time source offered without one.
+var unnamedTime = &timeMeta{name: "time", unit: second}
+
+// fillTime sets rec's time from the collected time, start and duration:
+// the start if there is one (with TimeLogged: if it ranks before the
+// time), else the time less the duration (not with TimeLogged), else the
+// time. A "-" or empty value counts as not logged.
+func (s *roleSlots) fillTime(rec *Record) error {
+	haveTime := s.set[idxTime] && len(dashless(s.val[idxTime])) > 0
+	haveStart := s.set[idxStart] && len(dashless(s.val[idxStart])) > 0
+	if !haveTime && !haveStart {
+		return &SyntaxError{Msg: "no time field"}
+	}
+	idx := idxTime
+	if haveStart && (!haveTime || !s.logged || s.rank[idxStart] < s.rank[idxTime]) {
+		idx = idxStart
+	}
+	v := s.val[idx]
+	ms, sub, frac, ok := parseAnyTime(v)
+	if !ok {
+		return &SyntaxError{Msg: "bad time " + string(v)}
+	}
+	from := s.from[idx]
+	if from == nil {
+		from = unnamedTime
+	}
+	k := timeKey{time: from.name, basis: from.basis}
+	if idx == idxStart {
+		k.basis = BasisArrival
+	} else if d := dashless(s.val[idxDuration]); !s.logged && s.set[idxDuration] && len(d) > 0 {
+		dm := s.from[idxDuration]
+		if dm == nil {
+			dm = unnamedTime
+		}
+		dur, ok := parseDuration(d, dm.unit)
+		if !ok {
+			return &SyntaxError{Msg: "bad duration " + string(d)}
+		}
+		ms, k.dur = subtractDuration(ms, sub, frac, dur), dm.name
+	}
+	rec.TimeMillis, rec.SubSecond = ms, frac
+	rec.TimeSource = s.srcs.get(k)
 	return nil
 }
 

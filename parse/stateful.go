@@ -24,5 +24,5 @@ func IsDirective(line []byte) bool { return len(line) > 0 && line[0] == '#' }
 // Clone implements Stateful: only "#Fields:" and "#GMT-Offset:" lines set
 // a W3C parser's state; data lines leave it as it was.
 func (p *W3C) Clone() Stateful {
-	return &W3C{cols: append([]w3cCol(nil), p.cols...), haveTime: p.haveTime, gmtOffset: p.gmtOffset, offsetSet: p.offsetSet, sawFields: p.sawFields}
+	return &W3C{cols: append([]w3cCol(nil), p.cols...), haveTime: p.haveTime, gmtOffset: p.gmtOffset, offsetSet: p.offsetSet, sawFields: p.sawFields, logged: p.logged}
 }

@@ -11,6 +11,11 @@ import "strings"
 // unless a "#GMT-Offset:" header says otherwise; date-local/time-local
 // are used when date/time are absent.
 //
+// The time is when the response was sent (IIS, CloudFront): with a
+// time-taken column (IIS: integer milliseconds; CloudFront and the W3C
+// draft: seconds with a fraction) records carry the request's arrival,
+// the time less time-taken, unless made with TimeLogged.
+//
 // Header and directive lines yield ErrNoRecord. A W3C value is stateful
 // (see Stateful): use a fresh one per file (Format.New does).
 type W3C struct {
@@ -23,6 +28,7 @@ type W3C struct {
 	// offset of an earlier block.
 	offsetSet bool
 	sawFields bool // a "#Fields:" came in the current header block
+	logged    bool // TimeLogged: no time-taken subtracted
 	slots     roleSlots
 	scratch   []byte
 	vals      [][]byte
@@ -40,11 +46,20 @@ const (
 	w3cTime
 	w3cDateLocal
 	w3cTimeLocal
+	w3cTimeTaken // also kept as a field
 )
 
 // NewW3C returns a W3C parser. Every column without a role is kept as a
 // Record field (cs(Header) columns as http_header).
 func NewW3C() *W3C { return &W3C{} }
+
+func newW3C(o FormatOptions) *W3C { return &W3C{logged: o.Time == TimeLogged} }
+
+var (
+	w3cArrivalSource = &TimeSource{Basis: BasisArrival, From: "date time - time-taken"}
+	w3cLoggedSource  = &TimeSource{Basis: BasisLogged, From: "date time",
+		Advice: "log time-taken (the request's duration) beside date and time"}
+)
 
 var zeroText = []byte("0")
 
@@ -99,6 +114,8 @@ func (p *W3C) header(line []byte) error {
 				c.kind = w3cDateLocal
 			case "time-local":
 				c.kind = w3cTimeLocal
+			case "time-taken":
+				c.kind, c.field = w3cTimeTaken, lf
 			default:
 				if r, ok := w3cRoles[lf]; ok {
 					c.role = roleIndex(r)
@@ -182,7 +199,7 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 		return &SyntaxError{Msg: "line has " + itoa(len(p.vals)) + " values but #Fields lists " + itoa(len(p.cols))}
 	}
 	p.slots.reset()
-	var date, clock []byte
+	var date, clock, taken []byte
 	for i, c := range p.cols {
 		v := p.vals[i]
 		switch {
@@ -190,6 +207,9 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 			date = v
 		case c.kind == w3cTime:
 			clock = v
+		case c.kind == w3cTimeTaken:
+			taken = v
+			rec.Fields = append(rec.Fields, Field{Name: c.field, Value: v})
 		case c.role >= 0:
 			p.slots.offer(c.role, 0, v)
 		default:
@@ -199,16 +219,25 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 	if !p.haveTime || date == nil || clock == nil {
 		return &SyntaxError{Msg: "no date and time columns"}
 	}
-	ms, frac, ok := ParseW3CTime(date, clock)
+	ms, sub, frac, ok := parseW3CTime(date, clock)
 	if !ok {
 		return &SyntaxError{Msg: "bad date/time " + string(date) + " " + string(clock)}
+	}
+	ms -= p.gmtOffset
+	src := w3cLoggedSource
+	if taken = dashless(taken); !p.logged && len(taken) > 0 {
+		dur, ok := parseDuration(taken, millisecond)
+		if !ok {
+			return &SyntaxError{Msg: "bad time-taken " + string(taken)}
+		}
+		ms, src = subtractDuration(ms, sub, frac, dur), w3cArrivalSource
 	}
 	// fill needs a time slot; the real time is set right after.
 	p.slots.offer(idxTime, 0, zeroText)
 	if err := p.slots.fill(rec, &p.scratch); err != nil {
 		return err
 	}
-	rec.TimeMillis, rec.SubSecond = ms-p.gmtOffset, frac
+	rec.TimeMillis, rec.SubSecond, rec.TimeSource = ms, frac, src
 	return nil
 }
 

@@ -15,6 +15,7 @@ var valueFlags = map[parse.ValueKind]string{
 	parse.ValueLayout:     "--log-format",
 	parse.ValueFieldMap:   "--field",
 	parse.ValueKeyPattern: "--key-pattern",
+	parse.ValueTime:       "--time",
 }
 
 // flagError returns err, as parse returned it for a setting, in the

@@ -15,7 +15,7 @@ import (
 func TestErrorsNameFlags(t *testing.T) {
 	badPattern := "("
 	_, reErr := regexp.Compile("^(?:" + badPattern + ")$")
-	const roles = "time, remote_addr, user, method, uri, query, request, proto, status, bytes, referer, user_agent"
+	const roles = "time, remote_addr, user, method, uri, query, request, proto, status, bytes, referer, user_agent, start, duration"
 	for _, c := range []struct {
 		name string
 		err  func() error
@@ -35,6 +35,8 @@ func TestErrorsNameFlags(t *testing.T) {
 			`--field "when=x": unknown role "when" (want one of ` + roles + ")"},
 		{"field syntax", func() error { _, err := parse.ParseFieldMap([]string{"time"}); return err },
 			`--field "time": want ROLE=NAME, as in time=ts`},
+		{"time", func() error { _, err := parse.LookupFormat("combined", parse.FormatOptions{Time: "first"}); return err },
+			`--time "first": want arrival or logged`},
 		{"key pattern", func() error { _, err := parse.CompileKeyPattern(badPattern); return err },
 			`--key-pattern "(": ` + reErr.Error()},
 		{"undetected", func() error {

@@ -103,8 +103,11 @@ func readAccessLog(path string) ([]Entry, error) {
 // WriteArrivalJSON writes the log as JSON lines whose only time is the
 // arrival ($msec - $request_time) with millisecond precision, in a shape
 // keyrate's json format reads (--format json, --key
-// header:X-Api-Key,query:api_key, --verdict-field limit_req_status). This
-// is the pre-processing keyrate should make unnecessary.
+// header:X-Api-Key,query:api_key, --verdict-field limit_req_status): the
+// pre-processing keyrate made unnecessary, kept as a cross-check of
+// keyrate's own arithmetic. The logged time and duration are there under
+// names keyrate does not read (as request_time, it would subtract the
+// duration twice).
 func WriteArrivalJSON(w io.Writer, entries []Entry) error {
 	bw := bufio.NewWriter(w)
 	type rec struct {
@@ -114,7 +117,7 @@ func WriteArrivalJSON(w io.Writer, entries []Entry) error {
 		Key         string `json:"http_x_api_key,omitempty"`
 		Verdict     string `json:"limit_req_status"`
 		LoggedMsec  string `json:"logged_msec"`
-		RequestTime string `json:"request_time"`
+		RequestTime string `json:"logged_request_time"`
 	}
 	enc := json.NewEncoder(bw)
 	for _, e := range entries {

@@ -61,9 +61,11 @@ func TestWriteArrivalJSON(t *testing.T) {
 	if _, ok := rec["http_x_api_key"]; ok {
 		t.Error("a query key must not be written as the header")
 	}
-	// No other key of a record is one keyrate reads as a time.
+	// No other key of a record is one keyrate reads as a time or a
+	// duration (keyrate would subtract it from the arrival again).
 	for k := range rec {
-		if k != "time" && (k == "msec" || k == "ts" || k == "timestamp" || k == "time_local" || k == "time_iso8601") {
+		switch k {
+		case "msec", "ts", "timestamp", "time_local", "time_iso8601", "StartUTC", "request_time", "duration":
 			t.Errorf("second time field %q", k)
 		}
 	}
