@@ -84,6 +84,8 @@ type aggregator struct {
 	rec      parse.Record
 	obs      aggregate.Observation
 	filters  filterSet
+	// timeSource is the time source last added to a FileStats.
+	timeSource *parse.TimeSource
 	// verdictMissing counts the current file's (or block's) keyed lines
 	// lacking the verdict field.
 	verdictMissing int64

@@ -110,6 +110,11 @@ func reference(t *testing.T, paths []string, cfg Config) want {
 			}
 			st.Parsed++
 			st.TimePrecision = "s" // the generated lines have whole seconds
+			if src := rec.TimeSource; src.Basis != parse.BasisArrival {
+				st.TimeNotArrival++
+				st.TimeAdvice = src.Advice
+			}
+			st.TimeSource = rec.TimeSource.String() // the same for every line
 			key := keys.Extract(&rec)
 			if key == nil {
 				st.Keyless++

@@ -142,6 +142,20 @@ func (r *aggregator) observe(st *FileStats) {
 	if r.rec.SubSecond {
 		st.TimePrecision = "ms"
 	}
+	if src := r.rec.TimeSource; src != nil {
+		if src.Basis != parse.BasisArrival {
+			st.TimeNotArrival++
+			if st.TimeAdvice == "" {
+				st.TimeAdvice = src.Advice
+			}
+		}
+		// Lines of an input almost always share their source: only a
+		// change is looked up in the list.
+		if src != r.timeSource || st.TimeSource == "" {
+			r.timeSource = src
+			st.TimeSource = addTimeSource(st.TimeSource, src.String())
+		}
+	}
 	key := r.keys.Extract(&r.rec)
 	if key == nil {
 		if r.keys.Rejected() {

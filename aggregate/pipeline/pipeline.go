@@ -30,6 +30,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -115,7 +116,32 @@ func addStats(s, o *FileStats) {
 	if o.TimePrecision == "ms" {
 		s.TimePrecision = "ms"
 	}
+	for src := range strings.SplitSeq(o.TimeSource, "; ") {
+		s.TimeSource = addTimeSource(s.TimeSource, src)
+	}
+	s.TimeNotArrival += o.TimeNotArrival
+	if s.TimeAdvice == "" {
+		s.TimeAdvice = o.TimeAdvice
+	}
 	s.MinTime, s.MaxTime = min(s.MinTime, o.MinTime), max(s.MaxTime, o.MaxTime)
+}
+
+// addTimeSource adds src to list, the sorted time sources of an input
+// joined by "; " (FileStats.TimeSource), unless it holds it already.
+func addTimeSource(list, src string) string {
+	if src == "" {
+		return list
+	}
+	all := []string{}
+	if list != "" {
+		all = strings.Split(list, "; ")
+	}
+	if slices.Contains(all, src) {
+		return list
+	}
+	all = append(all, src)
+	slices.Sort(all)
+	return strings.Join(all, "; ")
 }
 
 // Sample is one malformed line kept for the manifest and stderr.

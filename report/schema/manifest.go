@@ -64,10 +64,20 @@ type InputStats struct {
 	// second, "s" when not ("" when no line parsed).
 	Format        string `json:"format"`
 	TimePrecision string `json:"time_precision"`
-	Skipped       int64  `json:"skipped"`      // header/notice lines holding no request
-	InvalidKey    int64  `json:"invalid_key"`  // values rejected by --key-pattern
-	InvalidUTF8   int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
-	NULBytes      int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
+	// TimeSource says which of its lines' times the input was read at,
+	// and how it was derived: "arrival ($msec - $request_time)", "logged
+	// ($time_local)", "unknown ([time])" (see docs/formats.md); the
+	// distinct ones, sorted and joined by "; ", when its lines differ
+	// ("" when no line parsed). TimeNotArrival counts the parsed lines
+	// whose time is not known to be the request's arrival, and
+	// TimeAdvice says what to log so that it would be.
+	TimeSource     string `json:"time_source"`
+	TimeNotArrival int64  `json:"time_not_arrival"`
+	TimeAdvice     string `json:"-"`
+	Skipped        int64  `json:"skipped"`      // header/notice lines holding no request
+	InvalidKey     int64  `json:"invalid_key"`  // values rejected by --key-pattern
+	InvalidUTF8    int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
+	NULBytes       int64  `json:"nul_lines"`    // lines with leading NUL padding, stripped
 	// MinTime and MaxTime bound the parsed lines' times (epoch ms);
 	// meaningful only when Parsed > 0. The manifest has them as its
 	// TimeRange, over all inputs.
