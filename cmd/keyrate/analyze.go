@@ -40,6 +40,7 @@ Examples:
 type analyzeOptions struct {
 	format         string
 	logFormat      string
+	time           string
 	fields         []string
 	keyPattern     string
 	keys           []string
@@ -65,6 +66,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.StringVar(&o.format, "format", parse.FormatAuto, "log format: "+parse.FormatHelp())
 	fs.StringVar(&o.logFormat, "log-format", "", "custom layout: an nginx log_format or Apache LogFormat string")
+	fs.StringVar(&o.time, "time", parse.TimeArrival, "the time limits are replayed at: arrival (the request's, where the log gives or derives it) or logged (as the line carries it)")
 	fs.StringArrayVar(&o.fields, "field", nil, "map a role to a JSON key or Parquet column, ROLE=NAME[,...] (e.g. time=ts,uri=request_uri)")
 	fs.StringSliceVar(&o.keys, "key", parse.DefaultKeySources, "ordered key sources (query:NAME, header:NAME, user, path:/T/{key}/*, field:NAME, cookie:NAME); the first non-empty wins")
 	fs.StringVar(&o.keyPattern, "key-pattern", "", "regular expression a key must match in full; other values count as invalid_key")
@@ -150,6 +152,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	}
 	m.Policy = o.policy
 	warnVerdictMissing(d, &o, res)
+	warnNotArrival(d, &o, c.eval.Policy, res)
 	o.warehouse.scrub(res, m)
 	for _, s := range res.Samples {
 		d.log.Info("malformed line", "at", fmt.Sprintf("%s:%d", s.File, s.Line), "reason", s.Reason, "excerpt", s.Excerpt)
@@ -341,4 +344,49 @@ func warnVerdictMissing(d *diag, o *analyzeOptions, res *pipeline.Result) {
 		d.log.Warn(fmt.Sprintf("%d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected",
 			missing, keyed, o.verdictField, o.format))
 	}
+}
+
+// warnNotArrival says when limits are replayed at times that are not the
+// requests' arrival (the time a gateway decides at), once per kind of
+// time, with what to log instead. With --time logged that was asked for.
+func warnNotArrival(d *diag, o *analyzeOptions, pol *policy.Policy, res *pipeline.Result) {
+	if o.time == parse.TimeLogged || !hasRules(pol) {
+		return
+	}
+	type group struct {
+		inputs int
+		lines  int64
+		first  string
+		advice string
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, f := range res.Files {
+		if f.TimeNotArrival == 0 {
+			continue
+		}
+		g := groups[f.TimeSource]
+		if g == nil {
+			g = &group{first: f.Path, advice: f.TimeAdvice}
+			groups[f.TimeSource] = g
+			order = append(order, f.TimeSource)
+		}
+		g.inputs++
+		g.lines += f.TimeNotArrival
+	}
+	for _, src := range order {
+		g := groups[src]
+		d.log.Warn("limits replayed at times that are not the requests' arrival (see docs/formats.md, logging for an exact audit)",
+			"time_source", src, "inputs", g.inputs, "lines", g.lines, "first", g.first, "log", g.advice)
+	}
+}
+
+// hasRules reports whether pol has a limit to replay.
+func hasRules(pol *policy.Policy) bool {
+	for _, p := range pol.Plans {
+		if len(p.Rules) > 0 {
+			return true
+		}
+	}
+	return false
 }

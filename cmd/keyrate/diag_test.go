@@ -26,7 +26,7 @@ func TestStderrJSON(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	var so, se bytes.Buffer
 	code := run(context.Background(), []string{"analyze", "--stderr-format", "json", "--max-bad-ratio", "0.5",
-		"--skip-corrupt", "--strict-exit", "--limit", "1/s", "--out", out, good, bad}, &so, &se)
+		"--skip-corrupt", "--strict-exit", "--limit", "1/s", "--time", "logged", "--out", out, good, bad}, &so, &se)
 	if code != exitSkipped {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitSkipped, se.String())
 	}

@@ -14,7 +14,10 @@ func (o *analyzeOptions) formatConfig() (string, parse.FormatOptions, error) {
 	if err != nil {
 		return "", parse.FormatOptions{}, flagError(err)
 	}
-	fopts := parse.FormatOptions{Fields: fields, LogFormat: o.logFormat}
+	if err := parse.CheckTimeChoice(o.time); err != nil {
+		return "", parse.FormatOptions{}, flagError(err)
+	}
+	fopts := parse.FormatOptions{Fields: fields, LogFormat: o.logFormat, Time: o.time}
 	format := strings.ToLower(o.format)
 	if o.logFormat != "" {
 		if format != parse.FormatAuto && format != parse.FormatLayout {
