@@ -9,11 +9,15 @@
 # NGINX_CHECK_DURATION), stops nginx by its pid, and runs the current
 # keyrate over the access log with the matching policy
 # (scripts/nginxcheck/policy.toml) and --verdict-field limit_req_status,
-# three ways:
+# four ways:
 #
-#   as-logged  the log_format as configured: keyrate picks $time_local (whole seconds)
-#   msec       the same log, declared with $msec as its only time (when the line was written)
-#   arrival    the log turned into JSON lines timed $msec - $request_time (ms)
+#   raw      the log as nginx wrote it, its log_format as --log-format: keyrate
+#            reads the arrival, $msec - $request_time (ms)
+#   json     nginx's JSON log of the same requests (escape=json), --format json:
+#            the arrival, msec - request_time, again
+#   logged   the raw log with --time logged: $msec, when each line was written
+#   seconds  the raw log declared with $time_local as its only time: the arrival
+#            $time_local - $request_time, to the second
 #
 # and prints per limit (zone) and key nginx's REJECTED count against
 # keyrate's ideal rejections, leaked and false throttles at 1-minute (and
@@ -29,10 +33,11 @@
 #                         (ideal = REJECTED, no leaked, no false throttles per limit
 #                         and key) for every limit but NGINX_CHECK_ALLOW_DIFFER,
 #                         within the verdicts a 1-ms clock difference can flip
-#                         (default "arrival"; issue 18's target is "as-logged")
+#                         (default "raw,json")
 #   NGINX_CHECK_ALLOW_DIFFER  limits exempt from the strict check (default
 #                         "multi_a,multi_b,forget_a": keyrate does not yet chain the
-#                         zones of a location, nor forget keys, as nginx does)
+#                         zones of a location (issue "An audit an analyst can trust
+#                         and see"), nor forget keys as nginx does (docs/policy.md))
 #   NGINX_CHECK_SLACK_MS  the clock difference tolerated (default 1; 0: exact)
 #   NGINX_CHECK_KEEP=DIR  keep logs, configs and reports under DIR
 #
@@ -45,7 +50,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 workers_list=${NGINX_CHECK_WORKERS:-1}
 duration=${NGINX_CHECK_DURATION:-25s}
 seed=${NGINX_CHECK_SEED:-1}
-strict=${NGINX_CHECK_STRICT-arrival}
+strict=${NGINX_CHECK_STRICT-raw,json}
 allow=${NGINX_CHECK_ALLOW_DIFFER-multi_a,multi_b,forget_a}
 slack=${NGINX_CHECK_SLACK_MS:-1}
 forget=()
@@ -123,11 +128,13 @@ for workers in $workers_list; do
 	[ "$lines" = "$responses" ] || { echo "nginx-check: $lines log lines for $responses responses" >&2; exit 1; }
 	echo "$lines requests logged; verdicts: $(awk '{print $(NF-2)}' "$log" | sort | uniq -c | tr -s ' ' | paste -sd,)"
 
-	"$nc" arrival -log "$log" -out "$dir/arrival.jsonl"
+	json_lines=$(wc -l <"$dir/access.json")
+	[ "$json_lines" = "$responses" ] || { echo "nginx-check: $json_lines JSON log lines for $responses responses" >&2; exit 1; }
 	for interval in 1m 1s; do
-		keyrate_run as-logged "$interval" --log-format "$("$nc" layout)" "$log"
-		keyrate_run msec "$interval" --log-format "$("$nc" layout -times msec)" "$log"
-		keyrate_run arrival "$interval" --format json "$dir/arrival.jsonl"
+		keyrate_run raw "$interval" --log-format "$("$nc" layout)" "$log"
+		keyrate_run json "$interval" --format json "$dir/access.json"
+		keyrate_run logged "$interval" --log-format "$("$nc" layout)" --time logged "$log"
+		keyrate_run seconds "$interval" --log-format "$("$nc" layout -times time_local)" "$log"
 	done
 
 	for interval in 1m 1s; do
@@ -136,7 +143,7 @@ for workers in $workers_list; do
 		s=
 		[ "$interval" = 1m ] && s=$strict
 		"$nc" compare -log "$log" -conf "$conf" -keys -strict "$s" -allow-differ "$allow" -slack-ms "$slack" \
-			as-logged="$dir/out-as-logged-$interval" msec="$dir/out-msec-$interval" arrival="$dir/out-arrival-$interval"
+			raw="$dir/out-raw-$interval" json="$dir/out-json-$interval" logged="$dir/out-logged-$interval" seconds="$dir/out-seconds-$interval"
 	done
 	echo
 	echo "== nginx's verdicts vs a model of ngx_http_limit_req_module, worker_processes $workers"

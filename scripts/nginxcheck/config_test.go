@@ -113,6 +113,7 @@ func TestRenderConfig(t *testing.T) {
 	for _, want := range []string{
 		"worker_processes 2;", "pid " + cfg.Dir + "/nginx.pid;", "listen 127.0.0.1:",
 		"server 127.0.0.1:", "limit_req_status 429;", "access_log " + cfg.Dir + "/access.log keyrate;",
+		"access_log " + cfg.Dir + "/access.json keyrate_json;",
 		"proxy_temp_path       " + cfg.Dir + "/tmp/proxy;",
 	} {
 		if !strings.Contains(conf, want) {

@@ -26,14 +26,17 @@ import (
 //  2. the model of ngx_http_limit_req_module, fed the arrival times
 //     ($msec - $request_time), rejects as many requests as nginx per
 //     location, within the verdicts a 1-ms clock difference can flip;
-//  3. the current keyrate, over the log pre-processed to arrival times,
-//     agrees with nginx at 1-minute buckets for every single-zone limit
-//     (ideal rejections = REJECTED, no leaked, no false throttles) within
-//     the same tolerance.
+//  3. keyrate, over the log exactly as nginx wrote it ("raw": the
+//     log_format given as --log-format) and over nginx's JSON log of the
+//     same requests ("json", --format json), agrees with nginx at
+//     1-minute buckets for every single-zone limit and key: ideal
+//     rejections = REJECTED, leaked and false throttles 0, each within
+//     the verdicts a 1-ms clock difference can flip (at most 2). keyrate
+//     reads the arrival, $msec - $request_time, from both.
 //
-// keyrate over the log as written (it takes $time_local) is run too and
-// its disagreement logged, not asserted: that is what issue 18 fixes. When
-// it is fixed, assert it like the arrival run (see the findings).
+// keyrate with --time logged (at $msec, when each line was written) is
+// run too and its disagreement logged, not asserted: it is what a
+// replay at the log time costs behind a delaying limit or a slow upstream.
 //
 // Skipped with -short and where nginx is not installed; CI installs it
 // (apt-get install -y nginx). NGINXCHECK_DURATION overrides the load's
@@ -149,7 +152,11 @@ func TestRealNginx(t *testing.T) {
 		}
 	}
 
-	// 3. keyrate over the arrival-time log, and over the log as written.
+	// 3. keyrate over the logs as nginx wrote them.
+	jsonLog := filepath.Join(cfg.Dir, "access.json")
+	if n := bytes.Count(mustReadBytes(t, jsonLog), []byte("\n")); n != sum.Responses {
+		t.Fatalf("%d JSON log lines for %d responses", n, sum.Responses)
+	}
 	keyrate := filepath.Join(dir, "keyrate")
 	if out, err := exec.Command("go", "build", "-o", keyrate, "../../cmd/keyrate").CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/keyrate: %v\n%s", err, out)
@@ -158,42 +165,49 @@ func TestRealNginx(t *testing.T) {
 	if err := os.WriteFile(policy, []byte(policyTOML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	arrival := filepath.Join(dir, "arrival.jsonl")
-	f, err := os.Create(arrival)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteArrivalJSON(f, entries); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	run := func(name string, args ...string) Run {
 		out := filepath.Join(dir, "out-"+name)
 		full := append([]string{"analyze", "--quiet", "--output", "csv", "--policy", policy,
 			"--key", "header:X-Api-Key,query:api_key", "--verdict-field", "limit_req_status", "--out", out}, args...)
-		if b, err := exec.Command(keyrate, full...).CombinedOutput(); err != nil {
+		b, err := exec.Command(keyrate, full...).CombinedOutput()
+		if err != nil {
 			t.Fatalf("keyrate %s: %v\n%s", strings.Join(full, " "), err, b)
+		}
+		if name != "logged" && len(b) > 0 {
+			t.Errorf("keyrate %s: %s", name, b) // --quiet: warnings only (not the arrival?)
 		}
 		return Run{Name: name, Dir: out}
 	}
+	accessLog := filepath.Join(cfg.Dir, "access.log")
 	runs := []Run{
-		run("as-logged", "--log-format", LogLayout, filepath.Join(cfg.Dir, "access.log")),
-		run("arrival", "--format", "json", arrival),
+		run("raw", "--log-format", LogLayout, accessLog),
+		run("json", "--format", "json", jsonLog),
+		run("logged", "--log-format", LogLayout, "--time", "logged", accessLog),
+	}
+	// A 1-ms clock difference can flip a verdict (see the README); the
+	// harness's 12 runs never saw more than one such flip per limit and
+	// key at 1-minute buckets, so two is already lenient.
+	tolerance := AmbiguousCounts(g, entries, 1)
+	for k, n := range tolerance {
+		tolerance[k] = min(n, 2)
 	}
 	var table bytes.Buffer
 	fails, err := Compare(&table, g, entries, runs, CompareOptions{
-		PerKey: true, Strict: map[string]bool{"arrival": true},
-		// keyrate replays each limit alone; nginx chains the zones of a
-		// location (a request rejected by one is accounted in none).
+		PerKey: true, Strict: map[string]bool{"raw": true, "json": true},
+		// TODO(issue "An audit an analyst can trust and see"): keyrate
+		// replays each limit alone, nginx chains the zones of a location
+		// (a request rejected by one is accounted in none, and
+		// $limit_req_status does not say which rejected it). Make
+		// multi_a and multi_b strict once limits can be chained.
 		AllowDiffer: map[string]bool{"multi_a": true, "multi_b": true},
-		Ambiguous:   AmbiguousCounts(g, entries, 1),
+		Ambiguous:   tolerance,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("keyrate vs nginx at 1-minute buckets:\n%s", table.String())
 	if fails > 0 {
-		t.Errorf("keyrate over arrival times differs from nginx beyond the 1-ms tolerance in %d (limit, key) rows", fails)
+		t.Errorf("keyrate over nginx's logs differs from nginx beyond the 1-ms tolerance in %d (limit, key) rows", fails)
 	}
 }
 
@@ -220,11 +234,13 @@ func waitListen(port int, exited <-chan error) (exit bool, err error) {
 	return false, os.ErrDeadlineExceeded
 }
 
-func mustRead(t *testing.T, path string) string {
+func mustRead(t *testing.T, path string) string { return string(mustReadBytes(t, path)) }
+
+func mustReadBytes(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return b
 }
