@@ -79,8 +79,7 @@ func (s *TimeSource) String() string { return s.Basis.String() + " (" + s.From +
 // The sources of the formats with fixed times.
 var (
 	clfTimeSource = &TimeSource{Basis: BasisUnknown, From: "[time]",
-		Advice: "nginx writes $time_local when the response is logged and Apache's %t is the arrival, both in whole seconds: " +
-			"for nginx log $msec and $request_time with a custom log_format, for Apache %{msec}t"}
+		Advice: "nginx: $msec and $request_time in a custom log_format; Apache: %{begin:msec}t"}
 	apacheCLFTimeSource = &TimeSource{Basis: BasisArrival, From: "%t"}
 	haproxyTimeSource   = &TimeSource{Basis: BasisArrival, From: "accept date"}
 	albArrivalSource    = &TimeSource{Basis: BasisArrival, From: "request_creation_time"}
