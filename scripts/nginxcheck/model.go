@@ -231,21 +231,27 @@ func (m *Model) handle(now int64, key string, limits []LimitCfg) Verdict {
 	return Verdict{Status: "DELAYED", Zone: limits[lz].Zone, Excess: ex}
 }
 
+// nextExcess is the interval since lr's last accounted request and the
+// excess a request at now would have, as ngx_http_limit_req_lookup and
+// _account compute them: a clock gone back by over a minute counts as
+// 1 ms, by less as 0; the excess drains rate per second and never goes
+// below 0.
+func nextExcess(lr *lrNode, rate, now int64) (ms, excess int64) {
+	ms = now - lr.last
+	if ms < -60000 {
+		ms = 1
+	} else if ms < 0 {
+		ms = 0
+	}
+	return ms, max(0, lr.excess-rate*ms/1000+1000)
+}
+
 // lookup is ngx_http_limit_req_lookup.
 func (m *Model) lookup(limit LimitCfg, key string, now int64, account bool) (int, int64) {
 	z := m.zones[limit.Zone]
 	if lr, ok := z.nodes[key]; ok {
 		z.queue.MoveToFront(lr.elem) // bumped on every lookup, rejected or not
-		ms := now - lr.last
-		if ms < -60000 {
-			ms = 1
-		} else if ms < 0 {
-			ms = 0
-		}
-		excess := lr.excess - z.rate*ms/1000 + 1000
-		if excess < 0 {
-			excess = 0
-		}
+		ms, excess := nextExcess(lr, z.rate, now)
 		if m.SlackMS > 0 {
 			// nginx's excess may be up to s lower (a longer interval) or,
 			// unless the log shows no interval at all, s higher.
@@ -303,16 +309,7 @@ func (m *Model) account(limits []LimitCfg, n int, ep int64, limit int) (int64, i
 		if lr == nil {
 			continue
 		}
-		ms := m.now - lr.last
-		if ms < -60000 {
-			ms = 1
-		} else if ms < 0 {
-			ms = 0
-		}
-		e := lr.excess - z.rate*ms/1000 + 1000
-		if e < 0 {
-			e = 0
-		}
+		ms, e := nextExcess(lr, z.rate, m.now)
 		if ms != 0 {
 			lr.last = m.now
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -23,18 +24,6 @@ func statuses(vs ...Verdict) []string {
 		s = append(s, v.Status)
 	}
 	return s
-}
-
-func eq(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestParseGatewayCfgRates(t *testing.T) {
@@ -71,7 +60,7 @@ func TestModelBurstOfSimultaneous(t *testing.T) {
 		got = append(got, m.Handle(t0, "/", "k").Status)
 	}
 	want := []string{"PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "REJECTED", "REJECTED"}
-	if !eq(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	// 999 ms later 0.999 requests drained: excess 5000-999+1000 = 5001 > 5000.
@@ -108,7 +97,7 @@ func TestModelChainedZones(t *testing.T) {
 	// b (1r/s, burst 1) rejects the third simultaneous request; a then
 	// does not account it (unlock), so a's excess stays at 1000.
 	got := statuses(m.Handle(t0, "/m", "k"), m.Handle(t0, "/m", "k"), m.Handle(t0, "/m", "k"))
-	if !eq(got, []string{"PASSED", "PASSED", "REJECTED"}) {
+	if !slices.Equal(got, []string{"PASSED", "PASSED", "REJECTED"}) {
 		t.Fatalf("got %v", got)
 	}
 	if a := m.zones["a"].nodes["k"]; a.excess != 1000 || a.count != 0 {
@@ -191,7 +180,7 @@ func TestModelExpireNeedsDrain(t *testing.T) {
 		for i := 0; i < 7; i++ {
 			got = append(got, m.Handle(t0+60_001, "/", "old").Status)
 		}
-		if !eq(got, []string{"PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "REJECTED"}) {
+		if !slices.Equal(got, []string{"PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "PASSED", "REJECTED"}) {
 			t.Fatalf("noExpire=%v: %v", noExpire, got)
 		}
 	}
