@@ -56,21 +56,46 @@ func TestRealNginx(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	cfg, err := RenderConfig(dir, 1, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf, errLog := filepath.Join(cfg.Dir, "nginx.conf"), filepath.Join(cfg.Dir, "error.log")
 	if out, err := exec.Command(ngx, "-v").CombinedOutput(); err == nil {
 		t.Logf("%s", bytes.TrimSpace(out))
 	}
-	cmd := exec.Command(ngx, "-c", conf, "-e", errLog)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// Another process can take a port between RenderConfig choosing it
+	// and nginx binding it (nginx then retries for 2.5 s and exits):
+	// then try other ports, three times in all.
+	var (
+		cfg    *Config
+		conf   string
+		cmd    *exec.Cmd
+		exited chan error
+	)
+	for attempt := 1; ; attempt++ {
+		if cfg, err = RenderConfig(filepath.Join(dir, "nginx"+strconv.Itoa(attempt)), 1, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		var errLog string
+		conf, errLog = filepath.Join(cfg.Dir, "nginx.conf"), filepath.Join(cfg.Dir, "error.log")
+		cmd = exec.Command(ngx, "-c", conf, "-e", errLog)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited = make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		exit, err := waitStarted(cfg, exited)
+		if err == nil {
+			break
+		}
+		if !exit {
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+		}
+		b, _ := os.ReadFile(errLog)
+		if attempt < 3 && bytes.Contains(b, []byte("Address already in use")) {
+			t.Logf("nginx attempt %d: a port was taken; trying others", attempt)
+			continue
+		}
+		t.Fatalf("nginx did not start: %v\n%s", err, b)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -78,11 +103,6 @@ func TestRealNginx(t *testing.T) {
 			<-exited
 		}
 	})
-	if exit, err := waitListen(cfg.Port, exited); err != nil {
-		stopped = stopped || exit
-		b, _ := os.ReadFile(errLog)
-		t.Fatalf("nginx did not start: %v\n%s", err, b)
-	}
 	pidBytes, err := os.ReadFile(filepath.Join(cfg.Dir, "nginx.pid"))
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +231,12 @@ func TestRealNginx(t *testing.T) {
 	}
 }
 
-// waitListen waits until nginx accepts on port; exit says the process
+// waitStarted waits until nginx has written its pid file, which it does
+// after binding its ports, and accepts on cfg.Port (so that a port some
+// other server holds is not taken for nginx's); exit says the process
 // ended (its exit status consumed from exited).
-func waitListen(port int, exited <-chan error) (exit bool, err error) {
+func waitStarted(cfg *Config, exited <-chan error) (exit bool, err error) {
+	pidFile := filepath.Join(cfg.Dir, "nginx.pid")
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -224,7 +247,11 @@ func waitListen(port int, exited <-chan error) (exit bool, err error) {
 			return true, err
 		default:
 		}
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
+		if _, err := os.Stat(pidFile); err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(cfg.Port), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 			return false, nil
@@ -243,4 +270,37 @@ func mustReadBytes(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A port another server holds is not taken for nginx's: nginx fails to
+// bind it and exits, and waitStarted says so, though the port accepts.
+func TestWaitStartedNotFooledByAnotherServer(t *testing.T) {
+	ngx, err := exec.LookPath("nginx")
+	if err != nil || testing.Short() {
+		t.Skip("needs nginx (and about 3 s: nginx retries a busy port for 2.5 s)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := RenderConfig(t.TempDir(), 1, ln.Addr().(*net.TCPAddr).Port, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errLog := filepath.Join(cfg.Dir, "error.log")
+	cmd := exec.Command(ngx, "-c", filepath.Join(cfg.Dir, "nginx.conf"), "-e", errLog)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	exit, err := waitStarted(cfg, exited)
+	if !exit {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}
+	if b, _ := os.ReadFile(errLog); err == nil || !bytes.Contains(b, []byte("Address already in use")) {
+		t.Errorf("waitStarted: %v (exited %v); error log:\n%s", err, exit, b)
+	}
 }
