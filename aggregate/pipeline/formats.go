@@ -145,6 +145,9 @@ func (r *aggregator) observe(st *FileStats) {
 	if src := r.rec.TimeSource; src != nil {
 		if src.Basis != parse.BasisArrival {
 			st.TimeNotArrival++
+			if src.Basis == parse.BasisLogged {
+				st.TimeLogged++
+			}
 			if st.TimeAdvice == "" {
 				st.TimeAdvice = src.Advice
 			}

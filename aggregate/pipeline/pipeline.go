@@ -120,6 +120,7 @@ func addStats(s, o *FileStats) {
 		s.TimeSource = addTimeSource(s.TimeSource, src)
 	}
 	s.TimeNotArrival += o.TimeNotArrival
+	s.TimeLogged += o.TimeLogged
 	if s.TimeAdvice == "" {
 		s.TimeAdvice = o.TimeAdvice
 	}

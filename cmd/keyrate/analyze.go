@@ -346,9 +346,13 @@ func warnVerdictMissing(d *diag, o *analyzeOptions, res *pipeline.Result) {
 	}
 }
 
-// warnNotArrival says when limits are replayed at times that are not the
-// requests' arrival (the time a gateway decides at), once per kind of
+// warnNotArrival says when limits are replayed at times known not to be
+// the requests' arrival (the time a gateway decides at), once per kind of
 // time, with what to log instead. With --time logged that was asked for.
+// A time that may be either (CLF's [time]: Apache's %t is the arrival,
+// nginx's $time_local is not) is only named in the manifest's
+// time_source: a warning every night for every combined log would teach
+// people to ignore warnings.
 func warnNotArrival(d *diag, o *analyzeOptions, pol *policy.Policy, res *pipeline.Result) {
 	if o.time == parse.TimeLogged || !hasRules(pol) {
 		return
@@ -362,7 +366,7 @@ func warnNotArrival(d *diag, o *analyzeOptions, pol *policy.Policy, res *pipelin
 	groups := map[string]*group{}
 	var order []string
 	for _, f := range res.Files {
-		if f.TimeNotArrival == 0 {
+		if f.TimeLogged == 0 {
 			continue
 		}
 		g := groups[f.TimeSource]
@@ -372,7 +376,7 @@ func warnNotArrival(d *diag, o *analyzeOptions, pol *policy.Policy, res *pipelin
 			order = append(order, f.TimeSource)
 		}
 		g.inputs++
-		g.lines += f.TimeNotArrival
+		g.lines += f.TimeLogged
 	}
 	for _, src := range order {
 		g := groups[src]

@@ -108,3 +108,14 @@ func TestNoTimeWarningWithoutLimits(t *testing.T) {
 		t.Errorf("manifest inputs %s (%v)", b, err)
 	}
 }
+
+// A combined log's [time] is the arrival under Apache and the logged time
+// under nginx: keyrate cannot tell, so it names it in the manifest and
+// does not warn every night about every combined log.
+func TestNoTimeWarningForAmbiguousCLFTime(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runKeyrate(t, "analyze", "--limit", "10/s", "--output", "csv", "--out", filepath.Join(dir, "out"), sampleDir)
+	if code != 0 || strings.Contains(stderr, "not the requests' arrival") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}

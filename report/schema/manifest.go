@@ -70,10 +70,13 @@ type InputStats struct {
 	// distinct ones, sorted and joined by "; ", when its lines differ
 	// ("" when no line parsed). TimeNotArrival counts the parsed lines
 	// whose time is not known to be the request's arrival, and
-	// TimeAdvice says what to log so that it would be.
+	// TimeAdvice says what to log so that it would be. TimeLogged
+	// counts those known to be the time the line was written (after the
+	// response), not the arrival: what keyrate warns about.
 	TimeSource     string `json:"time_source"`
 	TimeNotArrival int64  `json:"time_not_arrival"`
 	TimeAdvice     string `json:"-"`
+	TimeLogged     int64  `json:"-"`
 	Skipped        int64  `json:"skipped"`      // header/notice lines holding no request
 	InvalidKey     int64  `json:"invalid_key"`  // values rejected by --key-pattern
 	InvalidUTF8    int64  `json:"invalid_utf8"` // keys with invalid UTF-8 (escaped as \xNN in reports)
