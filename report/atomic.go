@@ -27,8 +27,13 @@ type pendingFile struct {
 }
 
 // createPending creates a temporary file in the directory of final (the
-// same file system, so the rename is atomic).
+// same file system, so the rename is atomic). A final that is a symbolic
+// link is refused: the report would replace the link, which was put
+// there to have the report written somewhere else.
 func createPending(fsys FS, final string) (*pendingFile, error) {
+	if err := refuseLink(fsys, final); err != nil {
+		return nil, err
+	}
 	dir, base := filepath.Split(final)
 	if dir == "" {
 		dir = "."
@@ -128,6 +133,9 @@ type retiredFile struct {
 
 // retire moves final aside; a final that does not exist is nothing to do.
 func (r *retiredFile) retire() error {
+	if err := refuseLink(r.fs, r.final); err != nil {
+		return err
+	}
 	dir, base := filepath.Split(r.final)
 	backup := filepath.Join(dir, "."+base+".tmp-"+randomDigits()+".prev")
 	switch err := r.fs.Rename(r.final, backup); {

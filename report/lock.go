@@ -40,7 +40,11 @@ type Lock struct {
 }
 
 // LockDir creates dir if needed and locks it, or fails at once with a
-// *LockedError naming the holder.
+// *LockedError naming the holder. The lock file is never opened through
+// a symbolic link, nor truncated when it has other names (a hard link):
+// whoever can write to a shared output directory could otherwise make
+// the run (often root's cron job) create or truncate any file. Such a
+// lock path fails with an *UnsafePathError.
 func LockDir(dir string) (*Lock, error) {
 	l := &Lock{path: filepath.Join(dir, LockName)}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -50,7 +54,7 @@ func LockDir(dir string) (*Lock, error) {
 		return nil, err
 	}
 	for {
-		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := openLockFile(l.path)
 		if err != nil {
 			l.removeDir()
 			return nil, err
@@ -68,9 +72,10 @@ func LockDir(dir string) (*Lock, error) {
 		}
 		// The previous holder unlinks the file before releasing it; if
 		// that happened between our open and our flock, we hold a lock on
-		// a file nobody else will open, so try again.
+		// a file nobody else will open, so try again. (Lstat: a link put
+		// in its place is not the file we hold.)
 		fi, err1 := f.Stat()
-		cur, err2 := os.Stat(l.path)
+		cur, err2 := os.Lstat(l.path)
 		if err1 == nil && err2 == nil && os.SameFile(fi, cur) {
 			l.f = f
 			break
@@ -81,6 +86,35 @@ func LockDir(dir string) (*Lock, error) {
 		l.f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return l, nil
+}
+
+// openLockFile opens (creating) the lock file at path, refusing a
+// symbolic link and a file that is not only the lock (another kind of
+// file, or one with several names).
+func openLockFile(path string) (*os.File, error) {
+	if err := refuseLink(OSFS{}, path); err != nil { // where open cannot refuse it itself
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o644)
+	if err != nil {
+		if lerr := refuseLink(OSFS{}, path); lerr != nil { // ELOOP
+			return nil, lerr
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, err
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, &UnsafePathError{Path: path, Reason: "is not a regular file (" + fi.Mode().Type().String() + ")"}
+	case linkCount(fi) > 1:
+		f.Close()
+		return nil, &UnsafePathError{Path: path, Reason: "has " + strconv.FormatUint(linkCount(fi), 10) + " names (hard links); truncating it would change a file reachable elsewhere"}
+	}
+	return f, nil
 }
 
 // Unlock removes the lock file and releases the lock; if LockDir created

@@ -17,3 +17,15 @@ func tryLock(f *os.File) (held bool, err error) {
 	}
 	return false, err
 }
+
+// oNoFollow makes an open fail (ELOOP) on a symbolic link instead of
+// following it.
+const oNoFollow = syscall.O_NOFOLLOW
+
+// linkCount is how many names fi's file has (1 where unknown).
+func linkCount(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

@@ -25,6 +25,14 @@ type partitionDir struct {
 func (s *Set) partitionDir(table, date string) (string, error) {
 	tableDir := filepath.Join(s.dir, table)
 	staging := filepath.Join(s.dir, stagingDir)
+	final := filepath.Join(tableDir, partitionName(date))
+	// Partitions are renamed into the table's directory, and written in
+	// the staging one: through a link either would go elsewhere.
+	for _, p := range []string{tableDir, staging, final} {
+		if err := refuseLink(s.fs, p); err != nil {
+			return "", err
+		}
+	}
 	if _, err := s.fs.Stat(tableDir); errors.Is(err, fs.ErrNotExist) {
 		s.mu.Lock()
 		s.madeDirs = append(s.madeDirs, tableDir) // for Abort, if empty then
@@ -40,7 +48,7 @@ func (s *Set) partitionDir(table, date string) (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	s.partitions = append(s.partitions, &partitionDir{fs: s.fs, tmp: tmp, final: filepath.Join(tableDir, partitionName(date))})
+	s.partitions = append(s.partitions, &partitionDir{fs: s.fs, tmp: tmp, final: final})
 	s.mu.Unlock()
 	return tmp, nil
 }
@@ -63,6 +71,13 @@ func (p *partitionDir) swap() error {
 	}
 	if err := p.fs.SyncDir(filepath.Dir(p.tmp)); err != nil {
 		return fmt.Errorf("%s: %w", p.final, err)
+	}
+	// Checked again just before: the old partition swapped out is
+	// removed, and must be the one in the table's directory.
+	for _, path := range []string{filepath.Dir(p.final), p.final} {
+		if err := refuseLink(p.fs, path); err != nil {
+			return err
+		}
 	}
 	if _, err := p.fs.Lstat(p.final); errors.Is(err, fs.ErrNotExist) {
 		if err := p.fs.Rename(p.tmp, p.final); err != nil {
