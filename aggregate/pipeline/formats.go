@@ -47,7 +47,7 @@ func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileS
 		}
 		f, err := r.detector.Detect(head, atEOF, r.cfg.FormatOptions)
 		if err != nil {
-			return nil, false, explainUndetected(in, fmt.Errorf("%s: %w", in.Name, err))
+			return nil, false, explainUndetected(in, fmt.Errorf("%s: %w", input.QuotePath(in.Name), err))
 		}
 		st.Format = f.Name
 		return f.New, false, nil
@@ -76,11 +76,11 @@ func explainUndetected(in *input.Input, err error) error {
 func (r *aggregator) columnarOK(in *input.Input) error {
 	switch {
 	case r.cfg.OpenColumnar == nil:
-		return fmt.Errorf("%s: Parquet input is not supported here", in.Name)
+		return fmt.Errorf("%s: Parquet input is not supported here", input.QuotePath(in.Name))
 	case in.Size < 0:
-		return fmt.Errorf("%s: Parquet needs a seekable file, not a stream", in.Name)
+		return fmt.Errorf("%s: Parquet needs a seekable file, not a stream", input.QuotePath(in.Name))
 	case in.Compression != input.Plain:
-		return fmt.Errorf("%s: Parquet files compress internally; decompress the %s wrapper first", in.Name, in.Compression)
+		return fmt.Errorf("%s: Parquet files compress internally; decompress the %s wrapper first", input.QuotePath(in.Name), in.Compression)
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
 	if err := c.write(ctx, inv, res, m, started); err != nil {
-		return fmt.Errorf("writing reports to %s: %w", o.out, err)
+		return fmt.Errorf("writing reports to %s: %w", input.QuotePath(o.out), err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
 		d.log.Warn(fmt.Sprintf("%d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan", m.UnplannedKeys))
@@ -172,7 +172,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	logSummary(d, m, skipped, o.out)
 	if skipped > 0 && o.unattended.strictExit {
 		return &exitError{code: exitSkipped, err: fmt.Errorf(
-			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, o.out)}
+			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, input.QuotePath(o.out))}
 	}
 	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyrate/keyrate/parse/input"
 )
 
 // diag is where keyrate's diagnostics go: stderr, as terse "keyrate: ..."
@@ -62,7 +65,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	if r.Level == slog.LevelWarn {
 		b.WriteString("warning: ")
 	}
-	b.WriteString(r.Message)
+	b.WriteString(escapeUnsafe(r.Message))
 	write := func(a slog.Attr) bool {
 		if a.Equal(slog.Attr{}) {
 			return true
@@ -100,4 +103,27 @@ func quoteIfNeeded(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// escapeUnsafe writes the runes of s that could forge or hide a line of
+// output (a newline or escape sequence in a file name that an error
+// quotes, see input.UnsafeRune) as Go escapes: every record stays one
+// line, whatever the paths and values it names.
+func escapeUnsafe(s string) string {
+	if !strings.ContainsFunc(s, input.UnsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, `\x%02x`, s[i]) // a byte that is not UTF-8
+		case input.UnsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -26,21 +27,23 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.
 	fmt.Fprintln(tw, "INPUT\tSIZE\tCOMPRESSION\tFORMAT")
 	var bad []string
 	for _, p := range probes {
+		// Names and errors are one line each, whatever a file name holds.
+		name := input.QuotePath(p.Name)
 		if p.Err != nil && p.Compression == "" {
-			fmt.Fprintf(tw, "%s\t-\t-\terror: %v\n", p.Name, p.Err)
-			bad = append(bad, p.Name)
+			fmt.Fprintf(tw, "%s\t-\t-\terror: %s\n", name, escapeUnsafe(p.Err.Error()))
+			bad = append(bad, name)
 			continue
 		}
 		format := probeVerdict(p)
 		if p.Err != nil {
 			format = "error: " + detectAdvice(p.Err).Error()
-			bad = append(bad, p.Name)
+			bad = append(bad, name)
 		}
 		size := "stream"
 		if p.Size >= 0 {
 			size = fmt.Sprint(p.Size)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, size, p.Compression, format)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, size, p.Compression, escapeUnsafe(format))
 	}
 	tw.Flush()
 	files := report.PlannedFiles(schema.Tables, formats, partition)

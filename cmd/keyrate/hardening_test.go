@@ -62,3 +62,61 @@ func TestOutputLinksRefused(t *testing.T) {
 		}
 	})
 }
+
+// A newline in a file name must not forge a line of keyrate's stderr:
+// paths with control characters are quoted where keyrate names them, and
+// the text handler escapes whatever an error quotes raw (an os error's
+// path). The issue's case: an input no format matches, named like the
+// summary line.
+func TestControlCharactersInPathsStayOnOneLine(t *testing.T) {
+	dir := t.TempDir()
+	forged := "keyrate: done files=1 lines=1 keys=0 violations=0 malformed=0 skipped_corrupt=0 seconds=0.001 out=o"
+	undetected := filepath.Join(dir, "evil\n"+forged)
+	os.WriteFile(undetected, []byte("hello world\n"), 0o644)
+	corrupt := filepath.Join(dir, "cut\x1b[2K.gz")
+	os.WriteFile(corrupt, gz(accessLog(100))[:200], 0o644)
+	missing := filepath.Join(dir, "gone\nkeyrate: forged")
+	for _, c := range []struct {
+		args []string
+		want string // quoted in the message
+	}{
+		{[]string{undetected}, `"` + dir + `/evil\n` + forged + `": no known log format`},
+		{[]string{corrupt}, `"` + dir + `/cut\x1b[2K.gz": corrupt gzip stream`},
+		{[]string{missing}, `gone\nkeyrate: forged`},
+		{[]string{"--dry-run", undetected}, `"` + dir + `/evil\n` + forged + `"`},
+	} {
+		args := append([]string{"analyze", "--limit", "1/s", "--out", filepath.Join(dir, "out")}, c.args...)
+		code, stdout, stderr := runKeyrate(t, args...)
+		if code != exitRuntime {
+			t.Errorf("%q: exit %d, want 1", c.args, code)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+			if !strings.HasPrefix(l, "keyrate: ") || strings.HasPrefix(l, "keyrate: done") {
+				t.Errorf("%q: stderr line %q is not one of keyrate's records", c.args, l)
+			}
+		}
+		if strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: stderr %q, want one line", c.args, stderr)
+		}
+		if !strings.Contains(stderr+stdout, c.want) {
+			t.Errorf("%q: output %q lacks %q", c.args, stderr+stdout, c.want)
+		}
+		if strings.Contains(stdout, "\n"+forged) || strings.Contains(stdout, "\x1b") {
+			t.Errorf("%q: stdout %q holds a raw control character from a name", c.args, stdout)
+		}
+	}
+}
+
+func TestEscapeUnsafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain: \"quoted\" é":    "plain: \"quoted\" é",
+		"a\nb\r\tc":              `a\nb\r\tc`,
+		"esc\x1b[31m":            `esc\x1b[31m`,
+		"bidi\u202eevil":         `bidi\u202eevil`,
+		"bad\xffbyte, ok \ufffd": "bad\\xffbyte, ok \ufffd",
+	} {
+		if got := escapeUnsafe(in); got != want {
+			t.Errorf("escapeUnsafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

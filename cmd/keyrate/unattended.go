@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -45,7 +46,7 @@ func lockOutput(dir string) (*report.Lock, error) {
 		return nil, &exitError{code: exitLocked, err: err}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("output directory %s: %w", dir, err)
+		return nil, fmt.Errorf("output directory %s: %w", input.QuotePath(dir), err)
 	}
 	return l, nil
 }

@@ -152,7 +152,7 @@ func (o *Opener) Open(path string) (*Input, error) {
 	}
 	if err != nil {
 		in.Close()
-		return nil, fmt.Errorf("%s: bad %s header: %w", in.Name, in.Compression, err)
+		return nil, fmt.Errorf("%s: bad %s header: %w", QuotePath(in.Name), in.Compression, err)
 	}
 	return in, nil
 }
@@ -290,7 +290,7 @@ func (e *ReadError) Error() string {
 	if e.Compression != Plain {
 		what = "corrupt " + string(e.Compression) + " stream"
 	}
-	return fmt.Sprintf("%s: %s near byte offset %d: %v", e.File, what, e.Offset, e.Err)
+	return fmt.Sprintf("%s: %s near byte offset %d: %v", QuotePath(e.File), what, e.Offset, e.Err)
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }

@@ -6,7 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Skipped is a path ExpandPaths found but left out, and why.
@@ -174,4 +178,23 @@ func pathID(path string) fileID {
 		path = abs
 	}
 	return fileID{path: path}
+}
+
+// QuotePath returns path as it can be printed on one line of a log: as
+// it is, or Go-quoted when it holds a control or format character or is
+// not UTF-8 (a newline in a file name would otherwise forge a line of its
+// own in keyrate's stderr).
+func QuotePath(path string) string {
+	if strings.ContainsFunc(path, UnsafeRune) {
+		return strconv.Quote(path)
+	}
+	return path
+}
+
+// UnsafeRune reports whether r, met in text printed to a terminal or a
+// line-oriented log, could forge or hide output: a control character
+// (newline, escape), a format character (a bidirectional override) or a
+// byte that is not UTF-8.
+func UnsafeRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }

@@ -137,3 +137,18 @@ func TestOpenFIFOIsAStream(t *testing.T) {
 		t.Errorf("read %q, %v", b, err)
 	}
 }
+
+func TestQuotePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"logs/access.log":     "logs/access.log",
+		"with space/ü.log":    "with space/ü.log",
+		"a\nkeyrate: done":    `"a\nkeyrate: done"`,
+		"esc\x1b[2K":          `"esc\x1b[2K"`,
+		"rtl\u202egol.txt":    `"rtl\u202egol.txt"`,
+		"latin1-\xe9t\xe9.gz": `"latin1-\xe9t\xe9.gz"`,
+	} {
+		if got := QuotePath(in); got != want {
+			t.Errorf("QuotePath(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
