@@ -91,6 +91,9 @@ func WriteRun(w io.Writer, c Cursor) (RunStats, error) {
 			return fail(err)
 		}
 		points = pts
+		if len(key) > MaxKeyBytes {
+			return fail(fmt.Errorf("key of %d bytes: a run holds keys of at most %d", len(key), MaxKeyBytes))
+		}
 		buf = appendSeries(buf[:0], key, points)
 		if _, err := bw.Write(buf); err != nil {
 			return fail(err)
@@ -199,9 +202,11 @@ func (r *RunReader) bad(err error) error {
 	return fmt.Errorf("%w: %v", ErrBadRun, err)
 }
 
-// maxRunKey bounds a key length read from a run, so a corrupt length
-// cannot ask for gigabytes.
-const maxRunKey = 1 << 20
+// MaxKeyBytes bounds the length of a key in a run, written or read: a
+// corrupt length cannot ask for gigabytes, and every run written can be
+// read back (WriteRun refuses a longer key). Keys come from parse, whose
+// limit (parse.MaxKeyBytes, 64 KiB) is below this one, the format's.
+const MaxKeyBytes = 1 << 20
 
 // Next implements Cursor.
 func (r *RunReader) Next(dst []Point) (string, []Point, error) {
@@ -227,7 +232,7 @@ func (r *RunReader) Next(dst []Point) (string, []Point, error) {
 		r.done = true
 		return "", dst, io.EOF
 	}
-	if n-1 > maxRunKey {
+	if n-1 > MaxKeyBytes {
 		return "", dst, fmt.Errorf("%w: key length %d", ErrBadRun, n-1)
 	}
 	r.kbuf = slices.Grow(r.kbuf[:0], int(n-1))[:n-1]

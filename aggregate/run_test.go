@@ -2,12 +2,14 @@ package aggregate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -281,5 +283,50 @@ func readAll(r io.Reader) ([]Series, error) {
 			return nil, fmt.Errorf("keys out of order")
 		}
 		out = append(out, Series{Key: key, Points: points})
+	}
+}
+
+// TestRunKeyLengthLimit: the writer and the reader of runs share one
+// limit, so every run written reads back: a key at MaxKeyBytes round
+// trips, a longer one is refused when written (it failed only when read
+// back, after the whole run), and a length over it is a bad run when
+// read.
+func TestRunKeyLengthLimit(t *testing.T) {
+	at := strings.Repeat("k", MaxKeyBytes)
+	st := NewState()
+	st.Add([]byte(at), &Observation{TimeMillis: 1000, Status: 200})
+	st.Add([]byte("short"), &Observation{TimeMillis: 1000, Status: 200})
+	var buf bytes.Buffer
+	if _, err := WriteRun(&buf, open(t, st)); err != nil {
+		t.Fatalf("writing a key of MaxKeyBytes: %v", err)
+	}
+	rr, err := NewRunReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, NewMerge(rr))
+	if len(got) != 2 || got[0].Key != at || got[1].Key != "short" {
+		t.Fatalf("read back %d series", len(got))
+	}
+
+	over := NewState()
+	over.Add([]byte(at+"x"), &Observation{TimeMillis: 1000, Status: 200})
+	if _, err := WriteRun(&bytes.Buffer{}, open(t, over)); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("writing a key over MaxKeyBytes: %v, want an error", err)
+	}
+	// A run claiming a longer key (written by hand) is refused on read.
+	var raw bytes.Buffer
+	zw, _ := zstd.NewWriter(&raw)
+	zw.Write([]byte(runHeader))
+	zw.Write(binary.AppendUvarint(nil, MaxKeyBytes+2))
+	zw.Write([]byte(at + "x"))
+	zw.Close()
+	rr, err = NewRunReader(bytes.NewReader(raw.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	if _, _, err := rr.Next(nil); !errors.Is(err, ErrBadRun) || !strings.Contains(err.Error(), "key length") {
+		t.Fatalf("reading a key over MaxKeyBytes: %v, want ErrBadRun", err)
 	}
 }

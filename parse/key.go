@@ -213,9 +213,16 @@ func HeaderField(name string) string {
 	return "http_" + strings.ReplaceAll(strings.ToLower(name), "-", "_")
 }
 
+// MaxKeyBytes bounds a key's length, decoded. A longer value is not a
+// key but an invalid one (counted, never a failure): no API issues keys
+// of 64 KiB, and every stage after parsing holds keys whole; spilled runs
+// refuse keys over their format's limit (aggregate.MaxKeyBytes, 1 MiB),
+// which must stay above this one.
+const MaxKeyBytes = 64 << 10
+
 // KeyExtractor applies an ordered list of key sources to a record; the
-// first non-empty value that is a key (matches the key pattern, when
-// one is set) wins and is URL-decoded.
+// first non-empty value that is a key (at most MaxKeyBytes long, and
+// matching the key pattern when one is set) wins and is URL-decoded.
 type KeyExtractor struct {
 	sources  []keySource
 	fields   []string
@@ -324,7 +331,8 @@ func compileKeySource(spec string) (keySource, error) {
 // buffer: it is valid until the next call to Extract and while rec's line
 // is unchanged; callers must not modify it. After a nil
 // result, Rejected says whether some source had a value that the key
-// pattern rejected (an invalid key rather than a keyless request).
+// pattern or MaxKeyBytes rejected (an invalid key rather than a keyless
+// request).
 func (k *KeyExtractor) Extract(rec *Record) []byte {
 	k.rejected = false
 	for _, src := range k.sources {
@@ -342,7 +350,7 @@ func (k *KeyExtractor) Extract(rec *Record) []byte {
 					continue
 				}
 			}
-			if k.pattern != nil && !k.pattern.Match(key) {
+			if len(key) > MaxKeyBytes || k.pattern != nil && !k.pattern.Match(key) {
 				k.rejected = true
 				continue
 			}
@@ -364,7 +372,7 @@ func needsUnescape(s []byte) bool {
 }
 
 // Rejected reports whether the last Extract found only values that the
-// key pattern rejected.
+// key pattern or the length limit rejected.
 func (k *KeyExtractor) Rejected() bool { return k.rejected }
 
 // appendUnescaped appends the URL-decoded form of s ('+' is a space,

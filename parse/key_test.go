@@ -207,3 +207,34 @@ func TestPathTemplateAgainstReference(t *testing.T) {
 		}
 	}
 }
+
+// A key longer than MaxKeyBytes (decoded) is an invalid key, like one the
+// pattern rejects; one at the limit is a key.
+func TestKeyLengthLimit(t *testing.T) {
+	k, err := NewKeyExtractor([]string{"query:api_key", "query:key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Repeat("k", MaxKeyBytes)
+	for _, c := range []struct {
+		query    string
+		want     string
+		rejected bool
+	}{
+		{"api_key=" + at, at, false},
+		{"api_key=" + at + "x", "", true},
+		// The encoded form may be longer: the decoded length counts.
+		{"api_key=" + strings.Repeat("%6b", MaxKeyBytes), at, false},
+		{"api_key=" + strings.Repeat("%6b", MaxKeyBytes+1), "", true},
+		// An over-long value is skipped like a rejected one: the next
+		// source may still hold a key.
+		{"api_key=" + at + "x&key=short", "short", false},
+	} {
+		rec := Record{Target: []byte("/x?" + c.query)}
+		got := k.Extract(&rec)
+		if string(got) != c.want || k.Rejected() != c.rejected {
+			t.Errorf("query of %d bytes: key of %d bytes, rejected %v; want %d bytes, rejected %v",
+				len(c.query), len(got), k.Rejected(), len(c.want), c.rejected)
+		}
+	}
+}
