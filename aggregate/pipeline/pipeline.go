@@ -36,6 +36,7 @@ import (
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -269,6 +270,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 			defer rwg.Done()
 			c := cutter{cfg: cfg, blockBytes: blockBytes, free: free, out: blocks, r: r}
 			c.opener.Stdin = cfg.Stdin
+			c.opener.ZstdWindow = input.ZstdWindowLimit(cfg.MemoryBytes)
 			defer c.opener.Close()
 			for job := range next {
 				if job.err = c.readFile(ctx, job); job.err != nil {

@@ -41,7 +41,7 @@ func ProbeInputs(ctx context.Context, paths []string, cfg Config) ([]Probe, erro
 	if err != nil {
 		return nil, err
 	}
-	opener := input.Opener{Stdin: cfg.Stdin}
+	opener := input.Opener{Stdin: cfg.Stdin, ZstdWindow: input.ZstdWindowLimit(cfg.MemoryBytes)}
 	defer opener.Close()
 	r := newAggregator(cfg, comp, math.MaxInt64, nil)
 	var out []Probe

@@ -96,7 +96,10 @@ func waitUnlessCanceled(ctx context.Context, wg *sync.WaitGroup) bool {
 }
 
 // outOfResources reports whether err says the process or the system ran
-// out of file descriptors or memory.
+// out of file descriptors or memory, or an input needs more memory than
+// the run may use (a zstd window): skipped, the input would silently
+// count for nothing.
 func outOfResources(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM)
+	var we *input.WindowError
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM) || errors.As(err, &we)
 }

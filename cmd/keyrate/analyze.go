@@ -143,7 +143,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	res, err := pipeline.Run(ctx, paths, cfg)
 	stopProgress()
 	if err != nil {
-		return detectAdvice(err)
+		return inputAdvice(err)
 	}
 	defer res.Close()
 	m := newManifest(args, res)

@@ -30,13 +30,13 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.
 		// Names and errors are one line each, whatever a file name holds.
 		name := input.QuotePath(p.Name)
 		if p.Err != nil && p.Compression == "" {
-			fmt.Fprintf(tw, "%s\t-\t-\terror: %s\n", name, escapeUnsafe(p.Err.Error()))
+			fmt.Fprintf(tw, "%s\t-\t-\terror: %s\n", name, escapeUnsafe(inputAdvice(p.Err).Error()))
 			bad = append(bad, name)
 			continue
 		}
 		format := probeVerdict(p)
 		if p.Err != nil {
-			format = "error: " + detectAdvice(p.Err).Error()
+			format = "error: " + inputAdvice(p.Err).Error()
 			bad = append(bad, name)
 		}
 		size := "stream"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keyrate/keyrate/parse"
+	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 )
 
@@ -32,6 +33,10 @@ func flagError(err error) error {
 	return err
 }
 
+// inputAdvice adds to err, when an input could not be read as it is, the
+// flags or commands that would read it.
+func inputAdvice(err error) error { return windowAdvice(detectAdvice(err)) }
+
 // detectAdvice adds to err, when it is the failure to detect an input's
 // format or its columns, the flags that would name them.
 func detectAdvice(err error) error {
@@ -46,4 +51,18 @@ func detectAdvice(err error) error {
 		return fmt.Errorf("%w (use --format)", err)
 	}
 	return fmt.Errorf("%w (use --format or --log-format)", err)
+}
+
+// windowAdvice adds to err, when an input's zstd window is over what the
+// run decodes, how to read it.
+func windowAdvice(err error) error {
+	var we *input.WindowError
+	switch {
+	case !errors.As(err, &we):
+		return err
+	case we.Window > input.MaxZstdWindow:
+		return fmt.Errorf("%w (zstd -d cannot decode it either; recompress it with a smaller window)", err)
+	}
+	return fmt.Errorf("%w (give --memory %s or more, or --memory 0, to read it, or recompress it with a smaller window: zstd -dc --long=31 %s | zstd -o NEW.zst)",
+		err, (*byteSize)(new(int64(we.Window))).String(), input.QuotePath(we.File))
 }

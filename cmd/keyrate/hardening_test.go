@@ -120,3 +120,26 @@ func TestEscapeUnsafe(t *testing.T) {
 		}
 	}
 }
+
+// A zstd --long=30 file is read with the default --memory; under a
+// smaller budget it fails (exit 1) saying what to do, --skip-corrupt or
+// not: never "0 lines, exit 0".
+func TestZstdLongWindow(t *testing.T) {
+	long30 := filepath.Join("..", "..", "testdata", "compress", "long30.log.zst")
+	out := filepath.Join(t.TempDir(), "out")
+	code, stderr := runStderr(t, "analyze", "-q", "--limit", "100/min", "--out", out, long30)
+	if code != exitOK {
+		t.Fatalf("default --memory: exit %d, %s", code, stderr)
+	}
+	if m := readManifest(t, out); m.Totals.Lines != 200 {
+		t.Errorf("read %d lines, want 200", m.Totals.Lines)
+	}
+	for _, extra := range [][]string{nil, {"--skip-corrupt"}} {
+		args := append([]string{"analyze", "-q", "--memory", "512MiB", "--limit", "100/min", "--out", out}, extra...)
+		code, stderr := runStderr(t, append(args, long30)...)
+		if code != exitRuntime || !strings.Contains(stderr, long30+": zstd frame with a 1 GiB window") ||
+			!strings.Contains(stderr, "give --memory 1GiB or more") || !strings.Contains(stderr, "zstd -dc --long=31") {
+			t.Errorf("--memory 512MiB %q: exit %d, stderr %q; want 1 with advice", extra, code, stderr)
+		}
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
+	"strconv"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -88,9 +90,13 @@ type Opener struct {
 	// Stdin is what the path "-" reads (the caller's standard input); nil:
 	// "-" cannot be opened.
 	Stdin io.Reader
-	br    *bufio.Reader
-	gz    *gzip.Reader
-	zs    *zstd.Decoder
+	// ZstdWindow bounds the window of the zstd frames it decodes (0:
+	// MaxZstdWindow; see ZstdWindowLimit): the decoder holds a frame's
+	// window in memory. A frame needing more fails with a *WindowError.
+	ZstdWindow uint64
+	br         *bufio.Reader
+	gz         *gzip.Reader
+	zs         *zstd.Decoder
 }
 
 // Open opens path ("-" reads o.Stdin) and wraps it in the decompressor
@@ -139,10 +145,18 @@ func (o *Opener) Open(path string) (*Input, error) {
 		}
 		in.body = in.gz
 	case Zstd:
+		limit := o.zstdWindow()
+		if err := checkZstdWindow(br, in.Name, limit); err != nil {
+			in.Close()
+			return nil, err
+		}
 		if in.zs, o.zs = o.zs, nil; in.zs != nil {
 			err = in.zs.Reset(br)
 		} else {
-			in.zs, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+			// MaxMemory bounds the window of a single-segment frame (its
+			// content size), MaxWindow that of the others.
+			in.zs, err = zstd.NewReader(br, zstd.WithDecoderConcurrency(1),
+				zstd.WithDecoderMaxWindow(limit), zstd.WithDecoderMaxMemory(limit))
 		}
 		in.body = in.zs
 	case Bzip2:
@@ -155,6 +169,103 @@ func (o *Opener) Open(path string) (*Input, error) {
 		return nil, fmt.Errorf("%s: bad %s header: %w", QuotePath(in.Name), in.Compression, err)
 	}
 	return in, nil
+}
+
+// Zstd windows: zstd -d decodes frames whose window is at most
+// DefaultZstdWindow (window log 27) unless given --long or --memory, and
+// at most MaxZstdWindow (window log 31, zstd --long=31) with them.
+const (
+	DefaultZstdWindow = 128 << 20
+	MaxZstdWindow     = 2 << 30
+)
+
+// ZstdWindowLimit is the largest zstd window a run with a memory budget
+// of memory bytes (0: unbounded) decodes: what zstd -d decodes by
+// default, and up to what it decodes at most as far as the budget allows.
+func ZstdWindowLimit(memory int64) uint64 {
+	if memory <= 0 {
+		return MaxZstdWindow
+	}
+	return max(DefaultZstdWindow, min(MaxZstdWindow, uint64(memory)))
+}
+
+func (o *Opener) zstdWindow() uint64 {
+	if o.ZstdWindow == 0 {
+		return MaxZstdWindow
+	}
+	return o.ZstdWindow
+}
+
+// WindowError is a zstd frame whose window is larger than the reader
+// may hold: a file written with zstd --long=N (a window of 2^N bytes),
+// or --ultra -22. It is not a corrupt input: it is read whole with more
+// memory, or after recompressing with a smaller window.
+//
+// Only the first frame is checked before reading; a later frame with a
+// larger window (files concatenated) fails as a corrupt stream at its
+// offset, with the decoder's "window size exceeded".
+type WindowError struct {
+	File   string
+	Window uint64 // the first frame's window (its content size if single-segment)
+	Max    uint64 // the largest window allowed
+}
+
+func (e *WindowError) Error() string {
+	what := "zstd frame with a " + sizeText(e.Window) + " window"
+	if n := bits.Len64(e.Window - 1); e.Window > DefaultZstdWindow && n <= 31 {
+		what += " (as zstd --long=" + strconv.Itoa(n) + " writes)"
+	}
+	limit := "the " + sizeText(e.Max) + " allowed"
+	if e.Window > MaxZstdWindow {
+		limit = "the " + sizeText(MaxZstdWindow) + " zstd -d decodes at most"
+	}
+	return QuotePath(e.File) + ": " + what + ", over " + limit
+}
+
+// sizeText writes n bytes in the largest binary unit that divides it, or
+// in MiB rounded up.
+func sizeText(n uint64) string {
+	for _, u := range []struct {
+		name string
+		size uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatUint(n/u.size, 10) + " " + u.name
+		}
+	}
+	if n > 1<<20 {
+		return strconv.FormatUint((n+1<<20-1)>>20, 10) + " MiB"
+	}
+	return strconv.FormatUint(n, 10) + " bytes"
+}
+
+// checkZstdWindow reads the header of the stream's first zstd frame
+// (past skippable frames within the read buffer) and fails with a
+// *WindowError when its window is over limit: said before any line is
+// read, the file is not taken for a corrupt one. A header it cannot read
+// is left for the decoder to report.
+func checkZstdWindow(br *bufio.Reader, name string, limit uint64) error {
+	off := 0
+	for off < br.Size() {
+		b, _ := br.Peek(min(off+zstd.HeaderMaxSize, br.Size()))
+		var h zstd.Header
+		if len(b) <= off || h.Decode(b[off:]) != nil {
+			return nil
+		}
+		if h.Skippable {
+			off += h.HeaderSize + int(h.SkippableSize)
+			continue
+		}
+		window := h.WindowSize
+		if h.SingleSegment { // the window is the content
+			window = h.FrameContentSize
+		}
+		if window > limit {
+			return &WindowError{File: name, Window: window, Max: limit}
+		}
+		return nil
+	}
+	return nil
 }
 
 // errNoStdin is Open's error for "-" when no standard input was given.

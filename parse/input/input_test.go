@@ -330,3 +330,58 @@ func openData(t *testing.T, path string, data []byte) *Input {
 	}
 	return in
 }
+
+// The case: a valid zstd file written with zstd --long=30 (a
+// 1 GiB window) was "corrupt". Windows up to the Opener's limit (at most
+// 2 GiB, what zstd -d --long decodes) are read; a larger one fails
+// before anything is read with a *WindowError, which is not a ReadError
+// (a corrupt input could be skipped).
+func TestZstdWindows(t *testing.T) {
+	long30 := filepath.Join("..", "..", "testdata", "compress", "long30.log.zst") // zstd --long=30 -19 from stdin
+	// A frame header declaring a 4 GiB window (window log 32), which no
+	// zstd -d decodes, then a raw block "x\n".
+	huge := append([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 22 << 3}, 0x11, 0x00, 0x00, 'x', '\n')
+	hugePath := filepath.Join(t.TempDir(), "log32.zst")
+	os.WriteFile(hugePath, huge, 0o644)
+	// pzstd starts with a skippable frame: the window is the next frame's.
+	skippable := append([]byte{0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4}, huge...)
+	skipPath := filepath.Join(t.TempDir(), "skip-then-log32.zst")
+	os.WriteFile(skipPath, skippable, 0o644)
+	for _, c := range []struct {
+		path   string
+		limit  uint64
+		window uint64 // 0: read
+		text   string
+	}{
+		{long30, 0, 0, ""},
+		{long30, 1 << 30, 0, ""},
+		{long30, ZstdWindowLimit(512 << 20), 1 << 30, "1 GiB window (as zstd --long=30 writes), over the 512 MiB allowed"},
+		{hugePath, 0, 4 << 30, "4 GiB window, over the 2 GiB zstd -d decodes at most"},
+		{skipPath, 0, 4 << 30, "4 GiB window"},
+	} {
+		o := Opener{ZstdWindow: c.limit}
+		in, err := o.Open(c.path)
+		if c.window == 0 {
+			if err != nil {
+				t.Errorf("%s, limit %d: %v", c.path, c.limit, err)
+				continue
+			}
+			b, err := io.ReadAll(in)
+			in.Close()
+			if err != nil || strings.Count(string(b), "\n") != 200 {
+				t.Errorf("%s, limit %d: read %d lines, %v; want 200", c.path, c.limit, strings.Count(string(b), "\n"), err)
+			}
+			continue
+		}
+		var we *WindowError
+		var re *ReadError
+		if !errors.As(err, &we) || errors.As(err, &re) || we.Window != c.window || !strings.Contains(err.Error(), c.text) || !strings.Contains(err.Error(), c.path) {
+			t.Errorf("%s, limit %d: %v; want a *WindowError saying %q", c.path, c.limit, err, c.text)
+		}
+	}
+	for mem, want := range map[int64]uint64{0: 2 << 30, 64 << 20: 128 << 20, 1 << 30: 1 << 30, 8 << 30: 2 << 30} {
+		if got := ZstdWindowLimit(mem); got != want {
+			t.Errorf("ZstdWindowLimit(%d) = %d, want %d", mem, got, want)
+		}
+	}
+}
