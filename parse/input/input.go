@@ -317,9 +317,15 @@ var utf8BOM = []byte{0xef, 0xbb, 0xbf}
 // "#Software:" directive, would not match its format otherwise).
 func (in *Input) dropBOM(body io.Reader, p []byte) (int, error) {
 	in.pastBOM = true
-	n, err := io.ReadAtLeast(body, p, len(utf8BOM))
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF // a stream shorter than a BOM
+	// Not io.ReadAtLeast: its io.ErrUnexpectedEOF for a stream shorter
+	// than a BOM could not be told from a decompressor's own (a bzip2
+	// stream cut short), which must not pass for the end of the input.
+	var n int
+	var err error
+	for n < len(utf8BOM) && err == nil {
+		var m int
+		m, err = body.Read(p[n:])
+		n += m
 	}
 	if n >= len(utf8BOM) && bytes.Equal(p[:len(utf8BOM)], utf8BOM) {
 		n = copy(p, p[len(utf8BOM):n])

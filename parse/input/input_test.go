@@ -385,3 +385,23 @@ func TestZstdWindows(t *testing.T) {
 		}
 	}
 }
+
+// A decompressor failing on its first read with io.ErrUnexpectedEOF (a
+// bzip2 stream cut inside its first block) fails the input: a stream
+// shorter than a byte order mark ends it, this does not.
+func TestCutShortAtFirstReadIsAnError(t *testing.T) {
+	junk := append([]byte("BZh91AY&SY"), bytes.Repeat([]byte("junk"), 500)...)
+	in := openData(t, filepath.Join(t.TempDir(), "junk.bz2"), junk)
+	defer in.Close()
+	var re *ReadError
+	if _, err := io.ReadAll(in); !errors.As(err, &re) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("ReadAll = %v, want a *ReadError for the stream cut short", err)
+	}
+	for _, short := range []string{"", "a", "ab"} {
+		in := openData(t, filepath.Join(t.TempDir(), "short.log"), []byte(short))
+		if b, err := io.ReadAll(in); string(b) != short || err != nil {
+			t.Errorf("ReadAll of %q = %q, %v", short, b, err)
+		}
+		in.Close()
+	}
+}
