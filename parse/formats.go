@@ -120,6 +120,11 @@ func LookupFormat(name string, o FormatOptions) (Format, error) {
 // Detection samples at most this many non-blank lines.
 const detectLines = 200
 
+// DetectBytes is how much of a file's start detection looks at (after
+// its empty lines): readers pass at least this much to Detect, or the
+// first line whole when it is longer.
+const DetectBytes = 64 << 10
+
 // IsParquet reports whether head starts with the Parquet magic bytes.
 func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) }
 

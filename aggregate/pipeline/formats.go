@@ -34,7 +34,7 @@ func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileS
 	case parse.FormatParquet:
 		return nil, true, r.columnarOK(in)
 	case parse.FormatAuto:
-		head, atEOF, err := lines.Peek(1 << 30) // as much as the read buffer holds
+		head, atEOF, err := lines.Peek(parse.DetectBytes)
 		if err != nil && len(head) == 0 {
 			return nil, false, err // nothing readable to detect from
 		}

@@ -232,8 +232,8 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	if !(o.maxBadRatio >= 0 && o.maxBadRatio <= 1) { // NaN too
 		return nil, fmt.Errorf("--max-bad-ratio %g: want a fraction between 0 and 1", o.maxBadRatio)
 	}
-	// Each reader holds a buffer of this size (a line must fit whole):
-	// 100 GB asked for crashed with "out of memory".
+	// A line up to this size is held whole: 100 GB asked for crashed
+	// with "out of memory".
 	if o.maxLineBytes < 1 || o.maxLineBytes > maxLineBytesLimit {
 		return nil, fmt.Errorf("--max-line-bytes %d: want 1 to %d (256 MiB)", o.maxLineBytes, maxLineBytesLimit)
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,33 @@ func TestZstdLongWindow(t *testing.T) {
 			!strings.Contains(stderr, "give --memory 1GiB or more") || !strings.Contains(stderr, "zstd -dc --long=31") {
 			t.Errorf("--memory 512MiB %q: exit %d, stderr %q; want 1 with advice", extra, code, stderr)
 		}
+	}
+}
+
+// The case: a file starting with 64 KiB of blank lines failed
+// detection with "no complete line in the first 65538 bytes". It is
+// detected from its first line with content; the empty lines still count
+// as lines, and malformed lines are named by their line in the file.
+func TestLeadingEmptyLinesDetected(t *testing.T) {
+	dir := t.TempDir()
+	log := strings.Repeat("\n", 64<<10) + string(accessLog(50)) + "not a log line\n" + string(accessLog(50))
+	path := filepath.Join(dir, "blank-start.log")
+	os.WriteFile(path, []byte(log), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stderr := runStderr(t, "analyze", "--limit", "100/min", "--out", out, path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := fmt.Sprintf("at=%s:%d ", path, 64<<10+51); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q lacks the malformed line's place %q", stderr, want)
+	}
+	m := readManifestMap(t, out)
+	in := m["inputs"].([]any)[0].(map[string]any)
+	if in["format"] != "combined" || in["lines"] != float64(64<<10+101) || in["parsed"] != float64(100) {
+		t.Errorf("manifest input %v: want combined, %d lines, 100 parsed", in, 64<<10+101)
+	}
+	code, stdout, _ := runKeyrate(t, "analyze", "--dry-run", "--out", out, path)
+	if code != exitOK || !strings.Contains(stdout, "combined (10/10 sample lines parse)") {
+		t.Errorf("dry run: exit %d, %s", code, stdout)
 	}
 }

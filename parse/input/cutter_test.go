@@ -37,21 +37,26 @@ func endEvent(err error) string {
 }
 
 // cutEvents cuts r with a Cutter into blocks of blockBytes and splits
-// them by the line rules, as the pipeline does; bufCap is the largest
-// buffer the Cutter used.
-func cutEvents(r io.Reader, maxLine, blockBytes int) (events []string, bufCap int) {
+// them by the line rules, as the pipeline does, after peeking peek bytes
+// (0: none) as detection does; bufCap is the largest buffer the Cutter
+// used.
+func cutEvents(r io.Reader, maxLine, blockBytes, peek int) (events []string, bufCap int) {
 	c := NewCutter(r, maxLine, blockBytes)
+	if peek > 0 {
+		c.Peek(peek)
+		bufCap = cap(c.buf)
+	}
 	var dst []byte
 	for {
 		b, err := c.Next(dst)
 		if err != nil {
-			return append(events, endEvent(err)), max(bufCap, cap(c.carry))
+			return append(events, endEvent(err)), max(bufCap, cap(c.buf))
 		}
 		if b.TooLong {
 			events = append(events, lineEvent(b.FirstLine, nil, parse.ErrLineTooLong))
 			continue
 		}
-		bufCap = max(bufCap, cap(b.Lines), cap(c.carry))
+		bufCap = max(bufCap, cap(b.Lines), cap(c.buf))
 		n := b.FirstLine
 		for rest := b.Lines; len(rest) > 0; n++ {
 			var line []byte
@@ -134,16 +139,18 @@ func TestLineSplitting(t *testing.T) {
 		want := strings.Join(c.events, "\n")
 		for _, block := range []int{1, 7, 64, 256 << 10} {
 			for _, chunk := range []int{0, 1, 5} {
-				if chunk == 1 && len(c.in) > 100_000 {
-					continue // a byte at a time through megabytes: slow, and no news
-				}
-				got, bufCap := cutEvents(stream(chunk), c.max, block)
-				if g := strings.Join(got, "\n"); g != want {
-					t.Errorf("%s, blocks of %d, reads of %d:\n%s\nwant\n%s", c.name, block, chunk, g, want)
-				}
-				// An over-long line or a hole is never held whole.
-				if limit := 2 * max(block, c.max+2); bufCap > limit {
-					t.Errorf("%s, blocks of %d, reads of %d: a buffer of %d bytes, over %d", c.name, block, chunk, bufCap, limit)
+				for _, peek := range []int{0, 3, 64 << 10} {
+					if chunk == 1 && len(c.in) > 100_000 {
+						continue // a byte at a time through megabytes: slow, and no news
+					}
+					got, bufCap := cutEvents(stream(chunk), c.max, block, peek)
+					if g := strings.Join(got, "\n"); g != want {
+						t.Errorf("%s, blocks of %d, reads of %d, peek %d:\n%s\nwant\n%s", c.name, block, chunk, peek, g, want)
+					}
+					// An over-long line or a hole is never held whole.
+					if limit := max(block, c.max+3, 64<<10); bufCap > limit {
+						t.Errorf("%s, blocks of %d, reads of %d, peek %d: a buffer of %d bytes, over %d", c.name, block, chunk, peek, bufCap, limit)
+					}
 				}
 			}
 		}
@@ -233,12 +240,90 @@ func FuzzCutter(f *testing.F) {
 			r = &chunkReader{r: r, n: int(chunk)}
 		}
 		want := strings.Join(wholeEvents(data, int(maxLine)), "\n")
-		got, _ := cutEvents(r, int(maxLine), int(block)+1)
+		got, _ := cutEvents(r, int(maxLine), int(block)+1, int(chunk)%3)
 		if g := strings.Join(got, "\n"); g != want {
-			t.Fatalf("blocks of %d, reads of %d:\n%s\nwant\n%s", int(block)+1, chunk, g, want)
+			t.Fatalf("blocks of %d, reads of %d, peek %d:\n%s\nwant\n%s", int(block)+1, chunk, int(chunk)%3, g, want)
 		}
 		if g := strings.Join(lineReaderEvents(bytes.NewReader(data), int(maxLine)), "\n"); g != want {
 			t.Fatalf("LineReader:\n%s\nwant\n%s", g, want)
 		}
 	})
+}
+
+// The issue's case: a file starting with 64 KiB of empty lines failed
+// detection ("no complete line in the first 65538 bytes"). Peek skips
+// them, however many, without holding them, as it sees past a NUL hole;
+// Next still hands them out, so lines and their numbers stay the file's.
+func TestPeekSeesPastEmptyLines(t *testing.T) {
+	for _, c := range []struct {
+		name, start string
+		n           int
+		pad         bool
+	}{
+		{"LF", "\n", 1 << 20, false},
+		{"CRLF", "\r\n", 100_000, false},
+		{"a hole, then empty lines", "\n", 70_000, true},
+	} {
+		in := strings.Repeat(c.start, c.n) + "first line\nsecond\n"
+		if c.pad {
+			in = strings.Repeat("\x00", 5000) + in
+		}
+		cut := NewCutter(&chunkReader{r: strings.NewReader(in), n: 4096}, 0, 64<<10)
+		head, atEOF, err := cut.Peek(64 << 10)
+		if string(head) != "first line\nsecond\n" || !atEOF || err != nil {
+			t.Errorf("%s: Peek = %.40q, %v, %v", c.name, head, atEOF, err)
+		}
+		if cap(cut.buf) > 256<<10 {
+			t.Errorf("%s: Peek held %d bytes", c.name, cap(cut.buf))
+		}
+		var got []string
+		var dst []byte
+		for {
+			b, err := cut.Next(dst)
+			if err != nil {
+				break
+			}
+			n := b.FirstLine
+			for rest := b.Lines; len(rest) > 0; n++ {
+				var line []byte
+				line, rest = parse.NextLine(rest)
+				if len(line) > 0 || n == 1 {
+					got = append(got, lineEvent(n, line, nil))
+				}
+			}
+			dst = b.Lines
+		}
+		want := []string{`1:""`, fmt.Sprintf(`%d:"first line"`, c.n+1), fmt.Sprintf(`%d:"second"`, c.n+2)}
+		if c.pad {
+			want[0] += "+pad"
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: lines %v, want %v", c.name, got, want)
+		}
+	}
+}
+
+// A line longer than a block is read into one buffer that doubles: the
+// largest buffer is under twice the line, and the buffers it outgrew were
+// copied, not kept (see grow).
+func TestLongLineBuffer(t *testing.T) {
+	long := strings.Repeat("x", 10<<20)
+	in := "a\n" + long + "\nb\n"
+	_, bufCap := cutEvents(strings.NewReader(in), 16<<20, 64<<10, 64<<10)
+	if bufCap < len(long) || bufCap > 2*len(long) {
+		t.Errorf("largest buffer %d bytes for a line of %d", bufCap, len(long))
+	}
+	got, _ := cutEvents(strings.NewReader(in), 16<<20, 64<<10, 64<<10)
+	if len(got) != 4 || got[0] != `1:"a"` || got[2] != `3:"b"` || len(got[1]) != len(long)+4 {
+		t.Errorf("events %.60q", got)
+	}
+	// grow copies a large buffer's bytes exactly, releasing its pages.
+	old := make([]byte, 9<<20, 10<<20)
+	for i := range old {
+		old[i] = byte(i * 7)
+	}
+	want := bytes.Clone(old)
+	if nb := grow(old, 20<<20); !bytes.Equal(nb, want) || cap(nb) != 20<<20 {
+		t.Error("grow lost bytes")
+	}
 }
