@@ -92,15 +92,18 @@ func (e corruptError) Unwrap() []error { return []error{e.err, ErrCorrupt} }
 var ErrLineTooLong = errors.New("line exceeds the maximum line length")
 
 // ErrTimeOutOfRange is reported for a record whose time, in UTC, is not
-// within the years 0001 to 9999: reports write times as RFC 3339, which
-// has four-digit years, and no access log is that old or that far ahead.
-var ErrTimeOutOfRange = errors.New("time outside the years 0001 to 9999 UTC")
+// within the years 0001 to 9998. Reports write times as RFC 3339, whose
+// years have four digits, and a window ends after the time it holds: a
+// window of up to a year (the longest a limit may have) of a time in
+// 9998 ends within 9999, one of a time in 9999 could end in 10000. No
+// access log is that old or that far ahead.
+var ErrTimeOutOfRange = errors.New("time outside the years 0001 to 9998 UTC")
 
 // MinTimeMillis and MaxTimeMillis bound the times of valid records:
-// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.
+// 0001-01-01T00:00:00Z and 9998-12-31T23:59:59.999Z.
 const (
 	MinTimeMillis = -62135596800000
-	MaxTimeMillis = 253402300799999
+	MaxTimeMillis = 253370764799999
 )
 
 // TimeInRange reports whether ms lies within MinTimeMillis and

@@ -44,7 +44,7 @@ const CLIPlan = "cli"
 func FromLimits(limits []Limit) *Policy {
 	p := &Plan{Name: CLIPlan}
 	for _, l := range limits {
-		p.Rules = append(p.Rules, Rule{Name: l.Name, Algorithm: Fixed, Limit: l.Allowed, WindowMillis: l.WindowMillis, Filter: -1})
+		p.Rules = append(p.Rules, Rule{Name: l.Name, Algorithm: Fixed, Limit: l.Allowed, WindowMillis: l.WindowMillis, Calendar: l.Calendar, Filter: -1})
 	}
 	return &Policy{Plans: map[string]*Plan{CLIPlan: p}, DefaultPlan: CLIPlan}
 }

@@ -218,12 +218,16 @@ func TestKeyRowsSumEverything(t *testing.T) {
 
 func TestParseLimit(t *testing.T) {
 	good := map[string]Limit{
-		"100/min":    {"100/min", 100, 60_000},
-		"10/s":       {"10/s", 10, 1000},
-		"5000/10s":   {"5000/10s", 5000, 10_000},
-		"20/5min":    {"20/5min", 20, 300_000},
-		"1000/h":     {"1000/h", 1000, 3_600_000},
-		"100000/day": {"100000/day", 100000, 86_400_000},
+		"100/min":    {"100/min", 100, 60_000, NoCalendar},
+		"10/s":       {"10/s", 10, 1000, NoCalendar},
+		"5000/10s":   {"5000/10s", 5000, 10_000, NoCalendar},
+		"20/5min":    {"20/5min", 20, 300_000, NoCalendar},
+		"1000/h":     {"1000/h", 1000, 3_600_000, NoCalendar},
+		"100000/day": {"100000/day", 100000, 86_400_000, NoCalendar},
+		"7/365day":   {"7/365day", 7, MaxWindowMillis, NoCalendar},
+		"100/week":   {"100/week", 100, 0, Week},
+		"100/month":  {"100/month", 100, 0, Month},
+		"9/year":     {"9/year", 9, 0, Year},
 	}
 	for spec, want := range good {
 		got, err := ParseLimit(spec)
@@ -231,7 +235,9 @@ func TestParseLimit(t *testing.T) {
 			t.Errorf("ParseLimit(%q) = %+v, %v; want %+v", spec, got, err, want)
 		}
 	}
-	for _, spec := range []string{"100", "x/min", "-1/min", "10/0s", "10/fortnight", "10/", "/min", "10/m"} {
+	for _, spec := range []string{"100", "x/min", "-1/min", "10/0s", "10/fortnight", "10/", "/min", "10/m",
+		// The case: a window whose milliseconds overflowed.
+		"1/9999999999999h", "1/366day", "1/8761h", "1/2week", "1/3month", "1/99999999999999999999s"} {
 		if _, err := ParseLimit(spec); err == nil {
 			t.Errorf("ParseLimit(%q) accepted", spec)
 		}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -80,12 +81,18 @@ func (r *Rule) Validate() error {
 		if r.Calendar == NoCalendar && r.WindowMillis <= 0 {
 			return fmt.Errorf("window must be positive")
 		}
+		if r.WindowMillis > MaxWindowMillis {
+			return errWindowTooLong
+		}
 	case Sliding:
 		if r.Limit < 0 {
 			return fmt.Errorf("limit must be at least 0")
 		}
 		if r.WindowMillis <= 0 || r.Calendar != NoCalendar {
 			return fmt.Errorf("sliding window must be a positive duration")
+		}
+		if r.WindowMillis > MaxWindowMillis {
+			return errWindowTooLong
 		}
 	case TokenBucket:
 		if r.RateMicro <= 0 || r.RateMicro > MaxRateMicro {
@@ -106,6 +113,8 @@ func (r *Rule) Validate() error {
 	}
 	return nil
 }
+
+var errWindowTooLong = errors.New("window is longer than 365 days (for longer periods, a calendar window: year)")
 
 // RateMicroOf converts a rate in tokens per second to millionths of a
 // token per second, failing when that is not a whole number (more than

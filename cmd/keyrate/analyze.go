@@ -306,8 +306,8 @@ func (c *analyzeConfig) write(ctx context.Context, inv *invocation, res *pipelin
 // loadPolicy returns the policy analyze evaluates: the --policy file, or
 // the one-plan policy the --limit flags stand for.
 func (o *analyzeOptions) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
-	if o.reportInterval < time.Millisecond || o.reportInterval%time.Millisecond != 0 {
-		return nil, fmt.Errorf("--report-interval %s: want a positive whole number of milliseconds, as in 1m", o.reportInterval)
+	if o.reportInterval < time.Millisecond || o.reportInterval%time.Millisecond != 0 || o.reportInterval.Milliseconds() > policy.MaxWindowMillis {
+		return nil, fmt.Errorf("--report-interval %s: want a positive whole number of milliseconds, at most 365 days, as in 1m", o.reportInterval)
 	}
 	var pol *policy.Policy
 	switch {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 20's reproductions, run as a user would: a link planted in a
@@ -170,5 +171,108 @@ func TestLeadingEmptyLinesDetected(t *testing.T) {
 	code, stdout, _ := runKeyrate(t, "analyze", "--dry-run", "--out", out, path)
 	if code != exitOK || !strings.Contains(stdout, "combined (10/10 sample lines parse)") {
 		t.Errorf("dry run: exit %d, %s", code, stdout)
+	}
+}
+
+// --limit N/week and N/month are the policy file's calendar windows: ISO
+// weeks from Monday, calendar months.
+func TestLimitCalendarWindows(t *testing.T) {
+	dir := t.TempDir()
+	line := func(ts string) string {
+		return "10.0.0.1 - - [" + ts + " +0000] \"GET /x?api_key=k HTTP/1.1\" 200 5 \"-\" \"t\"\n"
+	}
+	// Sunday 2026-11-29, Monday 2026-11-30, Tuesday 2026-12-01.
+	log := line("29/Nov/2026:23:00:00") + line("30/Nov/2026:00:00:00") + line("01/Dec/2026:12:00:00")
+	path := filepath.Join(dir, "a.log")
+	os.WriteFile(path, []byte(log), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stderr := runStderr(t, "analyze", "--limit", "1/week", "--limit", "1/month", "--limit", "1/year",
+		"--output", "csv", "--out", out, path)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []string
+	for _, r := range readCSV(t, filepath.Join(out, "windows.csv")) {
+		got = append(got, row(r, "limit_name", "window_start", "window_end", "requests"))
+	}
+	want := []string{
+		"1/month 2026-11-01T00:00:00Z 2026-12-01T00:00:00Z 2",
+		"1/month 2026-12-01T00:00:00Z 2027-01-01T00:00:00Z 1",
+		"1/week 2026-11-23T00:00:00Z 2026-11-30T00:00:00Z 1",
+		"1/week 2026-11-30T00:00:00Z 2026-12-07T00:00:00Z 2",
+		"1/year 2026-01-01T00:00:00Z 2027-01-01T00:00:00Z 3",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("windows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Windows keyrate cannot represent are usage errors, found before
+// anything is read: the issue's --limit 1/9999999999999h (its
+// milliseconds overflowed) failed only when the reports were written.
+func TestUnrepresentableWindowsAreUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "long.toml")
+	os.WriteFile(policy, []byte("default_plan = \"p\"\n[plans.p]\nlimits = [{ name = \"ever\", algorithm = \"fixed\", limit = 1, window = \"9000h\" }]\n"), 0o644)
+	for _, args := range [][]string{
+		{"--limit", "1/9999999999999h"},
+		{"--limit", "1/366day"},
+		{"--limit", "1/2month"},
+		{"--limit", "1/min", "--report-interval", "9000h"},
+		{"--policy", policy},
+	} {
+		out := filepath.Join(dir, "out")
+		code, stderr := runStderr(t, append(append([]string{"analyze", "--out", out}, args...), sampleDir)...)
+		if code != exitUsage || !strings.Contains(stderr, "365 days") && !strings.Contains(stderr, "no multiple") {
+			t.Errorf("%q: exit %d, %s; want 2 saying why", args, code, stderr)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("%q: --out created", args)
+		}
+	}
+}
+
+// Every window a run can produce is written in RFC 3339: a time in year
+// 9999 (whose day, month, year or 365-day window would end in 10000,
+// written 10000-01-01T00:00:00Z) is a malformed line; the last second of
+// 9998 is the latest time read, its widest windows ending within 9999.
+func TestLatestWindowsAreRFC3339(t *testing.T) {
+	dir := t.TempDir()
+	line := func(ts string) string {
+		return "10.0.0.1 - - [" + ts + " +0000] \"GET /x?api_key=k HTTP/1.1\" 429 5 \"-\" \"t\"\n"
+	}
+	var log strings.Builder
+	for range 99 {
+		log.WriteString(line("31/Dec/9998:23:59:59"))
+	}
+	log.WriteString(line("31/Dec/9999:23:59:59"))
+	path := filepath.Join(dir, "far.log")
+	os.WriteFile(path, []byte(log.String()), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stderr := runStderr(t, "analyze", "--max-bad-ratio", "0.5", "--limit", "1/day", "--limit", "1/365day", "--limit", "1/year",
+		"--limit", "1/week", "--report-interval", "8760h", "--output", "csv", "--partition", "day", "--out", out, path)
+	if code != exitOK || !strings.Contains(stderr, "0001 to 9998") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	n := 0
+	err := filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".csv") {
+			return err
+		}
+		for _, r := range readCSV(t, p) {
+			for col, v := range r {
+				if !strings.Contains(col, "window_") && !strings.HasSuffix(col, "_seen") {
+					continue
+				}
+				n++
+				if ts, err := time.Parse(time.RFC3339, v); err != nil || ts.Year() > 9999 {
+					t.Errorf("%s: %s = %q is not RFC 3339 (%v)", p, col, v, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("%d times checked, %v", n, err)
 	}
 }
