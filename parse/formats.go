@@ -125,6 +125,47 @@ const detectLines = 200
 // first line whole when it is longer.
 const DetectBytes = 64 << 10
 
+// ErrTarArchive is the error for an input that is a tar archive (after
+// decompression: a .tar.gz is one too): read as a log, its files' text
+// would run together as one log with header blocks for lines.
+var ErrTarArchive = errors.New("a tar archive, not a log")
+
+// IsTar reports whether head starts with a tar header block: the ustar
+// magic (POSIX or GNU) at offset 257, or a pre-POSIX header, and a
+// checksum that adds up, so that no log line can pass for one.
+func IsTar(head []byte) bool {
+	const block = 512
+	if len(head) < block {
+		return false
+	}
+	h := head[:block]
+	magic := string(h[257:265])
+	if magic != "ustar\x0000" && magic != "ustar  \x00" && bytes.Count(h[257:block], []byte{0}) != block-257 {
+		return false
+	}
+	// The checksum field: octal digits, ended by a NUL or a space.
+	field := bytes.TrimLeft(h[148:156], " ")
+	end := bytes.IndexAny(field, "\x00 ")
+	if end <= 0 {
+		return false
+	}
+	var want int64
+	for _, c := range field[:end] {
+		if c < '0' || c > '7' {
+			return false
+		}
+		want = want*8 + int64(c-'0')
+	}
+	var sum int64
+	for i, c := range h {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		sum += int64(c)
+	}
+	return sum == want
+}
+
 // IsParquet reports whether head starts with the Parquet magic bytes.
 func IsParquet(head []byte) bool { return bytes.HasPrefix(head, []byte("PAR1")) }
 

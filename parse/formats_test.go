@@ -1,8 +1,10 @@
 package parse
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -484,6 +486,40 @@ func TestDetectorMatchesReference(t *testing.T) {
 			if err == nil && builtins[d.last-1].name != want {
 				t.Fatalf("Detector remembered %q after detecting %q", builtins[d.last-1].name, want)
 			}
+		}
+	}
+}
+
+// IsTar knows a tar header (POSIX ustar, GNU, pre-POSIX) by its checksum,
+// and no log line for one, even one with "ustar" where the magic goes.
+func TestIsTar(t *testing.T) {
+	for _, format := range []tar.Format{tar.FormatUSTAR, tar.FormatGNU, tar.FormatPAX} {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: "access.log", Mode: 0o644, Size: 4, Format: format, ModTime: time.Unix(1e9, 0)})
+		tw.Write([]byte("x y\n"))
+		tw.Close()
+		if !IsTar(buf.Bytes()) {
+			t.Errorf("a %v archive is not a tar", format)
+		}
+		v7 := bytes.Clone(buf.Bytes()[:512])
+		clear(v7[257:]) // no magic nor the fields after it, as tar before POSIX wrote
+		sum := 0
+		for i, c := range v7 {
+			if i >= 148 && i < 156 {
+				c = ' '
+			}
+			sum += int(c)
+		}
+		copy(v7[148:156], fmt.Sprintf("%06o\x00 ", sum))
+		if format == tar.FormatUSTAR && !IsTar(v7) {
+			t.Error("a pre-POSIX header is not a tar")
+		}
+	}
+	line := "10.0.0.1 - - [23/Nov/2026:10:00:00 +0000] \"GET /" + strings.Repeat("a", 210) + "ustar\x0000 HTTP/1.1\" 200 5 \"-\" \"t\"\n"
+	for _, head := range []string{strings.Repeat(line, 3), strings.Repeat("\x00", 1024), strings.Repeat("0", 600)} {
+		if IsTar([]byte(head)) {
+			t.Errorf("%.40q... is taken for a tar", head)
 		}
 	}
 }

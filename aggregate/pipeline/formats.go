@@ -23,6 +23,11 @@ import (
 // runs once per file, whatever the file is then split into. It returns a
 // parser factory: blocks of a stateless format each get their own parser.
 func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileStats) (func() parse.LineParser, bool, error) {
+	// Whatever the format, an archive of logs is not one log. (A stream
+	// failing from its start is reported by detection or the first block.)
+	if head, _, _ := lines.Peek(parse.DetectBytes); parse.IsTar(head) {
+		return nil, false, &InputError{Path: in.Name, Stdin: in.Name == "<stdin>", Err: parse.ErrTarArchive}
+	}
 	format := r.cfg.Format
 	if format == "" {
 		if r.cfg.NewParser != nil {
@@ -47,7 +52,7 @@ func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileS
 		}
 		f, err := r.detector.Detect(head, atEOF, r.cfg.FormatOptions)
 		if err != nil {
-			return nil, false, explainUndetected(in, fmt.Errorf("%s: %w", input.QuotePath(in.Name), err))
+			return nil, false, explainUndetected(in, &InputError{Path: in.Name, Stdin: in.Name == "<stdin>", Err: err})
 		}
 		st.Format = f.Name
 		return f.New, false, nil
@@ -55,6 +60,18 @@ func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileS
 	st.Format = r.comp.format.Name
 	return r.comp.format.New, false, nil
 }
+
+// InputError is an input that cannot be read as a log at all: no format
+// matches its first lines (a *parse.UndetectedError), or it is a tar
+// archive (parse.ErrTarArchive). Not a corrupt input: never skipped.
+type InputError struct {
+	Path  string // as given, or "<stdin>"
+	Stdin bool   // standard input, which no path names
+	Err   error
+}
+
+func (e *InputError) Error() string { return input.QuotePath(e.Path) + ": " + e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
 
 // explainUndetected returns, for a compressed input whose first lines no
 // format matches, the corruption that explains it, if the stream turns

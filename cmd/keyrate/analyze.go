@@ -58,12 +58,14 @@ type analyzeOptions struct {
 	warehouse      warehouseOptions
 	memory         byteSize
 	tmpDir         string
+	exclude        []string
 }
 
 func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("analyze", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
+	fs.StringArrayVar(&o.exclude, "exclude", nil, "leave out inputs whose path or base name matches GLOB (error.log*, *.tar.gz); repeatable")
 	fs.StringVar(&o.format, "format", parse.FormatAuto, "log format: "+parse.FormatHelp())
 	fs.StringVar(&o.logFormat, "log-format", "", "custom layout: an nginx log_format or Apache LogFormat string")
 	fs.StringVar(&o.time, "time", parse.TimeArrival, "the time limits are replayed at: arrival (the request's, where the log gives or derives it) or logged (as the line carries it)")
@@ -118,7 +120,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	cfg := c.read
-	paths, left, err := input.ExpandPaths(fs.Args(), os.Stdin)
+	paths, left, err := input.ExpandPaths(fs.Args(), os.Stdin, o.exclude)
 	if err != nil {
 		return err
 	}
@@ -195,6 +197,9 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	var cfg pipeline.Config
 	if len(args) == 0 {
 		return nil, fmt.Errorf("no input: give at least one PATH (or - for stdin)")
+	}
+	if err := input.CheckExclude(o.exclude); err != nil {
+		return nil, fmt.Errorf("--%w", err)
 	}
 	format, fopts, err := o.formatConfig()
 	if err != nil {

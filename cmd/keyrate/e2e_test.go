@@ -91,7 +91,7 @@ func firstDiff(a, b []byte) string {
 // readSampleLines returns every line of the sample archive, decompressed.
 func readSampleLines(t *testing.T) []string {
 	t.Helper()
-	paths, _, err := input.ExpandPaths([]string{sampleDir}, nil)
+	paths, _, err := input.ExpandPaths([]string{sampleDir}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

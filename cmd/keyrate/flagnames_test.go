@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 )
@@ -51,6 +52,22 @@ func TestErrorsNameFlags(t *testing.T) {
 			return fmt.Errorf("x.parquet: %w", &parquetlog.UnmappedError{Columns: []string{"ts", "path"}})
 		}, `x.parquet: no column is a known role (columns: [ts path]); map them with --field, e.g. --field time=ts`},
 		{"other errors pass", func() error { return fmt.Errorf("x: %w", parse.ErrNoRecord) }, "x: " + parse.ErrNoRecord.Error()},
+		// An input file no format reads may be no log at all: leaving it
+		// out is the advice, and how.
+		{"undetected file", func() error {
+			_, err := new(parse.Detector).Detect([]byte("2026/11/23 10:00:00 [error] 12#12: oops\n"), true, parse.FormatOptions{})
+			return fmt.Errorf("run: %w", &pipeline.InputError{Path: "logs/error.log", Err: err})
+		}, `run: logs/error.log: no known log format matches; first line: "2026/11/23 10:00:00 [error] 12#12: oops" (if it is not an access log, leave it out with --exclude error.log; if it is, name its format with --format or --log-format)`},
+		{"undetected file with an odd name", func() error {
+			_, err := new(parse.Detector).Detect([]byte("no end"), false, parse.FormatOptions{})
+			return &pipeline.InputError{Path: "logs/it's here.txt", Err: err}
+		}, `logs/it's here.txt: no complete line in the first 6 bytes to detect the format from (if it is not an access log, leave it out with --exclude 'it'\''s here.txt'; if it is, name its format with --format)`},
+		{"undetected stdin", func() error {
+			_, err := new(parse.Detector).Detect([]byte("hello\n"), true, parse.FormatOptions{})
+			return &pipeline.InputError{Path: "<stdin>", Stdin: true, Err: err}
+		}, `<stdin>: no known log format matches; first line: "hello" (use --format or --log-format)`},
+		{"tar", func() error { return &pipeline.InputError{Path: "old/logs.tar.gz", Err: parse.ErrTarArchive} },
+			`old/logs.tar.gz: a tar archive, not a log (extract it, as with tar -xf, and give keyrate its files; or leave it out with --exclude logs.tar.gz)`},
 	} {
 		if got := detectAdvice(flagError(c.err())).Error(); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -274,5 +276,59 @@ func TestLatestWindowsAreRFC3339(t *testing.T) {
 	})
 	if err != nil || n == 0 {
 		t.Fatalf("%d times checked, %v", n, err)
+	}
+}
+
+// The directory: access logs beside nginx's error.log and a
+// README stopped the run with advice to use --format. The message names
+// the file and how to leave it out; --exclude does, by base name or
+// path, and the run reads the rest.
+func TestExcludeNonLogFiles(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(filepath.Join(logs, "old"), 0o755)
+	os.WriteFile(filepath.Join(logs, "access.log"), accessLog(30), 0o644)
+	os.WriteFile(filepath.Join(logs, "access.log.1.gz"), gz(accessLog(20)), 0o644)
+	os.WriteFile(filepath.Join(logs, "error.log"), []byte("2026/11/24 03:00:01 [error] 1201#1201: *7 open() \"/srv/favicon.ico\" failed (2: No such file or directory)\n"), 0o644)
+	os.WriteFile(filepath.Join(logs, "old", "README"), []byte("Rotated by logrotate; do not edit.\n"), 0o644)
+	out := filepath.Join(dir, "out")
+
+	code, stderr := runStderr(t, "analyze", "--limit", "100/min", "--out", out, logs)
+	if code != exitRuntime || !strings.Contains(stderr, filepath.Join(logs, "error.log")+": no known log format") ||
+		!strings.Contains(stderr, "leave it out with --exclude error.log") {
+		t.Fatalf("exit %d, %s; want 1 naming error.log and --exclude", code, stderr)
+	}
+	code, stderr = runStderr(t, "analyze", "--limit", "100/min", "--exclude", "error.log*", "--exclude", filepath.Join(logs, "old"), "--out", out, logs)
+	if code != exitOK {
+		t.Fatalf("with --exclude: exit %d, %s", code, stderr)
+	}
+	if m := readManifest(t, out); m.Totals.Lines != 50 || len(m.Inputs) != 2 {
+		t.Errorf("read %d lines of %d inputs, want 50 of 2", m.Totals.Lines, len(m.Inputs))
+	}
+}
+
+// A tar archive, plain or compressed, is refused naming the file (exit
+// 1, whatever --format and --skip-corrupt), never read as one log whose
+// header blocks are lines.
+func TestTarArchiveRefused(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := accessLog(20)
+	tw.WriteHeader(&tar.Header{Name: "access.log", Mode: 0o644, Size: int64(len(body))})
+	tw.Write(body)
+	tw.Close()
+	plain := filepath.Join(dir, "logs.tar")
+	os.WriteFile(plain, buf.Bytes(), 0o644)
+	packed := filepath.Join(dir, "logs.tar.gz")
+	os.WriteFile(packed, gz(buf.Bytes()), 0o644)
+	for _, extra := range [][]string{nil, {"--format", "combined"}, {"--skip-corrupt"}, {"--dry-run"}} {
+		for _, path := range []string{plain, packed} {
+			args := append([]string{"analyze", "--limit", "1/min", "--out", filepath.Join(dir, "out")}, extra...)
+			code, stdout, stderr := runKeyrate(t, append(args, path)...)
+			if code != exitRuntime || !strings.Contains(stdout+stderr, path+": a tar archive, not a log (extract it") {
+				t.Errorf("%q %s: exit %d, %s%s; want 1 naming the archive", extra, path, code, stdout, stderr)
+			}
+		}
 	}
 }

@@ -29,7 +29,10 @@ type Skipped struct {
 //     order, following symbolic links (each directory once, so a link
 //     back up cannot loop);
 //   - anything else is a glob that must match something, and each match is
-//     expanded as above.
+//     expanded as above;
+//   - a path matching one of the exclude globs (filepath.Match syntax),
+//     as a whole or by its base name, is left out, and so is what is
+//     under a directory that matches ("-" is never excluded).
 //
 // A file reached twice, under one name or several (a directory and a
 // glob over it, a link beside its target), is listed once: read twice,
@@ -37,8 +40,11 @@ type Skipped struct {
 // skipped, for the caller to report: such repeats, and the entries of a
 // directory that are not files (FIFOs, sockets, devices, dangling links),
 // which a walk must not block on or guess about.
-func ExpandPaths(args []string, stdin *os.File) (paths []string, skipped []Skipped, err error) {
-	e := expansion{files: map[fileID]string{}, listed: map[fileID]bool{}, dirs: map[fileID]string{}}
+func ExpandPaths(args []string, stdin *os.File, exclude []string) (paths []string, skipped []Skipped, err error) {
+	if err := CheckExclude(exclude); err != nil {
+		return nil, nil, err
+	}
+	e := expansion{files: map[fileID]string{}, listed: map[fileID]bool{}, dirs: map[fileID]string{}, exclude: exclude}
 	for _, arg := range args {
 		if arg == "-" {
 			if e.stdin {
@@ -57,6 +63,9 @@ func ExpandPaths(args []string, stdin *os.File) (paths []string, skipped []Skipp
 		}
 		st, err := os.Stat(arg)
 		if err == nil {
+			if e.excluded(arg) {
+				continue
+			}
 			if err := e.add(arg, st); err != nil {
 				return nil, nil, err
 			}
@@ -68,6 +77,9 @@ func ExpandPaths(args []string, stdin *os.File) (paths []string, skipped []Skipp
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
+			if e.excluded(m) {
+				continue
+			}
 			st, err := os.Stat(m)
 			if err == nil {
 				err = e.add(m, st)
@@ -78,6 +90,9 @@ func ExpandPaths(args []string, stdin *os.File) (paths []string, skipped []Skipp
 		}
 	}
 	if len(e.paths) == 0 {
+		if e.excludedAny {
+			return nil, e.skipped, fmt.Errorf("no input files in %q: every one is excluded (%q)", args, exclude)
+		}
 		return nil, e.skipped, fmt.Errorf("no input files in %q", args)
 	}
 	return e.paths, e.skipped, nil
@@ -92,6 +107,37 @@ type expansion struct {
 	files   map[fileID]string // file → the path it is (to be) listed under
 	listed  map[fileID]bool
 	dirs    map[fileID]string // directory → the path it was walked under
+	exclude []string
+	// excludedAny says a path was left out by exclude.
+	excludedAny bool
+}
+
+// CheckExclude reports an exclude glob that is not valid
+// filepath.Match syntax.
+func CheckExclude(exclude []string) error {
+	for _, g := range exclude {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return fmt.Errorf("exclude pattern %q: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// excluded reports whether path, or its base name, matches an exclude
+// glob.
+func (e *expansion) excluded(path string) bool {
+	base := filepath.Base(path)
+	for _, g := range e.exclude {
+		if whole, _ := filepath.Match(g, path); whole {
+			e.excludedAny = true
+			return true
+		}
+		if b, _ := filepath.Match(g, base); b {
+			e.excludedAny = true
+			return true
+		}
+	}
+	return false
 }
 
 // add lists path, which os.Stat described as st: the files under a
@@ -151,6 +197,9 @@ func (e *expansion) walk(dir string, st os.FileInfo, found *[]foundFile) error {
 	}
 	for _, ent := range entries {
 		p := filepath.Join(dir, ent.Name())
+		if e.excluded(p) {
+			continue
+		}
 		st, err := os.Stat(p) // follows links
 		switch {
 		case err != nil && os.IsNotExist(err):

@@ -69,7 +69,7 @@ func TestExpandPaths(t *testing.T) {
 		{"a FIFO named on the command line is an input",
 			[]string{j("d/fifo")}, []string{j("d/fifo")}, nil},
 	} {
-		got, skipped, err := ExpandPaths(c.args, nil)
+		got, skipped, err := ExpandPaths(c.args, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -90,21 +90,21 @@ func TestExpandPaths(t *testing.T) {
 	f, err := os.Open(j("a.log"))
 	must(err)
 	defer f.Close()
-	got, skipped, err := ExpandPaths([]string{"-", j("a.log"), "-"}, f)
+	got, skipped, err := ExpandPaths([]string{"-", j("a.log"), "-"}, f, nil)
 	must(err)
 	if len(got) != 1 || got[0] != "-" || len(skipped) != 2 ||
 		skipped[0] != (Skipped{j("a.log"), "the same file as -"}) || skipped[1] != (Skipped{"-", "standard input, named again"}) {
 		t.Errorf("stdin from a.log, a.log, stdin: %q, skipped %v", got, skipped)
 	}
 
-	if _, _, err := ExpandPaths([]string{j("missing*.log")}, nil); err == nil {
+	if _, _, err := ExpandPaths([]string{j("missing*.log")}, nil, nil); err == nil {
 		t.Error("a glob matching nothing was accepted")
 	}
-	if _, _, err := ExpandPaths([]string{j("nope.log")}, nil); err == nil || !strings.Contains(err.Error(), "nope.log") {
+	if _, _, err := ExpandPaths([]string{j("nope.log")}, nil, nil); err == nil || !strings.Contains(err.Error(), "nope.log") {
 		t.Errorf("missing file error = %v", err)
 	}
 	must(os.Mkdir(j("empty"), 0o755))
-	if _, _, err := ExpandPaths([]string{j("empty")}, nil); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, _, err := ExpandPaths([]string{j("empty")}, nil, nil); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("an empty directory: error %v, want one naming it", err)
 	}
 }
@@ -150,5 +150,36 @@ func TestQuotePath(t *testing.T) {
 		if got := QuotePath(in); got != want {
 			t.Errorf("QuotePath(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// --exclude globs match a path whole or by its base name, wherever it
+// came from: named, found in a directory (a matching directory is not
+// walked), or matched by a glob.
+func TestExpandPathsExclude(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"access.log", "access.log.1.gz", "error.log", "error.log.1.gz", "README", "old/access.log", "x/keep.log"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(p), 0o644)
+	}
+	j := func(p string) string { return filepath.Join(dir, p) }
+	for _, c := range []struct {
+		args, exclude, want []string
+	}{
+		{[]string{dir}, []string{"error.log*", "README"}, []string{j("access.log"), j("access.log.1.gz"), j("old/access.log"), j("x/keep.log")}},
+		{[]string{dir}, []string{"old", "*.gz", "README", "error*"}, []string{j("access.log"), j("x/keep.log")}},
+		{[]string{dir}, []string{j("old/*"), j("[aeR]*")}, []string{j("x/keep.log")}},
+		{[]string{j("*.log"), j("error.log")}, []string{"error.log"}, []string{j("access.log")}},
+	} {
+		got, skipped, err := ExpandPaths(c.args, nil, c.exclude)
+		if err != nil || len(skipped) != 0 || strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("exclude %q: %q, skipped %v, %v; want %q", c.exclude, got, skipped, err, c.want)
+		}
+	}
+	if _, _, err := ExpandPaths([]string{j("error.log")}, nil, []string{"error.log"}); err == nil || !strings.Contains(err.Error(), "every one is excluded") {
+		t.Errorf("all excluded: %v", err)
+	}
+	if _, _, err := ExpandPaths([]string{dir}, nil, []string{"["}); err == nil || !strings.Contains(err.Error(), `"["`) {
+		t.Errorf("a bad pattern: %v", err)
 	}
 }
