@@ -50,6 +50,12 @@ type builtin struct {
 const (
 	apacheSSLRequestLayout = `%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b`
 	looseCLFLayout         = `$remote_addr [$time_local] "$request" $status `
+	// Envoy's default access log format (and Istio's before 1.x), in
+	// Envoy's own syntax.
+	envoyLayout = `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" ` +
+		`%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% ` +
+		`%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ` +
+		`"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`
 )
 
 func mustLayout(s string) *Layout {
@@ -63,6 +69,7 @@ func mustLayout(s string) *Layout {
 var (
 	sslRequestLayout = mustLayout(apacheSSLRequestLayout)
 	looseLayout      = mustLayout(looseCLFLayout)
+	envoyDefault     = mustLayout(envoyLayout)
 )
 
 // builtins in detection order: on a tie in how many sample lines parse,
@@ -73,6 +80,7 @@ var builtins = []builtin{
 	{"json", "JSON lines: nginx escape=json, Caddy, Traefik (see --field)", func(o FormatOptions) LineParser { return newJSONLines(o) }, false},
 	{"alb", "AWS Application Load Balancer", func(o FormatOptions) LineParser { return ALB{LoggedTime: o.Time == TimeLogged} }, false},
 	{"haproxy", "HAProxy HTTP log (option httplog), syslog prefix optional", func(FormatOptions) LineParser { return HAProxy{} }, false},
+	{"envoy", "Envoy's default access log ([%START_TIME%] \"%REQ(:METHOD)% ...)", func(FormatOptions) LineParser { return envoyDefault.Clone() }, false},
 	// Detection tries the strict Common parser; reading uses Combined,
 	// which reads common lines identically and combined ones as well.
 	{"common", "Common Log Format (CLF)", func(FormatOptions) LineParser { return Common{} }, false},

@@ -523,3 +523,64 @@ func TestIsTar(t *testing.T) {
 		}
 	}
 }
+
+// AWS API Gateway's JSON access log (the console's preset fields:
+// requestTime, httpMethod, resourcePath, status, responseLength, ip) and
+// Envoy's default access log are detected like the other formats, and
+// every line of their sample files reads.
+func TestDetectAPIGatewayAndEnvoy(t *testing.T) {
+	for file, name := range map[string]string{"apigateway-rest.jsonl": "json", "envoy-default.log": "envoy"} {
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "formats", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := FormatOptions{Want: []string{"apikey"}}
+		f, err := new(Detector).Detect(data, true, o)
+		if err != nil || f.Name != name {
+			t.Fatalf("%s: detected %q, %v; want %s", file, f.Name, err, name)
+		}
+		p := f.New()
+		var rec Record
+		for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if err := p.Parse([]byte(line), &rec); err != nil {
+				t.Fatalf("%s:%d: %v", file, i+1, err)
+			}
+			if rec.TimeMillis < time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).UnixMilli() || rec.Status < 200 || len(rec.Method) == 0 || len(rec.Target) == 0 {
+				t.Fatalf("%s:%d: time %d, status %d, method %q, target %q", file, i+1, rec.TimeMillis, rec.Status, rec.Method, rec.Target)
+			}
+		}
+	}
+	// API Gateway's HTTP APIs log requestTimeEpoch too: milliseconds win.
+	var rec Record
+	line := `{"requestId":"Jx0","ip":"192.0.2.1","requestTime":"24/Nov/2026:09:14:03 +0000","requestTimeEpoch":1795511643217,"httpMethod":"GET","path":"/v1/items","status":"429","protocol":"HTTP/1.1","responseLength":"42","identity":{"apiKeyId":"a1b2c3","apiKey":"k_1"}}`
+	if err := NewJSONLines(nil, []string{"identity.apikey"}).Parse([]byte(line), &rec); err != nil || rec.TimeMillis != 1795511643217 ||
+		string(rec.Target) != "/v1/items" || string(rec.Field("identity.apikey")) != "k_1" {
+		t.Errorf("HTTP API line: %v, time %d, target %q, key %q", err, rec.TimeMillis, rec.Target, rec.Field("identity.apikey"))
+	}
+}
+
+// Envoy's own format syntax in --log-format: %START_TIME% (default or
+// epoch formats), %REQ(...)% headers and pseudo-headers, %RESP(...)%,
+// length limits, other operators as fields.
+func TestEnvoyLayout(t *testing.T) {
+	l, err := CompileLayout(`%START_TIME(%s.%3f)% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH):100% %PROTOCOL%" %RESPONSE_CODE% %BYTES_SENT% "%REQ(X-API-KEY)%" "%RESP(X-RATELIMIT-REMAINING)%" %UPSTREAM_CLUSTER% %DYNAMIC_METADATA(envoy.lb:canary)%`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	line := `1795511643.217 192.0.2.7 "GET /v1/items?limit=5 HTTP/2" 429 18 "k_live_1" "0" backend true`
+	if err := l.Parse([]byte(line), &rec); err != nil {
+		t.Fatal(err)
+	}
+	checkRecord(t, &rec, &want{time: "2026-11-24T09:14:03.217Z", subSecond: true, method: "GET", target: "/v1/items?limit=5", proto: "HTTP/2",
+		status: 429, bytes: 18, remoteAddr: "192.0.2.7", fields: map[string]string{
+			"http_x_api_key": "k_live_1", "sent_http_x_ratelimit_remaining": "0", "upstream_cluster": "backend", "dynamic_metadata_envoy.lb_canary": "true"}})
+	// An Apache layout is not taken for Envoy's.
+	apache, err := CompileLayout(`%h %t "%r" %>s %b %D`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apache.Parse([]byte(`192.0.2.7 [24/Nov/2026:09:14:03 +0000] "GET /x HTTP/1.1" 200 5 1234`), &rec); err != nil || string(rec.Field("duration_us")) != "1234" {
+		t.Errorf("Apache layout: %v, %q", err, rec.Fields)
+	}
+}

@@ -202,6 +202,8 @@ func FuzzCompileLayout(f *testing.F) {
 	f.Add(`$remote_addr - $remote_user [$time_local] "$request" $status`, `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200`)
 	f.Add(`%h %l %u %t \"%r\" %>s %b %{X}i`, `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 - x`)
 	f.Add(`${msec} %% $status`, `1700000000.123 % 200`)
+	f.Add(envoyLayout, `[2026-11-24T09:14:03.780Z] "GET /v2/orders?api_key=k HTTP/1.1" 200 - 0 150 211 208 "203.0.113.21" "okhttp/4.12.0" "f3" "api.example.com" "10.12.3.28:8080"`)
+	f.Add(`%START_TIME(%s.%3f)% "%REQ(X-API-KEY):8%" %DYNAMIC_METADATA(a:b)%`, `1795511643.217 "k" x`)
 	f.Fuzz(func(t *testing.T, layout, line string) {
 		l, err := CompileLayout(layout)
 		if err != nil {
@@ -215,7 +217,7 @@ func FuzzCompileLayout(f *testing.F) {
 // FuzzDetectFormat runs detection (and so every built-in parser) on
 // arbitrary heads.
 func FuzzDetectFormat(f *testing.F) {
-	for _, s := range []string{"combined.txt", "json.txt", "w3c.txt", "alb.txt", "haproxy.txt", "layout.txt"} {
+	for _, s := range []string{"combined.txt", "json.txt", "w3c.txt", "alb.txt", "haproxy.txt", "layout.txt", "envoy.txt"} {
 		if d, err := os.ReadFile(filepath.Join("testdata", "seeds", s)); err == nil {
 			f.Add(d, true)
 		}

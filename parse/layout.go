@@ -2,6 +2,8 @@ package parse
 
 import (
 	"errors"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,10 +76,12 @@ func (l *Layout) Clone() *Layout {
 	return c
 }
 
-// CompileLayout compiles an nginx log_format or Apache LogFormat string;
-// which one is decided by the string: '$' variables mean nginx, '%'
-// directives Apache. The layout must contain a time variable. Records
-// carry the request's arrival where the layout allows (TimeArrival).
+// CompileLayout compiles an nginx log_format, Apache LogFormat or Envoy
+// access-log format string; which one is decided by the string: '$'
+// variables mean nginx, Envoy's %COMMAND% operators (%START_TIME%,
+// %REQ(X-Api-Key)%) Envoy, other '%' directives Apache. The layout must
+// contain a time variable. Records carry the request's arrival where the
+// layout allows (TimeArrival).
 func CompileLayout(layout string) (*Layout, error) { return compileLayout(layout, false) }
 
 // compileLayout is CompileLayout; logged is TimeLogged.
@@ -92,6 +96,8 @@ func compileLayout(layout string, logged bool) (*Layout, error) {
 	var items []layoutItem
 	var err error
 	switch {
+	case envoyCommand.MatchString(layout):
+		items, err = compileEnvoy(layout)
 	case nginx && !apache:
 		items, err = compileNginx(layout)
 	case apache && !nginx:
@@ -119,7 +125,7 @@ func compileLayout(layout string, logged bool) (*Layout, error) {
 	advice, ok := chooseTime(items, logged, nginx)
 	if !ok {
 		return nil, &ValueError{Kind: ValueLayout, Value: layout,
-			Err: errors.New("no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t)")}
+			Err: errors.New("no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t; %START_TIME%)")}
 	}
 	l := &Layout{items: items}
 	l.slots.logged, l.slots.srcs.advice = logged, advice
@@ -453,6 +459,115 @@ func apacheTime(v *layoutVar, arg string) (*layoutVar, error) {
 	}
 	v.time = t
 	return v, nil
+}
+
+// envoyCommand matches an Envoy command operator: %NAME%, %NAME(ARG)%,
+// either with a ":N" length limit. Apache's directives are one letter,
+// so a layout holding one is Envoy's.
+var envoyCommand = regexp.MustCompile(`%[A-Z][A-Z0-9_]*[A-Z0-9](\([^)]*\))?(:[0-9]+)?%`)
+
+// envoyRoles maps Envoy command operators (and the request headers of
+// %REQ(...)%) to the roles they fill: variable → role index, rank.
+var envoyRoles = map[string][2]int{
+	"DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT": {idxRemoteAddr, 0}, "DOWNSTREAM_REMOTE_ADDRESS": {idxRemoteAddr, 1},
+	"DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT": {idxRemoteAddr, 2}, "DOWNSTREAM_DIRECT_REMOTE_ADDRESS": {idxRemoteAddr, 3},
+	"PROTOCOL":      {idxProto, 0},
+	"RESPONSE_CODE": {idxStatus, 0},
+	"BYTES_SENT":    {idxBytes, 0},
+	"REQ(:METHOD)":  {idxMethod, 0}, "REQ(:PATH)": {idxURI, 0},
+	"REQ(USER-AGENT)": {idxUserAgent, 0}, "REQ(REFERER)": {idxReferer, 0}, "REQ(REFERRER)": {idxReferer, 0},
+}
+
+// envoyFields names the fields of other common Envoy operators as nginx
+// would name the same value.
+var envoyFields = map[string]string{
+	"BYTES_RECEIVED": "bytes_received", "REQ(:AUTHORITY)": "authority",
+}
+
+// compileEnvoy compiles an Envoy access-log format string: command
+// operators %NAME%, %NAME(ARG)%, with an optional ":N" length limit
+// (ignored: the value may be cut, not longer). %START_TIME% is the
+// request's arrival, with its default format or one writing ISO 8601 or
+// epoch seconds (%START_TIME(%s.%3f)%). %REQ(H)% is request header H (H?G: H, else G),
+// %RESP(H)% response header H; the pseudo-headers :METHOD, :PATH (with
+// the query) and :AUTHORITY are the method, target and authority. Other
+// operators become fields named in lower case ("upstream_host",
+// "response_flags"); headers as nginx names them (http_x_api_key,
+// sent_http_x_envoy_upstream_service_time).
+func compileEnvoy(layout string) ([]layoutItem, error) {
+	var items []layoutItem
+	rest := layout
+	for {
+		loc := envoyCommand.FindStringIndex(rest)
+		if loc == nil {
+			break
+		}
+		items = appendLiteral(items, rest[:loc[0]])
+		op := rest[loc[0]+1 : loc[1]-1]
+		if i := strings.LastIndexByte(op, ':'); i > 0 && !strings.Contains(op[i:], ")") {
+			op = op[:i] // the length limit
+		}
+		items = append(items, layoutItem{v: envoyVar(op)})
+		rest = rest[loc[1]:]
+	}
+	return appendLiteral(items, rest), nil
+}
+
+// envoyVar is the variable of one Envoy operator, NAME or NAME(ARG).
+func envoyVar(op string) *layoutVar {
+	v := &layoutVar{name: "%" + op + "%", role: -1}
+	name, arg, _ := strings.Cut(strings.TrimSuffix(op, ")"), "(")
+	switch name {
+	case "START_TIME":
+		// The request's start; in milliseconds by default, else as its
+		// format writes it (%3f, %6f, %9f, %f: fractions).
+		v.field = "start_time"
+		v.time = &layoutTime{basis: BasisArrival, ms: arg == "" || strings.Contains(arg, "f")}
+		return v
+	case "DURATION":
+		v.field = "duration_ms"
+		v.time = &layoutTime{dur: true, ms: true, unit: millisecond}
+		return v
+	}
+	key := op
+	if name == "REQ" {
+		// H?G: header H or else G; :PATH among them is the target.
+		alts := strings.Split(strings.ToUpper(arg), "?")
+		if slices.Contains(alts, ":PATH") {
+			key = "REQ(:PATH)"
+		} else {
+			key = "REQ(" + alts[0] + ")"
+		}
+		arg = alts[0]
+	}
+	if r, ok := envoyRoles[key]; ok {
+		v.role, v.rank = r[0], r[1]
+		return v
+	}
+	if f, ok := envoyFields[key]; ok {
+		v.field = f
+		return v
+	}
+	header := strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '.':
+			return r
+		case 'A' <= r && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '_'
+	}, strings.TrimPrefix(arg, ":"))
+	switch {
+	case name == "REQ":
+		v.field = "http_" + header
+	case name == "RESP":
+		v.field = "sent_http_" + header
+	case arg != "":
+		v.field = strings.ToLower(name) + "_" + header
+	default:
+		v.field = strings.ToLower(name)
+	}
+	return v
 }
 
 // Parse implements LineParser.

@@ -72,21 +72,22 @@ func isRole(r string) bool {
 }
 
 // defaultRoleNames lists, per role and in priority order, the names that
-// common JSON loggers use (nginx escape=json variables, Caddy, Traefik)
-// and that CloudFront/ALB Parquet exports use. Nested JSON keys are
-// dotted paths. Matching is case-insensitive. The time and start roles
-// share one order, timeNames.
+// common JSON loggers use (nginx escape=json variables, Caddy, Traefik,
+// the fields AWS API Gateway's console proposes for its access logs) and
+// that CloudFront/ALB Parquet exports use. Nested JSON keys are dotted
+// paths. Matching is case-insensitive. The time and start roles share
+// one order, timeNames.
 var defaultRoleNames = map[string][]string{
 	RoleRemoteAddr: {"remote_addr", "request.client_ip", "request.remote_ip", "ClientHost", "client_ip",
-		"remote_ip", "c_ip", "c-ip", "client", "ip"},
+		"remote_ip", "c_ip", "c-ip", "client", "ip", "sourceIp", "identity.sourceIp"},
 	RoleUser:      {"remote_user", "user_id", "ClientUsername", "cs_username", "user"},
-	RoleMethod:    {"request_method", "request.method", "RequestMethod", "cs_method", "cs-method", "request_verb", "method"},
-	RoleURI:       {"request_uri", "request.uri", "RequestPath", "cs_uri_stem", "request_url", "uri", "path", "url"},
+	RoleMethod:    {"request_method", "request.method", "RequestMethod", "cs_method", "cs-method", "request_verb", "method", "httpMethod"},
+	RoleURI:       {"request_uri", "request.uri", "RequestPath", "cs_uri_stem", "request_url", "uri", "path", "url", "resourcePath"},
 	RoleQuery:     {"args", "query_string", "cs_uri_query", "cs-uri-query"},
 	RoleRequest:   {"request", "RequestLine", "request_line"},
 	RoleProto:     {"server_protocol", "request.proto", "RequestProtocol", "protocol", "proto", "cs_protocol_version", "request_proto"},
 	RoleStatus:    {"status", "DownstreamStatus", "sc_status", "sc-status", "elb_status_code", "status_code"},
-	RoleBytes:     {"body_bytes_sent", "bytes_sent", "size", "DownstreamContentSize", "sc_bytes", "sc-bytes", "sent_bytes", "bytes"},
+	RoleBytes:     {"body_bytes_sent", "bytes_sent", "size", "DownstreamContentSize", "sc_bytes", "sc-bytes", "sent_bytes", "bytes", "responseLength"},
 	RoleReferer:   {"http_referer", "request.headers.Referer", "request_Referer", "referer", "referrer", "cs_referer", "cs_referrer", "http_referrer"},
 	RoleUserAgent: {"http_user_agent", "request.headers.User-Agent", "request_User-Agent", "user_agent", "cs_user_agent", "useragent"},
 	// Traefik's Duration and Caddy's duration (an integer: nanoseconds;
@@ -116,6 +117,9 @@ var timeNames = []struct {
 	{"datetime", RoleTime, BasisUnknown},
 	{"request_time_utc", RoleTime, BasisUnknown},
 	{"request_creation_time", RoleStart, BasisArrival}, // ALB
+	// API Gateway: when the request came, in milliseconds, or seconds.
+	{"requestTimeEpoch", RoleStart, BasisArrival},
+	{"requestTime", RoleStart, BasisArrival},
 }
 
 func init() {

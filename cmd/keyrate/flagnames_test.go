@@ -27,7 +27,7 @@ func TestErrorsNameFlags(t *testing.T) {
 		{"layout without time", func() error {
 			_, err := parse.LookupFormat("", parse.FormatOptions{LogFormat: "$remote_addr $status"})
 			return err
-		}, `--log-format "$remote_addr $status": no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t)`},
+		}, `--log-format "$remote_addr $status": no time variable ($time_local, $time_iso8601, $msec; %t, %{...}t; %START_TIME%)`},
 		{"layout mixing syntaxes", func() error { _, err := parse.CompileLayout("$remote_addr %h"); return err },
 			`--log-format "$remote_addr %h": mixes nginx $variables and Apache %directives`},
 		{"layout syntax", func() error { _, err := parse.CompileLayout("%{X-Api-Key i"); return err },

@@ -332,3 +332,34 @@ func TestTarArchiveRefused(t *testing.T) {
 		}
 	}
 }
+
+// The sample API Gateway and Envoy logs are read with --format auto, and
+// an Envoy layout is taken by --log-format; keys come from the API key
+// field and the query.
+func TestAPIGatewayAndEnvoyLogs(t *testing.T) {
+	dir := filepath.Join("..", "..", "testdata", "formats")
+	out := filepath.Join(t.TempDir(), "out")
+	code, stderr := runStderr(t, "analyze", "--key", "query:api_key,field:apiKey", "--limit", "5/min", "--out", out,
+		filepath.Join(dir, "apigateway-rest.jsonl"), filepath.Join(dir, "envoy-default.log"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	m := readManifestMap(t, out)
+	for i, want := range []string{"json", "envoy"} {
+		in := m["inputs"].([]any)[i].(map[string]any)
+		if in["format"] != want || in["parsed"] != float64(40) || in["malformed"] != float64(0) || in["keyless"].(float64) > 10 {
+			t.Errorf("input %d: %v; want %s, 40 parsed with keys", i, in, want)
+		}
+	}
+	if keys := m["totals"].(map[string]any)["keys"]; keys != float64(4) {
+		t.Errorf("%v keys, want 4", keys)
+	}
+	layout := `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`
+	code, stderr = runStderr(t, "analyze", "--log-format", layout, "--limit", "5/min", "--out", out, filepath.Join(dir, "envoy-default.log"))
+	if code != exitOK {
+		t.Fatalf("--log-format (Envoy): exit %d: %s", code, stderr)
+	}
+	if in := readManifestMap(t, out)["inputs"].([]any)[0].(map[string]any); in["format"] != "log-format" || in["parsed"] != float64(40) {
+		t.Errorf("--log-format (Envoy): %v", in)
+	}
+}
