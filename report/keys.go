@@ -72,6 +72,9 @@ func NewKeyDisplay(mode KeyMode, secret []byte) (*KeyDisplay, error) {
 type ShortSecretError struct{ Bytes int }
 
 func (e *ShortSecretError) Error() string {
+	if e.Bytes == 0 {
+		return fmt.Sprintf("hmac: no secret set, want one of at least %d bytes", MinKeySecretBytes)
+	}
 	return fmt.Sprintf("hmac: the secret has %d bytes, want at least %d", e.Bytes, MinKeySecretBytes)
 }
 

@@ -363,3 +363,17 @@ func TestAPIGatewayAndEnvoyLogs(t *testing.T) {
 		t.Errorf("--log-format (Envoy): %v", in)
 	}
 }
+
+// --key-display hmac without a secret says so, not that "the secret has
+// 0 bytes"; a short one gives its length.
+func TestHMACWithoutSecret(t *testing.T) {
+	t.Setenv("KEYRATE_KEY_SECRET", "")
+	code, stderr := runStderr(t, "analyze", "--key-display", "hmac", "--out", t.TempDir(), sampleDir)
+	if code != exitUsage || !strings.Contains(stderr, "hmac: no secret set, want one of at least 16 bytes (set KEYRATE_KEY_SECRET or --key-secret-file)") {
+		t.Errorf("no secret: exit %d, %s", code, stderr)
+	}
+	t.Setenv("KEYRATE_KEY_SECRET", "short")
+	if code, stderr := runStderr(t, "analyze", "--key-display", "hmac", "--out", t.TempDir(), sampleDir); code != exitUsage || !strings.Contains(stderr, "the secret has 5 bytes") {
+		t.Errorf("short secret: exit %d, %s", code, stderr)
+	}
+}
