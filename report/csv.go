@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,12 +72,23 @@ const (
 	cellFloat
 	cellBool
 	cellTime
+	// Nullable columns (tagged optional): a zero time, or a nil *int64,
+	// is an empty cell, as Parquet writes them as null.
+	cellOptTime
+	cellOptInt
 )
 
 var timeType = reflect.TypeFor[time.Time]()
 
-func kindOf(t reflect.Type) (cellKind, error) {
+func kindOf(f reflect.StructField) (cellKind, error) {
+	t := f.Type
+	_, opts, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+	optional := slices.Contains(strings.Split(opts, ","), "optional")
 	switch {
+	case t == timeType && optional:
+		return cellOptTime, nil
+	case t == reflect.TypeFor[*int64]() && optional:
+		return cellOptInt, nil
 	case t == timeType:
 		return cellTime, nil
 	case t.Kind() == reflect.String:
@@ -96,7 +108,7 @@ func newCSVTable[T any](w io.Writer, raw bool) (*csvTable[T], error) {
 	t := &csvTable[T]{w: bufio.NewWriterSize(w, 64<<10), cols: columnsOf(rt), raw: raw}
 	for _, f := range t.cols.fields {
 		sf := rt.Field(f)
-		k, err := kindOf(sf.Type)
+		k, err := kindOf(sf)
 		if err != nil {
 			return nil, err
 		}
@@ -141,6 +153,14 @@ func (t *csvTable[T]) write(row *T) error {
 			b = strconv.AppendBool(b, *(*bool)(f))
 		case cellTime:
 			b = t.times.append(b, *(*time.Time)(f))
+		case cellOptTime:
+			if v := *(*time.Time)(f); !v.IsZero() {
+				b = t.times.append(b, v)
+			}
+		case cellOptInt:
+			if v := *(**int64)(f); v != nil {
+				b = strconv.AppendInt(b, *v, 10)
+			}
 		}
 	}
 	t.line = append(b, '\n')

@@ -18,11 +18,12 @@ type rowLayout struct {
 	strings   []int // field indexes of string columns
 	sortBy    []int // field indexes of the declared sort order
 	sortNames []string
-	partition int // field index of the partition column, or -1 (flat)
+	partition int // field index of the partition column or routing field, or -1 (flat)
 }
 
 // layoutOf resolves def's columns in row type t. A definition naming a
-// column t lacks (or a partition column that is not a time) is an error.
+// column t lacks (or a partition column or field that is not a time) is
+// an error.
 func layoutOf(t reflect.Type, sortOrder []string, partitionBy string) (*rowLayout, error) {
 	if t.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("report rows must be structs, not %s", t)
@@ -48,9 +49,14 @@ func layoutOf(t reflect.Type, sortOrder []string, partitionBy string) (*rowLayou
 		l.sortNames = append(l.sortNames, name)
 	}
 	if partitionBy != "" {
+		// A time column, or a routing field that is not a column
+		// (schema.Table.PartitionBy).
 		f, ok := byName[partitionBy]
+		if sf, found := t.FieldByName(partitionBy); !ok && found && len(sf.Index) == 1 {
+			f, ok = sf.Index[0], true
+		}
 		if !ok || t.Field(f).Type != reflect.TypeFor[time.Time]() {
-			return nil, fmt.Errorf("partition column %q is not a time column of %s", partitionBy, t)
+			return nil, fmt.Errorf("partition column %q is not a time column or field of %s", partitionBy, t)
 		}
 		l.partition = f
 	}
