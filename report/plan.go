@@ -23,6 +23,9 @@ func partitionName(date string) string { return "date=" + date }
 func PlannedFiles(tables []schema.Table, formats []Format, p Partition) []string {
 	var files []string
 	for _, t := range tables {
+		if t.DayOnly && p == NoPartition {
+			continue
+		}
 		base := t.Name
 		if p != NoPartition && !t.Flat() {
 			base = path.Join(t.Name, partitionName("YYYY-MM-DD"), partFile)

@@ -4,12 +4,14 @@ import "github.com/keyrate/keyrate/report/schema"
 
 // Tables are the tables of schema.Tables in one Set, taking rows the way
 // the evaluator hands them out (aggregate/policy.Sink): each row goes to
-// its table.
+// its table. A table that exists only with day partitions (usage) is
+// left out of a flat set, and its rows dropped.
 type Tables struct {
 	windows    *Table[schema.WindowRow]
 	violations *Table[schema.ViolationRow]
 	keys       *Table[schema.KeyRow]
 	audit      *Table[schema.AuditRow]
+	usage      *Table[schema.UsageRow] // nil in a flat set
 }
 
 // NewTables starts every table of schema.Tables in set.
@@ -28,6 +30,11 @@ func NewTables(set *Set) (*Tables, error) {
 	if t.audit, err = NewTable(set, schema.Audit); err != nil {
 		return nil, err
 	}
+	if set.opts.partition != NoPartition {
+		if t.usage, err = NewTable(set, schema.Usage); err != nil {
+			return nil, err
+		}
+	}
 	return &t, nil
 }
 
@@ -36,13 +43,24 @@ func (t *Tables) Violation(r *schema.ViolationRow) error { return t.violations.W
 func (t *Tables) Key(r *schema.KeyRow) error             { return t.keys.Write(r) }
 func (t *Tables) Audit(r *schema.AuditRow) error         { return t.audit.Write(r) }
 
+func (t *Tables) Usage(r *schema.UsageRow) error {
+	if t.usage == nil {
+		return nil
+	}
+	return t.usage.Write(r)
+}
+
 // Rows reports the rows each table took, by table name (the manifest's
 // outputs).
 func (t *Tables) Rows() map[string]int64 {
-	return map[string]int64{
+	rows := map[string]int64{
 		t.windows.Name():    t.windows.Rows(),
 		t.violations.Name(): t.violations.Rows(),
 		t.keys.Name():       t.keys.Rows(),
 		t.audit.Name():      t.audit.Rows(),
 	}
+	if t.usage != nil {
+		rows[t.usage.Name()] = t.usage.Rows()
+	}
+	return rows
 }

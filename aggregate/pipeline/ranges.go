@@ -9,12 +9,12 @@ import (
 
 // ranges splits the run's aggregates (Source and every Filtered alike)
 // into at most n consecutive key ranges that can be read concurrently,
-// each as the policy.Inputs of its keys, in key order; the ranges
+// each as the aggregates of its keys, in key order; the ranges
 // hold about equal numbers of cells. It returns nil when the aggregates
 // cannot be split: something was spilled to disk (a run is read front to
 // back), or there is nothing to split. The Result must not be read
 // otherwise while the ranges are in use.
-func (r *Result) ranges(n int) []policy.Inputs {
+func (r *Result) ranges(n int) []aggregates {
 	all, ok := r.Source.(*mergedSource)
 	if !ok || len(all.runs) > 0 || n < 2 {
 		return nil
@@ -52,7 +52,7 @@ func (r *Result) ranges(n int) []policy.Inputs {
 	if len(splits) == 0 {
 		return nil
 	}
-	out := make([]policy.Inputs, len(splits)+1)
+	out := make([]aggregates, len(splits)+1)
 	for k := range out {
 		var lo, hi []byte
 		if k > 0 {

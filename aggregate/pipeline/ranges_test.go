@@ -76,6 +76,7 @@ func (w *windowKeys) Window(r *schema.WindowRow) error {
 func (w *windowKeys) Violation(*schema.ViolationRow) error { return nil }
 func (w *windowKeys) Key(*schema.KeyRow) error             { return nil }
 func (w *windowKeys) Audit(*schema.AuditRow) error         { return nil }
+func (w *windowKeys) Usage(*schema.UsageRow) error         { return nil }
 
 func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	var keys []string

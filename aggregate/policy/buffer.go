@@ -10,9 +10,10 @@ type RowBuffer struct {
 	violations []schema.ViolationRow
 	keys       []schema.KeyRow
 	audits     []schema.AuditRow
+	usages     []schema.UsageRow
 }
 
-// Window, Violation, Key and Audit keep a copy of the row.
+// Window, Violation, Key, Audit and Usage keep a copy of the row.
 func (b *RowBuffer) Window(r *schema.WindowRow) error {
 	b.windows = append(b.windows, *r)
 	return nil
@@ -33,6 +34,11 @@ func (b *RowBuffer) Audit(r *schema.AuditRow) error {
 	return nil
 }
 
+func (b *RowBuffer) Usage(r *schema.UsageRow) error {
+	b.usages = append(b.usages, *r)
+	return nil
+}
+
 // Replay sends the kept rows to sink, each table's in the order they
 // came, and empties b.
 func (b *RowBuffer) Replay(sink Sink) error {
@@ -46,6 +52,9 @@ func (b *RowBuffer) Replay(sink Sink) error {
 		return err
 	}
 	if err := replay(b.audits, sink.Audit); err != nil {
+		return err
+	}
+	if err := replay(b.usages, sink.Usage); err != nil {
 		return err
 	}
 	*b = RowBuffer{}

@@ -53,7 +53,7 @@ func TestEvaluateStopsWhenCanceled(t *testing.T) {
 	st := manyKeys(50_000, nil)
 	sink := &cancelAfterKeys{n: 100, cancel: cancel}
 	start := time.Now()
-	_, err := Evaluate(ctx, Inputs{All: st}, FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), sink)
+	_, err := Evaluate(ctx, only(st), FromLimits([]Limit{{Name: "2/s", Allowed: 2, WindowMillis: 1000}}), Options{}, sink)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want %v", err, context.Canceled)
 	}
@@ -107,7 +107,7 @@ func TestEvaluateStopsWhenCanceledGroupingAccounts(t *testing.T) {
 	}
 	all := &countingPartials{src: manyKeys(50_000, pol), n: 100, cancel: cancel}
 	var sink RowBuffer
-	_, err := Evaluate(ctx, Inputs{All: all}, pol, &sink)
+	_, err := Evaluate(ctx, only(all), pol, Options{}, &sink)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want %v", err, context.Canceled)
 	}

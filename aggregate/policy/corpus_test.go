@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/parse"
-	"github.com/keyrate/keyrate/report/schema"
 )
 
 // corpusRequests parses real combined-format logs from the shared corpus,
@@ -76,31 +74,24 @@ func TestEvaluateCorpusMatchesReference(t *testing.T) {
 		Filters:      []RequestFilter{testFilter},
 		ReportMillis: 60_000,
 	}
-	exp := expectedAll(pol, reqs)
-	scopes := map[string]int{}
-	for _, v := range exp.violations {
-		scopes[v.Scope]++
-	}
-	if scopes[ScopeAccount] == 0 || scopes[ScopeKey] == 0 {
-		t.Fatalf("violations by scope %v: the test needs both", scopes)
-	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	shuffled := append([]req(nil), reqs...)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	all, filtered := aggregate.NewState(), aggregate.NewState()
-	feed(all, filtered, shuffled)
-	got := &RowBuffer{}
-	if _, err := Evaluate(context.Background(), Inputs{All: all, Filtered: []aggregate.Partials{filtered}}, pol, got); err != nil {
-		t.Fatal(err)
+	cs := classes{}
+	cs.feed(shuffled)
+	for _, split := range []bool{false, true} {
+		exp := refEvaluate(pol, reqs, split)
+		scopes := map[string]int{}
+		for _, v := range exp.violations {
+			scopes[v.Scope]++
+		}
+		if scopes[ScopeAccount] == 0 || scopes[ScopeKey] == 0 {
+			t.Fatalf("violations by scope %v: the test needs both", scopes)
+		}
+		got := &RowBuffer{}
+		if _, err := Evaluate(context.Background(), cs.inputs(), pol, Options{Split: split}, got); err != nil {
+			t.Fatal(err)
+		}
+		compareRows(t, 0, got, exp)
 	}
-	for i := range got.keys {
-		got.keys[i] = schema.KeyRow{Key: got.keys[i].Key, Plan: got.keys[i].Plan, Requests: got.keys[i].Requests, Violations: got.keys[i].Violations}
-	}
-	for i := range got.audits {
-		got.audits[i].PeakUsage = 0
-	}
-	diff(t, 0, "violations", got.violations, exp.violations)
-	diff(t, 0, "windows", got.windows, exp.windows)
-	diff(t, 0, "audits", got.audits, exp.audits)
-	diff(t, 0, "keys", got.keys, exp.keys)
 }

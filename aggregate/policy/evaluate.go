@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/report/schema"
@@ -29,11 +31,16 @@ type Policy struct {
 	// KeyAccounts assigns keys to accounts, for per-account rules.
 	KeyAccounts map[string]string
 	// Filters are the distinct request filters of scoped rules;
-	// Rule.Filter indexes them.
+	// Rule.Filter indexes them, and bit i of a request class stands for
+	// Filters[i].
 	Filters []RequestFilter
 	// ReportMillis is the report bucket of sliding, token-bucket and
 	// leaky-bucket rules (0: one minute).
 	ReportMillis int64
+	// BillableStatus lists the status classes the usage table counts as
+	// billable ("2xx", "3xx", "4xx", "5xx", "429"); nil: the default,
+	// DefaultBillable.
+	BillableStatus []string `json:",omitempty"`
 }
 
 // CLIPlan is the plan name --limit shortcuts run under.
@@ -71,18 +78,36 @@ func (p *Policy) PlanOf(key string) string {
 	return p.DefaultPlan
 }
 
-// Inputs are the partial aggregates a policy is evaluated over.
-type Inputs struct {
-	// All holds every request of every key.
-	All aggregate.Partials
-	// Filtered[i] holds the requests matching Policy.Filters[i].
-	Filtered []aggregate.Partials
+// Options say what an evaluation writes besides the flat reports.
+type Options struct {
+	// Split is day-partitioned output: every report bucket is cut at UTC
+	// date boundaries into one row per date it has requests on, the
+	// audit and keys tables get one row per date, the usage table is
+	// written, and every row carries its routing Date.
+	Split bool
+	// Start, if set, holds every scope's state at the start of its date
+	// (a checkpoint): the inputs then hold no request before that date,
+	// and the evaluation continues from there as if it had read the
+	// earlier dates. Needs Split.
+	Start StateCursor
+	// Checkpoints, if set, receives every scope's state at the start of
+	// each of CheckpointDates (UTC midnights, ascending, none before
+	// Start's date), omitting states equivalent to a fresh one. Nil
+	// CheckpointDates: the dates the inputs have requests on (DatesOf,
+	// an extra pass over them). Needs Split.
+	Checkpoints     StateWriter
+	CheckpointDates []time.Time
+	// KeyMap maps the policy's key and account names into the key space
+	// of the inputs (their displayed form: the partial aggregate is keyed
+	// by displayed keys); account rows carry KeyMap(account). Nil: the
+	// names as they are.
+	KeyMap func(string) string
 }
 
 // Stats summarise an evaluation.
 type Stats struct {
 	// Keys counts the keys evaluated: the keys table has a row for each,
-	// or one for each date of each with day partitions.
+	// or one for each date of each with Split.
 	Keys int64
 	// UnplannedKeys counts keys with no plan (not assigned one and no
 	// default plan); they appear in the keys table with an empty plan.
@@ -96,230 +121,235 @@ const (
 )
 
 // Evaluate runs every rule of every key's plan as an ideal gateway over
-// the key's requests and streams the rows to sink: windows (fixed,
-// per-key rules), violations and audit rows sorted by key, limit name,
-// window start; one keys row per key. Invalid rules are an error, never
-// a panic. Per-account rules count all keys of an account together;
+// the key's requests and streams the rows to sink (see Sink for their
+// order): windows (fixed, per-key rules), violations, audit rows, key
+// rows and, with Split, usage rows. Invalid rules are an error, never a
+// panic. Per-account rules count all keys of an account together;
 // their rows carry the account in the key column.
-// Inputs may be read twice (once to group accounts); memory holds one
-// key's series per input plus the per-account aggregates and rows.
+// Inputs may be read twice (once to group accounts, once more for
+// DatesOf); memory holds one key's series per class plus the
+// per-account aggregates and rows.
 // Evaluate stops with ctx's error within a key of ctx being done, in
 // either pass.
-func Evaluate(ctx context.Context, in Inputs, pol *Policy, sink Sink) (Stats, error) {
-	for i := range pol.Filters {
-		if i >= len(in.Filtered) || in.Filtered[i] == nil {
-			return Stats{}, fmt.Errorf("policy: no partial aggregate for request filter %d (%s)", i, pol.Filters[i].Canonical())
-		}
+func Evaluate(ctx context.Context, in Inputs, pol *Policy, opts Options, sink Sink) (Stats, error) {
+	ev, err := newEvaluator(pol, opts)
+	if err != nil {
+		return Stats{}, err
 	}
-	ev := &evaluator{pol: pol, report: pol.ReportMillis}
-	if ev.report <= 0 {
-		ev.report = 60_000
-	}
-	ev.plans = map[string]*Plan{}
-	for name, p := range pol.Plans {
-		q := &Plan{Name: p.Name, Rules: slices.Clone(p.Rules)}
-		for i := range q.Rules {
-			if err := q.Rules[i].Validate(); err != nil {
-				return Stats{}, fmt.Errorf("policy: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
-			}
-			if f := q.Rules[i].Filter; f >= len(pol.Filters) {
-				return Stats{}, fmt.Errorf("policy: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
-			}
-		}
-		slices.SortStableFunc(q.Rules, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
-		ev.plans[name] = q
+	if err := ev.startCheckpoints(ctx, in); err != nil {
+		return Stats{}, err
 	}
 	var acct accountRows
 	if err := ev.accounts(ctx, in, &acct); err != nil {
 		return Stats{}, err
 	}
-	var stats Stats
-	var key schema.KeyRow
-	err := walk(ctx, in.All, in.Filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
-		if err := acct.flushUpTo(s.Key, sink); err != nil {
-			return err
-		}
-		stats.Keys++
-		planName := pol.PlanOf(s.Key)
-		key = schema.KeyRow{Key: s.Key, Plan: planName}
-		if plan := ev.plans[planName]; plan != nil {
-			for i := range plan.Rules {
-				r := &plan.Rules[i]
-				if r.PerAccount && pol.KeyAccounts[s.Key] != "" {
-					continue // counted with the account's other keys
-				}
-				n, err := ev.evalRule(s.Key, ScopeKey, planName, r, pick(s, filtered, r.Filter), sink, true)
-				if err != nil {
-					return err
-				}
-				key.Violations += n
-			}
-		} else {
-			stats.UnplannedKeys++
-		}
-		var total aggregate.Counters
-		for i := range s.Points {
-			total.Add(&s.Points[i].Counters)
-		}
-		key.Requests = total.Requests
-		key.FirstSeen = aggregate.Millis(s.Points[0].TimeMillis)
-		key.LastSeen = aggregate.Millis(s.Points[len(s.Points)-1].TimeMillis)
-		key.Status2xx, key.Status3xx = total.Status2xx, total.Status3xx
-		key.Status4xx, key.Status5xx = total.Status4xx, total.Status5xx
-		key.Status429, key.BytesSent = total.Status429, total.BytesSent
-		return sink.Key(&key)
-	})
+	w, err := openClasses(in, len(pol.Filters))
 	if err != nil {
-		return stats, err
+		return Stats{}, err
 	}
-	return stats, acct.flushUpTo("", sink)
+	defer w.close()
+	var stats Stats
+	sc := &scopeRun{ev: ev}
+	more, err := w.next()
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var st *ScopeState
+		if st, err = ev.start.peek(); err != nil {
+			break
+		}
+		if st != nil && st.Scope != ScopeKey {
+			err = fmt.Errorf("policy: start state of an account (%s) the policy has no per-account rule for", st.Key)
+			break
+		}
+		switch {
+		case more && (st == nil || w.key <= st.Key):
+			if st != nil && st.Key != w.key {
+				st = nil
+			}
+			if st != nil {
+				ev.start.take()
+			}
+			if err = acct.flushUpTo(w.key, sink); err == nil {
+				err = ev.key(sc, w.key, w, st, sink, &stats)
+			}
+			if err == nil {
+				more, err = w.next()
+			}
+		case st != nil:
+			// A key with no request in the inputs still carries its
+			// state to the checkpoints.
+			ev.start.take()
+			if err = acct.flushUpTo(st.Key, sink); err == nil {
+				err = ev.key(sc, st.Key, nil, st, sink, &stats)
+			}
+		default:
+			return stats, acct.flushUpTo("", sink)
+		}
+	}
+	return stats, err
 }
 
-// pick returns the series a rule reads: the key's full series, or its
-// filtered one (nil when the key has no request in the filter's scope).
-func pick(s *aggregate.Series, filtered func(int) *aggregate.Series, f int) *aggregate.Series {
-	if f < 0 {
-		return s
-	}
-	return filtered(f)
-}
-
+// evaluator is one evaluation's compiled policy and options.
 type evaluator struct {
 	pol    *Policy
-	plans  map[string]*Plan
+	opts   Options
+	plans  map[string]*Plan // rules sorted by name
 	report int64
+	// keyPlans and keyAccounts are the policy's maps in the inputs' key
+	// space (Options.KeyMap).
+	keyPlans    map[string]string
+	keyAccounts map[string]string
+	billable    [5]bool // 2xx, 3xx, 4xx, 5xx, 429
+	start       *startStates
+	startMs     int64   // Start's date
+	cpDays      []int64 // checkpoint dates, days since the epoch
+	cpCur       int64   // the date Checkpoints is on
 }
 
-// rowSink receives one rule's rows.
-type rowSink interface {
-	Window(*schema.WindowRow) error
-	Violation(*schema.ViolationRow) error
-	Audit(*schema.AuditRow) error
-}
-
-// evalRule runs rule r over series s (nil: no request in scope) of key,
-// emitting report rows and one audit row; it returns the number of
-// buckets with an excess.
-func (ev *evaluator) evalRule(key, scope, plan string, r *Rule, s *aggregate.Series, out rowSink, windows bool) (int64, error) {
-	audit := schema.AuditRow{Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: scope}
-	if s != nil && len(s.Points) > 0 {
-		gw := newGateway(r)
-		var (
-			start, end                  int64
-			requests, allowed, observed int64
-			have                        bool
-			win                         schema.WindowRow
-			vio                         schema.ViolationRow
-		)
-		flush := func() error {
-			excess := requests - allowed
-			caught := min(excess, observed)
-			audit.Requests += requests
-			audit.Allowed += allowed
-			audit.Excess += excess
-			audit.Observed429 += observed
-			audit.Caught += caught
-			audit.Leaked += excess - caught
-			audit.FalseThrottles += observed - caught
-			if excess > 0 {
-				audit.ExceededBuckets++
+func newEvaluator(pol *Policy, opts Options) (*evaluator, error) {
+	ev := &evaluator{pol: pol, opts: opts, report: pol.ReportMillis, plans: map[string]*Plan{},
+		keyPlans: pol.KeyPlans, keyAccounts: pol.KeyAccounts, startMs: minInt64, cpCur: minInt64}
+	if ev.report <= 0 {
+		ev.report = 60_000
+	}
+	for name, p := range pol.Plans {
+		q := &Plan{Name: p.Name, Rules: slices.Clone(p.Rules)}
+		for i := range q.Rules {
+			if err := q.Rules[i].Validate(); err != nil {
+				return nil, fmt.Errorf("policy: plan %s, limit %s: %w", name, q.Rules[i].Name, err)
 			}
-			if windows && r.Algorithm == Fixed && requests > 0 {
-				win = schema.WindowRow{Key: key, LimitName: r.Name, WindowStart: aggregate.Millis(start), WindowEnd: aggregate.Millis(end), Requests: requests}
-				if err := out.Window(&win); err != nil {
-					return err
-				}
+			if f := q.Rules[i].Filter; f >= len(pol.Filters) || f >= 64 {
+				return nil, fmt.Errorf("policy: plan %s, limit %s: no request filter %d", name, q.Rules[i].Name, f)
 			}
-			if excess == 0 && observed == 0 {
-				return nil
-			}
-			vio = schema.ViolationRow{
-				Key: key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
-				WindowStart: aggregate.Millis(start), WindowEnd: aggregate.Millis(end),
-				Requests: requests, Allowed: allowed, Excess: excess,
-				Observed429: observed, Caught: caught, Leaked: excess - caught, FalseThrottles: observed - caught,
-				Scope: scope,
-			}
-			return out.Violation(&vio)
 		}
-		for i := range s.Points {
-			p := &s.Points[i]
-			if !have || p.TimeMillis >= end {
-				if have {
-					if err := flush(); err != nil {
-						return 0, err
-					}
-				}
-				if r.Algorithm == Fixed {
-					start, end = r.fixedWindow(p.TimeMillis)
-				} else {
-					start = windowStart(p.TimeMillis, ev.report)
-					end = start + ev.report
-				}
-				requests, allowed, observed, have = 0, 0, 0, true
-			}
-			if p.Requests > 0 {
-				acc, usage := gw.offer(p.TimeMillis, p.Requests)
-				allowed += acc
-				audit.PeakUsage = max(audit.PeakUsage, usage)
-			}
-			requests += p.Requests
-			observed += p.Rejected
+		slices.SortStableFunc(q.Rules, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
+		ev.plans[name] = q
+	}
+	var err error
+	if ev.billable, err = billableClasses(pol.BillableStatus); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if opts.KeyMap != nil {
+		if ev.keyPlans, err = mapNames(pol.KeyPlans, opts.KeyMap, false); err != nil {
+			return nil, err
 		}
-		if err := flush(); err != nil {
-			return 0, err
+		if ev.keyAccounts, err = mapNames(pol.KeyAccounts, opts.KeyMap, true); err != nil {
+			return nil, err
 		}
 	}
-	return audit.ExceededBuckets, out.Audit(&audit)
+	if (opts.Start != nil || opts.Checkpoints != nil) && !opts.Split {
+		return nil, fmt.Errorf("policy: start states and checkpoints need Split (day-partitioned output)")
+	}
+	if opts.Start != nil {
+		if ev.startMs, err = dayStart(opts.Start.Date()); err != nil {
+			return nil, fmt.Errorf("policy: start states: %w", err)
+		}
+		ev.start = &startStates{c: opts.Start}
+	}
+	return ev, nil
 }
 
-// walk calls fn for each series of main in key order; filtered(i) returns
-// the same key's series in filtered[i], or nil. Each filtered input is
-// read in step with main, one key at a time. It stops with ctx's error
-// before the first key after ctx is done.
-func walk(ctx context.Context, main aggregate.Partials, filtered []aggregate.Partials, fn func(s *aggregate.Series, filtered func(int) *aggregate.Series) error) error {
-	all, err := openSeries(main)
-	if err != nil {
+// mapNames maps the keys of m (and, for accounts, its values) through
+// km, failing when two names map to one with different meanings.
+func mapNames(m map[string]string, km func(string) string, values bool) (map[string]string, error) {
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
+		if values && v != "" {
+			v = km(v)
+		}
+		mk := km(k)
+		if prev, ok := out[mk]; ok && prev != v {
+			return nil, fmt.Errorf("policy: two keys of the policy are displayed alike (%s) but have different plans or accounts", mk)
+		}
+		out[mk] = v
+	}
+	return out, nil
+}
+
+// planOf returns the plan of key (in the inputs' key space).
+func (ev *evaluator) planOf(key string) string {
+	if pl, ok := ev.keyPlans[key]; ok {
+		return pl
+	}
+	return ev.pol.DefaultPlan
+}
+
+// startCheckpoints resolves the checkpoint dates and announces each to
+// the writer, so that it has every date, even one without a state.
+func (ev *evaluator) startCheckpoints(ctx context.Context, in Inputs) error {
+	cp := ev.opts.Checkpoints
+	if cp == nil {
+		return nil
+	}
+	if ev.opts.CheckpointDates == nil {
+		days, err := daysOf(ctx, in)
+		if err != nil {
+			return err
+		}
+		ev.cpDays = days
+	}
+	for i, d := range ev.opts.CheckpointDates {
+		ms, err := dayStart(d)
+		if err != nil {
+			return fmt.Errorf("policy: checkpoint %w", err)
+		}
+		ev.cpDays = append(ev.cpDays, ms/dayMillis)
+		if i > 0 && ev.cpDays[i] <= ev.cpDays[i-1] {
+			return fmt.Errorf("policy: checkpoint dates not ascending")
+		}
+	}
+	for _, d := range ev.cpDays {
+		if d*dayMillis < ev.startMs {
+			return fmt.Errorf("policy: checkpoint date %s before the start states' date", aggregate.Millis(d*dayMillis).Format(time.DateOnly))
+		}
+		if err := cp.Date(aggregate.Millis(d * dayMillis)); err != nil {
+			return err
+		}
+		ev.cpCur = d
+	}
+	return nil
+}
+
+// key evaluates one key: its series in w's current classes (nil w: no
+// request), from state st (nil: fresh).
+func (ev *evaluator) key(sc *scopeRun, key string, w *classWalker, st *ScopeState, sink Sink, stats *Stats) error {
+	planName := ev.planOf(key)
+	plan := ev.plans[planName]
+	sc.reset(ScopeKey, key)
+	if plan != nil {
+		for i := range plan.Rules {
+			r := &plan.Rules[i]
+			if r.PerAccount && ev.keyAccounts[key] != "" {
+				continue // counted with the account's other keys
+			}
+			sc.add(planName, r, true)
+		}
+	}
+	var full []aggregate.Point
+	view := func(int) []aggregate.Point { return nil }
+	if w != nil {
+		full, view = w.all(), w.view
+	}
+	if err := sc.run(full, view, st, sink); err != nil {
 		return err
 	}
-	defer all.c.Close()
-	readers := make([]*seriesReader, len(filtered))
-	for i, p := range filtered {
-		if p != nil {
-			if readers[i], err = openSeries(p); err != nil {
-				return err
-			}
-			defer readers[i].c.Close()
-		}
+	if len(full) == 0 {
+		return nil
 	}
-	var seekErr error
-	lookup := func(i int) *aggregate.Series {
-		if i >= len(readers) || readers[i] == nil {
-			return nil
-		}
-		s, err := readers[i].seek(all.s.Key)
-		if err != nil && seekErr == nil {
-			seekErr = err
-		}
-		return s
+	stats.Keys++
+	if plan == nil {
+		stats.UnplannedKeys++
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := all.next(); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-		if err := fn(&all.s, lookup); err != nil {
-			return err
-		}
-		if seekErr != nil {
-			return seekErr
-		}
+	if err := sc.keyRows(planName, sink); err != nil {
+		return err
 	}
+	if ev.opts.Split {
+		return sc.usageRows(planName, sink)
+	}
+	return nil
 }
 
 // seriesReader reads a Cursor one series at a time into a buffer of its
@@ -328,7 +358,6 @@ type seriesReader struct {
 	c    aggregate.Cursor
 	s    aggregate.Series
 	have bool // s holds a series
-	done bool // c is at its end
 }
 
 func openSeries(p aggregate.Partials) (*seriesReader, error) {
@@ -345,25 +374,10 @@ func (r *seriesReader) next() error {
 	r.s.Points = points // the buffer Next gives back is the one to reuse
 	r.have = err == nil
 	if err != nil {
-		r.done = err == io.EOF
 		return err
 	}
 	r.s.Key = key
 	return nil
-}
-
-// seek advances to key and returns its series, or nil if the input has
-// none. Keys must be sought in ascending order.
-func (r *seriesReader) seek(key string) (*aggregate.Series, error) {
-	for !r.done && (!r.have || r.s.Key < key) {
-		if err := r.next(); err != nil && err != io.EOF {
-			return nil, err
-		}
-	}
-	if r.have && r.s.Key == key {
-		return &r.s, nil
-	}
-	return nil, nil
 }
 
 // accountRows holds the per-account rows, computed before the per-key
@@ -386,109 +400,207 @@ func (a *accountRows) flushUpTo(key string, sink Sink) error {
 		}
 		a.audits = a.audits[1:]
 	}
+	for len(a.usages) > 0 && (key == "" || a.usages[0].Key <= key) {
+		if err := sink.Usage(&a.usages[0]); err != nil {
+			return err
+		}
+		a.usages = a.usages[1:]
+	}
 	return nil
 }
 
 // accounts evaluates the per-account rules: it sums the series of each
-// account's keys into per-account aggregates (one per filter used) and
+// account's keys into per-account aggregates (one per request class) and
 // runs each account through the per-account rules of every plan its keys
 // are on.
 func (ev *evaluator) accounts(ctx context.Context, in Inputs, out *accountRows) error {
 	plansOf := map[string][]string{} // account -> plans with per-account rules
-	used := map[int]bool{}
-	for key, acct := range ev.pol.KeyAccounts {
+	for key, acct := range ev.keyAccounts {
 		if acct == "" {
 			continue
 		}
-		plan := ev.plans[ev.pol.PlanOf(key)]
+		plan := ev.plans[ev.planOf(key)]
 		if plan == nil {
 			continue
 		}
-		has := false
-		for _, r := range plan.Rules {
-			if r.PerAccount {
-				has = true
-				used[r.Filter] = true
-			}
-		}
-		if has && !slices.Contains(plansOf[acct], plan.Name) {
+		if slices.ContainsFunc(plan.Rules, func(r Rule) bool { return r.PerAccount }) && !slices.Contains(plansOf[acct], plan.Name) {
 			plansOf[acct] = append(plansOf[acct], plan.Name)
 		}
 	}
-	if len(plansOf) == 0 {
-		return nil
-	}
-	group := func(src aggregate.Partials) (*aggregate.State, error) {
-		st := aggregate.NewState()
-		if src == nil {
-			return st, nil
-		}
-		r, err := openSeries(src)
-		if err != nil {
-			return nil, err
-		}
-		defer r.c.Close()
-		for {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if err := r.next(); err != nil {
-				if err == io.EOF {
-					return st, nil
-				}
-				return nil, err
-			}
-			acct := ev.pol.KeyAccounts[r.s.Key]
-			if _, ok := plansOf[acct]; !ok {
-				continue
-			}
-			for i := range r.s.Points {
-				st.AddCounters(acct, r.s.Points[i].TimeMillis, &r.s.Points[i].Counters)
-			}
-		}
-	}
-	all, err := group(in.All)
+	st, err := ev.start.peek()
 	if err != nil {
 		return err
 	}
-	filtered := make([]aggregate.Partials, len(in.Filtered))
-	for f := range in.Filtered {
-		if used[f] {
-			st, err := group(in.Filtered[f])
-			if err != nil {
-				return err
-			}
-			filtered[f] = st
-		}
+	if len(plansOf) == 0 && (st == nil || st.Scope != ScopeAccount) {
+		return nil
 	}
-	err = walk(ctx, all, filtered, func(s *aggregate.Series, filtered func(int) *aggregate.Series) error {
-		plans := plansOf[s.Key]
+	grouped, err := ev.groupAccounts(ctx, in, plansOf)
+	if err != nil {
+		return err
+	}
+	w, err := openClasses(grouped, len(ev.pol.Filters))
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	sc := &scopeRun{ev: ev}
+	run := func(acct string, w *classWalker, st *ScopeState) error {
+		plans, ok := plansOf[acct]
+		if !ok {
+			return fmt.Errorf("policy: start state of an account (%s) the policy has no per-account rule for", acct)
+		}
 		slices.Sort(plans)
+		sc.reset(ScopeAccount, acct)
 		for _, name := range plans {
 			plan := ev.plans[name]
 			for i := range plan.Rules {
-				r := &plan.Rules[i]
-				if !r.PerAccount {
-					continue
-				}
-				if _, err := ev.evalRule(s.Key, ScopeAccount, name, r, pick(s, filtered, r.Filter), out, false); err != nil {
-					return err
+				if plan.Rules[i].PerAccount {
+					sc.add(name, &plan.Rules[i], false)
 				}
 			}
 		}
+		var full []aggregate.Point
+		view := func(int) []aggregate.Point { return nil }
+		if w != nil {
+			full, view = w.all(), w.view
+		}
+		if err := sc.run(full, view, st, out); err != nil {
+			return err
+		}
+		if ev.opts.Split && len(full) > 0 {
+			return sc.usageRows("", out)
+		}
 		return nil
-	})
-	if err != nil {
-		return err
 	}
-	// An account's rows come plan by plan; the tables want them by key,
-	// limit name, then window.
+	more, err := w.next()
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if st, err = ev.start.peek(); err != nil {
+			break
+		}
+		if st != nil && st.Scope != ScopeAccount {
+			st = nil // the keys' states: the key pass's
+		}
+		switch {
+		case more && (st == nil || w.key <= st.Key):
+			if st != nil && st.Key != w.key {
+				st = nil
+			}
+			if st != nil {
+				ev.start.take()
+			}
+			if err = run(w.key, w, st); err == nil {
+				more, err = w.next()
+			}
+		case st != nil:
+			ev.start.take()
+			err = run(st.Key, nil, st)
+		default:
+			ev.sortAccountRows(out)
+			return nil
+		}
+	}
+	return err
+}
+
+// groupAccounts sums the series of the keys of the accounts in plansOf
+// per account, class by class.
+func (ev *evaluator) groupAccounts(ctx context.Context, in Inputs, plansOf map[string][]string) (Inputs, error) {
+	w, err := openClasses(in, len(ev.pol.Filters))
+	if err != nil {
+		return Inputs{}, err
+	}
+	defer w.close()
+	states := map[uint64]*aggregate.State{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return Inputs{}, err
+		}
+		more, err := w.next()
+		if err != nil {
+			return Inputs{}, err
+		}
+		if !more {
+			break
+		}
+		acct := ev.keyAccounts[w.key]
+		if _, ok := plansOf[acct]; !ok {
+			continue
+		}
+		for _, i := range w.present {
+			c := w.classes[i]
+			st := states[c]
+			if st == nil {
+				st = aggregate.NewState()
+				states[c] = st
+			}
+			s := &w.readers[i].s
+			for j := range s.Points {
+				st.AddCounters(acct, s.Points[j].TimeMillis, &s.Points[j].Counters)
+			}
+		}
+	}
+	var out Inputs
+	for c, st := range states {
+		out.Classes = append(out.Classes, ClassPartials{Class: c, Partials: st})
+	}
+	return out, nil
+}
+
+// sortAccountRows puts an account's rows, which come plan by plan, in
+// the tables' order: key, limit name, plan, then as they came (window,
+// date).
+func (ev *evaluator) sortAccountRows(out *accountRows) {
 	slices.SortStableFunc(out.violations, func(a, b schema.ViolationRow) int {
-		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName),
-			strings.Compare(a.Plan, b.Plan), a.WindowStart.Compare(b.WindowStart))
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
 	})
 	slices.SortStableFunc(out.audits, func(a, b schema.AuditRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
 	})
-	return nil
+	slices.SortStableFunc(out.usages, func(a, b schema.UsageRow) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.LimitName, b.LimitName), strings.Compare(a.Plan, b.Plan))
+	})
 }
+
+// startStates reads Options.Start one scope at a time, checking the
+// canonical order.
+type startStates struct {
+	c         StateCursor
+	cur       *ScopeState
+	ok, done  bool
+	prevScope string
+	prevKey   string
+	n         int
+}
+
+// peek returns the next state not yet taken, or nil at the end (or
+// without start states).
+func (s *startStates) peek() (*ScopeState, error) {
+	if s == nil || s.done {
+		return nil, nil
+	}
+	if !s.ok {
+		st, err := s.c.Next()
+		if err == io.EOF {
+			s.done = true
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if st.Scope != ScopeAccount && st.Scope != ScopeKey {
+			return nil, fmt.Errorf("policy: start state %d: unknown scope %q", s.n, st.Scope)
+		}
+		if s.n > 0 && cmp.Or(strings.Compare(st.Scope, s.prevScope), strings.Compare(st.Key, s.prevKey)) <= 0 {
+			return nil, fmt.Errorf("policy: start state %d out of order", s.n)
+		}
+		s.cur, s.ok, s.prevScope, s.prevKey = st, true, st.Scope, st.Key
+		s.n++
+	}
+	return s.cur, nil
+}
+
+// take consumes the state peek returned.
+func (s *startStates) take() { s.ok = false }

@@ -33,6 +33,7 @@ func (discardSink) Window(*schema.WindowRow) error       { return nil }
 func (discardSink) Violation(*schema.ViolationRow) error { return nil }
 func (discardSink) Key(*schema.KeyRow) error             { return nil }
 func (discardSink) Audit(*schema.AuditRow) error         { return nil }
+func (discardSink) Usage(*schema.UsageRow) error         { return nil }
 
 // BenchmarkEvaluate reports the cost per point of each algorithm; the
 // fixed case is the issue-2 evaluator's workload, the baseline for the
@@ -52,7 +53,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, discardSink{}); err != nil {
+				if _, err := Evaluate(context.Background(), only(st), pol, Options{}, discardSink{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -14,6 +14,8 @@ type gateway interface {
 	// as a fraction of the capacity (above 1 exactly when some of the n
 	// are rejected).
 	offer(t, n int64) (accepted int64, usage float64)
+	// save and load carry the state across a date boundary (state.go).
+	stateful
 }
 
 func newGateway(r *Rule) gateway {
@@ -113,21 +115,27 @@ func (g *tokenGateway) offer(t, n int64) (int64, float64) {
 	if !g.started {
 		g.started, g.tokens, g.last = true, g.capacity, t
 	}
-	if dt := t - g.last; dt > 0 {
-		// Filling up takes ceil(missing / rate) ms; capping dt there keeps
-		// dt*rate below capacity+rate, far from overflow.
-		missing := g.capacity - g.tokens
-		if dt >= (missing+g.rate-1)/g.rate {
-			g.tokens = g.capacity
-		} else {
-			g.tokens += dt * g.rate
-		}
-	}
-	g.last = t
+	g.tokens, g.last = g.refilled(t), t
 	acc := min(n, g.tokens/tokenScale)
 	usage := float64(g.capacity-g.tokens)/float64(g.capacity) + float64(n)/float64(g.capacity/tokenScale)
 	g.tokens -= acc * tokenScale
 	return acc, usage
+}
+
+// refilled returns the tokens at t >= last: min(capacity, tokens + (t −
+// last)·rate). Refilling in steps gives the same as at once, which is
+// what lets a saved state be refilled up to its date.
+func (g *tokenGateway) refilled(t int64) int64 {
+	dt := t - g.last
+	if dt <= 0 {
+		return g.tokens
+	}
+	// Filling up takes ceil(missing / rate) ms; capping dt there keeps
+	// dt*rate below capacity+rate, far from overflow.
+	if missing := g.capacity - g.tokens; dt >= (missing+g.rate-1)/g.rate {
+		return g.capacity
+	}
+	return g.tokens + dt*g.rate
 }
 
 // nginxGateway is ngx_http_limit_req_module's per-key state, computed as
@@ -170,3 +178,5 @@ func (g *nginxGateway) offer(t, n int64) (int64, float64) {
 	g.last, g.started = t, true
 	return acc, usage
 }
+
+const maxInt64 = 1<<63 - 1

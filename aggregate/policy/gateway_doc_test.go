@@ -32,7 +32,7 @@ func served(t *testing.T, r Rule, bursts []burst) int64 {
 	}
 	pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
 	var got RowBuffer
-	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &got); err != nil {
+	if _, err := Evaluate(context.Background(), only(st), pol, Options{}, &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.audits) != 1 {
@@ -222,9 +222,9 @@ func TestMatchGlob(t *testing.T) {
 	}
 }
 
-// A scoped rule without its filtered aggregate must fail, not read as
-// "no requests in scope".
-func TestEvaluateNeedsFilteredInputs(t *testing.T) {
+// A class given twice, or without its aggregate, must fail, not be
+// counted twice or read as "no requests".
+func TestEvaluateRejectsBadClasses(t *testing.T) {
 	pol := &Policy{
 		Plans:       map[string]*Plan{"p": {Name: "p", Rules: []Rule{{Name: "x", Algorithm: Fixed, Limit: 1, WindowMillis: 1000, Filter: 0}}}},
 		DefaultPlan: "p",
@@ -232,8 +232,13 @@ func TestEvaluateNeedsFilteredInputs(t *testing.T) {
 	}
 	st := aggregate.NewState()
 	st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1})
-	if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &RowBuffer{}); err == nil {
-		t.Fatal("Evaluate accepted a policy whose filter has no input")
+	for _, in := range []Inputs{
+		{Classes: []ClassPartials{{Class: 1, Partials: st}, {Class: 0, Partials: st}, {Class: 1, Partials: st}}},
+		{Classes: []ClassPartials{{Class: 1}}},
+	} {
+		if _, err := Evaluate(context.Background(), in, pol, Options{}, &RowBuffer{}); err == nil {
+			t.Errorf("Evaluate accepted classes %+v", in.Classes)
+		}
 	}
 }
 
@@ -247,7 +252,7 @@ func TestEvaluateRejectsInvalidRules(t *testing.T) {
 		{Name: "d", Algorithm: Fixed, Limit: 1, WindowMillis: 1, Filter: 3},
 	} {
 		pol := &Policy{Plans: map[string]*Plan{"p": {Name: "p", Rules: []Rule{r}}}, DefaultPlan: "p"}
-		if _, err := Evaluate(context.Background(), Inputs{All: st}, pol, &RowBuffer{}); err == nil {
+		if _, err := Evaluate(context.Background(), only(st), pol, Options{}, &RowBuffer{}); err == nil {
 			t.Errorf("rule %+v accepted", r)
 		}
 	}

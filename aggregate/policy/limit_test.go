@@ -82,7 +82,7 @@ func analyzeRequests(t *testing.T, reqs []request, limits []Limit, parts int) *R
 		states[0].Merge(s)
 	}
 	var sink RowBuffer
-	if _, err := Evaluate(context.Background(), Inputs{All: states[0]}, FromLimits(limits), &sink); err != nil {
+	if _, err := Evaluate(context.Background(), only(states[0]), FromLimits(limits), Options{}, &sink); err != nil {
 		t.Fatal(err)
 	}
 	return &sink
@@ -250,6 +250,14 @@ func TestWindowStartFloorsBeforeEpoch(t *testing.T) {
 	} {
 		if got := windowStart(c.ts, c.width); got != c.want {
 			t.Errorf("windowStart(%d, %d) = %d, want %d", c.ts, c.width, got, c.want)
+		}
+	}
+}
+
+func TestFloorDiv(t *testing.T) {
+	for _, c := range [][3]int64{{7, 2, 3}, {-7, 2, -4}, {-6, 2, -3}, {0, 5, 0}, {-1, dayMillis, -1}, {dayMillis, dayMillis, 1}} {
+		if got := floorDiv(c[0], c[1]); got != c[2] {
+			t.Errorf("floorDiv(%d, %d) = %d, want %d", c[0], c[1], got, c[2])
 		}
 	}
 }

@@ -189,9 +189,9 @@ func list(v any) ([]any, bool) {
 func (c *compiler) document(doc map[string]any) {
 	for _, k := range sortedKeys(doc) {
 		switch k {
-		case "default_plan", "keys_file", "plans", "keys":
+		case "default_plan", "keys_file", "billable_status", "plans", "keys":
 		default:
-			c.errorf(k, "unknown setting (want default_plan, keys_file, [plans.NAME] or [keys])")
+			c.errorf(k, "unknown setting (want default_plan, keys_file, billable_status, [plans.NAME] or [keys])")
 		}
 	}
 	plans, ok := doc["plans"].(map[string]any)
@@ -212,6 +212,9 @@ func (c *compiler) document(doc map[string]any) {
 			c.pol.DefaultPlan = s
 			c.summary.DefaultPlan = s
 		}
+	}
+	if v, ok := doc["billable_status"]; ok {
+		c.billable(v)
 	}
 	if v, ok := doc["keys_file"]; ok {
 		if s, ok := c.str("keys_file", v); ok {
@@ -409,6 +412,33 @@ func (c *compiler) limit(path string, v any) (Rule, bool) {
 		return r, false
 	}
 	return r, true
+}
+
+// billable reads billable_status: the status classes the usage table
+// bills. The default's own spelling is stored as the default (nil), so
+// that writing it out does not change the policy's digest.
+func (c *compiler) billable(v any) {
+	a, ok := list(v)
+	if !ok || len(a) == 0 {
+		c.errorf("billable_status", `want a non-empty array of status classes, as in ["2xx", "3xx"]`)
+		return
+	}
+	var classes []string
+	for i, e := range a {
+		if s, ok := c.str(fmt.Sprintf("billable_status[%d]", i), e); ok {
+			if !slices.Contains(classes, s) {
+				classes = append(classes, s)
+			}
+		}
+	}
+	slices.Sort(classes)
+	if _, err := billableClasses(classes); err != nil {
+		c.errorf("billable_status", "%v", err)
+		return
+	}
+	if !slices.Equal(classes, DefaultBillable) {
+		c.pol.BillableStatus = classes
+	}
 }
 
 // countAndWindow reads the limit and window of fixed and sliding limits.

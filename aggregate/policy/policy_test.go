@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -226,5 +227,46 @@ rate = 10
 	}
 	if pol.KeyPlans["k1"] != "a" || pol.KeyAccounts["k1"] != "acct" || pol.KeyPlans["k2"] != "a" {
 		t.Errorf("keys %v accounts %v", pol.KeyPlans, pol.KeyAccounts)
+	}
+}
+
+// TestBillableStatus: billable_status names status classes; the default
+// spelled out is the default (same digest), and anything the partial
+// aggregate cannot count is an error at its line.
+func TestBillableStatus(t *testing.T) {
+	const plans = "\n[plans.p]\nlimits = [ { name = \"m\", algorithm = \"fixed\", limit = 1, window = \"month\" } ]\n"
+	parse := func(setting string) (*Policy, error) {
+		pol, _, err := Parse("p.toml", setting+plans, nil)
+		return pol, err
+	}
+	def, err := parse("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := parse(`billable_status = ["3xx", "2xx", "2xx"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := def.Digest()
+	d2, _ := same.Digest()
+	if same.BillableStatus != nil || d1 != d2 {
+		t.Errorf("the default spelled out: %v, digest %s vs %s", same.BillableStatus, d2, d1)
+	}
+	other, err := parse(`billable_status = ["2xx", "4xx"]`)
+	if err != nil || !slices.Equal(other.BillableStatus, []string{"2xx", "4xx"}) {
+		t.Errorf("2xx, 4xx: %v, %v", other.BillableStatus, err)
+	}
+	if d3, _ := other.Digest(); d3 == d1 {
+		t.Error("billable_status does not change the digest")
+	}
+	for setting, want := range map[string]string{
+		`billable_status = ["200"]`:        `p.toml:1: billable_status: billable status "200": want 2xx`,
+		`billable_status = ["4xx", "429"]`: "429 is part of 4xx",
+		`billable_status = []`:             "want a non-empty array",
+		`billable_status = "2xx"`:          "want a non-empty array",
+	} {
+		if _, err := parse(setting); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", setting, err, want)
+		}
 	}
 }

@@ -3,12 +3,16 @@ package policy
 import "github.com/keyrate/keyrate/report/schema"
 
 // Sink receives report rows, one method per table, in each table's
-// declared sort order (report/schema): window and violation rows by key,
-// then limit name, then window start; audit rows by key, then limit
-// name; key rows by key. A sink can stream them straight to files.
+// declared sort order (report/schema): window rows by key, limit name,
+// window start; violation rows by key, scope, limit name, plan, window
+// start; audit and usage rows by key, scope, limit name, plan; key rows
+// by key. Within that order, rows of several dates (Options.Split) come
+// by date. A sink can stream them straight to files. The rows are the
+// sink's only during the call.
 type Sink interface {
 	Window(*schema.WindowRow) error
 	Violation(*schema.ViolationRow) error
 	Key(*schema.KeyRow) error
 	Audit(*schema.AuditRow) error
+	Usage(*schema.UsageRow) error
 }

@@ -271,7 +271,7 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	}
 	return &analyzeConfig{
 		read:    cfg,
-		eval:    pipeline.EvalConfig{Policy: pol, Workers: o.workers, DailyKeys: o.warehouse.part != report.NoPartition},
+		eval:    pipeline.EvalConfig{Policy: pol, Workers: o.workers, Split: o.warehouse.part != report.NoPartition},
 		formats: formats,
 		out:     o.out,
 		w:       &o.warehouse,

@@ -97,7 +97,7 @@ func TestDryRunIgnoresHeaderLines(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
 	for _, want := range []string{"w3c, but 0/1 sample lines parse (malformed in a run)",
-		"windows/date=YYYY-MM-DD/part-0.csv, violations/date=YYYY-MM-DD/part-0.csv, keys/date=YYYY-MM-DD/part-0.csv, throttle_audit.csv, manifest.json"} {
+		"windows/date=YYYY-MM-DD/part-0.csv, violations/date=YYYY-MM-DD/part-0.csv, keys/date=YYYY-MM-DD/part-0.csv, throttle_audit/date=YYYY-MM-DD/part-0.csv, usage/date=YYYY-MM-DD/part-0.csv, manifest.json"} {
 		if !strings.Contains(so.String(), want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, so.String())
 		}

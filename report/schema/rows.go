@@ -5,24 +5,38 @@ import "time"
 // The row types below are the report tables' schemas: the parquet tags
 // name the columns (a contract with warehouse users) and fix their types;
 // the CSV writer reads the same tags so both formats agree.
+//
+// Date, on the tables a day-partitioned set splits by date, is the row's
+// routing date: the UTC date (midnight) of the requests the row counts.
+// It is not a column (`parquet:"-"`): engines read it from the partition
+// path, date=YYYY-MM-DD. Flat output leaves it zero.
+//
+// A column tagged optional is nullable: a zero time, or a nil pointer,
+// is written as null (an empty CSV cell).
 
-// WindowRow is one (key, limit, window) with at least one request.
+// WindowRow is one (key, limit, window) with at least one request; with
+// day partitions, one (key, limit, window, date) with requests that date.
 type WindowRow struct {
 	Key         string    `parquet:"key,dict"`
 	LimitName   string    `parquet:"limit_name,dict"`
 	WindowStart time.Time `parquet:"window_start,timestamp(millisecond)"`
 	WindowEnd   time.Time `parquet:"window_end,timestamp(millisecond)"`
 	Requests    int64     `parquet:"requests"`
+	Date        time.Time `parquet:"-"`
 }
 
 // ViolationRow is one (key, limit, report bucket) in which the ideal
-// gateway or the real one rejected requests. For fixed limits the bucket
-// is the limit's window; for the other algorithms it is the report
-// interval (a UTC minute by default). Allowed is what the ideal gateway
-// accepted and Excess what it rejected (Requests = Allowed + Excess);
-// Observed429 is what the real gateway rejected, Caught = min(Excess,
-// Observed429), Leaked = Excess − Caught, FalseThrottles = Observed429 −
-// Caught. Scope is "key", or "account" when Key holds an account.
+// gateway or the real one rejected requests; with day partitions, one
+// (key, limit, bucket, date) with that date's numbers. For fixed limits
+// the bucket is the limit's window; for the other algorithms it is the
+// report interval (a UTC minute by default). Allowed is what the ideal
+// gateway accepted and Excess what it rejected (Requests = Allowed +
+// Excess); Observed429 is what the real gateway rejected, Caught =
+// min(Excess, Observed429), Leaked = Excess − Caught, FalseThrottles =
+// Observed429 − Caught. Scope is "key", or "account" when Key holds an
+// account. FirstExceeded is when the bucket first rejected a request
+// (possibly on an earlier date than the row's), zero (null) if it has
+// not.
 type ViolationRow struct {
 	Key            string    `parquet:"key,dict"`
 	Plan           string    `parquet:"plan,dict"`
@@ -38,9 +52,12 @@ type ViolationRow struct {
 	Leaked         int64     `parquet:"leaked"`
 	FalseThrottles int64     `parquet:"false_throttles"`
 	Scope          string    `parquet:"scope,dict"`
+	FirstExceeded  time.Time `parquet:"first_exceeded,optional,timestamp(millisecond)"`
+	Date           time.Time `parquet:"-"`
 }
 
-// KeyRow sums one key over the whole run.
+// KeyRow sums one key over the whole run; with day partitions, over one
+// date.
 type KeyRow struct {
 	Key        string    `parquet:"key,dict"`
 	Plan       string    `parquet:"plan,dict"` // empty: no plan and no default_plan
@@ -54,4 +71,30 @@ type KeyRow struct {
 	Status429  int64     `parquet:"status_429"`
 	BytesSent  int64     `parquet:"bytes_sent"`
 	Violations int64     `parquet:"violations"`
+	Date       time.Time `parquet:"-"`
+}
+
+// UsageRow is one (key or account, date, calendar quota): what the
+// key used of a quota of its plan as of the end of that date, as API
+// providers bill and AWS usage plans report it. Requests and
+// BillableRequests are the key's (or account's) requests that date,
+// all of them and those whose status is billable (the policy's
+// billable_status), repeated on every quota row of that date. Used is
+// what the quota accepted from PeriodStart to the end of the date,
+// Remaining max(0, Quota − Used). A key whose plan has no calendar
+// quota has one row per date with LimitName empty and the quota
+// columns null.
+type UsageRow struct {
+	Key              string    `parquet:"key,dict"`
+	Plan             string    `parquet:"plan,dict"`
+	LimitName        string    `parquet:"limit_name,dict"`
+	PeriodStart      time.Time `parquet:"period_start,optional,timestamp(millisecond)"`
+	PeriodEnd        time.Time `parquet:"period_end,optional,timestamp(millisecond)"`
+	Quota            *int64    `parquet:"quota,optional"`
+	Requests         int64     `parquet:"requests"`
+	BillableRequests int64     `parquet:"billable_requests"`
+	Used             *int64    `parquet:"used,optional"`
+	Remaining        *int64    `parquet:"remaining,optional"`
+	Scope            string    `parquet:"scope,dict"`
+	Date             time.Time `parquet:"-"`
 }

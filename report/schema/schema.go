@@ -9,9 +9,10 @@ package schema
 
 // Version is the version of the report tables' schema (docs/schema.md).
 // It changes when a column is removed, renamed or changes type or meaning;
-// adding a column to the end of a table is a minor change (1.0 → 1.1).
-// Every Parquet file carries it as key-value metadata.
-const Version = "1.0"
+// adding a column to the end of a table is a minor change (2.0 → 2.1).
+// Every Parquet file carries it as key-value metadata. docs/schema.md
+// says what changed in each version and what a loader must change.
+const Version = "2.0"
 
 // Key-value metadata keys written into every Parquet file's footer.
 const (
@@ -36,11 +37,14 @@ type Table struct {
 	// as their sorting columns, and the writer checks every row against
 	// it, so the declaration is true.
 	SortOrder []string
-	// PartitionBy is the time column whose UTC date places a row in a
-	// day partition. "" makes the table flat: written whole as NAME.*
-	// even in a partitioned set, for run summaries that have no date of
-	// their own.
+	// PartitionBy names the row type's routing field: a time.Time field
+	// that is not a column (`parquet:"-"`), whose UTC date places a row
+	// in a day partition (the evaluator sets it; see rows.go). "" makes
+	// the table flat: written whole as NAME.* even in a partitioned set.
 	PartitionBy string
+	// DayOnly says the table exists only in a day-partitioned set: its
+	// rows are per date, and a flat run has no dates to report it by.
+	DayOnly bool
 }
 
 // Flat reports whether the table is written whole even in a
@@ -51,32 +55,42 @@ func (t Table) Flat() bool { return t.PartitionBy == "" }
 // are the table's columns.
 type TableOf[Row any] struct{ Table }
 
-// The tables of 'keyrate analyze'. Window, violation and audit rows come
-// sorted by key, limit name and (where the table has one) window start;
-// key rows by key, and with day partitions by date within a key.
+// RouteField is the routing field of every partitioned table.
+const RouteField = "Date"
+
+// The tables of 'keyrate analyze'. Rows come sorted by key, then (where
+// the table has them) scope, limit name, plan and window start: a key
+// column holding both an account and a key has the account's rows
+// first. With day partitions every table is split by the routing date.
 var (
 	Windows = TableOf[WindowRow]{Table{
 		Name:        "windows",
 		SortOrder:   []string{KeyColumn, "limit_name", "window_start"},
-		PartitionBy: "window_start",
+		PartitionBy: RouteField,
 	}}
 	Violations = TableOf[ViolationRow]{Table{
 		Name:        "violations",
-		SortOrder:   []string{KeyColumn, "limit_name", "window_start"},
-		PartitionBy: "window_start",
+		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan", "window_start"},
+		PartitionBy: RouteField,
 	}}
 	Keys = TableOf[KeyRow]{Table{
 		Name:        "keys",
 		SortOrder:   []string{KeyColumn},
-		PartitionBy: "first_seen",
+		PartitionBy: RouteField,
 	}}
-	// Audit sums the whole run, so it is flat.
 	Audit = TableOf[AuditRow]{Table{
-		Name:      "throttle_audit",
-		SortOrder: []string{KeyColumn, "limit_name"},
+		Name:        "throttle_audit",
+		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan"},
+		PartitionBy: RouteField,
+	}}
+	Usage = TableOf[UsageRow]{Table{
+		Name:        "usage",
+		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan"},
+		PartitionBy: RouteField,
+		DayOnly:     true,
 	}}
 )
 
 // Tables are the tables of 'keyrate analyze', in the order it writes
 // them.
-var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table}
+var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table, Usage.Table}

@@ -34,8 +34,11 @@ func check[Row any](t *testing.T, def TableOf[Row]) {
 			t.Errorf("%s: sort column %q is not a column", def.Name, c)
 		}
 	}
-	if def.PartitionBy != "" && cols[def.PartitionBy] != reflect.TypeFor[time.Time]() {
-		t.Errorf("%s: partition column %q is not a time column", def.Name, def.PartitionBy)
+	if def.PartitionBy != "" {
+		f, ok := reflect.TypeFor[Row]().FieldByName(def.PartitionBy)
+		if !ok || f.Type != reflect.TypeFor[time.Time]() || f.Tag.Get("parquet") != "-" {
+			t.Errorf("%s: routing field %q is not a time field without a column", def.Name, def.PartitionBy)
+		}
 	}
 }
 
@@ -44,4 +47,5 @@ func TestTablesNameTheirColumns(t *testing.T) {
 	check(t, Violations)
 	check(t, Keys)
 	check(t, Audit)
+	check(t, Usage)
 }
