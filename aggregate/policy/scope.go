@@ -50,7 +50,10 @@ type scopeRun struct {
 	cpLo, cpHi int
 	state      ScopeState
 
-	rr ruleRun
+	rr   ruleRun
+	key1 schema.KeyRow
+	use  schema.UsageRow
+	slab [][3]int64 // where usage rows' nullable numbers live
 }
 
 // scopeRule is one rule a scope is evaluated under.
@@ -497,11 +500,11 @@ func (ev *evaluator) writeState(day int64, s *ScopeState) error {
 // else one.
 func (sc *scopeRun) keyRows(plan string, sink Sink) error {
 	row := func(t *dayTotal, violations int64, date time.Time) error {
-		k := schema.KeyRow{Key: sc.key, Plan: plan, Requests: t.c.Requests,
+		sc.key1 = schema.KeyRow{Key: sc.key, Plan: plan, Requests: t.c.Requests,
 			FirstSeen: aggregate.Millis(t.first), LastSeen: aggregate.Millis(t.last),
 			Status2xx: t.c.Status2xx, Status3xx: t.c.Status3xx, Status4xx: t.c.Status4xx, Status5xx: t.c.Status5xx,
 			Status429: t.c.Status429, BytesSent: t.c.BytesSent, Violations: violations, Date: date}
-		return sink.Key(&k)
+		return sink.Key(&sc.key1)
 	}
 	if !sc.ev.opts.Split {
 		return row(&sc.all, sc.allExceeded, time.Time{})
@@ -524,9 +527,9 @@ func (sc *scopeRun) usageRows(plan string, out rowSink) error {
 			return nil
 		}
 		for i, d := range sc.days {
-			u := schema.UsageRow{Key: sc.key, Plan: plan, Requests: sc.totals[i].c.Requests,
+			sc.use = schema.UsageRow{Key: sc.key, Plan: plan, Requests: sc.totals[i].c.Requests,
 				BillableRequests: ev.billableOf(&sc.totals[i].c), Scope: sc.scope, Date: aggregate.Millis(d * dayMillis)}
-			if err := out.Usage(&u); err != nil {
+			if err := out.Usage(&sc.use); err != nil {
 				return err
 			}
 		}
@@ -538,17 +541,29 @@ func (sc *scopeRun) usageRows(plan string, out rowSink) error {
 		}
 		for i, d := range sc.days {
 			start, end := sr.r.fixedWindow(d * dayMillis)
-			// The row's sink may keep it: its nullable numbers are its own.
-			v := &struct{ quota, used, remaining int64 }{sr.r.Limit, sc.used[sr.quota][i], 0}
-			v.remaining = max(0, v.quota-v.used)
-			u := schema.UsageRow{Key: sc.key, Plan: sr.plan, LimitName: sr.r.Name,
-				PeriodStart: aggregate.Millis(start), PeriodEnd: aggregate.Millis(end), Quota: &v.quota,
+			used := sc.used[sr.quota][i]
+			v := sc.nums(sr.r.Limit, used, max(0, sr.r.Limit-used))
+			sc.use = schema.UsageRow{Key: sc.key, Plan: sr.plan, LimitName: sr.r.Name,
+				PeriodStart: aggregate.Millis(start), PeriodEnd: aggregate.Millis(end), Quota: &v[0],
 				Requests: sc.totals[i].c.Requests, BillableRequests: ev.billableOf(&sc.totals[i].c),
-				Used: &v.used, Remaining: &v.remaining, Scope: sc.scope, Date: aggregate.Millis(d * dayMillis)}
-			if err := out.Usage(&u); err != nil {
+				Used: &v[1], Remaining: &v[2], Scope: sc.scope, Date: aggregate.Millis(d * dayMillis)}
+			if err := out.Usage(&sc.use); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// nums returns a home for a usage row's nullable numbers. A sink may keep
+// the row past the call (a report table queues it), so they are never
+// reused: they are cut from slabs, to save an allocation per row.
+func (sc *scopeRun) nums(a, b, c int64) *[3]int64 {
+	if len(sc.slab) == 0 {
+		sc.slab = make([][3]int64, 256)
+	}
+	v := &sc.slab[0]
+	sc.slab = sc.slab[1:]
+	*v = [3]int64{a, b, c}
+	return v
 }

@@ -7,8 +7,9 @@ import "github.com/keyrate/keyrate/report/schema"
 // window start; violation rows by key, scope, limit name, plan, window
 // start; audit and usage rows by key, scope, limit name, plan; key rows
 // by key. Within that order, rows of several dates (Options.Split) come
-// by date. A sink can stream them straight to files. The rows are the
-// sink's only during the call.
+// by date. A sink can stream them straight to files. A row is the sink's
+// only during the call (to keep it, copy it; a usage row's nullable
+// numbers may be kept as they are).
 type Sink interface {
 	Window(*schema.WindowRow) error
 	Violation(*schema.ViolationRow) error
