@@ -74,15 +74,24 @@ async function check(out, logs) {
   expect('violations types', await types('violations'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', window_start: ts, window_end: ts,
     requests: 'BIGINT', allowed: 'BIGINT', excess: 'BIGINT', observed_429: 'BIGINT', caught: 'BIGINT',
-    leaked: 'BIGINT', false_throttles: 'BIGINT', scope: 'VARCHAR', date: 'DATE',
+    leaked: 'BIGINT', false_throttles: 'BIGINT', scope: 'VARCHAR', first_exceeded: ts, date: 'DATE',
   });
   expect('keys types', await types('keys'), {
     key: 'VARCHAR', plan: 'VARCHAR', requests: 'BIGINT', first_seen: ts, last_seen: ts, status_2xx: 'BIGINT', status_3xx: 'BIGINT',
     status_4xx: 'BIGINT', status_5xx: 'BIGINT', status_429: 'BIGINT', bytes_sent: 'BIGINT', violations: 'BIGINT', date: 'DATE',
   });
+  expect('throttle_audit types', await types('throttle_audit'), {
+    key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', requests: 'BIGINT', allowed: 'BIGINT',
+    excess: 'BIGINT', observed_429: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT', false_throttles: 'BIGINT',
+    exceeded_buckets: 'BIGINT', peak_usage: 'DOUBLE', scope: 'VARCHAR', date: 'DATE',
+  });
+  expect('usage types', await types('usage'), {
+    key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', period_start: ts, period_end: ts, quota: 'BIGINT',
+    requests: 'BIGINT', billable_requests: 'BIGINT', used: 'BIGINT', remaining: 'BIGINT', scope: 'VARCHAR', date: 'DATE',
+  });
 
   // Row counts agree with the manifest and with the CSV files.
-  for (const table of ['windows', 'violations', 'keys']) {
+  for (const table of ['windows', 'violations', 'keys', 'throttle_audit', 'usage']) {
     const [{ n }] = await rows(`SELECT count(*)::INTEGER AS n FROM ${ds(table)}`);
     expect(`${table} rows = manifest`, n, manifest.outputs[table]);
     const perDate = await rows(`SELECT strftime(date, '%Y-%m-%d') AS d, count(*)::INTEGER AS n FROM ${ds(table)} GROUP BY d ORDER BY d`);
@@ -116,6 +125,13 @@ async function check(out, logs) {
     console.error('FAIL the test data should break 30/min once per key');
     failures++;
   }
+  // throttle_audit adds up over dates to the violations' excess; without
+  // a calendar quota, usage has one row per key and date, quota null.
+  const [a] = await rows(`SELECT sum(excess)::INTEGER AS n FROM ${ds('throttle_audit')} WHERE limit_name = '30/min'`);
+  const [ve] = await rows(`SELECT sum(excess)::INTEGER AS n FROM ${ds('violations')} WHERE limit_name = '30/min'`);
+  expect('throttle_audit excess = violations excess', a.n, ve.n);
+  const [u] = await rows(`SELECT count(*)::INTEGER AS n, count(quota)::INTEGER AS quotas, sum(requests)::INTEGER AS requests FROM ${ds('usage')}`);
+  expect('usage rows, quotas, requests', [u.n, u.quotas, u.requests], [6, 0, expected.lines]);
   // The key starting with '=' is written as is in Parquet (formula
   // protection is CSV only).
   const [eq] = await rows(`SELECT count(*)::INTEGER AS n FROM ${ds('keys')} WHERE key = '=k_live_charlie000003'`);
@@ -123,7 +139,7 @@ async function check(out, logs) {
   // Footer metadata.
   const meta = await rows(`SELECT decode(key) AS k, decode(value) AS v, count(*)::INTEGER AS files
     FROM parquet_kv_metadata('${out}/*/*/*.parquet') WHERE decode(key) = 'keyrate.schema_version' GROUP BY ALL`);
-  expect('schema_version in every file', meta, [{ k: 'keyrate.schema_version', v: manifest.schema_version, files: 6 }]);
+  expect('schema_version in every file', meta, [{ k: 'keyrate.schema_version', v: manifest.schema_version, files: 10 }]);
 
   if (failures > 0) {
     console.error(`${failures} check(s) failed`);
