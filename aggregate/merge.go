@@ -165,3 +165,8 @@ func mergePoints(dst, a, b []Point) []Point {
 	dst = append(dst, a[i:]...)
 	return append(dst, b[j:]...)
 }
+
+// MergePoints appends to dst the union of the sorted point lists a and
+// b, adding the counters of equal times: how a key's series held apart
+// (one per request class) are added up.
+func MergePoints(dst, a, b []Point) []Point { return mergePoints(dst, a, b) }

@@ -168,35 +168,11 @@ func (w *classWalker) merge(buf []aggregate.Point, keep func(uint64) bool) ([]ag
 	acc := w.lists[0]
 	last := len(w.lists) - 1
 	for k, l := range w.lists[1:last] {
-		w.tmp[k%2] = mergePoints(w.tmp[k%2][:0], acc, l)
+		w.tmp[k%2] = aggregate.MergePoints(w.tmp[k%2][:0], acc, l)
 		acc = w.tmp[k%2]
 	}
-	buf = mergePoints(buf[:0], acc, w.lists[last])
+	buf = aggregate.MergePoints(buf[:0], acc, w.lists[last])
 	return buf, buf
-}
-
-// mergePoints appends to dst the union of sorted a and b, adding the
-// counters of points with equal times.
-func mergePoints(dst, a, b []aggregate.Point) []aggregate.Point {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i].TimeMillis < b[j].TimeMillis:
-			dst = append(dst, a[i])
-			i++
-		case a[i].TimeMillis > b[j].TimeMillis:
-			dst = append(dst, b[j])
-			j++
-		default:
-			p := a[i]
-			p.Counters.Add(&b[j].Counters)
-			dst = append(dst, p)
-			i++
-			j++
-		}
-	}
-	dst = append(dst, a[i:]...)
-	return append(dst, b[j:]...)
 }
 
 // DatesOf returns the UTC dates (midnights) on which in has requests,

@@ -150,6 +150,25 @@ func Evaluate(ctx context.Context, in Inputs, pol *Policy, opts Options, sink Si
 	defer w.close()
 	var stats Stats
 	sc := &scopeRun{ev: ev}
+	err = ev.eachScope(ctx, w, ScopeKey, func(key string, w *classWalker, st *ScopeState) error {
+		if err := acct.flushUpTo(key, sink); err != nil {
+			return err
+		}
+		return ev.key(sc, key, w, st, sink, &stats)
+	})
+	if err != nil {
+		return stats, err
+	}
+	return stats, acct.flushUpTo("", sink)
+}
+
+// eachScope calls fn for every scope of kind scope that has requests in w
+// or a start state, in key order, with w at its series (nil w: it has no
+// request) and its start state (nil: fresh). A key with no request still
+// carries its state to the checkpoints. Accounts' states come before
+// keys': the key pass finding one means the policy has no per-account
+// rule for it.
+func (ev *evaluator) eachScope(ctx context.Context, w *classWalker, scope string, fn func(key string, w *classWalker, st *ScopeState) error) error {
 	more, err := w.next()
 	for err == nil {
 		if err = ctx.Err(); err != nil {
@@ -159,9 +178,11 @@ func Evaluate(ctx context.Context, in Inputs, pol *Policy, opts Options, sink Si
 		if st, err = ev.start.peek(); err != nil {
 			break
 		}
-		if st != nil && st.Scope != ScopeKey {
-			err = fmt.Errorf("policy: start state of an account (%s) the policy has no per-account rule for", st.Key)
-			break
+		if st != nil && st.Scope != scope {
+			if scope == ScopeKey {
+				return fmt.Errorf("policy: start state of an account (%s) the policy has no per-account rule for", st.Key)
+			}
+			st = nil // the keys' states: the key pass's
 		}
 		switch {
 		case more && (st == nil || w.key <= st.Key):
@@ -171,24 +192,17 @@ func Evaluate(ctx context.Context, in Inputs, pol *Policy, opts Options, sink Si
 			if st != nil {
 				ev.start.take()
 			}
-			if err = acct.flushUpTo(w.key, sink); err == nil {
-				err = ev.key(sc, w.key, w, st, sink, &stats)
-			}
-			if err == nil {
+			if err = fn(w.key, w, st); err == nil {
 				more, err = w.next()
 			}
 		case st != nil:
-			// A key with no request in the inputs still carries its
-			// state to the checkpoints.
 			ev.start.take()
-			if err = acct.flushUpTo(st.Key, sink); err == nil {
-				err = ev.key(sc, st.Key, nil, st, sink, &stats)
-			}
+			err = fn(st.Key, nil, st)
 		default:
-			return stats, acct.flushUpTo("", sink)
+			return nil
 		}
 	}
-	return stats, err
+	return err
 }
 
 // evaluator is one evaluation's compiled policy and options.
@@ -472,37 +486,11 @@ func (ev *evaluator) accounts(ctx context.Context, in Inputs, out *accountRows) 
 		}
 		return nil
 	}
-	more, err := w.next()
-	for err == nil {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		if st, err = ev.start.peek(); err != nil {
-			break
-		}
-		if st != nil && st.Scope != ScopeAccount {
-			st = nil // the keys' states: the key pass's
-		}
-		switch {
-		case more && (st == nil || w.key <= st.Key):
-			if st != nil && st.Key != w.key {
-				st = nil
-			}
-			if st != nil {
-				ev.start.take()
-			}
-			if err = run(w.key, w, st); err == nil {
-				more, err = w.next()
-			}
-		case st != nil:
-			ev.start.take()
-			err = run(st.Key, nil, st)
-		default:
-			ev.sortAccountRows(out)
-			return nil
-		}
+	if err := ev.eachScope(ctx, w, ScopeAccount, run); err != nil {
+		return err
 	}
-	return err
+	ev.sortAccountRows(out)
+	return nil
 }
 
 // groupAccounts sums the series of the keys of the accounts in plansOf

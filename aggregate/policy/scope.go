@@ -20,7 +20,9 @@ type rowSink interface {
 
 // scopeRun evaluates one scope, a key or an account, over its series:
 // each rule of its plan (or, for an account, of each of its plans) is a
-// gateway of its own with the report buckets that go with it, and the
+// gateway of its own with the report buckets that go with it (a ruleRun;
+// together they are the scope's plan-level gateway, so that one deciding
+// a request for all its rules at once needs no other structure), and the
 // scope collects what its key and usage rows and its checkpoints need.
 // One scopeRun is reused from scope to scope, so that a key costs no
 // allocation beyond its gateways.
@@ -50,7 +52,7 @@ type scopeRun struct {
 	cpLo, cpHi int
 	state      ScopeState
 
-	rr   ruleRun
+	runs []ruleRun // by rule
 	key1 schema.KeyRow
 	use  schema.UsageRow
 	slab [][3]int64 // where usage rows' nullable numbers live
@@ -226,7 +228,10 @@ func (sc *scopeRun) evalRule(k int, pts []aggregate.Point, out rowSink) error {
 	ev := sc.ev
 	sr := &sc.rules[k]
 	r := sr.r
-	rr := &sc.rr
+	if k >= len(sc.runs) {
+		sc.runs = append(sc.runs, make([]ruleRun, k+1-len(sc.runs))...)
+	}
+	rr := &sc.runs[k]
 	*rr = ruleRun{sc: sc, sr: sr, gw: newGateway(r), out: out, split: ev.opts.Split,
 		bEnd: minInt64, first: NoTime, partEnd: minInt64, dayEnd: minInt64,
 		audit: schema.AuditRow{Key: sc.key, Plan: sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: sc.scope}}
