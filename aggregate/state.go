@@ -16,7 +16,7 @@ import (
 //
 //   - keys are interned once into one byte arena (no string header or
 //     allocation per key) and found through an open-addressing table of
-//     key ids;
+//     key ids (keyTable);
 //   - cells (key id, timestamp, counters) live in fixed-size chunks, found
 //     through a second open-addressing table of cell indexes; chunks never
 //     move, so growing costs no copying and no transient doubling.
@@ -29,10 +29,14 @@ import (
 type State struct {
 	seed maphash.Seed
 
-	arena    []byte   // every key's bytes, back to back
-	keyEnd   []uint32 // key id i is arena[keyStart(i):keyEnd[i]]
-	keyHash  []uint64 // hash of each key, to rehash without rereading
-	keySlots []uint32 // open addressing: key id + 1, 0 = empty
+	// keys are the keys as the State shows them (sorts, reads back,
+	// spills): under a key map the mapped keys. A key id indexes keys.
+	keys keyTable
+	// keyMap, when set, maps each raw key once, when first seen; raw
+	// then finds a raw key's shown id (rawShown) without mapping again.
+	keyMap   func(raw []byte) []byte
+	raw      keyTable
+	rawShown []uint32
 	// keyLast is each key's most recently used cell and its time: a
 	// key's lines cluster in time, so most lines find their cell here
 	// without a probe of the (large, cache-missing) cell table. The time
@@ -103,9 +107,32 @@ const (
 
 func (s *State) cell(i uint32) *cellRec { return &s.chunks[i>>chunkShift][i&chunkMask] }
 
+// StateOption configures a State.
+type StateOption func(*State)
+
+// WithKeyMap makes a State map every raw key added with Add through m,
+// once per distinct key, when the State first sees it: the State keeps
+// the raw bytes to find the key again and the mapped bytes for
+// everything else. Sorting, cursors, spills and merges see only mapped
+// keys, so a key display (an HMAC, a prefix) applied here means no raw
+// key reaches the partial aggregate's readers. Raw keys that map to the
+// same bytes are one key. raw is valid during the call only (m must not
+// keep it); the State copies m's result. m must be safe for concurrent
+// use when States in several goroutines share it. A nil m: keys as they are,
+// at no cost.
+//
+// Keys that enter otherwise (AddCounters, Merge: partials read back)
+// are shown keys already and are not mapped.
+func WithKeyMap(m func(raw []byte) []byte) StateOption {
+	return func(s *State) { s.keyMap = m }
+}
+
 // NewState returns an empty State.
-func NewState() *State {
+func NewState(opts ...StateOption) *State {
 	s := &State{seed: maphash.MakeSeed(), mem: &chunkMem{}}
+	for _, o := range opts {
+		o(s)
+	}
 	runtime.AddCleanup(s, func(m *chunkMem) { m.release() }, s.mem)
 	return s
 }
@@ -259,17 +286,19 @@ func (s *State) addTo(i uint32, a *Counters) {
 }
 
 // AddCounters merges pre-summed counters for (key, ts) into s; it is how
-// partials read back from elsewhere join a State.
+// partials read back from elsewhere join a State. key is a shown key
+// (see WithKeyMap): it is not mapped.
 func (s *State) AddCounters(key string, ts int64, c *Counters) {
 	kb := unsafe.Slice(unsafe.StringData(key), len(key)) // read only
-	s.addTo(s.at(s.keyID(kb), ts), c)
+	s.addTo(s.at(s.shownID(kb), ts), c)
 }
 
-// Merge adds every cell of o into s. o is left unchanged.
+// Merge adds every cell of o into s by o's shown keys, which s does not
+// map again. o is left unchanged.
 func (s *State) Merge(o *State) {
-	ids := make([]uint32, len(o.keyEnd))
+	ids := make([]uint32, o.keys.len())
 	for i := range ids {
-		ids[i] = s.keyID(o.key(uint32(i)))
+		ids[i] = s.shownID(o.key(uint32(i)))
 	}
 	for i := range uint32(o.nCells) {
 		c := o.cell(i)
@@ -279,7 +308,7 @@ func (s *State) Merge(o *State) {
 }
 
 // Keys reports the number of distinct keys.
-func (s *State) Keys() int { return len(s.keyEnd) }
+func (s *State) Keys() int { return s.keys.len() }
 
 // Cells reports the number of cells: the distinct (key, timestamp) pairs,
 // plus any twins overlapping streams left (see NewStream).
@@ -292,9 +321,8 @@ func (s *State) Cells() int { return s.nCells }
 // of such allocations per State).
 func (s *State) ApproxBytes() int64 {
 	var n int64
-	if len(s.keyEnd) > 0 {
-		n += int64(len(s.arena)) + int64(len(s.keyEnd))*int64(4+8+unsafe.Sizeof(lastCell{})) + int64(len(s.keySlots))*4
-	}
+	n += s.keys.approxBytes() + int64(s.keys.len())*int64(unsafe.Sizeof(lastCell{}))
+	n += s.raw.approxBytes() + int64(len(s.rawShown))*4
 	chunks := (s.nCells + chunkCells - 1) / chunkCells
 	n += int64(chunks) * chunkCells * int64(unsafe.Sizeof(cellRec{}))
 	if s.indexed {
@@ -309,63 +337,123 @@ func (s *State) ApproxBytes() int64 {
 // Reset empties s but keeps its allocations, so a State that was spilled
 // fills up again without asking the runtime for memory.
 func (s *State) Reset() {
-	s.arena = s.arena[:0]
-	s.keyEnd = s.keyEnd[:0]
-	s.keyHash = s.keyHash[:0]
+	s.keys.reset()
 	s.keyLast = s.keyLast[:0]
-	clear(s.keySlots)
+	s.raw.reset()
+	s.rawShown = s.rawShown[:0]
 	s.nCells = 0
 	s.indexed = false
 	s.streamStart, s.recentOn = 0, false
 	s.wide = nil
 }
 
-func (s *State) keyStart(id uint32) uint32 {
+// key returns the shown bytes of key id; they stay valid until Reset.
+func (s *State) key(id uint32) []byte { return s.keys.bytes(id) }
+
+// keyID returns the id of the raw key, interning it on first sight.
+func (s *State) keyID(raw []byte) uint32 {
+	if s.keyMap != nil {
+		return s.mappedID(raw)
+	}
+	return s.shownID(raw)
+}
+
+// shownID returns the id of a shown key, interning it on first sight.
+func (s *State) shownID(key []byte) uint32 {
+	h := maphash.Bytes(s.seed, key)
+	if id, ok := s.keys.find(key, h); ok {
+		return id
+	}
+	s.keyLast = append(s.keyLast, lastCell{})
+	return s.keys.add(key, h)
+}
+
+// mappedID returns the shown id of a raw key under s.keyMap, mapping
+// the key on its first sight only.
+func (s *State) mappedID(raw []byte) uint32 {
+	h := maphash.Bytes(s.seed, raw)
+	if r, ok := s.raw.find(raw, h); ok {
+		return s.rawShown[r]
+	}
+	id := s.shownID(s.keyMap(raw))
+	s.raw.add(raw, h)
+	s.rawShown = append(s.rawShown, id)
+	return id
+}
+
+// keyTable interns keys: their bytes back to back in one arena, found
+// by their hash through open addressing.
+type keyTable struct {
+	arena []byte   // every key's bytes, back to back
+	end   []uint32 // key id i is arena[start(i):end[i]]
+	hash  []uint64 // hash of each key, to rehash without rereading
+	slots []uint32 // open addressing: key id + 1, 0 = empty
+}
+
+func (t *keyTable) len() int { return len(t.end) }
+
+func (t *keyTable) start(id uint32) uint32 {
 	if id == 0 {
 		return 0
 	}
-	return s.keyEnd[id-1]
+	return t.end[id-1]
 }
 
-// key returns the interned bytes of key id; they stay valid until Reset.
-func (s *State) key(id uint32) []byte {
-	return s.arena[s.keyStart(id):s.keyEnd[id]:s.keyEnd[id]]
+// bytes returns key id's bytes; they stay valid until reset.
+func (t *keyTable) bytes(id uint32) []byte {
+	return t.arena[t.start(id):t.end[id]:t.end[id]]
 }
 
-// keyID returns the id of key, interning it on first sight.
-func (s *State) keyID(key []byte) uint32 {
-	h := maphash.Bytes(s.seed, key)
-	if len(s.keySlots) > 0 {
-		mask := uint64(len(s.keySlots) - 1)
-		for i := h & mask; ; i = (i + 1) & mask {
-			slot := s.keySlots[i]
-			if slot == 0 {
-				break
-			}
-			id := slot - 1
-			if s.keyHash[id] == h && bytes.Equal(s.key(id), key) {
-				return id
-			}
+// find returns the id of key, whose hash is h.
+func (t *keyTable) find(key []byte, h uint64) (uint32, bool) {
+	if len(t.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		slot := t.slots[i]
+		if slot == 0 {
+			return 0, false
+		}
+		id := slot - 1
+		if t.hash[id] == h && bytes.Equal(t.bytes(id), key) {
+			return id, true
 		}
 	}
-	return s.intern(key, h)
 }
 
-func (s *State) intern(key []byte, h uint64) uint32 {
-	id := uint32(len(s.keyEnd))
-	s.arena = append(s.arena, key...)
-	s.keyEnd = append(s.keyEnd, uint32(len(s.arena)))
-	s.keyHash = append(s.keyHash, h)
-	s.keyLast = append(s.keyLast, lastCell{})
-	if (len(s.keyEnd))*4 > len(s.keySlots)*3 { // keep load <= 3/4
-		s.keySlots = make([]uint32, max(64, 2*len(s.keySlots)))
-		for id := range s.keyEnd {
-			insertSlot(s.keySlots, s.keyHash[id], uint32(id))
+// add interns key, whose hash is h and which t does not hold, and
+// returns its id (ids count up from 0).
+func (t *keyTable) add(key []byte, h uint64) uint32 {
+	id := uint32(len(t.end))
+	t.arena = append(t.arena, key...)
+	t.end = append(t.end, uint32(len(t.arena)))
+	t.hash = append(t.hash, h)
+	if len(t.end)*4 > len(t.slots)*3 { // keep load <= 3/4
+		t.slots = make([]uint32, max(64, 2*len(t.slots)))
+		for id := range t.end {
+			insertSlot(t.slots, t.hash[id], uint32(id))
 		}
 		return id
 	}
-	insertSlot(s.keySlots, h, id)
+	insertSlot(t.slots, h, id)
 	return id
+}
+
+// reset empties t, keeping its allocations.
+func (t *keyTable) reset() {
+	t.arena = t.arena[:0]
+	t.end = t.end[:0]
+	t.hash = t.hash[:0]
+	clear(t.slots)
+}
+
+// approxBytes estimates the memory t's keys occupy.
+func (t *keyTable) approxBytes() int64 {
+	if len(t.end) == 0 {
+		return 0
+	}
+	return int64(len(t.arena)) + int64(len(t.end))*(4+8) + int64(len(t.slots))*4
 }
 
 func insertSlot(slots []uint32, h uint64, idx uint32) {
@@ -511,7 +599,7 @@ func (x *cellIndex) build(s *State, from uint32) {
 // are order[ends[g-1]:ends[g]] (from 0 for g = 0). Keys are ranked once,
 // so the cell sort compares integers only.
 func (s *State) sortedCells() (order, byKey, ends []uint32) {
-	byKey = make([]uint32, len(s.keyEnd))
+	byKey = make([]uint32, s.keys.len())
 	for i := range byKey {
 		byKey[i] = uint32(i)
 	}
