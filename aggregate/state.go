@@ -72,7 +72,7 @@ type State struct {
 // byte sum as uint32, since a cell is one key's second (or millisecond),
 // rarely near 65,535 requests or 4 GiB. A cell whose counts do not fit,
 // or break the invariant that every count is at most Requests (only
-// AddCounters can do that), moves its counters to State.wide and marks
+// AddCounters can do that: partials from elsewhere, or a difference), moves its counters to State.wide and marks
 // n[0] wideMark; the sums stay exact either way.
 type cellRec struct {
 	ts    int64
@@ -219,17 +219,6 @@ func (s *State) Add(key []byte, o *Observation) {
 		c.n[6]++
 	}
 	c.bytes += uint32(o.Bytes)
-}
-
-// AddRejection records, for key at ts, a request the gateway rejected but
-// that a filter does not count: it adds to Rejected only, leaving
-// Requests unchanged, so evaluators see the observed rejection without
-// offering the request to the ideal gateway.
-func (s *State) AddRejection(key []byte, ts int64) {
-	// Rejected without Requests breaks the compact cell's invariant
-	// (every count <= Requests), so addTo keeps such a cell wide; these
-	// are rare (rejected requests a scoped limit does not count).
-	s.addTo(s.at(s.keyID(key), ts), &Counters{Rejected: 1})
 }
 
 // wideCounters moves cell i's counters to s.wide (once) and returns them.

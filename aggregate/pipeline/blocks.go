@@ -76,14 +76,16 @@ func (c *recycler) flush() {
 // aggregator holds one goroutine's parsing and aggregation state: a parse
 // worker's (blocks of any file) or a file reader's (files read whole).
 type aggregator struct {
-	cfg      Config
-	comp     *compiled
-	keys     *parse.KeyExtractor
+	cfg  Config
+	comp *compiled
+	keys *parse.KeyExtractor
+	// state is class 0's State, which every keyed request goes to when
+	// the policy has no scoped limit; classes holds it and the others.
 	state    *aggregate.State
+	classes  classSet
 	throttle statusSet
 	rec      parse.Record
 	obs      aggregate.Observation
-	filters  filterSet
 	// timeSource is the time source last added to a FileStats.
 	timeSource *parse.TimeSource
 	// verdictMissing counts the current file's (or block's) keyed lines
@@ -114,8 +116,9 @@ func newAggregator(cfg Config, comp *compiled, share int64, sp *spiller) *aggreg
 	for _, s := range cfg.ThrottleStatus {
 		throttle.add(s)
 	}
-	return &aggregator{cfg: cfg, comp: comp, keys: keys, state: aggregate.NewState(), throttle: throttle,
-		filters: newFilterSet(cfg.Filters), share: share, sp: sp}
+	classes := newClassSet(cfg.Filters)
+	return &aggregator{cfg: cfg, comp: comp, keys: keys, state: classes.states[0], classes: classes,
+		throttle: throttle, share: share, sp: sp}
 }
 
 // maybeSpill writes the reader's states to runs when together they hold
@@ -124,21 +127,16 @@ func (r *aggregator) maybeSpill() error {
 	if r.share == math.MaxInt64 {
 		return nil
 	}
-	n := r.state.ApproxBytes()
-	for _, st := range r.filters.states {
+	var n int64
+	for _, st := range r.classes.states {
 		n += st.ApproxBytes()
 	}
 	if n <= r.share {
 		return nil
 	}
-	if r.state.Cells() > 0 {
-		if err := r.sp.spill(r.state, 0); err != nil {
-			return err
-		}
-	}
-	for i, st := range r.filters.states {
+	for i, st := range r.classes.states {
 		if st.Cells() > 0 {
-			if err := r.sp.spill(st, i+1); err != nil {
+			if err := r.sp.spill(st, r.classes.classes[i]); err != nil {
 				return err
 			}
 		}
@@ -240,8 +238,7 @@ func (r *aggregator) parseBlock(b *block) {
 // cells small enough to stay in cache when a log goes back a little in
 // time.
 func (r *aggregator) newStream() {
-	r.state.NewStream()
-	for _, st := range r.filters.states {
+	for _, st := range r.classes.states {
 		st.NewStream()
 	}
 }

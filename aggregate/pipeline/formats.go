@@ -192,8 +192,11 @@ func (r *aggregator) observe(st *FileStats) {
 		st.InvalidUTF8++
 	}
 	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
-	r.state.Add(key, &r.obs)
-	r.filters.add(key, &r.rec, &r.obs)
+	if len(r.classes.filters) == 0 {
+		r.state.Add(key, &r.obs)
+		return
+	}
+	r.classes.add(key, &r.rec, &r.obs)
 }
 
 func parserName(p parse.LineParser) string {

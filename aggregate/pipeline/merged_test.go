@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
@@ -68,17 +69,17 @@ func mixedInputs(t *testing.T) []string {
 }
 
 type dumped struct {
-	files    []FileStats
-	samples  []Sample
-	all      []point
-	filtered [][]point
+	files   []FileStats
+	samples []Sample
+	all     []point
+	classes map[aggregate.Class][]point
 }
 
 func dumpResult(t *testing.T, res *Result) dumped {
 	t.Helper()
-	d := dumped{files: res.Files, samples: res.Samples, all: points(res.Source)}
-	for _, f := range res.Filtered {
-		d.filtered = append(d.filtered, points(f))
+	d := dumped{files: res.Files, samples: res.Samples, all: points(res.Source), classes: map[aggregate.Class][]point{}}
+	for _, c := range res.Classes {
+		d.classes[c.Class] = points(c.Partials)
 	}
 	// A second read must give the same: the evaluator reads sources
 	// more than once.
@@ -138,7 +139,7 @@ func TestMixedFormatsIdenticalForEverySplit(t *testing.T) {
 		if !reflect.DeepEqual(got.samples, ref.samples) {
 			t.Errorf("%+v: samples\n got %+v\nwant %+v", c, got.samples, ref.samples)
 		}
-		if !reflect.DeepEqual(got.all, ref.all) || !reflect.DeepEqual(got.filtered, ref.filtered) {
+		if !reflect.DeepEqual(got.all, ref.all) || !reflect.DeepEqual(got.classes, ref.classes) {
 			t.Errorf("%+v: aggregates differ", c)
 		}
 	}
@@ -167,7 +168,27 @@ func TestMixedFormatsIdenticalForEverySplit(t *testing.T) {
 	if len(ref.samples) != 6 || ref.samples[0].File != ref.files[0].Path || ref.samples[0].Line != 1 {
 		t.Errorf("samples %+v: want the first 6, file:line exact", ref.samples)
 	}
-	if len(ref.filtered) != 2 || len(ref.filtered[0]) == 0 || len(ref.filtered[1]) == 0 {
-		t.Errorf("filtered aggregates: %d", len(ref.filtered))
+	// Filter 0 counts POST /v1/search* but 503s, filter 1 all but 404s:
+	// class 0 is what neither counts (404s out of filter 0's scope), 1
+	// what only filter 0 counts (its 404s), 2 what only filter 1 counts,
+	// 3 what both count.
+	if len(ref.classes) != 4 {
+		t.Errorf("%d classes, want 4", len(ref.classes))
+	}
+	var sum int64
+	for c, pts := range ref.classes {
+		if len(pts) == 0 && c != 0 {
+			t.Errorf("class %d is empty", c)
+		}
+		for _, p := range pts {
+			sum += p.requests
+		}
+	}
+	var all int64
+	for _, p := range ref.all {
+		all += p.requests
+	}
+	if sum != all || all == 0 {
+		t.Errorf("the classes hold %d requests, all %d: each request is in exactly one class", sum, all)
 	}
 }

@@ -16,9 +16,11 @@
 //   - Evaluate runs the policy over the merged result, over key ranges on
 //     several cores when that pays.
 //
-// A State (with its per-filter States) that outgrows its share of the
-// memory budget is spilled to a sorted run on disk; at the end the States
-// and runs are merged k-way, lazily, each time the result is read. All of
+// Each keyed request goes to the State of its request class (the scoped
+// limits' filters that count it; class 0 only without scoped limits).
+// The States that outgrow their holder's share of the memory budget are
+// spilled to sorted runs on disk; at the end each class's States and
+// runs are merged k-way, lazily, each time the result is read. All of
 // this is exact whatever the split because partial aggregates merge by
 // addition.
 package pipeline
@@ -26,6 +28,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"regexp"
@@ -69,8 +72,9 @@ type Config struct {
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
-	// Filters are the request filters of scoped limits; each gets its
-	// own partial aggregate in Result.Filtered.
+	// Filters are the request filters of scoped limits, at most
+	// aggregate.MaxFilters: bit i of a request's class is set when
+	// Filters[i] counts it (Result.Classes).
 	Filters []policy.RequestFilter
 	// VerdictField, if set, names the record field holding the
 	// limiter's own verdict (nginx $limit_req_status); it replaces
@@ -151,15 +155,16 @@ type Sample = schema.Sample
 
 // Result is the merged outcome of reading every input.
 type Result struct {
-	// Source is the merged aggregate of every request. It may be read
-	// any number of times (each Open merges the in-memory states and
-	// spilled runs afresh), but not concurrently, and not after Close.
+	// Source is the merged aggregate of every request: of all classes.
+	// It may be read any number of times (each Open merges the
+	// in-memory states and spilled runs afresh), but not concurrently,
+	// and not after Close.
 	Source aggregate.Partials
-	// Filtered[i] is the aggregate of the requests matching
-	// Config.Filters[i], like Source.
-	Filtered []aggregate.Partials
-	Files    []FileStats
-	Samples  []Sample
+	// Classes are the aggregates of each request class met, like Source,
+	// sorted by class; class 0 is always first, even when empty.
+	Classes []aggregate.ClassPartials
+	Files   []FileStats
+	Samples []Sample
 	// SpilledBytes is the compressed size of every run written to disk;
 	// Spills counts them.
 	SpilledBytes int64
@@ -235,7 +240,10 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 		// of states (parse workers, and readers reading files whole).
 		share = max(0, cfg.MemoryBytes-int64(nBufs*blockBytes)) / 2 / int64(workers+nReaders)
 	}
-	sp := &spiller{dir: cfg.TmpDir, runs: make([][]string, 1+len(cfg.Filters))}
+	if len(cfg.Filters) > aggregate.MaxFilters {
+		return nil, fmt.Errorf("%d request filters: at most %d scoped limits with distinct scopes", len(cfg.Filters), aggregate.MaxFilters)
+	}
+	sp := &spiller{dir: cfg.TmpDir}
 	defer func() {
 		if err != nil {
 			sp.removeAll()
@@ -361,19 +369,39 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 	if err := sp.compact(); err != nil {
 		return nil, err
 	}
-	states := make([][]*aggregate.State, 1+len(cfg.Filters))
-	for _, r := range holders {
-		states[0] = append(states[0], r.state)
-		for i, st := range r.filters.states {
-			states[i+1] = append(states[i+1], st)
-		}
-	}
-	res.Source = &mergedSource{states: states[0], runs: sp.runs[0]}
-	for i := range cfg.Filters {
-		res.Filtered = append(res.Filtered, &mergedSource{states: states[i+1], runs: sp.runs[i+1]})
-	}
+	res.Source, res.Classes = classSources(holders, sp.runs)
 	res.SpilledBytes, res.Spills = sp.bytes, sp.count
 	return res, nil
+}
+
+// classSources gathers, per request class, the States of every holder and
+// the runs spilled from them; Source is all of them together.
+func classSources(holders []*aggregator, runs map[aggregate.Class][]string) (*mergedSource, []aggregate.ClassPartials) {
+	byClass := map[aggregate.Class]*mergedSource{0: {}}
+	all := &mergedSource{}
+	for _, r := range holders {
+		for i, st := range r.classes.states {
+			c := r.classes.classes[i]
+			if byClass[c] == nil {
+				byClass[c] = &mergedSource{}
+			}
+			byClass[c].states = append(byClass[c].states, st)
+			all.states = append(all.states, st)
+		}
+	}
+	for c, paths := range runs {
+		if byClass[c] == nil {
+			byClass[c] = &mergedSource{}
+		}
+		byClass[c].runs = append(byClass[c].runs, paths...)
+		all.runs = append(all.runs, paths...)
+	}
+	classes := make([]aggregate.ClassPartials, 0, len(byClass))
+	for c, m := range byClass {
+		classes = append(classes, aggregate.ClassPartials{Class: c, Partials: m})
+	}
+	aggregate.SortClasses(classes)
+	return all, classes
 }
 
 // blockSizing picks the block size and the number of block buffers: one

@@ -7,52 +7,48 @@ import (
 	"github.com/keyrate/keyrate/aggregate/policy"
 )
 
-// ranges splits the run's aggregates (Source and every Filtered alike)
-// into at most n consecutive key ranges that can be read concurrently,
-// each as the aggregates of its keys, in key order; the ranges
-// hold about equal numbers of cells. It returns nil when the aggregates
-// cannot be split: something was spilled to disk (a run is read front to
-// back), or there is nothing to split. The Result must not be read
-// otherwise while the ranges are in use.
-func (r *Result) ranges(n int) []aggregates {
-	all, ok := r.Source.(*mergedSource)
-	if !ok || len(all.runs) > 0 || n < 2 {
+// ranges splits the run's classes into at most n consecutive key ranges
+// that can be read concurrently, each as the classes of its keys, in key
+// order; the ranges hold about equal numbers of cells. It returns nil
+// when the classes cannot be split: something was spilled to disk (a
+// run is read front to back), or there is nothing to split. The Result
+// must not be read otherwise while the ranges are in use.
+func (r *Result) ranges(n int) [][]aggregate.ClassPartials {
+	if n < 2 {
 		return nil
 	}
-	sources := []*mergedSource{all}
-	for _, f := range r.Filtered {
-		m, ok := f.(*mergedSource)
+	sources := make([]*mergedSource, len(r.Classes))
+	for i, c := range r.Classes {
+		m, ok := c.Partials.(*mergedSource)
 		if !ok || len(m.runs) > 0 {
 			return nil
 		}
-		sources = append(sources, m)
+		sources[i] = m
 	}
 	// Sort every State once, in parallel; the ranges share the result.
 	views := make([][]*aggregate.SortedState, len(sources))
+	bi, bj := -1, -1 // the biggest State
 	var wg sync.WaitGroup
 	for i, m := range sources {
 		views[i] = make([]*aggregate.SortedState, len(m.states))
 		for j, st := range m.states {
 			wg.Go(func() { views[i][j] = st.Sorted() })
+			if bi < 0 || st.Cells() > sources[bi].states[bj].Cells() {
+				bi, bj = i, j
+			}
 		}
 	}
 	wg.Wait()
-	// Cut where the biggest State of all requests has its quantiles: the
-	// workers' States hold similar key mixes.
-	biggest := -1
-	for j, st := range all.states {
-		if biggest < 0 || st.Cells() > all.states[biggest].Cells() {
-			biggest = j
-		}
-	}
-	if biggest < 0 {
+	if bi < 0 {
 		return nil
 	}
-	splits := views[0][biggest].Splits(n)
+	// Cut where the biggest State has its quantiles: the workers' States
+	// hold similar key mixes.
+	splits := views[bi][bj].Splits(n)
 	if len(splits) == 0 {
 		return nil
 	}
-	out := make([]aggregates, len(splits)+1)
+	out := make([][]aggregate.ClassPartials, len(splits)+1)
 	for k := range out {
 		var lo, hi []byte
 		if k > 0 {
@@ -61,9 +57,8 @@ func (r *Result) ranges(n int) []aggregates {
 		if k < len(splits) {
 			hi = splits[k]
 		}
-		out[k].All = rangeSource{views[0], lo, hi}
-		for i := range r.Filtered {
-			out[k].Filtered = append(out[k].Filtered, rangeSource{views[i+1], lo, hi})
+		for i, c := range r.Classes {
+			out[k] = append(out[k], aggregate.ClassPartials{Class: c.Class, Partials: rangeSource{views[i], lo, hi}})
 		}
 	}
 	return out

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/policy"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
-// The ranges of a run (main and filtered aggregates alike, from several
-// workers' States) read one after another give exactly the whole run.
+// The ranges of a run (every class alike, from several workers' States)
+// read one after another give exactly the whole run.
 func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 	paths := mixedInputs(t)
 	cfg := Config{
@@ -35,14 +36,14 @@ func TestRangesConcatenateToTheWholeRun(t *testing.T) {
 			t.Fatalf("n=%d: %d ranges", n, len(ranges))
 		}
 		var all []point
-		filtered := make([][]point, len(res.Filtered))
+		classes := map[aggregate.Class][]point{}
 		for _, in := range ranges {
-			all = append(all, points(in.All)...)
-			for i, f := range in.Filtered {
-				filtered[i] = append(filtered[i], points(f)...)
+			all = append(all, points(aggregate.ClassUnion(in, nil))...)
+			for _, c := range in {
+				classes[c.Class] = append(classes[c.Class], points(c.Partials)...)
 			}
 		}
-		if !reflect.DeepEqual(all, whole.all) || !reflect.DeepEqual(filtered, whole.filtered) {
+		if !reflect.DeepEqual(all, whole.all) || !reflect.DeepEqual(classes, whole.classes) {
 			t.Errorf("n=%d: the ranges differ from the whole run (%d vs %d points)", n, len(all), len(whole.all))
 		}
 	}

@@ -21,15 +21,15 @@ type spiller struct {
 	// run returns without waiting for workers blocked on a pipe) must
 	// not create the directory again after it is gone.
 	removed bool
-	// runs[0] are runs of the main aggregate, runs[i+1] those of the
-	// filtered aggregate of Config.Filters[i].
-	runs  [][]string
+	// runs are the runs of each request class.
+	runs  map[aggregate.Class][]string
 	bytes int64 // compressed bytes spilled by workers
 	count int   // spills by workers (before any intermediate merge)
 }
 
-// spill writes st as a run of aggregate list and resets it.
-func (s *spiller) spill(st *aggregate.State, list int) error {
+// spill writes st, a State of request class class, as a run and resets
+// it.
+func (s *spiller) spill(st *aggregate.State, class aggregate.Class) error {
 	c, err := st.Open()
 	if err != nil {
 		return err
@@ -46,7 +46,10 @@ func (s *spiller) spill(st *aggregate.State, list int) error {
 	}
 	st.Reset()
 	s.mu.Lock()
-	s.runs[list] = append(s.runs[list], path)
+	if s.runs == nil {
+		s.runs = map[aggregate.Class][]string{}
+	}
+	s.runs[class] = append(s.runs[class], path)
 	s.bytes += n
 	s.count++
 	s.mu.Unlock()
@@ -109,8 +112,8 @@ func writeRunFile(f *os.File, c aggregate.Cursor) (int64, error) {
 const maxFanIn = 16
 
 // compact merges runs, oldest first and maxFanIn at a time, until no
-// aggregate has more than maxFanIn runs, so reading the result opens at
-// most maxFanIn runs per aggregate.
+// class has more than maxFanIn runs, so reading the result opens at most
+// maxFanIn runs per class.
 func (s *spiller) compact() error {
 	for l := range s.runs {
 		for len(s.runs[l]) > maxFanIn {
@@ -226,8 +229,6 @@ func (s *spiller) removeAll() error {
 	}
 	err := os.RemoveAll(s.tmp)
 	s.tmp = ""
-	for l := range s.runs {
-		s.runs[l] = nil
-	}
+	s.runs = nil
 	return err
 }

@@ -14,7 +14,7 @@ import (
 // run would leave a spilled run in --tmp-dir.
 func TestSpillAfterRemoveAllLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	sp := &spiller{dir: dir, runs: make([][]string, 1)}
+	sp := &spiller{dir: dir}
 	state := func() *aggregate.State {
 		st := aggregate.NewState()
 		st.Add([]byte("k"), &aggregate.Observation{TimeMillis: 1000, Status: 200})
@@ -37,7 +37,7 @@ func TestSpillAfterRemoveAllLeavesNothing(t *testing.T) {
 	}
 
 	// A spiller removed before it ever spilled refuses too.
-	sp = &spiller{dir: dir, runs: make([][]string, 1)}
+	sp = &spiller{dir: dir}
 	sp.removeAll()
 	if err := sp.spill(state(), 0); !errors.Is(err, errSpillRemoved) {
 		t.Errorf("spill after removeAll of an unused spiller: %v", err)

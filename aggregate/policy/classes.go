@@ -11,15 +11,12 @@ import (
 	"github.com/keyrate/keyrate/aggregate"
 )
 
-// ClassPartials is the partial aggregate of one request class: the
-// requests that exactly the policy's request filters whose bits are set
-// in Class count (bit i: Policy.Filters[i]). Class 0 holds the requests
-// no filter counts. Every request is in one class, so the classes
-// together hold every request once.
-type ClassPartials struct {
-	Class    uint64
-	Partials aggregate.Partials
-}
+// ClassPartials is the partial aggregate of one request class, the type
+// the pipeline produces: the requests that exactly the policy's request
+// filters whose bits are set in Class count (bit i: Policy.Filters[i]).
+// Class 0 holds the requests no filter counts. Every request is in one
+// class, so the classes together hold every request once.
+type ClassPartials = aggregate.ClassPartials
 
 // Inputs are the partial aggregates a policy is evaluated over, one per
 // request class seen (any order, each class once). A rule scoped by
@@ -33,7 +30,7 @@ type Inputs struct {
 // at each step the smallest key any class has, with that key's series
 // in each class that has one.
 type classWalker struct {
-	classes []uint64
+	classes []aggregate.Class
 	readers []*seriesReader
 	key     string
 	present []int // the readers holding key's series, ascending
@@ -129,7 +126,7 @@ func (w *classWalker) next() (bool, error) {
 // all returns the current key's series over every class.
 func (w *classWalker) all() []aggregate.Point {
 	if !w.haveFull {
-		w.full, w.fullBuf = w.merge(w.fullBuf, func(uint64) bool { return true })
+		w.full, w.fullBuf = w.merge(w.fullBuf, func(aggregate.Class) bool { return true })
 		w.haveFull = true
 	}
 	return w.full
@@ -142,8 +139,8 @@ func (w *classWalker) view(f int) []aggregate.Point {
 		return w.all()
 	}
 	if !w.haveView[f] {
-		bit := uint64(1) << f
-		w.views[f], w.viewBufs[f] = w.merge(w.viewBufs[f], func(c uint64) bool { return c&bit != 0 })
+		bit := aggregate.Class(1) << f
+		w.views[f], w.viewBufs[f] = w.merge(w.viewBufs[f], func(c aggregate.Class) bool { return c&bit != 0 })
 		w.haveView[f] = true
 	}
 	return w.views[f]
@@ -152,7 +149,7 @@ func (w *classWalker) view(f int) []aggregate.Point {
 // merge returns the merge of the current key's series in the classes
 // keep selects: one of them as it is, several added up into buf (which it
 // also returns, grown).
-func (w *classWalker) merge(buf []aggregate.Point, keep func(uint64) bool) ([]aggregate.Point, []aggregate.Point) {
+func (w *classWalker) merge(buf []aggregate.Point, keep func(aggregate.Class) bool) ([]aggregate.Point, []aggregate.Point) {
 	w.lists = w.lists[:0]
 	for _, i := range w.present {
 		if keep(w.classes[i]) {

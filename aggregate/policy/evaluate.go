@@ -501,7 +501,7 @@ func (ev *evaluator) groupAccounts(ctx context.Context, in Inputs, plansOf map[s
 		return Inputs{}, err
 	}
 	defer w.close()
-	states := map[uint64]*aggregate.State{}
+	states := map[aggregate.Class]*aggregate.State{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return Inputs{}, err

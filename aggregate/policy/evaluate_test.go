@@ -61,14 +61,14 @@ func testCounted(q req) bool { return q.method == "POST" && q.status != 500 }
 
 // classes holds a partial aggregate per request class, as the pipeline
 // keeps them.
-type classes map[uint64]*aggregate.State
+type classes map[aggregate.Class]*aggregate.State
 
 // feed adds requests to their classes as the pipeline does: class 1
 // holds those testFilter counts, class 0 the others.
 func (cs classes) feed(reqs []req) {
 	for _, q := range reqs {
 		o := aggregate.Observation{TimeMillis: q.t, Status: q.status, Rejected: q.rejected}
-		var c uint64
+		var c aggregate.Class
 		if _, counted := testFilter.Match([]byte(q.method), []byte("/x"), q.status); counted {
 			c = 1
 		}
