@@ -116,7 +116,11 @@ func newAggregator(cfg Config, comp *compiled, share int64, sp *spiller) *aggreg
 	for _, s := range cfg.ThrottleStatus {
 		throttle.add(s)
 	}
-	classes := newClassSet(cfg.Filters)
+	var opts []aggregate.StateOption
+	if cfg.KeyMap != nil {
+		opts = append(opts, aggregate.WithKeyMap(cfg.KeyMap))
+	}
+	classes := newClassSet(cfg.Filters, opts...)
 	return &aggregator{cfg: cfg, comp: comp, keys: keys, state: classes.states[0], classes: classes,
 		throttle: throttle, share: share, sp: sp}
 }

@@ -62,6 +62,12 @@ type Config struct {
 	KeyPattern *regexp.Regexp
 	// KeySources are --key specs, in priority order.
 	KeySources []string
+	// KeyMap, if set, is the key display (--key-display) applied to
+	// every key as it enters the partial aggregate, once per distinct key
+	// and State (aggregate.WithKeyMap): the result, spills included,
+	// holds only mapped keys. It is called from several goroutines at
+	// once, and must not keep its argument.
+	KeyMap func(raw []byte) []byte
 	// MaxLineBytes bounds line length (0: parse.DefaultMaxLineBytes).
 	MaxLineBytes int
 	// ThrottleStatus lists statuses meaning "rejected by the limiter"
