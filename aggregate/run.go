@@ -51,15 +51,15 @@ const maxRunVersionLen = 11
 // megabytes, and a tight budget spills often.
 var encoders sync.Pool
 
-// RunStats describes a written run.
-type RunStats struct {
+// Stats describes a written run.
+type Stats struct {
 	Keys, Points int64
 }
 
 // WriteRun writes the series c yields as a run to w (compressed), in
 // c's order. It does not close c.
-func WriteRun(w io.Writer, c Cursor) (RunStats, error) {
-	var st RunStats
+func WriteRun(w io.Writer, c Cursor) (Stats, error) {
+	var st Stats
 	enc, _ := encoders.Get().(*zstd.Encoder)
 	if enc == nil {
 		var err error
@@ -72,7 +72,7 @@ func WriteRun(w io.Writer, c Cursor) (RunStats, error) {
 		enc.Reset(w)
 	}
 	defer encoders.Put(enc)
-	fail := func(err error) (RunStats, error) {
+	fail := func(err error) (Stats, error) {
 		enc.Close()
 		return st, err
 	}

@@ -1,61 +1,13 @@
 package report
 
-import (
-	"sync"
+import "github.com/keyrate/keyrate/internal/pqzstd"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/parquet-go/parquet-go/format"
-)
+// zstdWindow bounds how far back a Parquet page's compression looks: at
+// least a dictionary page (see pqzstd.Window).
+const zstdWindow = pqzstd.Window
 
-// zstdWindow bounds how far back a Parquet page's compression looks. It
-// covers the largest page keyrate writes: data pages buffer 256 KiB and a
-// dictionary page at most dictionaryMaxBytes.
-const zstdWindow = dictionaryMaxBytes
+var _ = [zstdWindow - dictionaryMaxBytes]struct{}{} // zstdWindow >= dictionaryMaxBytes
 
 // zstdCodec is Parquet's ZSTD compression with a window sized to the
-// pages. parquet-go's own codec (parquet.Zstd) keeps the library's 8 MiB
-// default, so every encoder in use holds 16 MiB of history whatever the
-// page size; with the tables encoding at once that alone was more than a
-// 64 MiB --memory budget. Readers see ordinary ZSTD pages.
-type zstdCodec struct {
-	encoders sync.Pool // *zstd.Encoder
-	decoders sync.Pool // *zstd.Decoder
-}
-
-func (c *zstdCodec) String() string { return "ZSTD" }
-
-func (c *zstdCodec) CompressionCodec() format.CompressionCodec { return format.Zstd }
-
-// Encode implements parquet-go's compress.Codec.
-func (c *zstdCodec) Encode(dst, src []byte) ([]byte, error) {
-	e, _ := c.encoders.Get().(*zstd.Encoder)
-	if e == nil {
-		var err error
-		e, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault), // parquet.Zstd's level
-			zstd.WithEncoderConcurrency(1),
-			zstd.WithWindowSize(zstdWindow),
-			zstd.WithLowerEncoderMem(true),
-			zstd.WithZeroFrames(true),
-			zstd.WithEncoderCRC(false))
-		if err != nil {
-			return nil, err
-		}
-	}
-	defer c.encoders.Put(e)
-	return e.EncodeAll(src, dst[:0]), nil
-}
-
-// Decode implements parquet-go's compress.Codec.
-func (c *zstdCodec) Decode(dst, src []byte) ([]byte, error) {
-	d, _ := c.decoders.Get().(*zstd.Decoder)
-	if d == nil {
-		var err error
-		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, err
-		}
-	}
-	defer c.decoders.Put(d)
-	return d.DecodeAll(src, dst[:0])
-}
+// pages, shared with the partial aggregate's files (see pqzstd.Codec).
+type zstdCodec = pqzstd.Codec

@@ -1,4 +1,4 @@
-package report
+package pqzstd
 
 import (
 	"bytes"
@@ -8,9 +8,9 @@ import (
 )
 
 // The Parquet codec must round-trip pages and declare a window no larger
-// than zstdWindow, which is what bounds each encoder's memory.
+// than Window, which is what bounds each encoder's memory.
 func TestZstdCodecSmallWindowRoundTrip(t *testing.T) {
-	var c zstdCodec
+	var c Codec
 	page := bytes.Repeat([]byte("k_live_0123456789abcdef,2026-11-01T00:00:00Z,"), 40_000) // ~1.8 MB
 	enc, err := c.Encode(nil, page)
 	if err != nil {
@@ -20,8 +20,8 @@ func TestZstdCodecSmallWindowRoundTrip(t *testing.T) {
 	if err := h.Decode(enc); err != nil {
 		t.Fatal(err)
 	}
-	if h.WindowSize == 0 || h.WindowSize > zstdWindow {
-		t.Errorf("frame window %d, want at most %d", h.WindowSize, zstdWindow)
+	if h.WindowSize == 0 || h.WindowSize > Window {
+		t.Errorf("frame window %d, want at most %d", h.WindowSize, Window)
 	}
 	dec, err := c.Decode(nil, enc)
 	if err != nil {

@@ -1,0 +1,377 @@
+package aggregate
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/keyrate/keyrate/internal/pqzstd"
+	"github.com/parquet-go/parquet-go"
+)
+
+// The partial aggregate's Parquet encoding: how a dataset keeps a date's
+// partials (one file per request class), and a table any engine reads.
+// docs/partials.md documents it beside the run; in short, one row per
+// (key, timestamp), sorted by key then time:
+//
+//	key         string (dictionary), the shown key
+//	time        TIMESTAMP(MILLIS, UTC)
+//	requests, status_2xx, status_3xx, status_4xx, status_5xx,
+//	status_429, rejected, bytes_sent    INT64
+//	class       string (dictionary), the same in every row
+//
+// with footer metadata keyrate.partials_version and keyrate.class.
+
+// PartialsVersion is the version of the Parquet encoding of partials
+// that WriteParquet writes and OpenParquet reads. Any change to the
+// columns, their types or meaning, or their order, is a new version; a
+// reader refuses versions it does not know (ErrPartialsVersion).
+const PartialsVersion = 1
+
+// Footer metadata of a partials file.
+const (
+	MetaPartialsVersion = "keyrate.partials_version"
+	MetaClass           = "keyrate.class"
+)
+
+// ErrBadPartials reports a Parquet file that is not a valid partials
+// file: another schema, rows out of order, negative counts, damage.
+var ErrBadPartials = errors.New("not a valid keyrate partials file")
+
+// ErrPartialsVersion reports a partials file of a version this reader
+// does not know: it is not read at all, rather than misread.
+var ErrPartialsVersion = errors.New("unsupported keyrate partials version")
+
+// partialRow is one row of a partials file.
+type partialRow struct {
+	Key       string `parquet:"key,dict"`
+	Time      int64  `parquet:"time,timestamp(millisecond:utc)"`
+	Requests  int64  `parquet:"requests"`
+	Status2xx int64  `parquet:"status_2xx"`
+	Status3xx int64  `parquet:"status_3xx"`
+	Status4xx int64  `parquet:"status_4xx"`
+	Status5xx int64  `parquet:"status_5xx"`
+	Status429 int64  `parquet:"status_429"`
+	Rejected  int64  `parquet:"rejected"`
+	BytesSent int64  `parquet:"bytes_sent"`
+	Class     string `parquet:"class,dict"`
+}
+
+// partialsSchema is the schema every partials file has, column for
+// column.
+var partialsSchema = parquet.SchemaOf(partialRow{})
+
+const (
+	colKey   = 0
+	colTime  = 1
+	colClass = 10
+	nCols    = 11
+)
+
+// Row groups are bounded by rows (DuckDB's own row group size, as
+// report's tables) and by the bytes they hold before encoding, so that a
+// writer's buffers stay small whatever the keys' lengths.
+const (
+	partialsGroupRows  = 122_880
+	partialsGroupBytes = 16 << 20
+	partialsBatch      = 1024 // rows handed to the Parquet writer at once
+)
+
+// partialsZstd compresses every partials file's pages: shared, so that
+// its pooled encoders are reused from file to file.
+var partialsZstd pqzstd.Codec
+
+// WriteParquet writes the series c yields to w as a partials file of
+// request class class (its canonical name), streaming: it holds one row
+// group at a time. meta adds footer metadata (the dataset's version,
+// policy digest, key display...). Equal inputs give equal bytes. It does
+// not close c; w receives the whole file only if the error is nil.
+func WriteParquet(w io.Writer, c Cursor, class string, meta map[string]string) (Stats, error) {
+	var st Stats
+	opts := []parquet.WriterOption{
+		partialsSchema,
+		parquet.Compression(&partialsZstd),
+		parquet.CreatedBy("keyrate", "", ""),
+		parquet.MaxRowsPerRowGroup(partialsGroupRows),
+		parquet.DictionaryMaxBytes(pqzstd.Window),
+		parquet.DataPageStatistics(true),
+		parquet.DataPageVersion(1), // readable by every engine
+		parquet.SortingWriterConfig(parquet.SortingColumns(parquet.Ascending("key"), parquet.Ascending("time"))),
+	}
+	for k, v := range meta {
+		opts = append(opts, parquet.KeyValueMetadata(k, v))
+	}
+	// Set last: the caller's meta cannot disguise the file.
+	opts = append(opts, parquet.KeyValueMetadata(MetaPartialsVersion, strconv.Itoa(PartialsVersion)),
+		parquet.KeyValueMetadata(MetaClass, class))
+	pw := parquet.NewGenericWriter[partialRow](w, opts...)
+	batch := make([]partialRow, 0, partialsBatch)
+	var groupBytes int
+	flush := func() error {
+		if _, err := pw.Write(batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		if groupBytes >= partialsGroupBytes {
+			groupBytes = 0
+			return pw.Flush()
+		}
+		return nil
+	}
+	var points []Point
+	var last string
+	for {
+		key, pts, err := c.Next(points[:0])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return st, err
+		}
+		points = pts
+		if st.Keys > 0 && key <= last {
+			return st, fmt.Errorf("aggregate: writing partials: keys out of order")
+		}
+		last = key
+		st.Keys++
+		st.Points += int64(len(points))
+		for i := range points {
+			p := &points[i]
+			batch = append(batch, partialRow{Key: key, Time: p.TimeMillis, Requests: p.Requests,
+				Status2xx: p.Status2xx, Status3xx: p.Status3xx, Status4xx: p.Status4xx, Status5xx: p.Status5xx,
+				Status429: p.Status429, Rejected: p.Rejected, BytesSent: p.BytesSent, Class: class})
+			groupBytes += len(key) + len(class) + 9*8
+			if len(batch) == cap(batch) || groupBytes >= partialsGroupBytes {
+				if err := flush(); err != nil {
+					return st, err
+				}
+			}
+		}
+	}
+	if len(batch) > 0 {
+		if _, err := pw.Write(batch); err != nil {
+			return st, err
+		}
+	}
+	return st, pw.Close()
+}
+
+// OpenParquet opens a partials file of size bytes for reading as a
+// Cursor, and returns its class's name. It reads the footer now and the
+// rows as the cursor is read, one row group's pages at a time; every row
+// is checked (order, class, counts), so a damaged or foreign file is an
+// error (ErrBadPartials, ErrPartialsVersion), never a wrong count. The
+// cursor does not close f.
+func OpenParquet(f io.ReaderAt, size int64) (_ Cursor, class string, err error) {
+	defer recoverBadPartials(&err)
+	if err := checkFooter(f, size); err != nil {
+		return nil, "", err
+	}
+	pf, err := parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadPartials, err)
+	}
+	version, ok := pf.Lookup(MetaPartialsVersion)
+	if !ok {
+		return nil, "", fmt.Errorf("%w: no %s in its footer", ErrBadPartials, MetaPartialsVersion)
+	}
+	if version != strconv.Itoa(PartialsVersion) {
+		return nil, "", fmt.Errorf("%w %q (this keyrate reads version %d)", ErrPartialsVersion, version, PartialsVersion)
+	}
+	if class, ok = pf.Lookup(MetaClass); !ok {
+		return nil, "", fmt.Errorf("%w: no %s in its footer", ErrBadPartials, MetaClass)
+	}
+	if !parquet.EqualNodes(pf.Schema(), partialsSchema) {
+		return nil, "", fmt.Errorf("%w: columns %v", ErrBadPartials, pf.Schema().Columns())
+	}
+	var rows int64
+	for _, rg := range pf.RowGroups() {
+		if rg.NumRows() < 0 {
+			return nil, "", fmt.Errorf("%w: a row group of %d rows", ErrBadPartials, rg.NumRows())
+		}
+		rows += rg.NumRows()
+	}
+	if rows != pf.NumRows() {
+		return nil, "", fmt.Errorf("%w: row groups of %d rows, footer says %d", ErrBadPartials, rows, pf.NumRows())
+	}
+	return &parquetCursor{groups: pf.RowGroups(), class: class, buf: make([]parquet.Row, partialsBatch)}, class, nil
+}
+
+// maxPartialsFooter bounds a partials file's footer: a row group's
+// metadata is a few kilobytes, a date's file has a few row groups.
+const maxPartialsFooter = 16 << 20
+
+// checkFooter checks the frame of a Parquet file, "PAR1" at both ends
+// and a footer length that fits, before parquet-go allocates the footer
+// by its stated length.
+func checkFooter(f io.ReaderAt, size int64) error {
+	const frame = 4 + 4 + 4 // magic, footer length, magic
+	if size < frame {
+		return fmt.Errorf("%w: %d bytes", ErrBadPartials, size)
+	}
+	var head, tail [4]byte
+	var footer [8]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadPartials, err)
+	}
+	if _, err := f.ReadAt(footer[:], size-8); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadPartials, err)
+	}
+	copy(tail[:], footer[4:])
+	if string(head[:]) != "PAR1" || string(tail[:]) != "PAR1" {
+		return fmt.Errorf("%w: not a Parquet file", ErrBadPartials)
+	}
+	n := int64(binary.LittleEndian.Uint32(footer[:4]))
+	if n > size-frame || n > maxPartialsFooter {
+		return fmt.Errorf("%w: a footer of %d bytes in a file of %d", ErrBadPartials, n, size)
+	}
+	return nil
+}
+
+// recoverBadPartials turns a panic of the Parquet decoder on a damaged
+// file (parquet-go trusts some lengths it reads) into ErrBadPartials.
+func recoverBadPartials(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %v", ErrBadPartials, r)
+	}
+}
+
+// maxPartialsKey bounds a key read from a partials file, as a run's.
+const maxPartialsKey = MaxKeyBytes
+
+// parquetCursor reads a partials file's rows back as series.
+type parquetCursor struct {
+	groups []parquet.RowGroup
+	rows   parquet.Rows // the current row group's, nil between groups
+	class  string
+	buf    []parquet.Row // rows read ahead
+	n, i   int           // buf[i:n] are unread
+	key    []byte        // the key of the next row, once read
+	last   string        // the last key returned
+	keys   int64
+	err    error
+	done   bool
+}
+
+// fill reads the next batch of rows into c.buf, moving on to the next row
+// group as one ends; it returns io.EOF after the last.
+func (c *parquetCursor) fill() (err error) {
+	defer recoverBadPartials(&err)
+	for {
+		if c.rows == nil {
+			if len(c.groups) == 0 {
+				return io.EOF
+			}
+			c.rows = c.groups[0].Rows()
+			c.groups = c.groups[1:]
+		}
+		n, err := c.rows.ReadRows(c.buf)
+		if n > 0 {
+			c.n, c.i = n, 0
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%w: %v", ErrBadPartials, err)
+		}
+		if err := c.rows.Close(); err != nil {
+			return fmt.Errorf("%w: %v", ErrBadPartials, err)
+		}
+		c.rows = nil
+	}
+}
+
+// peek returns the next unread row, or io.EOF.
+func (c *parquetCursor) peek() (parquet.Row, error) {
+	if c.i == c.n {
+		if err := c.fill(); err != nil {
+			return nil, err
+		}
+	}
+	row := c.buf[c.i]
+	if len(row) != nCols {
+		return nil, fmt.Errorf("%w: a row of %d values", ErrBadPartials, len(row))
+	}
+	for i, v := range row {
+		if v.IsNull() || v.Column() != i {
+			return nil, fmt.Errorf("%w: a null or misplaced value", ErrBadPartials)
+		}
+	}
+	return row, nil
+}
+
+// Next implements Cursor.
+func (c *parquetCursor) Next(dst []Point) (string, []Point, error) {
+	if c.err != nil {
+		return "", dst, c.err
+	}
+	if c.done {
+		return "", dst, io.EOF
+	}
+	key, dst, err := c.next(dst)
+	if err == io.EOF {
+		c.done = true
+	} else if err != nil {
+		c.err = err
+	}
+	return key, dst, err
+}
+
+func (c *parquetCursor) next(dst []Point) (string, []Point, error) {
+	row, err := c.peek()
+	if err != nil {
+		return "", dst, err
+	}
+	kb := row[colKey].ByteArray()
+	if len(kb) > maxPartialsKey {
+		return "", dst, fmt.Errorf("%w: a key of %d bytes", ErrBadPartials, len(kb))
+	}
+	if c.keys > 0 && string(kb) <= c.last {
+		return "", dst, fmt.Errorf("%w: keys out of order", ErrBadPartials)
+	}
+	key := string(kb)
+	start := len(dst)
+	for {
+		if string(row[colClass].ByteArray()) != c.class {
+			return "", dst[:start], fmt.Errorf("%w: a row of another class than the footer's", ErrBadPartials)
+		}
+		p := Point{TimeMillis: row[colTime].Int64(), Counters: Counters{
+			Requests: row[2].Int64(), Status2xx: row[3].Int64(), Status3xx: row[4].Int64(),
+			Status4xx: row[5].Int64(), Status5xx: row[6].Int64(), Status429: row[7].Int64(),
+			Rejected: row[8].Int64(), BytesSent: row[9].Int64(),
+		}}
+		if p.negative() {
+			return "", dst[:start], fmt.Errorf("%w: negative counts", ErrBadPartials)
+		}
+		if n := len(dst); n > start && p.TimeMillis <= dst[n-1].TimeMillis {
+			return "", dst[:start], fmt.Errorf("%w: times out of order", ErrBadPartials)
+		}
+		dst = append(dst, p)
+		c.i++
+		row, err = c.peek()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", dst[:start], err
+		}
+		if string(row[colKey].ByteArray()) != key {
+			break
+		}
+	}
+	c.last = key
+	c.keys++
+	return key, dst, nil
+}
+
+// Close implements Cursor: it releases the current row group's reader
+// (not the file).
+func (c *parquetCursor) Close() {
+	if c.rows != nil {
+		c.rows.Close()
+		c.rows = nil
+	}
+	c.groups = nil
+	c.done = true
+}
