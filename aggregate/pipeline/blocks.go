@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 
@@ -98,6 +99,11 @@ type aggregator struct {
 	sp      *spiller
 	err     error // a failed spill; the reader then only drains blocks
 	samples []Sample
+	// days counts the current block's (or columnar file's) parsed
+	// lines per UTC day.
+	days dayCounts
+	// minTime is Config.MinTime, or the earliest time when it is 0.
+	minTime int64
 	// parser, parserFile and parserState cache a block parser across
 	// blocks of the same file (and, for a stateful format, the same
 	// state).
@@ -121,8 +127,12 @@ func newAggregator(cfg Config, comp *compiled, share int64, sp *spiller) *aggreg
 		opts = append(opts, aggregate.WithKeyMap(cfg.KeyMap))
 	}
 	classes := newClassSet(cfg.Filters, opts...)
+	minTime := cfg.MinTime
+	if minTime == 0 {
+		minTime = math.MinInt64
+	}
 	return &aggregator{cfg: cfg, comp: comp, keys: keys, state: classes.states[0], classes: classes,
-		throttle: throttle, share: share, sp: sp}
+		throttle: throttle, share: share, sp: sp, minTime: minTime}
 }
 
 // maybeSpill writes the reader's states to runs when together they hold
@@ -196,11 +206,12 @@ func (r *aggregator) parseBlock(b *block) {
 	st := FileStats{MinTime: math.MaxInt64, MaxTime: math.MinInt64}
 	r.samples = r.samples[:0]
 	r.verdictMissing = 0
+	r.days.reset()
 	file := b.file.name
 	if b.tooLong {
 		st.Lines++
 		r.malformed(&st, file, b.firstLine, nil, parse.ErrLineTooLong.Error())
-		b.file.addBlock(&st, r.samples, r.cfg.MaxSamples)
+		b.file.addBlock(&st, r.samples, r.cfg.MaxSamples, nil)
 		r.publishLines(st.Lines)
 		return
 	}
@@ -232,7 +243,7 @@ func (r *aggregator) parseBlock(b *block) {
 		r.line(r.parser, &st, file, lineNo, line)
 	}
 	st.VerdictMissing = r.verdictMissing
-	b.file.addBlock(&st, r.samples, r.cfg.MaxSamples)
+	b.file.addBlock(&st, r.samples, r.cfg.MaxSamples, r.days.list)
 	r.publishLines(st.Lines)
 }
 
@@ -325,7 +336,11 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	}
 	defer in.Close()
 	st.Path, st.Compression = in.Name, string(in.Compression)
-	c.feed = feed{in: in, r: r}
+	limit, limited := c.cfg.Limits[job.path]
+	if !limited {
+		limit = -1
+	}
+	c.feed = feed{in: in, r: r, hash: newContentHash(), limit: limit}
 	if c.lines == nil {
 		c.lines = input.NewCutter(&c.feed, c.cfg.MaxLineBytes, c.blockBytes)
 	} else {
@@ -347,12 +362,22 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	}
 	if columnar {
 		in.Close()
+		if limited && limit < in.Size {
+			return done(nil, fmt.Errorf("%s: a Parquet file is read whole, not its first %d bytes", in.Name, limit))
+		}
+		r.days.reset()
 		samples, err := r.readColumnar(ctx, job.path, &st)
 		if errors.Is(err, parse.ErrCorrupt) {
 			// As with a corrupt stream, --skip-corrupt keeps the rows
 			// read before the damage and marks the file.
 			err = r.skip(&st, err)
 		}
+		if err == nil {
+			err = hashFile(job.path, &st)
+		}
+		job.mu.Lock()
+		job.days = fold(job.days, r.days.list)
+		job.mu.Unlock()
 		return done(samples, err)
 	}
 	// Blocks. Workers add their counts to job.stats from now on, so it is
@@ -368,6 +393,7 @@ func (c *cutter) readFile(ctx context.Context, job *fileJob) error {
 	job.mu.Lock()
 	defer job.mu.Unlock()
 	job.stats.Bytes = in.CompressedBytes()
+	setIdentity(&job.stats, c.feed.hash.identity())
 	if err != nil && !errors.Is(err, context.Canceled) {
 		err = r.skip(&job.stats, err)
 	}
@@ -415,14 +441,18 @@ func (c *cutter) cut(ctx context.Context, job *fileJob) error {
 }
 
 // feed is the stream a cutter cuts: the input, whose progress is
-// published after each read, and which stops reading once the run stops
-// (the Cutter may read a long way within one Next, skipping an over-long
-// line). stop is nil while the format is detected: a detection cut short
-// would blame the file's format.
+// published after each read, which is hashed as it is read (the input's
+// identity, see Identity) and ends at its byte limit if it has one, and
+// which stops reading once the run stops (the Cutter may read a long way
+// within one Next, skipping an over-long line). stop is nil while the
+// format is detected: a detection cut short would blame the file's
+// format.
 type feed struct {
-	in   *input.Input
-	r    *aggregator
-	stop context.Context
+	in    *input.Input
+	r     *aggregator
+	stop  context.Context
+	hash  *contentHash
+	limit int64 // bytes to read at most; < 0: all
 }
 
 func (f *feed) Read(p []byte) (int, error) {
@@ -431,7 +461,17 @@ func (f *feed) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if f.limit >= 0 {
+		left := f.limit - f.hash.n
+		if left <= 0 {
+			return 0, io.EOF
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := f.in.Read(p)
+	f.hash.Write(p[:n])
 	f.r.publish(f.in, &noLines)
 	return n, err
 }

@@ -151,6 +151,22 @@ func (r *aggregator) readColumnar(ctx context.Context, path string, st *FileStat
 	return samples, r.maybeSpill()
 }
 
+// hashFile records the identity of a Parquet input: of its file's bytes,
+// read once more (from the page cache, at the hash's speed).
+func hashFile(path string, st *FileStats) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := newContentHash()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	setIdentity(st, h.identity())
+	return nil
+}
+
 // observe counts the parsed record r.rec into st and the state.
 func (r *aggregator) observe(st *FileStats) {
 	st.Parsed++
@@ -175,6 +191,11 @@ func (r *aggregator) observe(st *FileStats) {
 			r.timeSource = src
 			st.TimeSource = addTimeSource(st.TimeSource, src.String())
 		}
+	}
+	r.days.add(ts)
+	if ts < r.minTime {
+		st.Expired++
+		return
 	}
 	key := r.keys.Extract(&r.rec)
 	if key == nil {

@@ -100,6 +100,18 @@ type Config struct {
 	// BlockBytes is the size of the blocks streams are cut into
 	// (0: DefaultBlockBytes, possibly less to fit MemoryBytes).
 	BlockBytes int
+	// MinTime, if not 0, is a dataset's retention horizon (epoch ms):
+	// parsed lines before it are counted in FileStats.Expired, not
+	// aggregated.
+	MinTime int64
+	// Limits bound how much of an input is read: the input at path p (as
+	// given to Run) is read up to its first Limits[p] decompressed bytes,
+	// as FileStats.Length counts them. It is how a dataset reads again
+	// what it read of a file before the file grew: the last line, with
+	// its terminator or without, is a line, exactly as when it was read
+	// at that length. FileStats.Length then says how much was there. A
+	// Parquet input is read whole (a limit short of it is an error).
+	Limits map[string]int64
 }
 
 // DefaultBlockBytes is the default block size: large enough to amortise
@@ -124,6 +136,7 @@ func addStats(s, o *FileStats) {
 	s.InvalidUTF8 += o.InvalidUTF8
 	s.NULBytes += o.NULBytes
 	s.VerdictMissing += o.VerdictMissing
+	s.Expired += o.Expired
 	if o.TimePrecision == "ms" {
 		s.TimePrecision = "ms"
 	}
@@ -198,14 +211,16 @@ type fileJob struct {
 	mu        sync.Mutex
 	stats     FileStats
 	samples   []Sample
+	days      map[int64]int64 // parsed lines per UTC day
 	err       error
 }
 
 // addBlock folds one parsed block's results into the file's.
-func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int) {
+func (f *fileJob) addBlock(st *FileStats, samples []Sample, maxSamples int, days []dayCount) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	addStats(&f.stats, st)
+	f.days = fold(f.days, days)
 	if len(samples) == 0 {
 		return
 	}
@@ -364,6 +379,7 @@ func Run(ctx context.Context, paths []string, cfg Config) (_ *Result, err error)
 
 	res := &Result{spill: sp}
 	for _, job := range jobs {
+		job.stats.Dates = dateCounts(job.days)
 		finishStats(&job.stats)
 		res.Files = append(res.Files, job.stats)
 		for _, s := range job.samples {

@@ -89,6 +89,29 @@ type InputStats struct {
 	// VerdictMissing counts keyed lines without the --verdict-field
 	// value; such lines count as not rejected.
 	VerdictMissing int64 `json:"verdict_missing,omitempty"`
+
+	// The input's content identity, by which a dataset's ledger knows it
+	// again under another name or compression: Length is the number of
+	// decompressed bytes read, as they are cut into lines (after a byte
+	// order mark and the NUL run a stream may start with are dropped),
+	// Hash the hex xxh3-128 of them, Head that of the first
+	// min(Length, 64 KiB). For a Parquet input, of the file's bytes.
+	Length int64  `json:"length"`
+	Hash   string `json:"hash,omitempty"`
+	Head   string `json:"head,omitempty"`
+	// Dates are the UTC dates of the parsed lines (expired ones
+	// included), ascending, each with its count of lines.
+	Dates []DateCount `json:"dates,omitempty"`
+	// Expired counts the parsed lines older than a dataset's retention
+	// horizon: counted here, not aggregated (not counted as keyless or
+	// invalid either).
+	Expired int64 `json:"expired,omitempty"`
+}
+
+// DateCount is a UTC date ("2026-11-23") and a number of lines.
+type DateCount struct {
+	Date  string `json:"date"`
+	Lines int64  `json:"lines"`
 }
 
 // Sample is one malformed line kept for the manifest and stderr.
