@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 )
@@ -46,15 +47,7 @@ type ClassPartials struct {
 // SortClasses sorts cs by class, the canonical order of a run's
 // classes.
 func SortClasses(cs []ClassPartials) {
-	slices.SortFunc(cs, func(a, b ClassPartials) int {
-		switch {
-		case a.Class < b.Class:
-			return -1
-		case a.Class > b.Class:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(cs, func(a, b ClassPartials) int { return cmp.Compare(a.Class, b.Class) })
 }
 
 // ClassUnion returns the merge of the classes in cs that match selects

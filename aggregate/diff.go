@@ -35,12 +35,35 @@ func (c *Counters) negative() bool {
 
 // diff is the Cursor NewDiff returns.
 type diff struct {
-	plus, minus      Cursor
-	pKey, mKey       string
-	pPoints, mPoints []Point
-	pLoaded, mLoaded bool // the current series of each is read
-	pDone, mDone     bool
-	err              error
+	plus, minus diffSide
+	err         error
+}
+
+// diffSide is one cursor of a diff and its current series.
+type diffSide struct {
+	c      Cursor
+	key    string
+	points []Point
+	loaded bool // key and points are the next series, not yet used
+	done   bool
+}
+
+// load reads the side's next series unless it holds one.
+func (s *diffSide) load() error {
+	if s.loaded || s.done {
+		return nil
+	}
+	var err error
+	s.key, s.points, err = s.c.Next(s.points[:0])
+	switch {
+	case err == io.EOF:
+		s.done = true
+		return nil
+	case err != nil:
+		return err
+	}
+	s.loaded = true
+	return nil
 }
 
 // NewDiff returns plus minus minus: for every (key, time), plus's counters
@@ -50,75 +73,46 @@ type diff struct {
 // a dataset takes back what it counted of an input: the earlier reading
 // of a file that has grown, an input read by mistake. The diff owns both
 // cursors: its Close closes them.
-func NewDiff(plus, minus Cursor) Cursor { return &diff{plus: plus, minus: minus} }
-
-// load reads the next series of plus and of minus where the last was
-// used.
-func (d *diff) load() error {
-	var err error
-	if !d.pLoaded && !d.pDone {
-		d.pKey, d.pPoints, err = d.plus.Next(d.pPoints[:0])
-		if err == io.EOF {
-			d.pDone, err = true, nil
-		}
-		if err != nil {
-			return err
-		}
-		d.pLoaded = !d.pDone
-	}
-	if !d.mLoaded && !d.mDone {
-		d.mKey, d.mPoints, err = d.minus.Next(d.mPoints[:0])
-		if err == io.EOF {
-			d.mDone, err = true, nil
-		}
-		if err != nil {
-			return err
-		}
-		d.mLoaded = !d.mDone
-	}
-	return nil
+func NewDiff(plus, minus Cursor) Cursor {
+	return &diff{plus: diffSide{c: plus}, minus: diffSide{c: minus}}
 }
 
 // Next implements Cursor.
 func (d *diff) Next(dst []Point) (string, []Point, error) {
+	p, m := &d.plus, &d.minus
 	for d.err == nil {
-		if d.err = d.load(); d.err != nil {
+		if d.err = p.load(); d.err != nil {
+			break
+		}
+		if d.err = m.load(); d.err != nil {
 			break
 		}
 		switch {
-		case !d.pLoaded && !d.mLoaded:
+		case !p.loaded && !m.loaded:
 			return "", dst, io.EOF
-		case !d.pLoaded || (d.mLoaded && d.mKey < d.pKey):
+		case !p.loaded || (m.loaded && m.key < p.key):
 			// A key only minus has.
-			d.mLoaded = false
-			for i := range d.mPoints {
-				if !d.mPoints[i].IsZero() {
-					d.err = negativeAt(d.mPoints[i].TimeMillis)
-					break
-				}
+			m.loaded = false
+			if _, err := subPoints(nil, nil, m.points); err != nil {
+				d.err = err
 			}
 			continue
 		}
-		key := d.pKey
 		start := len(dst)
 		var err error
-		if d.mLoaded && d.mKey == key {
-			dst, err = subPoints(dst, d.pPoints, d.mPoints)
-			d.mLoaded = false
+		if m.loaded && m.key == p.key {
+			dst, err = subPoints(dst, p.points, m.points)
+			m.loaded = false
 		} else {
-			for i := range d.pPoints {
-				if !d.pPoints[i].IsZero() {
-					dst = append(dst, d.pPoints[i])
-				}
-			}
+			dst, _ = subPoints(dst, p.points, nil)
 		}
-		d.pLoaded = false
+		p.loaded = false
 		if err != nil {
 			d.err = err
 			return "", dst[:start], err
 		}
 		if len(dst) > start {
-			return key, dst, nil
+			return p.key, dst, nil
 		}
 	}
 	return "", dst, d.err
@@ -164,6 +158,6 @@ func negativeAt(ms int64) error {
 
 // Close implements Cursor: it closes both cursors.
 func (d *diff) Close() {
-	d.plus.Close()
-	d.minus.Close()
+	d.plus.c.Close()
+	d.minus.c.Close()
 }

@@ -261,10 +261,16 @@ func readAll(r io.Reader) ([]Series, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rr.Close()
+	return readSeries(rr)
+}
+
+// readSeries reads every series of c, checking that it keeps the
+// Cursor contract, and closes c.
+func readSeries(c Cursor) ([]Series, error) {
+	defer c.Close()
 	var out []Series
 	for {
-		key, points, err := rr.Next(nil)
+		key, points, err := c.Next(nil)
 		if err == io.EOF {
 			return out, nil
 		}
