@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/keyrate/keyrate/internal/pqzstd"
@@ -63,9 +64,10 @@ type partialRow struct {
 // column.
 var partialsSchema = parquet.SchemaOf(partialRow{})
 
+// Column indexes: key, then time and the counters (cols[.] in the
+// reader), then class.
 const (
 	colKey   = 0
-	colTime  = 1
 	colClass = 10
 	nCols    = 11
 )
@@ -196,7 +198,7 @@ func OpenParquet(f io.ReaderAt, size int64) (_ Cursor, class string, err error) 
 	if rows != pf.NumRows() {
 		return nil, "", fmt.Errorf("%w: row groups of %d rows, footer says %d", ErrBadPartials, rows, pf.NumRows())
 	}
-	return &parquetCursor{groups: pf.RowGroups(), class: class, buf: make([]parquet.Row, partialsBatch)}, class, nil
+	return &parquetCursor{groups: pf.RowGroups(), class: class}, class, nil
 }
 
 // maxPartialsFooter bounds a partials file's footer: a row group's
@@ -241,64 +243,178 @@ func recoverBadPartials(err *error) {
 // maxPartialsKey bounds a key read from a partials file, as a run's.
 const maxPartialsKey = MaxKeyBytes
 
-// parquetCursor reads a partials file's rows back as series.
+// A reader holds one row group decoded; these bound what a foreign or
+// damaged file can make it hold (WriteParquet stays far below).
+const (
+	maxGroupRows     = 1 << 20
+	maxGroupKeyBytes = 64 << 20
+)
+
+// parquetCursor reads a partials file's rows back as series, one row
+// group at a time: each group's columns are decoded whole into typed
+// slices (a row group holds at most 122,880 rows as WriteParquet writes
+// them), which is several times faster than assembling rows value by
+// value.
 type parquetCursor struct {
 	groups []parquet.RowGroup
-	rows   parquet.Rows // the current row group's, nil between groups
 	class  string
-	buf    []parquet.Row // rows read ahead
-	n, i   int           // buf[i:n] are unread
-	key    []byte        // the key of the next row, once read
-	last   string        // the last key returned
-	keys   int64
-	err    error
-	done   bool
+	// The current row group, decoded: row r is key keys[keyOf[r]]
+	// (keyArena[keyEnd[k-1]:keyEnd[k]]), time and counters cols[.][r].
+	keyArena []byte
+	keyEnd   []int
+	keyOf    []int32
+	cols     [nCols - 2][]int64
+	n, i     int // rows in the group, the next to read
+	values   []parquet.Value
+	last     string // the last key returned
+	keys     int64
+	err      error
+	done     bool
 }
 
-// fill reads the next batch of rows into c.buf, moving on to the next row
-// group as one ends; it returns io.EOF after the last.
-func (c *parquetCursor) fill() (err error) {
+// groupKey returns key k of the current row group.
+func (c *parquetCursor) groupKey(k int32) []byte {
+	start := 0
+	if k > 0 {
+		start = c.keyEnd[k-1]
+	}
+	return c.keyArena[start:c.keyEnd[k]]
+}
+
+// load decodes the next row group; io.EOF after the last.
+func (c *parquetCursor) load() (err error) {
 	defer recoverBadPartials(&err)
-	for {
-		if c.rows == nil {
-			if len(c.groups) == 0 {
-				return io.EOF
+	for c.i == c.n {
+		if len(c.groups) == 0 {
+			return io.EOF
+		}
+		rg := c.groups[0]
+		c.groups = c.groups[1:]
+		rows := rg.NumRows()
+		if rows > maxGroupRows {
+			return fmt.Errorf("%w: a row group of %d rows", ErrBadPartials, rows)
+		}
+		chunks := rg.ColumnChunks()
+		if len(chunks) != nCols {
+			return fmt.Errorf("%w: a row group of %d columns", ErrBadPartials, len(chunks))
+		}
+		c.n, c.i = int(rows), 0
+		c.keyArena, c.keyEnd, c.keyOf = c.keyArena[:0], c.keyEnd[:0], c.keyOf[:0]
+		for col, cc := range chunks {
+			if err := c.readColumn(col, cc); err != nil {
+				return err
 			}
-			c.rows = c.groups[0].Rows()
-			c.groups = c.groups[1:]
 		}
-		n, err := c.rows.ReadRows(c.buf)
-		if n > 0 {
-			c.n, c.i = n, 0
-			return nil
-		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("%w: %v", ErrBadPartials, err)
-		}
-		if err := c.rows.Close(); err != nil {
-			return fmt.Errorf("%w: %v", ErrBadPartials, err)
-		}
-		c.rows = nil
 	}
+	return nil
 }
 
-// peek returns the next unread row, or io.EOF.
-func (c *parquetCursor) peek() (parquet.Row, error) {
-	if c.i == c.n {
-		if err := c.fill(); err != nil {
-			return nil, err
+// readColumn decodes column col of the current row group.
+func (c *parquetCursor) readColumn(col int, cc parquet.ColumnChunk) error {
+	pages := cc.Pages()
+	defer pages.Close()
+	if col != colKey && col != colClass {
+		c.cols[col-1] = c.cols[col-1][:0]
+	}
+	got := 0
+	for {
+		p, err := pages.ReadPage()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadPartials, err)
+		}
+		err = c.readPage(col, p, &got)
+		parquet.Release(p)
+		if err != nil {
+			return err
 		}
 	}
-	row := c.buf[c.i]
-	if len(row) != nCols {
-		return nil, fmt.Errorf("%w: a row of %d values", ErrBadPartials, len(row))
+	if got != c.n {
+		return fmt.Errorf("%w: a column of %d values in a row group of %d rows", ErrBadPartials, got, c.n)
 	}
-	for i, v := range row {
-		if v.IsNull() || v.Column() != i {
-			return nil, fmt.Errorf("%w: a null or misplaced value", ErrBadPartials)
+	return nil
+}
+
+// readPage decodes page p of column col, whose first value is row *got.
+// An integer column grows page by page, with values decoded, rather than
+// to the row count the footer claims: allocation follows the data.
+func (c *parquetCursor) readPage(col int, p parquet.Page, got *int) error {
+	if p.NumNulls() != 0 || p.NumValues() < 0 || *got+int(p.NumValues()) > c.n {
+		return fmt.Errorf("%w: a page of %d values, %d null, at row %d of %d", ErrBadPartials, p.NumValues(), p.NumNulls(), *got, c.n)
+	}
+	end := *got + int(p.NumValues())
+	var ints []int64
+	if col != colKey && col != colClass {
+		ints = slices.Grow(c.cols[col-1], end-*got)[:end]
+		c.cols[col-1] = ints
+	}
+	vr := p.Values()
+	if r, ok := vr.(parquet.Int64Reader); ok && ints != nil {
+		for *got < end {
+			n, err := r.ReadInt64s(ints[*got:end])
+			*got += n
+			if err == io.EOF || n == 0 {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrBadPartials, err)
+			}
+		}
+	} else {
+		if c.values == nil {
+			c.values = make([]parquet.Value, 1024)
+		}
+		for *got < end {
+			n, err := vr.ReadValues(c.values[:min(len(c.values), end-*got)])
+			for _, v := range c.values[:n] {
+				if err := c.value(col, v, ints, *got); err != nil {
+					return err
+				}
+				*got++
+			}
+			if err == io.EOF || n == 0 {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrBadPartials, err)
+			}
 		}
 	}
-	return row, nil
+	if *got != end {
+		return fmt.Errorf("%w: a page of %d values holds %d", ErrBadPartials, p.NumValues(), *got-end+int(p.NumValues()))
+	}
+	return nil
+}
+
+// value takes value v of column col at row r.
+func (c *parquetCursor) value(col int, v parquet.Value, ints []int64, r int) error {
+	if v.IsNull() {
+		return fmt.Errorf("%w: a null value", ErrBadPartials)
+	}
+	switch col {
+	case colClass:
+		if string(v.ByteArray()) != c.class {
+			return fmt.Errorf("%w: a row of another class than the footer's", ErrBadPartials)
+		}
+	case colKey:
+		k := v.ByteArray()
+		if len(k) > maxPartialsKey {
+			return fmt.Errorf("%w: a key of %d bytes", ErrBadPartials, len(k))
+		}
+		if n := len(c.keyEnd); n == 0 || string(c.groupKey(int32(n-1))) != string(k) {
+			if len(c.keyArena)+len(k) > maxGroupKeyBytes {
+				return fmt.Errorf("%w: a row group of more than %d bytes of keys", ErrBadPartials, maxGroupKeyBytes)
+			}
+			c.keyArena = append(c.keyArena, k...)
+			c.keyEnd = append(c.keyEnd, len(c.keyArena))
+		}
+		c.keyOf = append(c.keyOf, int32(len(c.keyEnd)-1))
+	default:
+		ints[r] = v.Int64()
+	}
+	return nil
 }
 
 // Next implements Cursor.
@@ -318,45 +434,44 @@ func (c *parquetCursor) Next(dst []Point) (string, []Point, error) {
 	return key, dst, err
 }
 
+// next reads the next key's rows, which may continue into the next row
+// groups.
 func (c *parquetCursor) next(dst []Point) (string, []Point, error) {
-	row, err := c.peek()
-	if err != nil {
+	if err := c.load(); err != nil {
 		return "", dst, err
 	}
-	kb := row[colKey].ByteArray()
-	if len(kb) > maxPartialsKey {
-		return "", dst, fmt.Errorf("%w: a key of %d bytes", ErrBadPartials, len(kb))
-	}
+	kb := c.groupKey(c.keyOf[c.i])
 	if c.keys > 0 && string(kb) <= c.last {
 		return "", dst, fmt.Errorf("%w: keys out of order", ErrBadPartials)
 	}
 	key := string(kb)
 	start := len(dst)
 	for {
-		if string(row[colClass].ByteArray()) != c.class {
-			return "", dst[:start], fmt.Errorf("%w: a row of another class than the footer's", ErrBadPartials)
+		k := c.keyOf[c.i]
+		for ; c.i < c.n && c.keyOf[c.i] == k; c.i++ {
+			p := Point{TimeMillis: c.cols[0][c.i], Counters: Counters{
+				Requests: c.cols[1][c.i], Status2xx: c.cols[2][c.i], Status3xx: c.cols[3][c.i],
+				Status4xx: c.cols[4][c.i], Status5xx: c.cols[5][c.i], Status429: c.cols[6][c.i],
+				Rejected: c.cols[7][c.i], BytesSent: c.cols[8][c.i],
+			}}
+			if p.negative() {
+				return "", dst[:start], fmt.Errorf("%w: negative counts", ErrBadPartials)
+			}
+			if n := len(dst); n > start && p.TimeMillis <= dst[n-1].TimeMillis {
+				return "", dst[:start], fmt.Errorf("%w: times out of order", ErrBadPartials)
+			}
+			dst = append(dst, p)
 		}
-		p := Point{TimeMillis: row[colTime].Int64(), Counters: Counters{
-			Requests: row[2].Int64(), Status2xx: row[3].Int64(), Status3xx: row[4].Int64(),
-			Status4xx: row[5].Int64(), Status5xx: row[6].Int64(), Status429: row[7].Int64(),
-			Rejected: row[8].Int64(), BytesSent: row[9].Int64(),
-		}}
-		if p.negative() {
-			return "", dst[:start], fmt.Errorf("%w: negative counts", ErrBadPartials)
+		if c.i < c.n {
+			break // the next key starts in this group
 		}
-		if n := len(dst); n > start && p.TimeMillis <= dst[n-1].TimeMillis {
-			return "", dst[:start], fmt.Errorf("%w: times out of order", ErrBadPartials)
-		}
-		dst = append(dst, p)
-		c.i++
-		row, err = c.peek()
-		if err == io.EOF {
+		// The key may go on in the next row group.
+		if err := c.load(); err == io.EOF {
 			break
-		}
-		if err != nil {
+		} else if err != nil {
 			return "", dst[:start], err
 		}
-		if string(row[colKey].ByteArray()) != key {
+		if string(c.groupKey(c.keyOf[c.i])) != key {
 			break
 		}
 	}
@@ -365,13 +480,11 @@ func (c *parquetCursor) next(dst []Point) (string, []Point, error) {
 	return key, dst, nil
 }
 
-// Close implements Cursor: it releases the current row group's reader
-// (not the file).
+// Close implements Cursor: it drops the decoded row group (not the
+// file).
 func (c *parquetCursor) Close() {
-	if c.rows != nil {
-		c.rows.Close()
-		c.rows = nil
-	}
 	c.groups = nil
+	c.keyArena, c.keyEnd, c.keyOf, c.cols = nil, nil, nil, [nCols - 2][]int64{}
+	c.n, c.i = 0, 0
 	c.done = true
 }
