@@ -386,7 +386,9 @@ func TestCoverableDates(t *testing.T) {
 		{"a long run up to the last line", days("2026-11-01", 20), []string{"2026-11-03"},
 			append(days("2026-11-01", 3), "2026-11-20"), []schema.DateGap{{From: "2026-11-04", To: "2026-11-19"}}},
 	} {
-		cover, gaps := coverable(c.inRange, c.withRows)
+		first, _ := time.Parse(time.DateOnly, c.inRange[0])
+		last, _ := time.Parse(time.DateOnly, c.inRange[len(c.inRange)-1])
+		cover, gaps := coverable(unixDay(first), unixDay(last), c.withRows)
 		if !slices.Equal(cover, c.cover) {
 			t.Errorf("%s: cover %d dates %v..., want %v", c.name, len(cover), cover[:min(len(cover), 5)], c.cover)
 		}
@@ -473,5 +475,66 @@ func TestPlannedFiles(t *testing.T) {
 		if want := slices.Sorted(slices.Values(planned)); !slices.Equal(written, want) {
 			t.Errorf("%q %v: wrote %v, planned %v", c.part, c.formats, written, want)
 		}
+	}
+}
+
+// TestZeroTimeLineKeepsTheRange is the issue's reproduction (issue 20,
+// item 7): one line stamped with Go's zero time (01/Jan/0001) made the
+// input's range count as unknown, so a re-run of the night no longer
+// replaced a date's partition of a table whose rows had gone there: the
+// old violation row stayed.
+func TestZeroTimeLineKeepsTheRange(t *testing.T) {
+	dir := t.TempDir()
+	first, last := time.Time{}, day0.Add(2*24*time.Hour-time.Second)
+	windows := genWindows(400, 2, day0, 2)
+	run := func(violations []winRow) *Set {
+		set, err := NewSet(dir, []Format{CSV}, WithPartition(PartitionDay, first, last))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, rows := range map[string][]winRow{"windows": windows, "violations": violations} {
+			tab, err := NewTable(set, tableOf[winRow](name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range rows {
+				if err := tab.Write(&rows[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := set.Commit(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	run(windows[:1])
+	set := run(nil)
+	if got := tree(t, dir)["violations/date=2026-11-23/part-0.csv"]; got != "key,limit_name,window_start,window_end,requests\n" {
+		t.Errorf("the re-run left the violation row: %q", got)
+	}
+	dates, _, err := set.Dates()
+	if want := []string{"0001-01-01", "2026-11-23", "2026-11-24"}; err != nil || !slices.Equal(dates, want) {
+		t.Errorf("dates %v (%v), want %v", dates, err, want)
+	}
+	if want := []schema.DateGap{{From: "0001-01-02", To: "2026-11-22"}}; !slices.Equal(set.Gaps(), want) {
+		t.Errorf("gaps %v, want %v", set.Gaps(), want)
+	}
+}
+
+// Covering a range costs what its dates with rows do, not its length
+// (issue 20, item 15): lines stamped 0001 and 9999 are 3.6 million dates
+// apart.
+func TestCoverableCostFollowsRows(t *testing.T) {
+	first := unixDay(time.Time{})
+	last := unixDay(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC))
+	rows := []string{"2026-11-23", "2026-11-24"}
+	var cover []string
+	allocs := testing.AllocsPerRun(10, func() { cover, _ = coverable(first, last, rows) })
+	if want := []string{"0001-01-01", "2026-11-23", "2026-11-24", "9999-12-31"}; !slices.Equal(cover, want) {
+		t.Errorf("cover %v, want %v", cover, want)
+	}
+	if allocs > 50 {
+		t.Errorf("%v allocations for 4 dates", allocs)
 	}
 }

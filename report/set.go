@@ -203,14 +203,16 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	if err := s.flush(); err != nil {
 		return nil, nil, err
 	}
-	inRange := s.rangeDates()
+	first, last, known := s.rangeDays()
 	if !s.covered {
 		var withRows []string
 		for _, t := range s.tables {
 			withRows = append(withRows, t.dates()...)
 		}
 		var cover []string
-		cover, s.gaps = coverable(inRange, withRows)
+		if known {
+			cover, s.gaps = coverable(first, last, withRows)
+		}
 		for _, t := range s.tables {
 			if err := t.cover(cover); err != nil {
 				return nil, nil, err
@@ -227,7 +229,8 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 	}
 	slices.Sort(dates)
 	for _, d := range dates {
-		if !slices.Contains(inRange, d) || !s.coversWhole(d) {
+		day, _ := time.Parse(time.DateOnly, d)
+		if in := known && unixDay(day) >= first && unixDay(day) <= last; !in || !s.coversWhole(day) {
 			partial = append(partial, d)
 		}
 	}
@@ -242,33 +245,37 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 // months or decades of other runs' rows, with empty ones.
 const maxCoverGap = 7
 
-// coverable returns the dates of inRange (consecutive, sorted) whose
-// partitions a run replaces: those with rows and those in a run of at
-// most maxCoverGap dates without rows; and the longer runs it leaves.
-// The range's first and last dates, where the input's first and last
-// lines fall, bound the runs like dates with rows.
-func coverable(inRange, withRows []string) (cover []string, gaps []schema.DateGap) {
-	hasRows := map[string]bool{}
+// coverable returns the dates from day first to day last (days since
+// 1970) whose partitions a run replaces: those with rows and those in a
+// run of at most maxCoverGap dates without rows; and the longer runs it
+// leaves. The first and last dates, where the input's first and last
+// lines fall, bound the runs like dates with rows. Its cost follows the
+// dates with rows, not the range's length: one line stamped in year 1
+// and the others today is two points, not 740,000 dates.
+func coverable(first, last int64, withRows []string) (cover []string, gaps []schema.DateGap) {
+	points := []int64{first, last}
 	for _, d := range withRows {
-		hasRows[d] = true
+		t, err := time.Parse(time.DateOnly, d)
+		if day := unixDay(t); err == nil && day > first && day < last {
+			points = append(points, day)
+		}
 	}
-	gapStart := -1
-	for i, d := range inRange {
-		if i > 0 && i < len(inRange)-1 && !hasRows[d] {
-			if gapStart < 0 {
-				gapStart = i
+	slices.Sort(points)
+	points = slices.Compact(points)
+	date := func(day int64) string { return time.Unix(day*secondsPerDay, 0).UTC().Format(time.DateOnly) }
+	for i, p := range points {
+		if i > 0 {
+			prev := points[i-1]
+			switch gap := p - prev - 1; {
+			case gap > maxCoverGap:
+				gaps = append(gaps, schema.DateGap{From: date(prev + 1), To: date(p - 1)})
+			case gap > 0:
+				for d := prev + 1; d < p; d++ {
+					cover = append(cover, date(d))
+				}
 			}
-			continue
 		}
-		if gapStart >= 0 {
-			if i-gapStart <= maxCoverGap {
-				cover = append(cover, inRange[gapStart:i]...)
-			} else {
-				gaps = append(gaps, schema.DateGap{From: inRange[gapStart], To: inRange[i-1]})
-			}
-			gapStart = -1
-		}
-		cover = append(cover, d)
+		cover = append(cover, date(p))
 	}
 	return cover, gaps
 }
@@ -277,29 +284,23 @@ func coverable(inRange, withRows []string) (cover []string, gaps []schema.DateGa
 // untouched (see maxCoverGap); call it after Dates.
 func (s *Set) Gaps() []schema.DateGap { return s.gaps }
 
-// rangeDates lists the UTC dates from the input's first to last line.
-func (s *Set) rangeDates() []string {
-	if s.opts.first.IsZero() || s.opts.last.Before(s.opts.first) {
-		return nil
+// rangeDays is the input's time range as UTC days since 1970. It is
+// unknown only when no line parsed (both ends zero): a single line
+// stamped with Go's zero time (01/Jan/0001) is a range like any other,
+// and taking it for none left the other dates of the night uncovered,
+// their stale rows in place (issue 20, item 7).
+func (s *Set) rangeDays() (first, last int64, known bool) {
+	f, l := s.opts.first, s.opts.last
+	if (f.IsZero() && l.IsZero()) || l.Before(f) {
+		return 0, 0, false
 	}
-	var ds []string
-	last := s.opts.last.Format(time.DateOnly)
-	for d := s.opts.first.Truncate(24 * time.Hour); ; d = d.AddDate(0, 0, 1) {
-		ds = append(ds, d.Format(time.DateOnly))
-		if ds[len(ds)-1] >= last {
-			return ds
-		}
-	}
+	return unixDay(f), unixDay(l), true
 }
 
-// coversWhole reports whether the input's time range spans all of date d.
-// Most logs have whole-second times, so a line in d's first second and
-// one in its last second count as covering it.
-func (s *Set) coversWhole(d string) bool {
-	start, err := time.Parse(time.DateOnly, d)
-	if err != nil {
-		return false
-	}
+// coversWhole reports whether the input's time range spans all of the
+// date starting at start. Most logs have whole-second times, so a line in
+// its first second and one in its last second count as covering it.
+func (s *Set) coversWhole(start time.Time) bool {
 	return s.opts.first.Before(start.Add(time.Second)) &&
 		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
 }
