@@ -311,25 +311,6 @@ func TestNarrowerOutputRetiresOtherFormats(t *testing.T) {
 		t.Error("a.csv is not the new run's")
 	}
 
-	// Killed after moving a.parquet aside, before the manifest was in:
-	// the next run's Recover restores it.
-	if err := writeFaultSet(dir, OSFS{}, 10, "old"); err != nil {
-		t.Fatal(err)
-	}
-	old = snapshot(t, dir)
-	r := &retiredFile{fs: OSFS{}, final: filepath.Join(dir, "a.parquet")}
-	if err := r.retire(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".manifest.json.tmp-12345"), []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Recover(dir); err != nil {
-		t.Fatal(err)
-	}
-	if got := snapshot(t, dir); !maps.Equal(got, old) {
-		t.Errorf("after Recover: %v, want the previous set %v", keys(got), keys(old))
-	}
 }
 
 // TestStoppedCommitLeavesPreviousSet: a commit whose context is done by
@@ -361,7 +342,7 @@ func TestManifestLateFigures(t *testing.T) {
 	set, err := NewSet(dir, []Format{Parquet}, WithRunStart(started), func(o *options) {
 		o.now = func() time.Time {
 			// By then a's Parquet file is complete: its footer is written.
-			tmps, _ := filepath.Glob(filepath.Join(dir, ".a.parquet.tmp-*"))
+			tmps, _ := filepath.Glob(filepath.Join(dir, stagingDir, "*", "a.parquet"))
 			if len(tmps) == 1 {
 				b, err := os.ReadFile(tmps[0])
 				finishedA = err == nil && len(b) > 8 && string(b[len(b)-4:]) == "PAR1"

@@ -108,8 +108,7 @@ func createShared(dir, pattern string) (*os.File, error) {
 	return nil, &os.PathError{Op: "createtemp", Path: filepath.Join(dir, pattern), Err: fs.ErrExist}
 }
 
-// randomDigits is what replaces the "*" of a temporary file's pattern:
-// digits, which Recover's pattern for leftovers expects.
+// randomDigits is what replaces the "*" of a temporary file's pattern.
 func randomDigits() string { return strconv.FormatUint(uint64(rand.Uint32()), 10) }
 
 // serialFS keeps the promise that a Set calls its FS one call at a time,

@@ -1,110 +1,113 @@
 package report
 
 import (
-	"os"
+	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
-// leftover matches the names createPending and install give files:
-// ".NAME.tmp-RANDOM" and its ".prev" backup of the file NAME replaced.
-var leftover = regexp.MustCompile(`^\.(.+)\.tmp-[0-9]+(\.prev)?$`)
-
 // Recovery says what Recover did.
 type Recovery struct {
-	Removed  []string // temporary files and obsolete backups deleted
-	Restored []string // report files put back to their previous version
+	// Completed lists the paths, relative to the directory, that a
+	// committed run had not yet put in place and recovery did; Changes
+	// is how many changes that run's journal listed. Both are zero when
+	// there was no journal.
+	Completed []string
+	Changes   int
+	Journal   bool     // a committed run's journal was found and completed
+	Removed   []string // staging directories deleted
 }
 
-// Recover cleans up after a run that was killed without a chance to clean
-// up (SIGKILL, a crash, power loss), which can leave temporary files, the
-// staging directory of its partitions and, if it died while renaming its
-// set into place, a mix of new and previous report files. Call it only
-// while holding the directory's Lock.
+// Recover finishes or discards what a run killed without a chance to
+// clean up (SIGKILL, a crash, power loss) left in dir. Call it only while
+// holding the directory's Lock.
 //
-// The manifest is renamed last, so a manifest temporary file still present
-// means the dead run had not finished installing: every backup is renamed
-// back over its report, restoring the previous set. Otherwise the new set
-// was complete and backups are merely deleted.
+// It goes by the commit journal alone: when _keyrate/journal.json is
+// there, the dead run had committed, and every change the journal lists
+// that is not yet made is made, so dir holds that run's output entirely;
+// then (or when there is no journal) the staging directory is deleted,
+// which leaves dir as the last committed run left it. Recover touches no
+// other name: files that look temporary (".notes.txt.tmp-1") are not
+// keyrate's unless the journal or the staging directory holds them.
 func Recover(dir string) (Recovery, error) { return RecoverFS(dir, OSFS{}) }
 
 // RecoverFS is Recover working through fsys.
 func RecoverFS(dir string, fsys FS) (Recovery, error) {
 	var rec Recovery
-	ents, err := fsys.ReadDir(dir)
+	for _, p := range []string{MetaDir, stagingDir} {
+		if err := refuseLinks(fsys, dir, p); err != nil {
+			return rec, err
+		}
+	}
+	j, ok, err := readJournal(fsys, dir)
 	if err != nil {
 		return rec, err
 	}
-	var temps, backups []string
-	unfinished := false
-	for _, e := range ents {
-		m := leftover.FindStringSubmatch(e.Name())
-		if m == nil || !e.Type().IsRegular() {
-			continue
+	if ok {
+		rec.Journal, rec.Changes = true, len(j.Ops)
+		a := &applier{fs: fsys, dir: dir, run: stagingDir + "/" + j.Run, synced: map[string]bool{}}
+		failed := func(err error) error {
+			return fmt.Errorf("completing the commit of a killed run (%s): %w", quotePath(filepath.Join(dir, journalName)), err)
 		}
-		if m[2] != "" {
-			backups = append(backups, e.Name())
-			continue
-		}
-		temps = append(temps, e.Name())
-		if m[1] == manifestName {
-			unfinished = true
-		}
-	}
-	for _, name := range backups {
-		p := filepath.Join(dir, name)
-		final := filepath.Join(dir, leftover.FindStringSubmatch(name)[1])
-		if unfinished && !sameFile(fsys, p, final) {
-			if err := fsys.Rename(p, final); err != nil {
-				return rec, err
+		for _, o := range j.Ops {
+			done, err := a.done(o)
+			if err != nil {
+				return rec, failed(err)
 			}
-			rec.Restored = append(rec.Restored, final)
-			continue
+			if done {
+				continue
+			}
+			if err := a.do(o); err != nil {
+				return rec, failed(err)
+			}
+			rec.Completed = append(rec.Completed, o.final)
 		}
-		if err := fsys.Remove(p); err != nil {
+		if err := a.sync(); err != nil {
+			return rec, failed(err)
+		}
+		meta := filepath.Join(dir, MetaDir)
+		if err := fsys.Remove(filepath.Join(dir, filepath.FromSlash(journalName))); err != nil {
 			return rec, err
 		}
-		rec.Removed = append(rec.Removed, p)
-	}
-	for _, name := range temps {
-		p := filepath.Join(dir, name)
-		if err := fsys.Remove(p); err != nil {
+		if err := fsys.SyncDir(meta); err != nil {
 			return rec, err
 		}
-		rec.Removed = append(rec.Removed, p)
 	}
-	// Partitions the dead run wrote aside, and their spools (which can
-	// be hundreds of MiB): no run is using them, since the caller holds
-	// the lock.
 	staging := filepath.Join(dir, stagingDir)
 	if _, err := fsys.Lstat(staging); err == nil {
+		// No run is using it: the caller holds the lock. It holds what
+		// the dead run wrote (its partitions, spools, the versions its
+		// commit replaced), possibly hundreds of MiB.
 		if err := fsys.RemoveAll(staging); err != nil {
 			return rec, err
 		}
 		rec.Removed = append(rec.Removed, staging)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return rec, err
 	}
+	removeIfEmpty(fsys, filepath.Join(dir, MetaDir))
 	return rec, nil
+}
+
+// removeIfEmpty removes the directory p if it is empty: the metadata
+// directory a flat output's commit made for its journal alone.
+func removeIfEmpty(fsys FS, p string) {
+	if ents, err := fsys.ReadDir(p); err == nil && len(ents) == 0 {
+		fsys.Remove(p)
+	}
 }
 
 // String summarizes a recovery for a log line ("" when nothing was done).
 func (r Recovery) String() string {
 	var parts []string
-	if len(r.Restored) > 0 {
-		parts = append(parts, "restored "+strings.Join(r.Restored, ", "))
+	if r.Journal {
+		parts = append(parts, fmt.Sprintf("completed the commit of a killed run (%d of its %d changes were left to make)",
+			len(r.Completed), r.Changes))
 	}
 	if len(r.Removed) > 0 {
 		parts = append(parts, "removed "+strings.Join(r.Removed, ", "))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// sameFile reports whether a and b are links to one file: a backup made
-// just before the run died, whose report was not replaced yet. (Renaming
-// one link over another of the same file does nothing, so it must be
-// removed instead.)
-func sameFile(fsys FS, a, b string) bool {
-	sa, err1 := fsys.Stat(a)
-	sb, err2 := fsys.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }

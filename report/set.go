@@ -3,10 +3,10 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,34 +16,50 @@ import (
 	"github.com/keyrate/keyrate/report/schema"
 )
 
-// Set is the group of files one run writes into one directory. Files
-// become visible only at Commit, the manifest last, so a reader that sees
-// the manifest's new version sees the tables it describes.
+// Set is the group of files one run writes into one directory: tables,
+// the manifest, and (through Create, WriteFile and Remove) any other file
+// of a dataset. Nothing is visible under a final name until Commit, which
+// installs the whole set in one journaled commit (see journal.go): a
+// failed, interrupted or killed run leaves the directory entirely as the
+// last committed run left it, or entirely as this one leaves it.
 //
 // With day partitions (WithPartition) each table is a directory of
-// Hive-style partitions, NAME/date=YYYY-MM-DD/part-0.*. A run replaces
-// exactly the partitions it covers, each one atomically (the partition is
-// written aside, then swapped in by rename), and leaves the others alone.
+// Hive-style partitions, NAME/date=YYYY-MM-DD/part-0.*. A commit replaces
+// exactly the partitions the set wrote, each one atomically (a reader
+// sees the old or the new partition, never a mix), leaves the others
+// alone, and does not touch a partition whose new files are byte for
+// byte the installed ones.
 type Set struct {
 	dir            string
 	formats        []Format
 	opts           options
 	parquetOptions []parquet.WriterOption
 	tables         []finisher
-	// mu guards pending and partitions, which the tables' writer
-	// goroutines add to as they start files, and the fs calls that start
-	// them, so that an FS need not be safe for concurrent use. Commit and
-	// Abort read them once the goroutines are done.
-	mu         sync.Mutex
-	pending    []*pendingFile
-	retired    []*retiredFile
-	partitions []*partitionDir
-	madeDirs   []string // table directories this set created
-	manifest   *pendingFile
-	covered    bool
-	gaps       []schema.DateGap
-	fs         FS
-	committed  bool
+	// mu guards the staging directory's creation and the lists below,
+	// which the tables' writer goroutines add to as they start files,
+	// and the fs calls that start them, so that an FS need not be safe
+	// for concurrent use. Stage and Commit read them once the
+	// goroutines are done.
+	mu       sync.Mutex
+	run      string // the run's staging directory, once made
+	dirs     map[string]bool
+	pending  []*pendingFile
+	files    map[string]bool // the rel paths of pending
+	removes  []string
+	manifest *pendingFile
+	covered  bool
+	gaps     []schema.DateGap
+	fs       FS
+	// staged is set by Stage: ops and changes are then the commit's.
+	staged  bool
+	ops     []op
+	changes Changes
+	// madeMeta says the commit made the metadata directory, for its
+	// journal alone: it goes again when empty.
+	madeMeta bool
+	// over is set once the set committed, or failed after its commit
+	// point: Abort then leaves the directory alone.
+	over bool
 	// escapedKeys is set once a table wrote a key escaped, in which case
 	// no Parquet file of the set declares a sort order.
 	escapedKeys atomic.Bool
@@ -68,6 +84,9 @@ type options struct {
 	// rows of the others are spooled to disk and encoded at the commit,
 	// one partition at a time. Tests lower it.
 	roomyParts int
+	// beforeCommitPoint and afterCommitPoint, if set, run just before
+	// and after the journal's rename: tests kill a process there.
+	beforeCommitPoint, afterCommitPoint func()
 }
 
 const defaultRoomyParts = 4
@@ -305,163 +324,126 @@ func (s *Set) coversWhole(start time.Time) bool {
 		!s.opts.last.Before(start.Add(24*time.Hour-time.Second))
 }
 
-// Commit finishes every table and writes m (if not nil) as manifest.json,
-// with its late figures (see WithRunStart), syncs every file, then moves
-// everything into place: each day partition is swapped in atomically,
-// then the flat files are renamed in, the manifest last, each group's
-// directory synced after its renames; a previous run's file of a table
-// in a format this set does not write (windows.parquet after --output
-// csv) goes too, so the directory never holds a mix of two runs'
-// reports. On error, temporary files and partitions not yet swapped are
-// removed and flat files already renamed or removed are rolled back to
-// their previous versions; a partition already swapped stays new, so
-// every partition is either wholly old or wholly new.
+// Commit finishes every table, writes m (if not nil) as manifest.json,
+// with its late figures (see WithRunStart), and installs the set in one
+// journaled commit: the set's files and partitions replace the installed
+// ones (those byte-identical to them excepted), the paths given to Remove
+// go, and so does a previous run's file of a table in a format this set
+// does not write (windows.parquet after --output csv), so the directory
+// never holds a mix of two runs' reports. The manifest is installed
+// last.
 //
-// Once ctx is done, Commit fails with its error up to the first rename:
-// encoding and syncing a large set takes a while, and a stopped run must
-// leave the previous reports. After that point it completes.
+// Up to the commit point (the journal's rename) an error leaves the
+// directory as it was, and so does a done ctx: encoding and syncing a
+// large set takes a while, and a stopped run must leave the previous
+// reports. After it, Commit completes; should a change then fail, the
+// changes made are rolled back and the error returned, or, if that fails
+// too, an *IncompleteCommitError says that the journal stays for the next
+// run's Recover to complete.
 func (s *Set) Commit(ctx context.Context, m *schema.Manifest) error {
-	if err := s.commit(ctx, m); err != nil {
+	if s.over {
+		return errors.New("report: the set was committed already")
+	}
+	err := s.commit(ctx, m)
+	var incomplete *IncompleteCommitError
+	if err != nil && !errors.As(err, &incomplete) && !s.over {
 		s.Abort()
 		return err
 	}
-	s.committed = true
-	for _, pf := range s.pending {
-		pf.release()
-	}
-	for _, r := range s.retired {
-		r.release()
-	}
-	s.removeStaging()
-	return nil
+	s.over = true
+	return err
 }
 
 func (s *Set) commit(ctx context.Context, m *schema.Manifest) error {
-	if err := s.flush(); err != nil {
-		return err
-	}
-	if _, _, err := s.Dates(); err != nil {
-		return err
-	}
-	if err := inParallel(s.tables, finisher.finish); err != nil {
+	if _, err := s.Stage(); err != nil {
 		return err
 	}
 	if m != nil {
-		if !s.opts.started.IsZero() {
-			m.WallSeconds = s.opts.now().Sub(s.opts.started).Seconds()
-			m.PeakRSSBytes = peakRSSBytes()
-		}
-		pf, err := s.create(filepath.Join(s.dir, manifestName))
-		if err != nil {
+		if err := s.stageManifest(m); err != nil {
 			return err
 		}
-		s.manifest = pf
-		enc := json.NewEncoder(pf)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(m); err != nil {
-			return fmt.Errorf("%s: %w", manifestName, err)
-		}
-	}
-	// Each fsync waits for its own file's blocks: issued together they
-	// overlap.
-	if err := inParallel(s.pending, (*pendingFile).finish); err != nil {
-		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return err // the last moment to stop with nothing moved
+		return err // the last moment to stop with nothing changed
 	}
-	if err := s.retireOtherFormats(); err != nil {
-		return err
-	}
-	// Files inside a partition's staging directory take their final names
-	// there first; the directory then swaps in whole.
-	inStaging := func(pf *pendingFile) bool {
-		return strings.HasPrefix(pf.final, filepath.Join(s.dir, stagingDir)+string(filepath.Separator))
-	}
-	for _, pf := range s.pending {
-		if inStaging(pf) {
-			if err := pf.install(); err != nil {
-				return err
-			}
-		}
-	}
-	slices.SortFunc(s.partitions, func(a, b *partitionDir) int { return strings.Compare(a.final, b.final) })
-	for _, p := range s.partitions {
-		if err := p.swap(); err != nil {
-			return err
-		}
-	}
-	for _, pf := range s.pending {
-		if !inStaging(pf) && pf != s.manifest {
-			if err := pf.install(); err != nil {
-				return err
-			}
-		}
-	}
-	// A rename is durable only once its directory is synced. The tables'
-	// renames (and retirements) are, before the manifest that says they
-	// are complete is renamed in: after a crash, either the manifest's
-	// temporary file is still there (Recover restores the previous set)
-	// or every table file is the new one.
-	if err := s.fs.SyncDir(s.dir); err != nil {
-		return err
-	}
-	if s.manifest == nil {
-		return nil
-	}
-	if err := s.manifest.install(); err != nil {
-		return err
-	}
-	return s.fs.SyncDir(s.dir)
+	return s.install()
 }
 
-// Abort removes every temporary file and partition not yet swapped in and
-// rolls back flat files already renamed into place. It does nothing after
-// a successful Commit. It first waits for the tables' writer goroutines,
-// so that none writes into a file being removed, and none outlives the
-// set.
+// stageManifest writes m as the set's manifest, to be installed last.
+func (s *Set) stageManifest(m *schema.Manifest) error {
+	if !s.opts.started.IsZero() {
+		m.WallSeconds = s.opts.now().Sub(s.opts.started).Seconds()
+		m.PeakRSSBytes = peakRSSBytes()
+	}
+	pf, err := s.create(manifestName)
+	if err != nil {
+		return err
+	}
+	s.manifest = pf
+	enc := json.NewEncoder(pf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("%s: %w", manifestName, err)
+	}
+	if err := pf.finish(); err != nil {
+		return err
+	}
+	ops, _, err := s.plan([]*pendingFile{pf}, nil)
+	if err != nil {
+		return err
+	}
+	s.ops = append(s.ops, ops...)
+	return nil
+}
+
+// Abort removes everything the set staged and leaves the directory as it
+// was. It does nothing after Commit. It first waits for the tables'
+// writer goroutines, so that none writes into a file being removed, and
+// none outlives the set.
 func (s *Set) Abort() {
-	if s.committed {
+	if s.over {
 		return
 	}
+	s.over = true
 	for _, t := range s.tables {
 		t.wait()
 		t.discard()
 	}
-	for i := len(s.pending) - 1; i >= 0; i-- {
-		s.pending[i].rollback()
-	}
-	for _, r := range s.retired {
-		r.rollback()
-	}
-	for _, p := range s.partitions {
-		p.cleanup()
-	}
-	for _, d := range s.madeDirs {
-		s.fs.Remove(d) // a table directory this set made, if no partition got in
+	for _, pf := range s.pending {
+		pf.discard()
 	}
 	s.removeStaging()
 }
 
-// retireOtherFormats moves aside, for rollback, the report files a
-// previous run left in the set's directory that this set does not
-// replace: each table's NAME.csv or NAME.parquet in a format not written
-// now, and both when the table is now a directory of partitions.
-func (s *Set) retireOtherFormats() error {
+// removeStaging removes the run's staging directory, the staging
+// directory itself when no other run's is left in it, and the metadata
+// directory if the commit made it for its journal alone.
+func (s *Set) removeStaging() {
+	if s.run != "" {
+		s.fs.RemoveAll(s.run)
+		s.fs.Remove(filepath.Dir(s.run)) // fails, harmlessly, unless empty
+	}
+	if s.madeMeta {
+		removeIfEmpty(s.fs, filepath.Join(s.dir, MetaDir))
+	}
+}
+
+// retireOtherFormats removes, in the commit, the report files a previous
+// run left in the set's directory that this set does not replace: each
+// table's NAME.csv or NAME.parquet in a format not written now, and both
+// when the table is now a directory of partitions.
+func (s *Set) retireOtherFormats() []string {
+	var rels []string
 	for _, t := range s.tables {
 		name, flat := t.identity()
 		for _, f := range []Format{CSV, Parquet} {
 			if flat && slices.Contains(s.formats, f) {
 				continue
 			}
-			r := &retiredFile{fs: s.fs, final: filepath.Join(s.dir, name+"."+string(f))}
-			s.retired = append(s.retired, r)
-			if err := r.retire(); err != nil {
-				return err
-			}
+			rels = append(rels, name+"."+string(f))
 		}
 	}
-	return nil
+	return rels
 }
 
 // flush has every table write the rows given to it so far, so that the
@@ -487,16 +469,4 @@ func inParallel[T any](items []T, fn func(T) error) error {
 		}
 	}
 	return nil
-}
-
-// create starts writing the set's file final.
-func (s *Set) create(final string) (*pendingFile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pf, err := createPending(s.fs, final)
-	if err != nil {
-		return nil, err
-	}
-	s.pending = append(s.pending, pf)
-	return pf, nil
 }

@@ -2,7 +2,7 @@ package report
 
 import (
 	"fmt"
-	"path/filepath"
+	"path"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -357,27 +357,27 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	if p, ok := t.parts[date]; ok {
 		return p, nil
 	}
-	dir, base := t.set.dir, t.name
+	dir, base := "", t.name
 	if date != "" {
-		var err error
-		if dir, err = t.set.partitionDir(t.name, date); err != nil {
-			return nil, err
-		}
-		base = partFile
+		dir, base = t.name+"/"+partitionName(date), partFile
 	}
 	p := &part[T]{date: date}
 	for _, f := range t.set.formats {
-		path := filepath.Join(dir, base+"."+string(f))
+		rel := path.Join(dir, base+"."+string(f))
 		if f == Parquet && date != "" && len(t.parts) >= t.set.opts.roomyParts {
-			sp, err := newRowSpool[T](t.set.fs, dir)
+			spools, err := t.set.spoolDir()
+			if err != nil {
+				return nil, err
+			}
+			sp, err := newRowSpool[T](t.set.fs, spools)
 			if err != nil {
 				return nil, err
 			}
 			p.spool = sp
-			p.closers = append(p.closers, func() error { return t.encodeSpool(p, path) })
+			p.closers = append(p.closers, func() error { return t.encodeSpool(p, rel) })
 			continue
 		}
-		pf, err := t.set.create(path)
+		pf, err := t.set.create(rel)
 		if err != nil {
 			return nil, err
 		}
@@ -396,13 +396,13 @@ func (t *Table[T]) part(date string) (*part[T], error) {
 	return p, nil
 }
 
-// encodeSpool writes p's spooled rows as the Parquet file path, and
+// encodeSpool writes p's spooled rows as the Parquet file rel, and
 // removes the spool.
-func (t *Table[T]) encodeSpool(p *part[T], path string) error {
+func (t *Table[T]) encodeSpool(p *part[T], rel string) error {
 	sp := p.spool
 	p.spool = nil
 	defer sp.remove()
-	pf, err := t.set.create(path)
+	pf, err := t.set.create(rel)
 	if err != nil {
 		return err
 	}

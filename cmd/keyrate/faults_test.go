@@ -151,6 +151,66 @@ func (f *failingFS) Rename(o, n string) error {
 	return f.OSFS.Rename(o, n)
 }
 
+// foreignFiles are files in --out that keyrate did not write, named as
+// an earlier keyrate named its temporary files and backups.
+var foreignFiles = map[string]string{
+	".windows.csv.tmp-17":   "partial",
+	".manifest.json.tmp-18": "{",
+	".keys.csv.tmp-19.prev": "key,old\n",
+}
+
+// killedAfterCommitFS is a run killed just after its commit point: from
+// the first change after the journal's rename on, nothing happens.
+type killedAfterCommitFS struct {
+	report.OSFS
+	committed, dead bool
+}
+
+func (f *killedAfterCommitFS) alive() error {
+	if f.committed {
+		f.dead = true
+		return errors.New("killed")
+	}
+	return nil
+}
+
+func (f *killedAfterCommitFS) Rename(o, n string) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	err := f.OSFS.Rename(o, n)
+	f.committed = err == nil && strings.HasSuffix(filepath.ToSlash(n), "_keyrate/journal.json")
+	return err
+}
+
+func (f *killedAfterCommitFS) Exchange(a, b string) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	return f.OSFS.Exchange(a, b)
+}
+
+func (f *killedAfterCommitFS) Remove(name string) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	return f.OSFS.Remove(name)
+}
+
+func (f *killedAfterCommitFS) RemoveAll(name string) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	return f.OSFS.RemoveAll(name)
+}
+
+func (f *killedAfterCommitFS) SyncDir(name string) error {
+	if err := f.alive(); err != nil {
+		return err
+	}
+	return f.OSFS.SyncDir(name)
+}
+
 // failingFile accepts 1000 bytes, then fails as a full disk does.
 type failingFile struct {
 	report.File
@@ -353,23 +413,36 @@ func TestFaultTable(t *testing.T) {
 			}},
 		{name: "leftovers of a run killed with SIGKILL",
 			setup: func(e *faultEnv) []string {
-				// A stale temp file, and a backup of keys.csv whose
-				// replacement was already renamed in, while the manifest's
-				// temp file shows the set was never completed.
-				for name, content := range map[string]string{
-					".windows.csv.tmp-17":   "partial",
-					".manifest.json.tmp-18": "{",
-					".keys.csv.tmp-19.prev": "key,old\n",
-					"keys.csv":              "key,new-but-orphaned\n",
-				} {
-					if err := os.WriteFile(filepath.Join(e.out, name), []byte(content), 0o644); err != nil {
-						e.t.Fatal(err)
-					}
+				// Files named like an earlier keyrate's temporary files,
+				// which recovery must not touch (issue 20, item 2), and
+				// a run killed just after its commit point.
+				for name, content := range foreignFiles {
+					e.file(filepath.Join("out", name), []byte(content))
+				}
+				killed := &killedAfterCommitFS{}
+				env := osEnv()
+				env.outputFS = killed
+				var so, se bytes.Buffer
+				runIn(context.Background(), env, []string{"analyze", "--limit", "10/min", "--out", e.out, e.file("killed.log", accessLog(30))}, &so, &se)
+				if !killed.dead {
+					e.t.Fatalf("the run was not killed after its commit point: %s", se.String())
 				}
 				return []string{"--quiet", e.file("good.log", accessLog(10))}
 			},
-			code: 0, after: newReports,
-			msg: `^keyrate: warning: cleaned up after a killed run dir=\S+ actions="restored \S+/keys.csv; removed \S+/\.manifest\.json\.tmp-18, \S+/\.windows\.csv\.tmp-17"\n$`},
+			code: 0, after: custom,
+			msg: `^keyrate: warning: cleaned up after a killed run dir=\S+ actions="completed the commit of a killed run \(\d+ of its \d+ changes were left to make\); removed \S+/\.keyrate-staging"\n$`,
+			check: func(t *testing.T, e *faultEnv, _ string) {
+				st := dirState(t, e.out)
+				for name, content := range foreignFiles {
+					if st[name] != content {
+						t.Errorf("%s: %q, want it untouched (%q)", name, st[name], content)
+					}
+					delete(st, name)
+				}
+				if names(st) != reportFiles {
+					t.Errorf("output directory holds %s, want a complete set", names(st))
+				}
+			}},
 		{name: "malformed ratio exceeded",
 			setup: func(e *faultEnv) []string {
 				return []string{"--format", "combined", e.file("junk.log", []byte("not a log line\nnor this\n"))}
