@@ -101,6 +101,22 @@ func (d *KeyDisplay) Mode() KeyMode {
 	return d.mode
 }
 
+// Fingerprint identifies the display without revealing the secret: the
+// mode and its parameters, and under hmac 16 hex digits of the HMAC of a
+// fixed text under the secret. A dataset records it, and refuses a run
+// whose keys would be displayed otherwise: its partials would not join.
+func (d *KeyDisplay) Fingerprint() string {
+	switch d.Mode() {
+	case KeyPrefix:
+		return fmt.Sprintf("prefix:%d:%d", prefixChars, prefixDigest)
+	case KeyHMAC:
+		m := hmac.New(sha256.New, d.secret)
+		m.Write([]byte("keyrate key display fingerprint"))
+		return "hmac:" + hex.EncodeToString(m.Sum(nil))[:16]
+	}
+	return "raw"
+}
+
 // Hides reports whether raw keys must be kept out of every output.
 func (d *KeyDisplay) Hides() bool { return d.Mode() != KeyRaw }
 

@@ -156,6 +156,36 @@ func TestKeyDisplay(t *testing.T) {
 	}
 }
 
+// Equal displays have equal fingerprints, any difference (mode, secret)
+// changes it, and the fingerprint does not contain the secret.
+func TestKeyDisplayFingerprint(t *testing.T) {
+	secret := []byte("0123456789abcdef-secret")
+	other := []byte("0123456789abcdef-another")
+	mk := func(m KeyMode, s []byte) string {
+		d, err := NewKeyDisplay(m, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Fingerprint()
+	}
+	if got := (*KeyDisplay)(nil).Fingerprint(); got != "raw" {
+		t.Errorf("nil display: %q", got)
+	}
+	seen := map[string]bool{}
+	for _, fp := range []string{mk(KeyRaw, nil), mk(KeyPrefix, nil), mk(KeyHMAC, secret), mk(KeyHMAC, other)} {
+		if seen[fp] {
+			t.Errorf("fingerprint %q twice", fp)
+		}
+		seen[fp] = true
+		if strings.Contains(fp, string(secret)) || strings.Contains(fp, string(other)) {
+			t.Errorf("fingerprint %q holds the secret", fp)
+		}
+	}
+	if mk(KeyHMAC, secret) != mk(KeyHMAC, secret) {
+		t.Error("the same display has two fingerprints")
+	}
+}
+
 func TestLoadKeySecret(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(p, []byte("from-file-secret-123\n"), 0o600); err != nil {
