@@ -2,11 +2,16 @@ package report
 
 import (
 	"os"
+	"sync"
 	"testing"
 )
 
-// templates are directories kept for the whole test binary.
-var templates []string
+// templates are directories kept for the whole test binary, made by
+// parallel tests.
+var (
+	templatesMu sync.Mutex
+	templates   []string
+)
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(commitChildEnv); dir != "" {

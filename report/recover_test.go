@@ -34,12 +34,17 @@ type stepFS struct {
 	dead   bool
 	// log, if set, receives each step's description.
 	log func(step int, what string)
+	// mu orders the steps: a set syncs and closes its files from
+	// several goroutines at once.
+	mu sync.Mutex
 }
 
 var errDead = errors.New("process is dead")
 
 // step accounts for one change and says whether it may happen.
 func (s *stepFS) step(what string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.dead {
 		return errDead
 	}
@@ -90,7 +95,9 @@ func (s *stepFS) Rename(o, n string) error {
 		return err
 	}
 	if strings.HasSuffix(filepath.ToSlash(n), journalName) {
+		s.mu.Lock()
 		s.commit = s.steps
+		s.mu.Unlock()
 	}
 	return nil
 }
@@ -136,7 +143,10 @@ type stepFile struct {
 }
 
 func (f *stepFile) Write(p []byte) (int, error) {
-	if f.fs.dead {
+	f.fs.mu.Lock()
+	dead := f.fs.dead
+	f.fs.mu.Unlock()
+	if dead {
 		return 0, errDead
 	}
 	return f.File.Write(p)
@@ -346,7 +356,9 @@ func (c *commitCase) prepare(t *testing.T) string {
 	c.once.Do(func() {
 		// Kept for the whole test binary: TestMain removes it.
 		if c.template, c.err = os.MkdirTemp("", "keyrate-template-"); c.err == nil {
+			templatesMu.Lock()
 			templates = append(templates, c.template)
+			templatesMu.Unlock()
 			if c.old != nil {
 				c.err = c.old(c.template)
 			}
