@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrate/keyrate/cmd/internal/loggen"
+)
+
+// The nightly dataset's rule (issue "Nightly runs that add up"): after
+// any sequence of runs, every date partition of every table is exactly
+// what one run over all the inputs read so far would write.
+
+// nightlyPolicy has every algorithm, a monthly quota that only adds up
+// over several nights, and limits whose windows straddle midnight.
+const nightlyPolicy = `
+default_plan = "std"
+
+[plans.std]
+limits = [
+  { name = "per-minute", algorithm = "fixed",        limit = 40,   window = "1m" },
+  { name = "rolling",    algorithm = "sliding",      limit = 60,   window = "2m" },
+  { name = "burst",      algorithm = "token-bucket", rate = 1.0,   burst = 20 },
+  { name = "nginx",      algorithm = "leaky-bucket", rate = "30r/m", burst = 10 },
+  { name = "daily",      algorithm = "fixed",        limit = 1500, window = "day" },
+  { name = "weekly",     algorithm = "fixed",        limit = 6000, window = "week" },
+  { name = "monthly",    algorithm = "fixed",        limit = 8000, window = "month" },
+  { name = "search",     algorithm = "fixed",        limit = 5,    window = "1m", paths = ["/v1/search"] },
+]
+`
+
+// nightlyArchive writes a week of three servers' logs, rotated at local
+// midnight in UTC-5, UTC and UTC+1, gzip'd, with a heavy key that
+// exhausts its monthly quota over the week and a key that bursts across
+// every UTC midnight.
+func nightlyArchive(t *testing.T, seed uint64) (dir string, nights [][]loggen.File) {
+	t.Helper()
+	dir = t.TempDir()
+	nights, err := loggen.Write(filepath.Join(dir, "logs"), loggen.Spec{
+		Start: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), Days: 7,
+		Offsets: []int{-300, 0, 60}, Keys: 40, PerSecond: 0.02,
+		Heavy: []string{"k_heavy"}, HeavyPerDay: 1800,
+		Bursty: []string{"k_burst"}, BurstSize: 120,
+		Gzip: true, Seed: seed,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plans.toml"), []byte(nightlyPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, nights
+}
+
+func paths(files []loggen.File) []string {
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+// nightlyRun runs one partitioned analysis into out and fails the test on
+// a non-zero exit.
+func nightlyRun(t *testing.T, dir, out string, inputs ...string) string {
+	t.Helper()
+	args := append([]string{"analyze", "--quiet", "--partition", "day", "--policy", filepath.Join(dir, "plans.toml"),
+		"--out", out}, inputs...)
+	code, _, stderr := runKeyrate(t, args...)
+	if code != 0 {
+		t.Fatalf("keyrate %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	return stderr
+}
+
+// datasetFiles returns every table and partial file of a dataset (the
+// date partitions), relative to out, with their bytes. The manifest,
+// which describes a run, and the ledger, which records when inputs were
+// read, are not part of the rule.
+func datasetFiles(t *testing.T, out string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") || d.Name() == "_keyrate" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.Contains(rel, "date=") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		files[rel] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// sameDataset fails unless got holds exactly want's partitions, byte for
+// byte.
+func sameDataset(t *testing.T, got, want string) {
+	t.Helper()
+	g, w := datasetFiles(t, got), datasetFiles(t, want)
+	if len(w) == 0 {
+		t.Fatalf("%s holds no partition", want)
+	}
+	var names []string
+	for n := range w {
+		names = append(names, n)
+	}
+	for n := range g {
+		if _, ok := w[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	bad := 0
+	for _, n := range names {
+		gb, gok := g[n]
+		wb, wok := w[n]
+		switch {
+		case !gok:
+			t.Errorf("%s: missing (the run over everything wrote it)", n)
+		case !wok:
+			t.Errorf("%s: extra (the run over everything did not write it)", n)
+		case !bytes.Equal(gb, wb):
+			t.Errorf("%s: differs from the run over everything (%d vs %d bytes)", n, len(gb), len(wb))
+		default:
+			continue
+		}
+		if bad++; bad > 20 {
+			t.Fatal("too many differences")
+		}
+	}
+}
+
+// TestNightlyWeekEqualsOneRun: seven nightly runs, each over the files
+// rotated that night, give the dataset of one run over the week.
+func TestNightlyWeekEqualsOneRun(t *testing.T) {
+	dir, nights := nightlyArchive(t, 1)
+	once, nightly := filepath.Join(dir, "once"), filepath.Join(dir, "nightly")
+	var all []string
+	for _, files := range nights {
+		all = append(all, paths(files)...)
+		nightlyRun(t, dir, nightly, paths(files)...)
+	}
+	nightlyRun(t, dir, once, all...)
+	sameDataset(t, nightly, once)
+
+	// The monthly quota is exhausted over the week: the one run and the
+	// nightly dataset both report it (on the dates it happened).
+	v := readCSVRows(t, filepath.Join(nightly, "violations"), "monthly")
+	if len(v) == 0 {
+		t.Fatal("no monthly violation in the nightly dataset: the quota never adds up")
+	}
+}
+
+// readCSVRows returns the CSV rows under dir's partitions that mention
+// needle.
+func readCSVRows(t *testing.T, dir, needle string) []string {
+	t.Helper()
+	var rows []string
+	matches, _ := filepath.Glob(filepath.Join(dir, "date=*", "part-0.csv"))
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, needle) {
+				rows = append(rows, line)
+			}
+		}
+	}
+	return rows
+}
+
+// TestNightlyRunsInAnyOrder: the nights arrive shuffled, one night is run
+// twice, one night's files arrive again under another name and
+// compression (logrotate's delaycompress), a late file arrives nights
+// after its date, and one server's live log is read while it grows: the
+// dataset is still the one run over every distinct content.
+func TestNightlyRunsInAnyOrder(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		dir, nights := nightlyArchive(t, seed)
+		rng := rand.New(rand.NewPCG(seed, 9))
+		once, nightly := filepath.Join(dir, "once"), filepath.Join(dir, "nightly")
+		var all []string
+		for _, files := range nights {
+			all = append(all, paths(files)...)
+		}
+		order := rng.Perm(len(nights))
+		// Hold one server's file of the first night back until the end.
+		late := nights[order[0]][len(nights[order[0]])-1]
+		for i, n := range order {
+			var inputs []string
+			for _, f := range nights[n] {
+				if f.Path != late.Path {
+					inputs = append(inputs, f.Path)
+				}
+			}
+			nightlyRun(t, dir, nightly, inputs...)
+			if i == 2 {
+				nightlyRun(t, dir, nightly, inputs...) // a night run twice
+			}
+			if i == 3 {
+				// Yesterday's files again, as access.log.2 (decompressed):
+				// the same content under another name and compression.
+				again := decompressCopy(t, nights[order[i-1]][0].Path, filepath.Join(dir, "again"))
+				nightlyRun(t, dir, nightly, again)
+			}
+		}
+		// The live log of a server, read before and after it grows.
+		grown := decompressCopy(t, nights[order[1]][1].Path, filepath.Join(dir, "live"))
+		full, err := os.ReadFile(grown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut := bytes.LastIndexByte(full[:len(full)/2], '\n') + 1
+		if err := os.WriteFile(grown, full[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nightlyRun(t, dir, nightly, grown)
+		if err := os.WriteFile(grown, full, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		nightlyRun(t, dir, nightly, grown)
+		nightlyRun(t, dir, nightly, late.Path) // the late file
+
+		nightlyRun(t, dir, once, all...)
+		sameDataset(t, nightly, once)
+		if t.Failed() {
+			t.Fatalf("seed %d, night order %v", seed, order)
+		}
+	}
+}
+
+// decompressCopy writes the gzip file src, decompressed, into dir under a
+// new name, and returns its path.
+func decompressCopy(t *testing.T, src, dir string) string {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, strings.TrimSuffix(filepath.Base(filepath.Dir(src))+"-"+filepath.Base(src), ".gz"))
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
