@@ -127,6 +127,19 @@ func (d *KeyDisplay) Show(k string) string {
 	if d != nil && k == d.lastRaw && d.lastShown != "" {
 		return d.lastShown
 	}
+	s := d.show(k)
+	if d != nil {
+		d.lastRaw, d.lastShown = k, s
+	}
+	return s
+}
+
+// Map returns the report text for raw key k, as Show does; it keeps no
+// memo, so goroutines may call it at once (the pipeline's key map: a
+// dataset stores displayed keys).
+func (d *KeyDisplay) Map(k []byte) []byte { return []byte(d.show(string(k))) }
+
+func (d *KeyDisplay) show(k string) string {
 	var s string
 	switch d.Mode() {
 	case KeyRaw:
@@ -144,9 +157,6 @@ func (d *KeyDisplay) Show(k string) string {
 		m := hmac.New(sha256.New, d.secret)
 		m.Write([]byte(k))
 		s = hex.EncodeToString(m.Sum(nil))
-	}
-	if d != nil {
-		d.lastRaw, d.lastShown = k, s
 	}
 	return s
 }

@@ -69,6 +69,7 @@ type options struct {
 	version      string
 	policyDigest string
 	keys         *KeyDisplay
+	keysShown    bool
 	csvRaw       bool
 	partition    Partition
 	first, last  time.Time        // the input's time range; zero when unknown
@@ -119,6 +120,11 @@ func WithKeyDisplay(d *KeyDisplay) Option { return func(o *options) { o.keys = d
 // row groups then, often the run's memory peak), just before it encodes
 // the manifest.
 func WithRunStart(started time.Time) Option { return func(o *options) { o.started = started } }
+
+// WithShownKeys says the keys in rows are displayed already (a dataset
+// stores displayed keys, see KeyDisplay.Map): they are written as they
+// are, in their order, which every file then declares.
+func WithShownKeys() Option { return func(o *options) { o.keysShown = true } }
 
 // WithCSVRaw turns off CSV formula-injection protection.
 func WithCSVRaw(raw bool) Option { return func(o *options) { o.csvRaw = raw } }
@@ -254,6 +260,29 @@ func (s *Set) Dates() (dates, partial []string, err error) {
 		}
 	}
 	return dates, partial, nil
+}
+
+// CoverDates is Dates for a dataset's run, which knows the dates it
+// writes: every partitioned table gets a partition for each of dates,
+// empty where it has no rows, and none for another date (a row there is
+// an error). Call it after the last row is written, instead of Dates.
+func (s *Set) CoverDates(dates []string) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	for _, t := range s.tables {
+		for _, d := range t.dates() {
+			if !slices.Contains(dates, d) {
+				name, _ := t.identity()
+				return fmt.Errorf("%s: a row on %s, not among the dates evaluated; this is a bug in keyrate, please report it", name, d)
+			}
+		}
+		if err := t.cover(dates); err != nil {
+			return err
+		}
+	}
+	s.covered = true
+	return nil
 }
 
 // maxCoverGap is the longest run of dates without a row, inside the

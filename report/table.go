@@ -151,7 +151,7 @@ func NewTable[T any](set *Set, def schema.TableOf[T], opts ...TableOption) (*Tab
 	flat := layout.partition < 0 || set.opts.partition == NoPartition
 	t := &Table[T]{set: set, name: name, layout: layout, parts: map[string]*part[T]{}, flat: flat, batchRows: to.batch}
 	t.pqOpts = append(slices.Clone(set.parquetOptions), parquet.KeyValueMetadata(schema.MetaTable, name))
-	if set.opts.keys.Hides() {
+	if set.opts.keys.Hides() && !set.opts.keysShown {
 		layout.sortBy, layout.sortNames = nil, nil
 	}
 	if sc := layout.sortingColumns(); len(sc) > 0 {
@@ -204,6 +204,9 @@ func (t *Table[T]) Write(row *T) error {
 	}
 	t.cur = *row
 	for _, s := range t.strs {
+		if s == t.key && t.set.opts.keysShown {
+			continue // displayed before it was stored
+		}
 		if s == t.key {
 			shown := t.set.opts.keys.Show(*s)
 			if t.sorted && shown != *s {
