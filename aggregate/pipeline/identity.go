@@ -87,21 +87,21 @@ func (c *contentHash) at(n int64) string {
 	if !ok || i >= len(c.sums) {
 		return ""
 	}
-	return hexHash(c.sums[i])
+	return HexHash(c.sums[i])
 }
 
 // identity returns the identity of what was written so far.
 func (c *contentHash) identity() Identity {
-	id := Identity{Length: c.n, Hash: hexHash(c.h.Sum128())}
+	id := Identity{Length: c.n, Hash: HexHash(c.h.Sum128())}
 	if id.Head = c.at(HeadBytes); id.Head == "" {
 		id.Head = id.Hash // shorter than HeadBytes
 	}
 	return id
 }
 
-// hexHash is xxh3's canonical (big-endian) form in hex, as xxh128sum
-// prints it.
-func hexHash(u xxh3.Uint128) string {
+// HexHash is xxh3's canonical (big-endian) form in hex, as xxh128sum
+// prints it: the form of Identity's hashes.
+func HexHash(u xxh3.Uint128) string {
 	b := u.Bytes()
 	return hex.EncodeToString(b[:])
 }
@@ -146,4 +146,29 @@ func Identify(ctx context.Context, path string, stdin io.Reader, at []int64) (Id
 		sums[i] = h.at(n)
 	}
 	return h.identity(), sums, nil
+}
+
+// ReadHead returns the first min(length, HeadBytes) bytes of the input
+// at path as Identify hashes them, and whether the input ends there: what
+// a dataset compares with the inputs it has read before reading one.
+func ReadHead(ctx context.Context, path string, stdin io.Reader) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	o := input.Opener{Stdin: stdin}
+	defer o.Close()
+	in, err := o.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer in.Close()
+	b := make([]byte, HeadBytes+1)
+	n, err := io.ReadFull(in, b)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return b[:n], true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return b[:HeadBytes], false, nil
 }
