@@ -192,11 +192,11 @@ func (r *aggregator) observe(st *FileStats) {
 			st.TimeSource = addTimeSource(st.TimeSource, src.String())
 		}
 	}
-	r.days.add(ts)
 	if ts < r.minTime {
 		st.Expired++
 		return
 	}
+	r.days.add(ts) // the dates a dataset's run touches: not an expired line's
 	key := r.keys.Extract(&r.rec)
 	if key == nil {
 		if r.keys.Rejected() {

@@ -198,8 +198,9 @@ func dayLines(t0 time.Time, step time.Duration, n int) []byte {
 }
 
 // TestMinTimeExpiresAndDatesCount: lines before MinTime are counted as
-// expired and not aggregated; Dates count every parsed line per UTC date
-// (lines in another offset land on their UTC date; before 1970 too).
+// expired and not aggregated; Dates count the other parsed lines per UTC
+// date (lines in another offset land on their UTC date): the dates a
+// dataset's run touches, which an expired line must not.
 func TestMinTimeExpiresAndDatesCount(t *testing.T) {
 	dir := t.TempDir()
 	est := time.FixedZone("EST", -5*3600)
@@ -222,11 +223,21 @@ func TestMinTimeExpiresAndDatesCount(t *testing.T) {
 	if fa.Expired != 0 || !reflect.DeepEqual(fa.Dates, []schema.DateCount{{Date: "2026-11-23", Lines: 240}}) {
 		t.Errorf("a: expired %d, dates %+v", fa.Expired, fa.Dates)
 	}
-	if fb.Expired != 60 || !reflect.DeepEqual(fb.Dates, []schema.DateCount{{Date: "2026-11-21", Lines: 60}, {Date: "2026-11-22", Lines: 60}}) {
+	if fb.Expired != 60 || !reflect.DeepEqual(fb.Dates, []schema.DateCount{{Date: "2026-11-22", Lines: 60}}) {
 		t.Errorf("b: expired %d, dates %+v", fb.Expired, fb.Dates)
 	}
-	if fo.Expired != 4 || !reflect.DeepEqual(fo.Dates, []schema.DateCount{{Date: "1969-12-31", Lines: 2}, {Date: "1970-01-01", Lines: 2}}) {
+	if fo.Expired != 4 || len(fo.Dates) != 0 {
 		t.Errorf("old: expired %d, dates %+v", fo.Expired, fo.Dates)
+	}
+	// Without a horizon the old lines count, on their dates before 1970 too.
+	cfg.MinTime = 0
+	res0, err := Run(context.Background(), []string{old}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res0.Close()
+	if f := res0.Files[0]; f.Expired != 0 || !reflect.DeepEqual(f.Dates, []schema.DateCount{{Date: "1969-12-31", Lines: 2}, {Date: "1970-01-01", Lines: 2}}) {
+		t.Errorf("old, no horizon: expired %d, dates %+v", f.Expired, f.Dates)
 	}
 	if fb.Keyless != 0 || fb.Parsed != 120 {
 		t.Errorf("b: %d keyless, %d parsed: expired lines are parsed, not keyless", fb.Keyless, fb.Parsed)
