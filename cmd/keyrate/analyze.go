@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,16 +143,22 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	var stopProgress func()
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
 	setMemoryLimit(int64(o.memory))
-	res, err := pipeline.Run(ctx, paths, cfg)
+	c.read = cfg
+	r, err := c.newRunner(inv)
+	if err != nil {
+		return err
+	}
+	res, err := r.read(ctx, paths)
 	stopProgress()
 	if err != nil {
 		return inputAdvice(err)
 	}
-	defer res.Close()
+	defer r.close()
 	m := newManifest(args, res)
 	for _, s := range left {
 		m.SkippedPaths = append(m.SkippedPaths, schema.SkippedPath(s))
 	}
+	r.noteSkipped(d, m)
 	m.Policy = o.policy
 	warnVerdictMissing(d, &o, res)
 	warnNotArrival(d, &o, c.eval.Policy, res)
@@ -165,7 +172,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.maxBadRatio)}
 	}
-	if err := c.write(ctx, inv, res, m, started); err != nil {
+	if err := r.write(ctx, inv, res, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", input.QuotePath(o.out), err)
 	}
 	if o.policy != "" && m.UnplannedKeys > 0 {
@@ -190,6 +197,9 @@ type analyzeConfig struct {
 	formats []report.Format
 	out     string
 	w       *warehouseOptions
+	// settings are the flags that decide how lines become requests: a
+	// dataset refuses runs with other values.
+	settings map[string]string
 }
 
 // validate checks the flags and turns them into the run's config.
@@ -275,6 +285,17 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 		formats: formats,
 		out:     o.out,
 		w:       &o.warehouse,
+		settings: map[string]string{
+			"--format":          o.format,
+			"--log-format":      o.logFormat,
+			"--time":            o.time,
+			"--field":           strings.Join(o.fields, " "),
+			"--key":             strings.Join(o.keys, ","),
+			"--key-pattern":     o.keyPattern,
+			"--throttle-status": fmt.Sprint(o.throttleStatus),
+			"--verdict-field":   o.verdictField,
+			"--max-line-bytes":  strconv.Itoa(o.maxLineBytes),
+		},
 	}, nil
 }
 

@@ -93,6 +93,7 @@ type command struct {
 var commands = []command{
 	{"analyze", "analyze [flags] PATH...   count requests per key and find limit violations", runAnalyze},
 	{"policy", "policy check FILE         validate a policy file of plans and limits", runPolicy},
+	{"dataset", "dataset ls DIR             list the inputs and dates of a --partition day dataset", runDataset},
 }
 
 // invocation is what every command works with besides its arguments.

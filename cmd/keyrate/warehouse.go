@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/aggregate/policy"
+	"github.com/keyrate/keyrate/cmd/internal/job"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -21,6 +22,7 @@ type warehouseOptions struct {
 	keyDisplay    string
 	keySecretFile string
 	csvRaw        bool
+	retainDays    int
 
 	// Set by validate.
 	part   report.Partition
@@ -32,6 +34,7 @@ func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
 	fs.StringVar(&w.partition, "partition", "none", "day: Hive-style OUT/TABLE/date=YYYY-MM-DD/part-0.* partitions by UTC date, replacing only the dates this run covers")
 	fs.StringVar(&w.keyDisplay, "key-display", "raw", "how keys appear in reports: raw, prefix (first 8 chars + digest) or hmac (HMAC-SHA256 under "+report.KeySecretEnv+" or --key-secret-file)")
 	fs.StringVar(&w.keySecretFile, "key-secret-file", "", "file holding the --key-display hmac secret (default: $"+report.KeySecretEnv+")")
+	fs.IntVar(&w.retainDays, "retain-days", job.DefaultRetainDays, "with --partition day: days of partials (and checkpoints) the dataset keeps before its newest date, for late logs and calendar quotas")
 	fs.BoolVar(&w.csvRaw, "csv-raw", false, "write CSV cells as they are, without neutralising spreadsheet formulas (=, +, -, @)")
 }
 
@@ -54,6 +57,9 @@ func (w *warehouseOptions) validate(pol *policy.Policy) error {
 			return fmt.Errorf("--key-display %w (set %s or --key-secret-file)", err, report.KeySecretEnv)
 		}
 		return fmt.Errorf("--key-display %w", err)
+	}
+	if w.retainDays < 1 {
+		return fmt.Errorf("--retain-days %d: want at least 1", w.retainDays)
 	}
 	w.digest, err = pol.Digest()
 	return err

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/keyrate/keyrate/report/dataset"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -94,8 +95,8 @@ func outputs(t *testing.T, dir string, withManifest bool) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if rel == "manifest.json" && !withManifest {
-			return nil
+		if rel == "manifest.json" && !withManifest || rel == filepath.FromSlash(dataset.LedgerFile) {
+			return nil // the ledger notes when and in which order inputs were read
 		}
 		b, err := os.ReadFile(p)
 		out[filepath.ToSlash(rel)] = string(b)
@@ -221,8 +222,8 @@ func TestNightlyPartitions(t *testing.T) {
 	}
 	stderr := mustAnalyze(t, args(n1)...)
 	first := outputs(t, out, false)
-	if !strings.Contains(stderr, "2026-11-23, 2026-11-24 only in part") {
-		t.Errorf("no partial-date warning: %s", stderr)
+	if strings.Contains(stderr, "only in part") {
+		t.Errorf("a dataset warns of dates covered in part, which the next night adds to: %s", stderr)
 	}
 	var m schema.Manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
@@ -230,7 +231,8 @@ func TestNightlyPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.SchemaVersion == "" || !strings.HasPrefix(m.PolicyDigest, "sha256:") || m.KeyDisplay != "raw" || m.Partition != "day" ||
-		!slices.Equal(m.PartitionDates, []string{"2026-11-23", "2026-11-24"}) || !slices.Equal(m.PartialDates, m.PartitionDates) {
+		!slices.Equal(m.PartitionDates, []string{"2026-11-23", "2026-11-24"}) || len(m.PartialDates) != 0 ||
+		m.Dataset == nil || !slices.Equal(m.Dataset.Evaluated, m.PartitionDates) || m.Dataset.Inputs != 2 {
 		t.Errorf("manifest %+v", m)
 	}
 	for _, table := range []string{"windows", "violations", "keys"} {
@@ -283,9 +285,9 @@ func TestNightlyPartitions(t *testing.T) {
 }
 
 // TestWrongTimeLeavesOtherNightsAlone: one line stamped 1970 (an epoch-
-// zero time) in a night's logs must not replace every partition since
-// then with empty ones: the long run of dates without rows between it and
-// the night is left untouched, warned about and listed in the manifest.
+// zero time) in a night's logs must not touch the partitions of any other
+// night: it is older than the dataset keeps, so it is counted as expired,
+// warned about and not aggregated.
 func TestWrongTimeLeavesOtherNightsAlone(t *testing.T) {
 	logs, out := t.TempDir(), t.TempDir()
 	args := func(paths ...string) []string {
@@ -301,23 +303,25 @@ func TestWrongTimeLeavesOtherNightsAlone(t *testing.T) {
 	stderr := mustAnalyze(t, args(append(later, epoch)...)...)
 	after := outputs(t, out, false)
 	for name, content := range before {
-		if strings.Contains(name, "/date=") && after[name] != content { // (throttle_audit is per run)
+		if strings.Contains(name, "/date=") && after[name] != content {
 			t.Errorf("%s, a month before the night, changed", name)
 		}
 	}
-	if _, ok := after["keys/date=1970-01-01/part-0.csv"]; !ok {
-		t.Error("the 1970 line's own date has no partition")
+	for name := range after {
+		if strings.Contains(name, "date=1970") {
+			t.Errorf("%s: the 1970 line was aggregated", name)
+		}
 	}
 	var m schema.Manifest
 	b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if want := []schema.DateGap{{From: "1970-01-02", To: "2026-12-22"}}; !slices.Equal(m.UntouchedGaps, want) || len(m.PartitionDates) != 3 {
-		t.Errorf("untouched_gaps %v (want %v), partition_dates %v", m.UntouchedGaps, want, m.PartitionDates)
+	if got := m.Inputs[len(m.Inputs)-1]; got.Expired != 1 || !slices.Equal(m.PartitionDates, []string{"2026-12-23", "2026-12-24"}) {
+		t.Errorf("epoch.log expired %d (want 1), partition_dates %v", got.Expired, m.PartitionDates)
 	}
-	if !strings.Contains(stderr, "no rows from 1970-01-02 to 2026-12-22") {
-		t.Errorf("no warning about the gap:\n%s", stderr)
+	if !strings.Contains(stderr, "1 lines older than the dataset keeps (--retain-days 40) were not counted") {
+		t.Errorf("no warning about the expired line:\n%s", stderr)
 	}
 }
 

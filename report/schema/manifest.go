@@ -44,6 +44,29 @@ type Manifest struct {
 	// input's range whose partitions this run left as they were (null
 	// without --partition).
 	UntouchedGaps []DateGap `json:"untouched_gaps"`
+	// Dataset says what the run changed in the dataset in --out
+	// (--partition day; absent otherwise).
+	Dataset *DatasetRun `json:"dataset,omitempty"`
+}
+
+// DatasetRun is what a run changed in its dataset (docs/warehouse.md).
+type DatasetRun struct {
+	// Touched are the dates whose partial aggregate the run changed;
+	// Evaluated the dates it evaluated again (from the first touched
+	// one, or every date after a policy change), whose partitions hold
+	// its rows; Expired the dates whose partials retention dropped.
+	Touched   []string `json:"touched_dates"`
+	Evaluated []string `json:"evaluated_dates"`
+	Expired   []string `json:"expired_dates"`
+	// Skipped are the inputs not read because the dataset holds them
+	// already (reason "duplicate" or "contained"); Grown those read again
+	// whole because they grew since they were read.
+	Skipped []SkippedPath `json:"skipped_inputs"`
+	Grown   []string      `json:"grown_inputs"`
+	// Dates and Inputs count the dates with partials and the inputs in
+	// the ledger after the run.
+	Dates  int `json:"dates"`
+	Inputs int `json:"inputs"`
 }
 
 // InputStats describes one input after reading.

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keyrate/keyrate/aggregate/pipeline"
+	"github.com/keyrate/keyrate/cmd/internal/job"
+	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/schema"
+)
+
+// runner is how analyze reads its inputs and writes its reports: one
+// run's reports in a flat --out, or a dataset that nightly runs add up in
+// (--partition day).
+type runner interface {
+	read(ctx context.Context, paths []string) (*pipeline.Result, error)
+	// noteSkipped lists in m (and on stderr) the inputs read before.
+	noteSkipped(d *diag, m *schema.Manifest)
+	write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) error
+	close()
+}
+
+func (c *analyzeConfig) newRunner(inv *invocation) (runner, error) {
+	if c.w.part == report.NoPartition {
+		return &flatRunner{c: c}, nil
+	}
+	return c.openDataset(inv)
+}
+
+// flatRunner writes one run's reports.
+type flatRunner struct {
+	c   *analyzeConfig
+	res *pipeline.Result
+}
+
+func (f *flatRunner) read(ctx context.Context, paths []string) (*pipeline.Result, error) {
+	var err error
+	f.res, err = pipeline.Run(ctx, paths, f.c.read)
+	return f.res, err
+}
+
+func (f *flatRunner) noteSkipped(*diag, *schema.Manifest) {}
+
+func (f *flatRunner) write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) error {
+	return f.c.write(ctx, inv, res, m, started)
+}
+
+func (f *flatRunner) close() {
+	if f.res != nil {
+		f.res.Close()
+	}
+}
+
+// datasetRunner adds a run to the dataset in --out.
+type datasetRunner struct {
+	c   *analyzeConfig
+	run *job.Run
+}
+
+func (c *analyzeConfig) openDataset(inv *invocation) (*datasetRunner, error) {
+	keys := c.w.keys
+	read := c.read
+	read.KeyMap = keys.Map
+	cfg := &job.Config{
+		Dir:          c.out,
+		FS:           inv.env.outputFS,
+		Formats:      c.formats,
+		Read:         read,
+		Policy:       c.eval.Policy,
+		PolicyKeyMap: func(k string) string { return string(keys.Map([]byte(k))) },
+		Settings:     c.settings,
+		KeyDisplay:   keys.Fingerprint(),
+		PolicyDigest: c.w.digest,
+		RetainDays:   c.w.retainDays,
+		Stdin:        os.Stdin,
+	}
+	run, err := job.Open(cfg)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return &datasetRunner{c: c, run: run}, nil
+}
+
+func (r *datasetRunner) read(ctx context.Context, paths []string) (*pipeline.Result, error) {
+	if err := r.run.Read(ctx, paths); err != nil {
+		return nil, err
+	}
+	return r.run.Result(), nil
+}
+
+func (r *datasetRunner) noteSkipped(d *diag, m *schema.Manifest) {
+	for _, s := range r.run.Skipped() {
+		reason := "already in the dataset: the content of " + s.Of
+		if s.Kind == "contained" {
+			reason = "already in the dataset: the start of " + s.Of
+		}
+		m.SkippedPaths = append(m.SkippedPaths, schema.SkippedPath{Path: s.Path, Reason: reason})
+		d.log.Info("not read", "path", s.Path, "reason", reason)
+	}
+	for _, g := range r.run.Grown() {
+		d.log.Info("read again whole: it has grown since it was read", "path", g.Path, "was", g.Of)
+	}
+}
+
+func (r *datasetRunner) write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) error {
+	r.run.SetOptions(append(r.c.w.setOptions(m), report.WithRunStart(started), report.WithShownKeys())...)
+	out, err := r.run.Write(ctx, m)
+	if err != nil {
+		return err
+	}
+	if len(out.Expired) > 0 {
+		inv.diag.log.Info(fmt.Sprintf("retention: the partials of %s (%d dates) are no longer kept; their reports stay",
+			dateSpan(out.Expired), len(out.Expired)))
+	}
+	var expired int64
+	for _, f := range res.Files {
+		expired += f.Expired
+	}
+	if expired > 0 {
+		inv.diag.log.Warn(fmt.Sprintf("%d lines older than the dataset keeps (--retain-days %d) were not counted", expired, r.c.w.retainDays))
+	}
+	return nil
+}
+
+func (r *datasetRunner) close() { r.run.Close() }
+
+// dateSpan shows a sorted list of dates as its first and last.
+func dateSpan(ds []string) string {
+	if len(ds) == 1 {
+		return ds[0]
+	}
+	return strings.Join([]string{ds[0], ds[len(ds)-1]}, " to ")
+}
