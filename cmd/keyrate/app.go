@@ -93,7 +93,7 @@ type command struct {
 var commands = []command{
 	{"analyze", "analyze [flags] PATH...   count requests per key and find limit violations", runAnalyze},
 	{"policy", "policy check FILE         validate a policy file of plans and limits", runPolicy},
-	{"dataset", "dataset ls DIR             list the inputs and dates of a --partition day dataset", runDataset},
+	{"dataset", "dataset ls|forget DIR ...  list a --partition day dataset's inputs and dates, or take inputs back", runDataset},
 }
 
 // invocation is what every command works with besides its arguments.

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keyrate/keyrate/cmd/internal/loggen"
+	"github.com/keyrate/keyrate/report/dataset"
 )
 
 // The nightly dataset's rule (issue "Nightly runs that add up"): after
@@ -306,4 +309,176 @@ func decompressCopy(t *testing.T, src, dir string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// TestDatasetForget: inputs read by mistake are taken back: the dataset
+// is then the one run over the other inputs, a date only they had is
+// gone, and they are no longer in the ledger; a name that matches no
+// input is a usage error.
+func TestDatasetForget(t *testing.T) {
+	dir, nights := nightlyArchive(t, 4)
+	nightly, once := filepath.Join(dir, "nightly"), filepath.Join(dir, "once")
+	var kept []string
+	for i, files := range nights[:4] {
+		nightlyRun(t, dir, nightly, paths(files)...)
+		if i != 3 {
+			kept = append(kept, paths(files)...)
+		}
+	}
+	// Forget the last night, one file by path and the others by ID.
+	ledger := readLedger(t, nightly)
+	args := []string{"dataset", "forget", "--quiet", "--policy", filepath.Join(dir, "plans.toml"), nightly, nights[3][0].Path}
+	for _, f := range nights[3][1:] {
+		for _, e := range ledger.Entries {
+			if e.Path == f.Path {
+				args = append(args, e.ID[:10])
+			}
+		}
+	}
+	if code, _, stderr := runKeyrate(t, args...); code != 0 {
+		t.Fatalf("keyrate %s: exit %d: %s", strings.Join(args, " "), code, stderr)
+	}
+	nightlyRun(t, dir, once, kept...)
+	sameDataset(t, nightly, once)
+	if got := len(readLedger(t, nightly).Entries); got != len(kept) {
+		t.Errorf("%d inputs in the ledger, want %d", got, len(kept))
+	}
+	code, _, stderr := runKeyrate(t, "dataset", "forget", "--policy", filepath.Join(dir, "plans.toml"), nightly, "/no/such/input")
+	if code != 2 || !strings.Contains(stderr, "no such input in the dataset") {
+		t.Errorf("forgetting an unknown input: exit %d, %s", code, stderr)
+	}
+}
+
+func readLedger(t *testing.T, out string) dataset.Ledger {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(dataset.LedgerFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l dataset.Ledger
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestREADMECronLine runs the README's crontab line, as sh would, over
+// two nights of one server rotated as logrotate does with compress and
+// delaycompress (access.log live, access.log.1, access.log.2.gz): the
+// dataset is then the one run over the distinct logs, and the line
+// prints nothing.
+func TestREADMECronLine(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to run the crontab line with")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "15 3 * * * keyrate analyze") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("README has no crontab line")
+	}
+	command := strings.SplitN(line, " ", 6)[5]
+	bin := buildKeyrate(t)
+	dir, nights := nightlyArchive(t, 5)
+	days := make([][]byte, 3)
+	for i := range days {
+		days[i] = gunzip(t, nights[i][0].Path) // server 1's days
+	}
+	logs, out, etc := filepath.Join(dir, "nginx"), filepath.Join(dir, "warehouse"), filepath.Join(dir, "etc")
+	for _, d := range []string{logs, etc} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(etc, "plans.toml"), []byte(nightlyPolicy))
+	writeFile(t, filepath.Join(etc, "secret"), []byte("a-secret-of-at-least-16-bytes\n"))
+	for k, v := range map[string]string{
+		"/etc/keyrate/plans.toml": filepath.Join(etc, "plans.toml"), "/etc/keyrate/secret": filepath.Join(etc, "secret"),
+		"/warehouse/keyrate": out, "/var/log/nginx/": logs + "/", "/var/log/keyrate.jsonl": filepath.Join(dir, "keyrate.jsonl"),
+	} {
+		command = strings.ReplaceAll(command, k, v)
+	}
+	cron := func() {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", command)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		got, err := cmd.CombinedOutput()
+		if err != nil || len(got) != 0 {
+			jsonl, _ := os.ReadFile(filepath.Join(dir, "keyrate.jsonl"))
+			t.Fatalf("the crontab line printed %q (%v); keyrate.jsonl:\n%s", got, err, jsonl)
+		}
+	}
+	half := func(b []byte) []byte { return b[:bytes.LastIndexByte(b[:len(b)/2], '\n')+1] }
+	// Night 1: yesterday's log rotated, today's live and half written.
+	writeFile(t, filepath.Join(logs, "access.log.1"), days[0])
+	writeFile(t, filepath.Join(logs, "access.log"), half(days[1]))
+	cron()
+	// Night 2: rotated again: the first compressed, the live one whole.
+	gz := filepath.Join(logs, "access.log.2.gz")
+	writeFile(t, gz, gzipBytes(t, days[0]))
+	writeFile(t, filepath.Join(logs, "access.log.1"), days[1])
+	writeFile(t, filepath.Join(logs, "access.log"), half(days[2]))
+	cron()
+
+	expect := filepath.Join(dir, "expect")
+	writeFile(t, filepath.Join(expect, "a"), days[0])
+	writeFile(t, filepath.Join(expect, "b"), days[1])
+	writeFile(t, filepath.Join(expect, "c"), half(days[2]))
+	once := filepath.Join(dir, "once")
+	t.Setenv("KEYRATE_KEY_SECRET", "")
+	args := []string{"analyze", "--quiet", "--partition", "day", "--policy", filepath.Join(etc, "plans.toml"), "--key-display", "hmac",
+		"--key-secret-file", filepath.Join(etc, "secret"), "--out", once, filepath.Join(expect, "a"), filepath.Join(expect, "b"), filepath.Join(expect, "c")}
+	if code, _, stderr := runKeyrate(t, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sameDataset(t, out, once)
+}
+
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// writeFile writes b to path, making its directory.
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

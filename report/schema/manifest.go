@@ -63,6 +63,9 @@ type DatasetRun struct {
 	// whole because they grew since they were read.
 	Skipped []SkippedPath `json:"skipped_inputs"`
 	Grown   []string      `json:"grown_inputs"`
+	// Forgotten are the IDs of the inputs 'keyrate dataset forget' took
+	// back.
+	Forgotten []string `json:"forgotten_inputs"`
 	// Dates and Inputs count the dates with partials and the inputs in
 	// the ledger after the run.
 	Dates  int `json:"dates"`

@@ -79,6 +79,7 @@ type Run struct {
 	toStored, fromStored func(aggregate.Class) aggregate.Class
 	horizon              int64 // epoch ms; lines before it expired
 	inputsAfter          int   // ledger entries after the run
+	forgotten            []string
 }
 
 // Skipped is an input a run did not read, and why.
@@ -208,6 +209,47 @@ func (r *Run) Read(ctx context.Context, paths []string) error {
 		return nil
 	})
 }
+
+// Forget takes back the inputs args name (a path, or a prefix of an ID
+// as 'keyrate dataset ls' shows it): each is read again from its path,
+// which must still hold what was read (its first bytes, if it grew), and
+// subtracted; Write then re-evaluates the dates it touched and removes
+// it from the ledger.
+func (r *Run) Forget(ctx context.Context, args []string) error {
+	var entries []dataset.Entry
+	var paths []string
+	for _, a := range args {
+		found := r.ds.Ledger.Find(a)
+		switch {
+		case len(found) == 0:
+			return &SelectError{fmt.Sprintf("%s: no such input in the dataset (keyrate dataset ls %s lists them)", a, r.ds.dir)}
+		case len(found) > 1:
+			var ids []string
+			for _, e := range found {
+				ids = append(ids, e.ID[:12]+" (read "+e.ReadAt.UTC().Format(time.RFC3339)+")")
+			}
+			return &SelectError{fmt.Sprintf("%s names %d inputs: give one of their IDs: %s", a, len(found), strings.Join(ids, ", "))}
+		case slices.Contains(paths, found[0].Path):
+			return &SelectError{fmt.Sprintf("%s: another input read from %s is forgotten in this run already; forget it in a run of its own", a, found[0].Path)}
+		}
+		entries = append(entries, found[0])
+		paths = append(paths, found[0].Path)
+		r.forgotten = append(r.forgotten, found[0].ID)
+	}
+	r.plus = &pipeline.Result{}
+	cfg := r.cfg.Read
+	cfg.Progress = nil
+	cfg.Limits = map[string]int64{}
+	for _, e := range entries {
+		cfg.Limits[e.Path] = e.Length
+	}
+	return r.readBack(ctx, paths, cfg, func(i int) *dataset.Entry { return &entries[i] })
+}
+
+// SelectError says an argument of Forget names no input, or several.
+type SelectError struct{ msg string }
+
+func (e *SelectError) Error() string { return e.msg }
 
 // readBack reads paths into r.minus and checks that each holds what
 // entry(i) recorded; its lines before the retention horizon were never
@@ -398,7 +440,7 @@ func (r *Run) Write(ctx context.Context, m *schema.Manifest) (out *Outcome, err 
 	m.Totals.Keys = int(out.Stats.Keys)
 	m.Dataset = &schema.DatasetRun{
 		Touched: orEmpty(out.Touched), Evaluated: orEmpty(evalDates), Expired: orEmpty(out.Expired),
-		Skipped: []schema.SkippedPath{}, Grown: []string{},
+		Skipped: []schema.SkippedPath{}, Grown: []string{}, Forgotten: orEmpty(r.forgotten),
 		Dates: len(dates) - len(out.Expired), Inputs: r.inputsAfter,
 	}
 	for _, s := range r.Skipped() {
@@ -674,6 +716,9 @@ func (r *Run) writeMeta(set *report.Set) error {
 		if err != nil {
 			return err
 		}
+	}
+	for _, id := range r.forgotten {
+		ledger.Remove(id)
 	}
 	r.inputsAfter = len(ledger.Entries)
 	return r.ds.Save(set, r.meta)
