@@ -25,7 +25,8 @@ import (
 // what one run over all the inputs read so far would write.
 
 // nightlyPolicy has every algorithm, a monthly quota that only adds up
-// over several nights, and limits whose windows straddle midnight.
+// over several nights, limits whose windows straddle midnight, a scoped
+// limit (request classes) and per-account limits.
 const nightlyPolicy = `
 default_plan = "std"
 
@@ -40,6 +41,20 @@ limits = [
   { name = "monthly",    algorithm = "fixed",        limit = 8000, window = "month" },
   { name = "search",     algorithm = "fixed",        limit = 5,    window = "1m", paths = ["/v1/search"] },
 ]
+
+# An account whose keys share limits across plans.
+[plans.team]
+limits = [
+  { name = "per-minute",     algorithm = "fixed",        limit = 40,   window = "1m" },
+  { name = "account-hourly", algorithm = "fixed",        limit = 300,  window = "1h",  per = "account" },
+  { name = "account-rolling", algorithm = "sliding",     limit = 150,  window = "30m", per = "account" },
+  { name = "account-bucket", algorithm = "token-bucket", rate = 0.5,   burst = 60,     per = "account" },
+]
+
+[keys]
+"k1"      = { plan = "team", account = "acme" }
+"k2"      = { plan = "team", account = "acme" }
+"k_burst" = { plan = "std",  account = "acme" }
 `
 
 // nightlyArchive writes a week of three servers' logs, rotated at local
@@ -187,6 +202,9 @@ func TestNightlyWeekEqualsOneRun(t *testing.T) {
 	v := readCSVRows(t, filepath.Join(nightly, "violations"), "monthly")
 	if len(v) == 0 {
 		t.Fatal("no monthly violation in the nightly dataset: the quota never adds up")
+	}
+	if a := readCSVRows(t, filepath.Join(nightly, "violations"), "acme"); len(a) == 0 {
+		t.Error("no violation of the account's limits: the test does not exercise accounts")
 	}
 }
 
