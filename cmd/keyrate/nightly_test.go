@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrate/keyrate/cmd/internal/loggen"
+	"github.com/keyrate/keyrate/internal/loggen"
 	"github.com/keyrate/keyrate/report/dataset"
 )
 
