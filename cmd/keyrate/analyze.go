@@ -75,7 +75,7 @@ func analyzeFlags(o *analyzeOptions, stderr io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.keyPattern, "key-pattern", "", "regular expression a key must match in full; other values count as invalid_key")
 	fs.StringArrayVar(&o.limits, "limit", nil, "fixed-window limit N/UNIT (s, min, h, day; multiples as N/10s); repeatable")
 	fs.StringVar(&o.out, "out", "keyrate-out", "output directory")
-	fs.StringSliceVar(&o.outputs, "output", []string{"csv", "parquet"}, "output formats")
+	fs.StringSliceVar(&o.outputs, "output", []string{"csv", "parquet"}, "outputs: csv and parquet tables, html (report.html: the audit with charts, one self-contained page)")
 	fs.Float64Var(&o.maxBadRatio, "max-bad-ratio", 0.01, "fail (exit 3) when more than this fraction of lines is malformed")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "parallel parse workers (and files decompressed at once)")
 	o.memory = 1 << 30
@@ -195,8 +195,10 @@ type analyzeConfig struct {
 	read    pipeline.Config
 	eval    pipeline.EvalConfig
 	formats []report.Format
-	out     string
-	w       *warehouseOptions
+	// html writes report.html beside the tables (--output html).
+	html bool
+	out  string
+	w    *warehouseOptions
 	// settings are the flags that decide how lines become requests: a
 	// dataset refuses runs with other values.
 	settings map[string]string
@@ -240,7 +242,7 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	formats, err := report.ParseFormats(o.outputs)
+	formats, html, err := parseOutputs(o.outputs)
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +285,7 @@ func (o *analyzeOptions) validate(args []string) (*analyzeConfig, error) {
 		read:    cfg,
 		eval:    pipeline.EvalConfig{Policy: pol, Workers: o.workers, Split: o.warehouse.part != report.NoPartition},
 		formats: formats,
+		html:    html,
 		out:     o.out,
 		w:       &o.warehouse,
 		settings: map[string]string{
@@ -316,7 +319,12 @@ func (c *analyzeConfig) write(ctx context.Context, inv *invocation, res *pipelin
 	if err != nil {
 		return err
 	}
-	stats, err := pipeline.Evaluate(ctx, res, c.eval, tables)
+	var sink policy.Sink = tables
+	page := c.newPage(c.w.keys.Show)
+	if page != nil {
+		sink = page.observe(tables)
+	}
+	stats, err := pipeline.Evaluate(ctx, res, c.eval, sink)
 	if err != nil {
 		return err
 	}
@@ -326,6 +334,11 @@ func (c *analyzeConfig) write(ctx context.Context, inv *invocation, res *pipelin
 	m.UnplannedKeys = stats.UnplannedKeys
 	m.Outputs = tables.Rows()
 	m.Totals.Keys = int(stats.Keys) // not the keys table's rows: with day partitions a key has one per date
+	if page != nil {
+		if err := page.finish(set, m, res.Source); err != nil {
+			return err
+		}
+	}
 	return set.Commit(ctx, m)
 }
 

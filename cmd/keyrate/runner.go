@@ -78,6 +78,10 @@ func (c *analyzeConfig) openDataset(inv *invocation) (*datasetRunner, error) {
 		RetainDays:   c.w.retainDays,
 		Stdin:        os.Stdin,
 	}
+	// The rows carry displayed keys: the page shows them as they are.
+	if pg := c.newPage(func(k string) string { return k }); pg != nil {
+		cfg.Observe, cfg.Finish = pg.observe, pg.finish
+	}
 	run, err := job.Open(cfg)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}

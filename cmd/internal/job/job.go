@@ -61,6 +61,12 @@ type Config struct {
 	RetainDays   int
 	Stdin        io.Reader
 	Now          func() time.Time
+	// Observe, if set, wraps the sink the evaluation writes the tables
+	// through (the HTML report watches the rows); Finish, if set, is
+	// called once the evaluation is over, before the commit, with the
+	// partials evaluated (all classes), to add files to the set.
+	Observe func(policy.Sink) policy.Sink
+	Finish  func(set *report.Set, m *schema.Manifest, evaluated aggregate.Partials) error
 }
 
 // Run is one run into a dataset.
@@ -79,6 +85,7 @@ type Run struct {
 	toStored, fromStored func(aggregate.Class) aggregate.Class
 	horizon              int64 // epoch ms; lines before it expired
 	inputsAfter          int   // ledger entries after the run
+	evaluated            aggregate.Partials
 	forgotten            []string
 }
 
@@ -426,18 +433,23 @@ func (r *Run) Write(ctx context.Context, m *schema.Manifest) (out *Outcome, err 
 	if err := r.writeMeta(set); err != nil {
 		return nil, err
 	}
-	changes, err := set.Stage()
-	if err != nil {
-		return nil, err
-	}
-	m.PartitionDates = rewrittenDates(changes, evalDates)
-	m.PartialDates, m.UntouchedGaps = []string{}, []schema.DateGap{}
 	m.Outputs = out.Rows
 	if m.Outputs == nil {
 		m.Outputs = map[string]int64{}
 	}
 	m.UnplannedKeys = out.Stats.UnplannedKeys
 	m.Totals.Keys = int(out.Stats.Keys)
+	if r.cfg.Finish != nil && r.evaluated != nil {
+		if err := r.cfg.Finish(set, m, r.evaluated); err != nil {
+			return nil, err
+		}
+	}
+	changes, err := set.Stage()
+	if err != nil {
+		return nil, err
+	}
+	m.PartitionDates = rewrittenDates(changes, evalDates)
+	m.PartialDates, m.UntouchedGaps = []string{}, []schema.DateGap{}
 	m.Dataset = &schema.DatasetRun{
 		Touched: orEmpty(out.Touched), Evaluated: orEmpty(evalDates), Expired: orEmpty(out.Expired),
 		Skipped: []schema.SkippedPath{}, Grown: []string{}, Forgotten: orEmpty(r.forgotten),
@@ -628,7 +640,12 @@ func (r *Run) evaluate(ctx context.Context, set *report.Set, touched []string, a
 	if err != nil {
 		return policy.Stats{}, nil, err
 	}
-	stats, err := policy.Evaluate(ctx, in, r.cfg.Policy, opts, tables)
+	var sink policy.Sink = tables
+	if r.cfg.Observe != nil {
+		sink = r.cfg.Observe(tables)
+	}
+	r.evaluated = aggregate.ClassUnion(in.Classes, nil)
+	stats, err := policy.Evaluate(ctx, in, r.cfg.Policy, opts, sink)
 	if err == nil {
 		err = sf.Close()
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/keyrate/keyrate/aggregate"
+	"github.com/keyrate/keyrate/aggregate/policy"
+	"github.com/keyrate/keyrate/cmd/internal/audit"
+	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/html"
+	"github.com/keyrate/keyrate/report/schema"
+)
+
+// pageName is the HTML report's file in --out.
+const pageName = "report.html"
+
+// parseOutputs splits --output into the table formats and whether
+// report.html is asked for.
+func parseOutputs(list []string) (formats []report.Format, page bool, err error) {
+	tables := slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == "html" })
+	page = len(tables) < len(list)
+	if page && len(tables) == 0 {
+		return nil, true, nil // the page alone
+	}
+	formats, err = report.ParseFormats(tables)
+	return formats, page, err
+}
+
+// page builds report.html from the rows of a run's evaluation.
+type page struct {
+	b *audit.Builder
+}
+
+// newPage returns the page of this run, nil without --output html. show
+// turns keys as the rows carry them into the page's text.
+func (c *analyzeConfig) newPage(show func(string) string) *page {
+	if !c.html {
+		return nil
+	}
+	return &page{b: audit.NewBuilder(nil, c.eval.Policy, show)}
+}
+
+func (p *page) observe(next policy.Sink) policy.Sink {
+	p.b.Next = next
+	return p.b
+}
+
+// finish writes report.html into set, from manifest m and the partials
+// evaluated (for the top keys' charts).
+func (p *page) finish(set *report.Set, m *schema.Manifest, evaluated aggregate.Partials) error {
+	r, err := p.b.Report(m, evaluated)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := html.Write(&buf, r); err != nil {
+		return err
+	}
+	return set.WriteFile(pageName, buf.Bytes())
+}
