@@ -117,7 +117,8 @@ func setIdentity(st *FileStats, id Identity) {
 // end). It is the pre-pass a dataset runs on an input whose head matches
 // one it has read, to tell the same content, a file that has grown and
 // another file apart; the pipeline computes the Identity of everything
-// it reads on the way (FileStats), at no extra pass.
+// it reads on the way (FileStats), at no extra pass. On a read error (a
+// damaged stream) it returns the Identity of the bytes read before it.
 func Identify(ctx context.Context, path string, stdin io.Reader, at []int64) (Identity, []string, error) {
 	o := input.Opener{Stdin: stdin}
 	defer o.Close()
@@ -138,7 +139,9 @@ func Identify(ctx context.Context, path string, stdin io.Reader, at []int64) (Id
 			break
 		}
 		if err != nil {
-			return Identity{}, nil, err
+			// What could be read: a damaged input read before
+			// (--skip-corrupt) is known by it.
+			return h.identity(), nil, err
 		}
 	}
 	sums := make([]string, len(at))

@@ -500,3 +500,38 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestDatasetDamagedInputReadAgain: a truncated gzip file read with
+// --skip-corrupt (its readable start counted) is known again the next
+// night, by what can be read of it: skipped, not a failed run, not counted
+// twice.
+func TestDatasetDamagedInputReadAgain(t *testing.T) {
+	dir, nights := nightlyArchive(t, 6)
+	full, err := os.ReadFile(nights[0][0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "truncated.log.gz")
+	writeFile(t, cut, full[:len(full)*2/3])
+	out := filepath.Join(dir, "out")
+	run := func() string {
+		t.Helper()
+		args := []string{"analyze", "--skip-corrupt", "--partition", "day", "--policy", filepath.Join(dir, "plans.toml"), "--out", out, cut}
+		code, _, stderr := runKeyrate(t, args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		return stderr
+	}
+	run()
+	before := datasetFiles(t, out)
+	if stderr := run(); !strings.Contains(stderr, "already in the dataset") {
+		t.Errorf("the damaged input read again was not recognised:\n%s", stderr)
+	}
+	after := datasetFiles(t, out)
+	for name, b := range before {
+		if !bytes.Equal(after[name], b) {
+			t.Errorf("%s changed: the damaged input was counted twice", name)
+		}
+	}
+}

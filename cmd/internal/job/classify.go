@@ -131,7 +131,14 @@ func classify(ctx context.Context, idf identifier, ledger *dataset.Ledger, paths
 		}
 		id, hs, err := idf.identify(ctx, p, at)
 		if err != nil {
-			return nil, err
+			// A damaged input: known if what can be read of it was read
+			// before (--skip-corrupt); else the run reads it as new, and
+			// fails on it or skips its damaged end as --skip-corrupt says.
+			if e, ok := ledger.ByID(id.Hash); ok && e.Length == id.Length && id.Length > 0 {
+				plans[i].kind, plans[i].of = kindDuplicate, &e
+			}
+			candidate[i] = false
+			continue
 		}
 		plans[i].id, plans[i].known = id, true
 		sums[i] = map[int64]string{}
