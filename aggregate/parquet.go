@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/keyrate/keyrate/internal/pqzstd"
 	"github.com/parquet-go/parquet-go"
@@ -62,7 +63,10 @@ type partialRow struct {
 
 // partialsSchema is the schema every partials file has, column for
 // column.
-var partialsSchema = parquet.SchemaOf(partialRow{})
+//
+// It is built on first use: the reflection costs every process start
+// ~0.1 ms, and most runs (and `keyrate --version`) never spill.
+var partialsSchema = sync.OnceValue(func() *parquet.Schema { return parquet.SchemaOf(partialRow{}) })
 
 // Column indexes: key, then time and the counters (cols[.] in the
 // reader), then class.
@@ -93,7 +97,7 @@ var partialsZstd pqzstd.Codec
 func WriteParquet(w io.Writer, c Cursor, class string, meta map[string]string) (Stats, error) {
 	var st Stats
 	opts := []parquet.WriterOption{
-		partialsSchema,
+		partialsSchema(),
 		parquet.Compression(&partialsZstd),
 		parquet.CreatedBy("keyrate", "", ""),
 		parquet.MaxRowsPerRowGroup(partialsGroupRows),
@@ -185,7 +189,7 @@ func OpenParquet(f io.ReaderAt, size int64) (_ Cursor, class string, err error) 
 	if class, ok = pf.Lookup(MetaClass); !ok {
 		return nil, "", fmt.Errorf("%w: no %s in its footer", ErrBadPartials, MetaClass)
 	}
-	if !parquet.EqualNodes(pf.Schema(), partialsSchema) {
+	if !parquet.EqualNodes(pf.Schema(), partialsSchema()) {
 		return nil, "", fmt.Errorf("%w: columns %v", ErrBadPartials, pf.Schema().Columns())
 	}
 	var rows int64

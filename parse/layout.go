@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Layout is a custom log layout compiled once from an nginx log_format
@@ -96,7 +97,7 @@ func compileLayout(layout string, logged bool) (*Layout, error) {
 	var items []layoutItem
 	var err error
 	switch {
-	case envoyCommand.MatchString(layout):
+	case envoyCommand().MatchString(layout):
 		items, err = compileEnvoy(layout)
 	case nginx && !apache:
 		items, err = compileNginx(layout)
@@ -464,7 +465,11 @@ func apacheTime(v *layoutVar, arg string) (*layoutVar, error) {
 // envoyCommand matches an Envoy command operator: %NAME%, %NAME(ARG)%,
 // either with a ":N" length limit. Apache's directives are one letter,
 // so a layout holding one is Envoy's.
-var envoyCommand = regexp.MustCompile(`%[A-Z][A-Z0-9_]*[A-Z0-9](\([^)]*\))?(:[0-9]+)?%`)
+//
+// Compiled on first use, so that a process start does not pay for it.
+var envoyCommand = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`%[A-Z][A-Z0-9_]*[A-Z0-9](\([^)]*\))?(:[0-9]+)?%`)
+})
 
 // envoyRoles maps Envoy command operators (and the request headers of
 // %REQ(...)%) to the roles they fill: variable → role index, rank.
@@ -498,7 +503,7 @@ func compileEnvoy(layout string) ([]layoutItem, error) {
 	var items []layoutItem
 	rest := layout
 	for {
-		loc := envoyCommand.FindStringIndex(rest)
+		loc := envoyCommand().FindStringIndex(rest)
 		if loc == nil {
 			break
 		}
