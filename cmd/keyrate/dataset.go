@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/keyrate/keyrate/cmd/internal/analysis"
 	"github.com/keyrate/keyrate/cmd/internal/job"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
@@ -68,20 +69,21 @@ func runForget(ctx context.Context, inv *invocation, args []string) error {
 	if fs.NArg() < 2 {
 		return &exitError{code: exitUsage, err: errors.New("dataset forget: want DIR and at least one INPUT")}
 	}
-	o.out, o.warehouse.partition = fs.Arg(0), string(report.PartitionDay)
-	c, err := o.validate(fs.Args()[1:])
+	o.Out = fs.Arg(0)
+	o.Warehouse.SetPartition(report.PartitionDay)
+	c, err := o.Validate(fs.Args()[1:])
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	lock, err := lockOutput(o.out)
+	lock, err := lockOutput(o.Out)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	if err := recoverOutput(inv.diag, inv.env.outputFS, o.out); err != nil {
+	if err := recoverOutput(inv.diag, inv.env.outputFS, o.Out); err != nil {
 		return err
 	}
-	r, err := c.openDataset(inv)
+	r, err := openDataset(c, inv)
 	if err != nil {
 		return err
 	}
@@ -94,13 +96,13 @@ func runForget(ctx context.Context, inv *invocation, args []string) error {
 		return inputAdvice(err)
 	}
 	res := r.run.Result()
-	m := newManifest(nil, res)
+	m := analysis.NewManifest(keyrateVersion(), nil, res)
 	m.Arguments = append([]string{"dataset", "forget"}, args...)
-	m.Policy = o.policy
-	o.warehouse.scrub(res, m)
+	m.Policy = o.Policy
+	o.Warehouse.Scrub(res, m)
 	if err := r.write(ctx, inv, res, m, started); err != nil {
-		return fmt.Errorf("writing reports to %s: %w", input.QuotePath(o.out), err)
+		return fmt.Errorf("writing reports to %s: %w", input.QuotePath(o.Out), err)
 	}
-	inv.diag.log.Info("forgotten", "inputs", len(m.Dataset.Forgotten), "dates", len(m.Dataset.Touched), "out", o.out)
+	inv.diag.log.Info("forgotten", "inputs", len(m.Dataset.Forgotten), "dates", len(m.Dataset.Touched), "out", o.Out)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
+	"github.com/keyrate/keyrate/cmd/internal/analysis"
 	"github.com/keyrate/keyrate/parse"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 )
@@ -69,7 +70,7 @@ func TestErrorsNameFlags(t *testing.T) {
 		{"tar", func() error { return &pipeline.InputError{Path: "old/logs.tar.gz", Err: parse.ErrTarArchive} },
 			`old/logs.tar.gz: a tar archive, not a log (extract it, as with tar -xf, and give keyrate its files; or leave it out with --exclude logs.tar.gz)`},
 	} {
-		if got := detectAdvice(flagError(c.err())).Error(); got != c.want {
+		if got := detectAdvice(analysis.FlagError(c.err())).Error(); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
 	}

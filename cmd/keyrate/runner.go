@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
+	"github.com/keyrate/keyrate/cmd/internal/analysis"
 	"github.com/keyrate/keyrate/cmd/internal/job"
 	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
@@ -24,29 +25,29 @@ type runner interface {
 	close()
 }
 
-func (c *analyzeConfig) newRunner(inv *invocation) (runner, error) {
-	if c.w.part == report.NoPartition {
+func newRunner(c *analysis.Config, inv *invocation) (runner, error) {
+	if c.W.Part == report.NoPartition {
 		return &flatRunner{c: c}, nil
 	}
-	return c.openDataset(inv)
+	return openDataset(c, inv)
 }
 
 // flatRunner writes one run's reports.
 type flatRunner struct {
-	c   *analyzeConfig
+	c   *analysis.Config
 	res *pipeline.Result
 }
 
 func (f *flatRunner) read(ctx context.Context, paths []string) (*pipeline.Result, error) {
 	var err error
-	f.res, err = pipeline.Run(ctx, paths, f.c.read)
+	f.res, err = pipeline.Run(ctx, paths, f.c.Read)
 	return f.res, err
 }
 
 func (f *flatRunner) noteSkipped(*diag, *schema.Manifest) {}
 
 func (f *flatRunner) write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) error {
-	return f.c.write(ctx, inv, res, m, started)
+	return f.c.Write(ctx, inv.env.outputFS, res, m, started, inv.diag.log)
 }
 
 func (f *flatRunner) close() {
@@ -57,32 +58,12 @@ func (f *flatRunner) close() {
 
 // datasetRunner adds a run to the dataset in --out.
 type datasetRunner struct {
-	c   *analyzeConfig
+	c   *analysis.Config
 	run *job.Run
 }
 
-func (c *analyzeConfig) openDataset(inv *invocation) (*datasetRunner, error) {
-	keys := c.w.keys
-	read := c.read
-	read.KeyMap = keys.Map
-	cfg := &job.Config{
-		Dir:          c.out,
-		FS:           inv.env.outputFS,
-		Formats:      c.formats,
-		Read:         read,
-		Policy:       c.eval.Policy,
-		PolicyKeyMap: func(k string) string { return string(keys.Map([]byte(k))) },
-		Settings:     c.settings,
-		KeyDisplay:   keys.Fingerprint(),
-		PolicyDigest: c.w.digest,
-		RetainDays:   c.w.retainDays,
-		Stdin:        os.Stdin,
-	}
-	// The rows carry displayed keys: the page shows them as they are.
-	if pg := c.newPage(func(k string) string { return k }); pg != nil {
-		cfg.Observe, cfg.Finish = pg.observe, pg.finish
-	}
-	run, err := job.Open(cfg)
+func openDataset(c *analysis.Config, inv *invocation) (*datasetRunner, error) {
+	run, err := job.Open(c.JobConfig(inv.env.outputFS, os.Stdin))
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
@@ -111,7 +92,7 @@ func (r *datasetRunner) noteSkipped(d *diag, m *schema.Manifest) {
 }
 
 func (r *datasetRunner) write(ctx context.Context, inv *invocation, res *pipeline.Result, m *schema.Manifest, started time.Time) error {
-	r.run.SetOptions(append(r.c.w.setOptions(m), report.WithRunStart(started), report.WithShownKeys())...)
+	r.run.SetOptions(append(r.c.W.SetOptions(m), report.WithRunStart(started), report.WithShownKeys())...)
 	out, err := r.run.Write(ctx, m)
 	if err != nil {
 		return err
@@ -125,7 +106,7 @@ func (r *datasetRunner) write(ctx context.Context, inv *invocation, res *pipelin
 		expired += f.Expired
 	}
 	if expired > 0 {
-		inv.diag.log.Warn(fmt.Sprintf("%d lines older than the dataset keeps (--retain-days %d) were not counted", expired, r.c.w.retainDays))
+		inv.diag.log.Warn(fmt.Sprintf("%d lines older than the dataset keeps (--retain-days %d) were not counted", expired, r.c.W.RetainDays))
 	}
 	return nil
 }

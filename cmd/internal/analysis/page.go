@@ -1,4 +1,4 @@
-package main
+package analysis
 
 import (
 	"bytes"
@@ -34,11 +34,11 @@ type page struct {
 
 // newPage returns the page of this run, nil without --output html. show
 // turns keys as the rows carry them into the page's text.
-func (c *analyzeConfig) newPage(show func(string) string) *page {
-	if !c.html {
+func (c *Config) newPage(show func(string) string) *page {
+	if !c.HTML {
 		return nil
 	}
-	return &page{b: audit.NewBuilder(nil, c.eval.Policy, show)}
+	return &page{b: audit.NewBuilder(nil, c.Eval.Policy, show)}
 }
 
 func (p *page) observe(next policy.Sink) policy.Sink {

@@ -1,8 +1,9 @@
-package main
+package analysis
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,32 +16,34 @@ import (
 	"github.com/keyrate/keyrate/report/schema"
 )
 
-// warehouseOptions are the analyze flags that shape reports for
+// WarehouseOptions are the analyze flags that shape reports for
 // warehouses and spreadsheets (docs/schema.md, docs/warehouse.md).
-type warehouseOptions struct {
+type WarehouseOptions struct {
 	partition     string
 	keyDisplay    string
 	keySecretFile string
 	csvRaw        bool
-	retainDays    int
+	RetainDays    int
 
-	// Set by validate.
-	part   report.Partition
-	keys   *report.KeyDisplay
-	digest string
+	// Set by Validate.
+	Part   report.Partition
+	Keys   *report.KeyDisplay
+	Digest string
 }
 
-func warehouseFlags(fs *pflag.FlagSet, w *warehouseOptions) {
+// Register defines the flags on fs.
+func (w *WarehouseOptions) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&w.partition, "partition", "none", "day: Hive-style OUT/TABLE/date=YYYY-MM-DD/part-0.* partitions by UTC date, replacing only the dates this run covers")
 	fs.StringVar(&w.keyDisplay, "key-display", "raw", "how keys appear in reports: raw, prefix (first 8 chars + digest) or hmac (HMAC-SHA256 under "+report.KeySecretEnv+" or --key-secret-file)")
 	fs.StringVar(&w.keySecretFile, "key-secret-file", "", "file holding the --key-display hmac secret (default: $"+report.KeySecretEnv+")")
-	fs.IntVar(&w.retainDays, "retain-days", job.DefaultRetainDays, "with --partition day: days of partials (and checkpoints) the dataset keeps before its newest date, for late logs and calendar quotas")
+	fs.IntVar(&w.RetainDays, "retain-days", job.DefaultRetainDays, "with --partition day: days of partials (and checkpoints) the dataset keeps before its newest date, for late logs and calendar quotas")
 	fs.BoolVar(&w.csvRaw, "csv-raw", false, "write CSV cells as they are, without neutralising spreadsheet formulas (=, +, -, @)")
 }
 
-func (w *warehouseOptions) validate(pol *policy.Policy) error {
+// Validate checks the flags and sets Part, Keys and Digest.
+func (w *WarehouseOptions) Validate(pol *policy.Policy) error {
 	var err error
-	if w.part, err = report.ParsePartition(w.partition); err != nil {
+	if w.Part, err = report.ParsePartition(w.partition); err != nil {
 		return fmt.Errorf("--partition %w", err)
 	}
 	var secret []byte
@@ -51,35 +54,35 @@ func (w *warehouseOptions) validate(pol *policy.Policy) error {
 	} else if w.keySecretFile != "" {
 		return fmt.Errorf("--key-secret-file needs --key-display hmac")
 	}
-	if w.keys, err = report.NewKeyDisplay(report.KeyMode(w.keyDisplay), secret); err != nil {
+	if w.Keys, err = report.NewKeyDisplay(report.KeyMode(w.keyDisplay), secret); err != nil {
 		var short *report.ShortSecretError
 		if errors.As(err, &short) {
 			return fmt.Errorf("--key-display %w (set %s or --key-secret-file)", err, report.KeySecretEnv)
 		}
 		return fmt.Errorf("--key-display %w", err)
 	}
-	if w.retainDays < 1 {
-		return fmt.Errorf("--retain-days %d: want at least 1", w.retainDays)
+	if w.RetainDays < 1 {
+		return fmt.Errorf("--retain-days %d: want at least 1", w.RetainDays)
 	}
-	w.digest, err = pol.Digest()
+	w.Digest, err = pol.Digest()
 	return err
 }
 
-// scrub keeps raw keys out of the manifest and stderr when keys are
+// Scrub keeps raw keys out of the manifest and stderr when keys are
 // hidden: malformed-line excerpts are log text that may hold a key
 // anywhere, so they are withheld (file, line and reason stay).
-func (w *warehouseOptions) scrub(res *pipeline.Result, m *schema.Manifest) {
+func (w *WarehouseOptions) Scrub(res *pipeline.Result, m *schema.Manifest) {
 	m.SchemaVersion = schema.Version
-	m.PolicyDigest = w.digest
-	m.KeyDisplay = string(w.keys.Mode())
-	m.Partition = string(w.part)
+	m.PolicyDigest = w.Digest
+	m.KeyDisplay = string(w.Keys.Mode())
+	m.Partition = string(w.Part)
 	if m.Partition == "" {
 		m.Partition = "none"
 	}
-	if !w.keys.Hides() {
+	if !w.Keys.Hides() {
 		return
 	}
-	withheld := "(withheld under --key-display " + string(w.keys.Mode()) + ")"
+	withheld := "(withheld under --key-display " + string(w.Keys.Mode()) + ")"
 	for i := range res.Samples {
 		res.Samples[i].Excerpt = withheld
 	}
@@ -88,26 +91,26 @@ func (w *warehouseOptions) scrub(res *pipeline.Result, m *schema.Manifest) {
 	}
 }
 
-// setOptions are the report.Set options for this run.
-func (w *warehouseOptions) setOptions(m *schema.Manifest) []report.Option {
+// SetOptions are the report.Set options for this run.
+func (w *WarehouseOptions) SetOptions(m *schema.Manifest) []report.Option {
 	opts := []report.Option{
 		report.WithVersion(m.Version),
-		report.WithPolicyDigest(w.digest),
-		report.WithKeyDisplay(w.keys),
+		report.WithPolicyDigest(w.Digest),
+		report.WithKeyDisplay(w.Keys),
 		report.WithCSVRaw(w.csvRaw),
 	}
-	if w.part != report.NoPartition && m.TimeRange != nil {
-		opts = append(opts, report.WithPartition(w.part, m.TimeRange.First, m.TimeRange.Last))
-	} else if w.part != report.NoPartition {
-		opts = append(opts, report.WithPartition(w.part, time.Time{}, time.Time{}))
+	if w.Part != report.NoPartition && m.TimeRange != nil {
+		opts = append(opts, report.WithPartition(w.Part, m.TimeRange.First, m.TimeRange.Last))
+	} else if w.Part != report.NoPartition {
+		opts = append(opts, report.WithPartition(w.Part, time.Time{}, time.Time{}))
 	}
 	return opts
 }
 
-// recordDates notes the partitions written in the manifest and warns
+// RecordDates notes the partitions written in the manifest and warns
 // about dates the input covers only in part.
-func (w *warehouseOptions) recordDates(set *report.Set, m *schema.Manifest, d *diag) error {
-	if w.part == report.NoPartition {
+func (w *WarehouseOptions) RecordDates(set *report.Set, m *schema.Manifest, log *slog.Logger) error {
+	if w.Part == report.NoPartition {
 		return nil
 	}
 	dates, partial, err := set.Dates()
@@ -122,13 +125,17 @@ func (w *warehouseOptions) recordDates(set *report.Set, m *schema.Manifest, d *d
 		m.PartialDates = []string{}
 	}
 	if len(partial) > 0 {
-		d.log.Warn(fmt.Sprintf("the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)",
+		log.Warn(fmt.Sprintf("the input covers %s only in part; those partitions hold this run's rows only (see partial_dates in manifest.json)",
 			strings.Join(partial, ", ")))
 	}
 	m.UntouchedGaps = append([]schema.DateGap{}, set.Gaps()...)
 	for _, g := range m.UntouchedGaps {
-		d.log.Warn(fmt.Sprintf("no rows from %s to %s, inside the input's time range: a line with a wrong time? Those partitions were left as they were (see untouched_gaps in manifest.json)",
+		log.Warn(fmt.Sprintf("no rows from %s to %s, inside the input's time range: a line with a wrong time? Those partitions were left as they were (see untouched_gaps in manifest.json)",
 			g.From, g.To))
 	}
 	return nil
 }
+
+// SetPartition sets --partition, for commands that work on a dataset
+// whatever the flag says (keyrate dataset forget).
+func (w *WarehouseOptions) SetPartition(p report.Partition) { w.partition = string(p) }

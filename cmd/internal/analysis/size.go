@@ -1,4 +1,4 @@
-package main
+package analysis
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"strings"
 )
 
-// byteSize is a pflag.Value for sizes such as "1GiB", "64MiB", "500MB",
+// ByteSize is a pflag.Value for sizes such as "1GiB", "64MiB", "500MB",
 // "2G" or a plain byte count. Binary suffixes (KiB, MiB, GiB, TiB and the
 // short K, M, G, T) are powers of 1024; KB, MB, GB, TB are powers of 1000.
-type byteSize int64
+type ByteSize int64
 
 var sizeUnits = []struct {
 	suffix string
@@ -22,7 +22,7 @@ var sizeUnits = []struct {
 	{"b", 1},
 }
 
-func parseByteSize(s string) (int64, error) {
+func ParseByteSize(s string) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	mult := int64(1)
 	for _, u := range sizeUnits {
@@ -38,16 +38,16 @@ func parseByteSize(s string) (int64, error) {
 	return int64(n * float64(mult)), nil
 }
 
-func (b *byteSize) Set(s string) error {
-	n, err := parseByteSize(s)
+func (b *ByteSize) Set(s string) error {
+	n, err := ParseByteSize(s)
 	if err != nil {
 		return err
 	}
-	*b = byteSize(n)
+	*b = ByteSize(n)
 	return nil
 }
 
-func (b *byteSize) String() string {
+func (b *ByteSize) String() string {
 	n := int64(*b)
 	for _, u := range []struct {
 		suffix string
@@ -60,4 +60,4 @@ func (b *byteSize) String() string {
 	return strconv.FormatInt(n, 10)
 }
 
-func (b *byteSize) Type() string { return "size" }
+func (b *ByteSize) Type() string { return "size" }
