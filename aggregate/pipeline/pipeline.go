@@ -35,6 +35,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keyrate/keyrate/aggregate"
 	"github.com/keyrate/keyrate/aggregate/policy"
@@ -149,6 +150,40 @@ func addStats(s, o *FileStats) {
 		s.TimeAdvice = o.TimeAdvice
 	}
 	s.MinTime, s.MaxTime = min(s.MinTime, o.MinTime), max(s.MaxTime, o.MaxTime)
+}
+
+// MergeStats folds into s the statistics of o, another part of the same
+// input read apart (a byte range of it, by a distributed reader): the
+// counts and bytes add, dates merge, a corrupt part makes the input
+// corrupt. The content identity (Hash, Head) of one part is not the
+// input's, so it is dropped once two parts merge; Length adds.
+func MergeStats(s, o *FileStats) {
+	addStats(s, o)
+	s.Bytes += o.Bytes
+	s.Length += o.Length
+	s.Hash, s.Head = "", ""
+	if s.Format == "" {
+		s.Format = o.Format
+	}
+	if s.TimePrecision == "" {
+		s.TimePrecision = o.TimePrecision
+	}
+	if s.Compression == "" {
+		s.Compression = o.Compression
+	}
+	if o.Corrupt && !s.Corrupt {
+		s.Corrupt, s.CorruptError = true, o.CorruptError
+	}
+	days := map[int64]int64{}
+	for _, ds := range [][]schema.DateCount{s.Dates, o.Dates} {
+		for _, d := range ds {
+			t, err := time.Parse(time.DateOnly, d.Date)
+			if err == nil {
+				days[t.UnixMilli()/dayMillis] += d.Lines
+			}
+		}
+	}
+	s.Dates = dateCounts(days)
 }
 
 // addTimeSource adds src to list, the sorted time sources of an input

@@ -170,6 +170,21 @@ func classMaps(run, stored []string) (toStored, fromStored func(aggregate.Class)
 
 // Read classifies paths and reads what the dataset lacks.
 func (r *Run) Read(ctx context.Context, paths []string) error {
+	return r.ReadWith(ctx, paths, pipeline.Run)
+}
+
+// Reader reads inputs as pipeline.Run does: it honours cfg (MinTime and
+// Limits included) and returns one FileStats per path, in paths' order,
+// each with the input's identity (Hash, Head, Length).
+type Reader func(ctx context.Context, paths []string, cfg pipeline.Config) (*pipeline.Result, error)
+
+// ReadWith is Read with the new and grown inputs read by read: how a
+// distributed engine (keyrate-beam) adds to the dataset the partials it
+// computed on its workers. The rest of the run is the same: the inputs
+// are classified here, the earlier readings of grown inputs are read
+// back here with pipeline.Run (they are few, and already read once), and
+// Write stores and evaluates the partials as after Read.
+func (r *Run) ReadWith(ctx context.Context, paths []string, read Reader) error {
 	plans, err := classify(ctx, pipelineIdentifier{stdin: r.cfg.Stdin}, r.ds.Ledger, paths)
 	if err != nil {
 		return err
@@ -190,7 +205,7 @@ func (r *Run) Read(ctx context.Context, paths []string) error {
 	}
 	if len(reads) == 0 {
 		r.plus = &pipeline.Result{} // every input is in the dataset already
-	} else if r.plus, err = pipeline.Run(ctx, reads, cfg); err != nil {
+	} else if r.plus, err = read(ctx, reads, cfg); err != nil {
 		return err
 	}
 	if err := r.checkRead(); err != nil {
