@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"unsafe"
 )
 
@@ -65,6 +66,14 @@ type State struct {
 	recentOn    bool
 	// wide holds the counters of the rare cells that outgrow cellRec.
 	wide map[uint32]*Counters
+	// sorted is the last sort of the cells (Sorted), kept while no cell
+	// is added: a Result is opened many times (a dataset's run reads it
+	// once per date it writes), and sorting a State whose servers'
+	// times interleave dominated those reads. Adding to an existing cell
+	// does not move it; cursors read the counters as they are.
+	sortMu   sync.Mutex
+	sorted   *SortedState
+	sortedAt int // nCells when sorted was made
 }
 
 // cellRec is one cell in 32 bytes, half a cache line, so a cell never
@@ -331,6 +340,7 @@ func (s *State) Reset() {
 	s.raw.reset()
 	s.rawShown = s.rawShown[:0]
 	s.nCells = 0
+	s.sorted = nil
 	s.indexed = false
 	s.streamStart, s.recentOn = 0, false
 	s.wide = nil
@@ -672,11 +682,18 @@ type SortedState struct {
 	order, byKey, ends []uint32
 }
 
-// Sorted sorts s's cells for reading back. s must not change while the
-// SortedState or its cursors are in use.
+// Sorted sorts s's cells for reading back, or returns the last sort if
+// no cell was added since. s must not change while the SortedState or
+// its cursors are in use.
 func (s *State) Sorted() *SortedState {
+	s.sortMu.Lock()
+	defer s.sortMu.Unlock()
+	if s.sorted != nil && s.sortedAt == s.nCells {
+		return s.sorted
+	}
 	v := &SortedState{s: s}
 	v.order, v.byKey, v.ends = s.sortedCells()
+	s.sorted, s.sortedAt = v, s.nCells
 	return v
 }
 

@@ -561,3 +561,42 @@ func TestStateAddAllocatesNothingForExistingCells(t *testing.T) {
 		t.Errorf("Add allocates %.1f times for an existing cell", allocs)
 	}
 }
+
+// TestSortedIsKeptUntilACellIsAdded: a State opened again without a new
+// cell is not sorted again (a dataset's run opens its result once per
+// date); a new cell, or Reset, sorts afresh, and counters added to an
+// existing cell are read as they are.
+func TestSortedIsKeptUntilACellIsAdded(t *testing.T) {
+	s := NewState()
+	s.Add([]byte("b"), &Observation{TimeMillis: 2000, Status: 200})
+	s.Add([]byte("a"), &Observation{TimeMillis: 1000, Status: 200})
+	first := s.Sorted()
+	if s.Sorted() != first {
+		t.Fatal("sorted again with no cell added")
+	}
+	s.Add([]byte("a"), &Observation{TimeMillis: 1000, Status: 200}) // an existing cell
+	if s.Sorted() != first {
+		t.Fatal("sorted again after adding to an existing cell")
+	}
+	s.Add([]byte("a"), &Observation{TimeMillis: 500, Status: 200}) // a new cell, back in time
+	got := s.Sorted()
+	if got == first {
+		t.Fatal("a new cell did not sort again")
+	}
+	c := got.Cursor(nil, nil)
+	defer c.Close()
+	key, pts, err := c.Next(nil)
+	if err != nil || key != "a" || len(pts) != 2 || pts[0].TimeMillis != 500 || pts[1].Requests != 2 {
+		t.Fatalf("first key %q %+v %v, want a at 500 then 1000 with 2 requests", key, pts, err)
+	}
+	s.Reset()
+	s.Add([]byte("z"), &Observation{TimeMillis: 1, Status: 200})
+	s.Add([]byte("y"), &Observation{TimeMillis: 1, Status: 200})
+	s.Add([]byte("x"), &Observation{TimeMillis: 1, Status: 200})
+	// As many cells as before Reset: only Reset tells the sort is stale.
+	c2 := s.Sorted().Cursor(nil, nil)
+	defer c2.Close()
+	if key, _, _ := c2.Next(nil); key != "x" {
+		t.Fatalf("after Reset the first key is %q, want x", key)
+	}
+}
