@@ -644,8 +644,13 @@ func (r *Run) evaluate(ctx context.Context, set *report.Set, touched []string, a
 	var files []io.WriteCloser
 	sf := &policy.StateFiles{Open: func(d time.Time) (io.Writer, error) {
 		w, err := set.Create(dataset.CheckpointFile(d.Format(time.DateOnly)))
+		if err != nil {
+			// A file that could not be created (a full disk) is not one
+			// to close.
+			return nil, err
+		}
 		files = append(files, w)
-		return w, err
+		return w, nil
 	}}
 	opts.Checkpoints = sf
 	for _, d := range evalDates {
