@@ -84,9 +84,12 @@ type Run struct {
 	// filterMap maps the run's class bits to the dataset's.
 	toStored, fromStored func(aggregate.Class) aggregate.Class
 	horizon              int64 // epoch ms; lines before it expired
-	inputsAfter          int   // ledger entries after the run
-	evaluated            aggregate.Partials
-	forgotten            []string
+	// keepFrom is the first date whose partials and checkpoint the run
+	// stores ("" for all): retention removes those before it.
+	keepFrom    string
+	inputsAfter int // ledger entries after the run
+	evaluated   aggregate.Partials
+	forgotten   []string
 }
 
 // Skipped is an input a run did not read, and why.
@@ -407,13 +410,34 @@ func (r *Run) Write(ctx context.Context, m *schema.Manifest) (out *Outcome, err 
 			after[d] = r.ds.classes[d]
 		}
 	}
-	for _, d := range touched {
-		classes, err := r.writeDate(set, d)
+	// The touched dates newest first, so that each is known to be within
+	// the retention of the newest date with partials or not: one before
+	// it is evaluated (its reports are written) but its partials and
+	// checkpoint are not stored, as retention would remove them in this
+	// very commit (a first run over more than --retain-days of logs, or
+	// with a line stamped in year 1).
+	newest := ""
+	for d := range after {
+		newest = max(newest, d)
+	}
+	r.keepFrom = ""
+	for _, d := range slices.Backward(touched) {
+		if newest != "" && d < newest {
+			h, err := dataset.Horizon(newest, r.cfg.RetainDays)
+			if err != nil {
+				return nil, err
+			}
+			if !h.IsZero() {
+				r.keepFrom = h.Format(dataset.DateLayout)
+			}
+		}
+		classes, err := r.writeDate(set, d, d >= r.keepFrom)
 		if err != nil {
 			return nil, err
 		}
 		if len(classes) > 0 {
 			after[d] = classes
+			newest = max(newest, d)
 		} else if len(r.ds.classes[d]) > 0 {
 			if err := r.removeDate(set, d); err != nil {
 				return nil, err
@@ -498,9 +522,9 @@ func (r *Run) touchedDates() []string {
 	return ds
 }
 
-// writeDate stages date d's partials, class by class, and returns the
-// classes it has requests in (stored numbering).
-func (r *Run) writeDate(set *report.Set, d string) ([]aggregate.Class, error) {
+// writeDate stages date d's partials, class by class, unless store is
+// false, and returns the classes it has requests in (stored numbering).
+func (r *Run) writeDate(set *report.Set, d string, store bool) ([]aggregate.Class, error) {
 	from := mustDate(d).UnixMilli()
 	to := from + 24*time.Hour.Milliseconds()
 	parts := map[aggregate.Class][]aggregate.Partials{}
@@ -523,7 +547,9 @@ func (r *Run) writeDate(set *report.Set, d string) ([]aggregate.Class, error) {
 		}
 		pc, empty, err := peek(cur)
 		if err == nil && !empty {
-			err = r.writePartials(set, d, k, pc)
+			if store {
+				err = r.writePartials(set, d, k, pc)
+			}
 			written = append(written, k)
 		}
 		pc.Close()
@@ -654,6 +680,9 @@ func (r *Run) evaluate(ctx context.Context, set *report.Set, touched []string, a
 	}}
 	opts.Checkpoints = sf
 	for _, d := range evalDates {
+		if d < r.keepFrom {
+			continue // expired in this commit
+		}
 		opts.CheckpointDates = append(opts.CheckpointDates, mustDate(d))
 	}
 	tables, err := report.NewTables(set)
@@ -712,9 +741,13 @@ func (r *Run) expire(set *report.Set, dates []string) ([]string, error) {
 		if d >= h.Format(dataset.DateLayout) {
 			break
 		}
-		for _, rel := range []string{dataset.PartialDir(d), dataset.CheckpointFile(d)} {
-			if err := set.Remove(rel); err != nil {
-				return nil, err
+		// A date this run read but did not store (Write) has nothing
+		// to remove.
+		if slices.Contains(r.ds.dates, d) {
+			for _, rel := range []string{dataset.PartialDir(d), dataset.CheckpointFile(d)} {
+				if err := set.Remove(rel); err != nil {
+					return nil, err
+				}
 			}
 		}
 		gone = append(gone, d)
