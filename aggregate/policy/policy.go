@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -296,6 +297,42 @@ var limitFields = map[Algorithm][]string{
 
 var commonFields = []string{"name", "algorithm", "per", "methods", "paths", "exclude_status"}
 
+// unknownLimitSetting says that k is no limit setting, and which one it
+// may be a misspelling of.
+func unknownLimitSetting(k string) string {
+	known := slices.Concat(commonFields, limitFields[Fixed], limitFields[TokenBucket])
+	best, bestD := "", 3 // at most 2 edits away
+	for _, f := range known {
+		if d := editDistance(k, f); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best == "" {
+		return "unknown limit setting (want " + strings.Join(known, ", ") + ")"
+	}
+	return "unknown limit setting (did you mean " + best + "?)"
+}
+
+// editDistance is the Levenshtein distance of a and b, bytewise.
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // limit compiles one limit table.
 func (c *compiler) limit(path string, v any) (Rule, bool) {
 	r := Rule{Filter: -1}
@@ -315,6 +352,13 @@ func (c *compiler) limit(path string, v any) (Rule, bool) {
 	}
 	alg, ok := t["algorithm"]
 	if !ok {
+		// A misspelt setting ("algoritm") is named, not only the
+		// missing one.
+		for _, k := range sortedKeys(t) {
+			if !slices.Contains(commonFields, k) && !slices.ContainsFunc(slices.Collect(maps.Values(limitFields)), func(f []string) bool { return slices.Contains(f, k) }) {
+				c.errorf(path+"."+k, "%s", unknownLimitSetting(k))
+			}
+		}
 		c.errorf(path, "limit has no algorithm (want fixed, sliding, token-bucket or leaky-bucket)")
 		return r, false
 	}
@@ -335,7 +379,7 @@ func (c *compiler) limit(path string, v any) (Rule, bool) {
 		if slices.ContainsFunc([]Algorithm{Fixed, TokenBucket}, func(a Algorithm) bool { return slices.Contains(limitFields[a], k) }) {
 			c.errorf(path+"."+k, "%s does not apply to %s limits (they take %s)", k, as, strings.Join(fields, " and "))
 		} else {
-			c.errorf(path+"."+k, "unknown limit setting")
+			c.errorf(path+"."+k, "%s", unknownLimitSetting(k))
 		}
 	}
 	switch r.Algorithm {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyrate/keyrate/cmd/internal/analysis"
 	"github.com/keyrate/keyrate/parse/input"
+	"github.com/keyrate/keyrate/report"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -54,6 +55,30 @@ func printAnalyzeUsage(w io.Writer, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "Usage: keyrate analyze [flags] PATH...\n\nPATH is a file, a directory (read recursively), a glob, or - for stdin.\nCompression (gzip, zstd, bzip2) is detected from the content.\n\nFlags:\n%s%s", fs.FlagUsages(), analyzeExamples)
 }
 
+// flagValueError words a flag value's parse error for a user: pflag's
+// names the Go function that failed (strconv.Atoi: parsing "abc":
+// invalid syntax).
+func flagValueError(err error) error {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) {
+		return err
+	}
+	f := ive.GetFlag()
+	want := map[string]string{
+		"int":       "a whole number",
+		"int64":     "a whole number",
+		"intSlice":  "whole numbers, comma-separated (as in 429,503)",
+		"float64":   "a number",
+		"bool":      "true or false",
+		"duration":  "a duration, as in 30s, 5m or 24h",
+		"stringArr": "text",
+	}[f.Value.Type()]
+	if want == "" {
+		return err
+	}
+	return fmt.Errorf("--%s %q: want %s", f.Name, ive.GetValue(), want)
+}
+
 func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	d, stdout, stderr := inv.diag, inv.stdout, inv.stderr
 	started := time.Now()
@@ -64,7 +89,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 			printAnalyzeUsage(stdout, fs)
 			return nil
 		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("analyze: %w", err)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("analyze: %w", flagValueError(err))}
 	}
 	if err := d.configure(o.unattended.stderrFormat, o.unattended.quiet); err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -125,13 +150,23 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 			"%d of %d lines malformed (%.4f > --max-bad-ratio %g); no report written",
 			m.Totals.Malformed, m.Totals.Lines, float64(m.Totals.Malformed)/float64(m.Totals.Lines), o.MaxBadRatio)}
 	}
+	// An empty input (a log rotated away, a broken shipper) must not
+	// replace a night's reports unnoticed.
+	empty := len(res.Files) > 0 && m.Totals.Lines == 0
+	if empty {
+		if o.Warehouse.Part == report.NoPartition {
+			d.log.Warn("the inputs hold no lines: the reports written are empty, replacing the previous ones", "out", o.Out)
+		} else {
+			d.log.Warn("the inputs read hold no lines: nothing is added to the dataset", "out", o.Out)
+		}
+	}
 	if err := r.write(ctx, inv, res, m, started); err != nil {
 		return fmt.Errorf("writing reports to %s: %w", input.QuotePath(o.Out), err)
 	}
 	if o.Policy != "" && m.UnplannedKeys > 0 {
 		d.log.Warn(fmt.Sprintf("%d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan", m.UnplannedKeys))
 	}
-	logSummary(d, m, skipped, o.Out)
+	logSummary(d, m, skipped, o.Out, empty)
 	if skipped > 0 && o.unattended.strictExit {
 		return &exitError{code: exitSkipped, err: fmt.Errorf(
 			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, input.QuotePath(o.Out))}

@@ -148,9 +148,22 @@ func runIn(ctx context.Context, e env, args []string, stdout, stderr io.Writer) 
 	}
 	inv.diag.log.Error(err.Error())
 	if code == exitUsage && !inv.diag.json {
-		fmt.Fprintln(stderr, "Run 'keyrate --help' for usage.")
+		fmt.Fprintf(stderr, "Run '%s' for usage.\n", helpCommand(args))
 	}
 	return code
+}
+
+// helpCommand is the help that explains args' command: 'keyrate analyze
+// --help' lists the analyze flags, which 'keyrate --help' does not.
+func helpCommand(args []string) string {
+	if len(args) > 0 {
+		for _, c := range commands {
+			if c.name == args[0] {
+				return "keyrate " + c.name + " --help"
+			}
+		}
+	}
+	return "keyrate --help"
 }
 
 func dispatch(ctx context.Context, inv *invocation, args []string) error {

@@ -61,7 +61,7 @@ func runForget(ctx context.Context, inv *invocation, args []string) error {
 			fmt.Fprint(inv.stdout, datasetUsage)
 			return nil
 		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("dataset forget: %w", err)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("dataset forget: %w", flagValueError(err))}
 	}
 	if err := inv.diag.configure(o.unattended.stderrFormat, o.unattended.quiet); err != nil {
 		return &exitError{code: exitUsage, err: err}

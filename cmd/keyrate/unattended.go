@@ -78,9 +78,14 @@ func reportSkipped(d *diag, files []pipeline.FileStats) int {
 	return n
 }
 
-// logSummary is the one line a successful run ends with.
-func logSummary(d *diag, m *schema.Manifest, skipped int, out string) {
-	d.log.Info("done",
+// logSummary is the one line a successful run ends with; a run whose
+// inputs held no line says so there too (empty_input=true).
+func logSummary(d *diag, m *schema.Manifest, skipped int, out string, empty bool) {
+	var extra []any
+	if empty {
+		extra = []any{"empty_input", true}
+	}
+	d.log.Info("done", append([]any{
 		"files", len(m.Inputs),
 		"lines", m.Totals.Lines,
 		"keys", m.Totals.Keys,
@@ -88,7 +93,7 @@ func logSummary(d *diag, m *schema.Manifest, skipped int, out string) {
 		"malformed", m.Totals.Malformed,
 		"skipped_corrupt", skipped,
 		"seconds", float64(time.Duration(m.WallSeconds*float64(time.Second)).Round(time.Millisecond))/float64(time.Second),
-		"out", out)
+		"out", out}, extra...)...)
 }
 
 // progressInterval is how often the progress bar is redrawn.

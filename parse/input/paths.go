@@ -3,6 +3,7 @@ package input
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -73,7 +74,15 @@ func ExpandPaths(args []string, stdin *os.File, exclude []string) (paths []strin
 		}
 		matches, gerr := filepath.Glob(arg)
 		if gerr != nil || len(matches) == 0 {
-			return nil, nil, fmt.Errorf("%s: %w", arg, err)
+			if gerr == nil && errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(arg, `*?[`) {
+				return nil, nil, fmt.Errorf("%s: no file matches this pattern", QuotePath(arg))
+			}
+			// Not "a.log: stat a.log: ...": the path once.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, nil, fmt.Errorf("%s: %w", QuotePath(arg), err)
 		}
 		sort.Strings(matches)
 		for _, m := range matches {

@@ -241,6 +241,25 @@ func (c *Config) Write(ctx context.Context, fsys report.FS, res *pipeline.Result
 	return set.Commit(ctx, m)
 }
 
+// policyError words the --policy file's errors on one line each way
+// stderr shows them (a log line): the file named once, its problems
+// joined.
+func policyError(path string, err error) error {
+	var pe *os.PathError
+	var es policy.Errors
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("--policy %s: %w", input.QuotePath(path), pe.Err)
+	case errors.As(err, &es) && len(es) > 1:
+		msgs := make([]string, len(es))
+		for i, e := range es {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("--policy: %d problems: %s", len(es), strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("--policy: %w", err)
+}
+
 // loadPolicy returns the policy analyze evaluates: the --policy file, or
 // the one-plan policy the --limit flags stand for.
 func (o *Options) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
@@ -254,7 +273,7 @@ func (o *Options) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
 	case o.Policy != "":
 		p, _, err := policy.Load(o.Policy)
 		if err != nil {
-			return nil, fmt.Errorf("--policy:\n%w", err)
+			return nil, policyError(o.Policy, err)
 		}
 		pol = p
 	case len(limits) > 0:
