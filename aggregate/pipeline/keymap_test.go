@@ -67,7 +67,7 @@ func TestKeyMapReachesEveryState(t *testing.T) {
 			if res.Spills == 0 {
 				t.Fatal("no spill under a 1-byte budget")
 			}
-			runs, _ := filepath.Glob(filepath.Join(cfg.TmpDir, "*", "*"))
+			runs, _ := filepath.Glob(filepath.Join(cfg.TmpDir, "*", "run-*.krr"))
 			for _, p := range runs {
 				rr, err := openRuns([]string{p})
 				if err != nil {

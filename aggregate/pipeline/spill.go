@@ -17,6 +17,8 @@ type spiller struct {
 	dir string // parent, as given by --tmp-dir
 	mu  sync.Mutex
 	tmp string // the private directory, once created
+	// release unlocks tmp (makeSpillDir), once it is removed.
+	release func()
 	// removed is set by removeAll: a worker still spilling (a stopped
 	// run returns without waiting for workers blocked on a pipe) must
 	// not create the directory again after it is gone.
@@ -66,11 +68,11 @@ func (s *spiller) newRun() (*os.File, error) {
 		return nil, errSpillRemoved
 	}
 	if s.tmp == "" {
-		tmp, err := os.MkdirTemp(s.dir, "keyrate-spill-")
+		tmp, release, err := makeSpillDir(s.dir)
 		if err != nil {
 			return nil, fmt.Errorf("spilling state to disk: %w", err)
 		}
-		s.tmp = tmp
+		s.tmp, s.release = tmp, release
 	}
 	f, err := os.CreateTemp(s.tmp, "run-*.krr")
 	if err != nil {
@@ -228,6 +230,7 @@ func (s *spiller) removeAll() error {
 		return nil
 	}
 	err := os.RemoveAll(s.tmp)
+	s.release()
 	s.tmp = ""
 	s.runs = nil
 	return err

@@ -117,6 +117,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	if err := recoverOutput(d, inv.env.outputFS, o.Out); err != nil {
 		return err
 	}
+	removeStaleSpills(d, o.TmpDir)
 	cfg.SkipCorrupt = o.unattended.skipCorrupt
 	var stopProgress func()
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)

@@ -83,6 +83,7 @@ func runForget(ctx context.Context, inv *invocation, args []string) error {
 	if err := recoverOutput(inv.diag, inv.env.outputFS, o.Out); err != nil {
 		return err
 	}
+	removeStaleSpills(inv.diag, o.TmpDir)
 	r, err := openDataset(c, inv)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,63 @@ func TestKillRealProcess(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A run killed with SIGKILL while spilling leaves its spill directory,
+// raw keys in it; the next run in the same --tmp-dir removes it, and
+// says so, but not the directory of a run still alive (issue 20, item 4).
+func TestKilledRunsSpillsRemoved(t *testing.T) {
+	bin := buildKeyrate(t)
+	dir, tmp := t.TempDir(), t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(log, accessLog(2000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spilling := func(out string) (*exec.Cmd, io.WriteCloser, string) {
+		cmd := exec.Command(bin, "analyze", "--limit", "10/min", "--memory", "1KiB", "--workers", "1",
+			"--tmp-dir", tmp, "--out", filepath.Join(dir, out), "-")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := filepath.Glob(filepath.Join(tmp, "keyrate-spill-*"))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		// Lines of ever new keys until the run has spilled.
+		for i := 0; ; i++ {
+			fmt.Fprintf(stdin, "192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] \"GET /x?key=k%d-%d HTTP/1.1\" 200 5 \"-\" \"t\"\n", len(before), i)
+			now, _ := filepath.Glob(filepath.Join(tmp, "keyrate-spill-*", ".lock"))
+			if len(now) > len(before) {
+				return cmd, stdin, filepath.Dir(now[len(now)-1])
+			}
+			if i > 1e6 {
+				t.Fatal("the run never spilled")
+			}
+		}
+	}
+	first, _, firstDir := spilling("out1")
+	second, secondIn, _ := spilling("out2")
+	first.Process.Kill() // SIGKILL
+	first.Wait()
+	if _, err := os.Stat(firstDir); err != nil {
+		t.Fatalf("the killed run's spill directory: %v", err)
+	}
+	out, err := exec.Command(bin, "analyze", "--limit", "10/min", "--tmp-dir", tmp, "--out", filepath.Join(dir, "out3"), log).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "keyrate: warning: removed the spill directories of killed runs dirs=1 ") {
+		t.Errorf("next run: %v, %s", err, out)
+	}
+	if _, err := os.Stat(firstDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed run's spill directory: %v, want it removed", err)
+	}
+	// The live run was left alone: it finishes, and removes its own.
+	secondIn.Close()
+	if err := second.Wait(); err != nil {
+		t.Errorf("the live run: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) != 0 {
+		t.Errorf("left in --tmp-dir: %v", left)
 	}
 }

@@ -64,6 +64,19 @@ func recoverOutput(d *diag, fsys report.FS, dir string) error {
 	return nil
 }
 
+// removeStaleSpills removes the spill directories that runs killed in
+// --tmp-dir left (they hold raw keys), never a live run's; a failure is
+// a warning: the run itself may not need the directory.
+func removeStaleSpills(d *diag, tmpDir string) {
+	dirs, bytes, err := pipeline.RemoveStaleSpills(tmpDir)
+	if len(dirs) > 0 {
+		d.log.Warn("removed the spill directories of killed runs", "dirs", len(dirs), "bytes", bytes, "first", dirs[0])
+	}
+	if err != nil {
+		d.log.Warn("could not remove the spill directories of killed runs", "error", err)
+	}
+}
+
 // reportSkipped warns about each input --skip-corrupt gave up on and
 // returns how many there were.
 func reportSkipped(d *diag, files []pipeline.FileStats) int {
@@ -92,7 +105,7 @@ func logSummary(d *diag, m *schema.Manifest, skipped int, out string, empty bool
 		"violations", m.Outputs["violations"],
 		"malformed", m.Totals.Malformed,
 		"skipped_corrupt", skipped,
-		"seconds", float64(time.Duration(m.WallSeconds*float64(time.Second)).Round(time.Millisecond))/float64(time.Second),
+		"seconds", float64(time.Duration(m.WallSeconds*float64(time.Second)).Round(time.Millisecond)) / float64(time.Second),
 		"out", out}, extra...)...)
 }
 
