@@ -56,7 +56,7 @@ func (a ALB) Parse(line []byte, rec *Record) error {
 	st, ok := s.token()
 	status, ok2 := digits(st)
 	if !ok || !ok2 || len(st) != 3 {
-		return syntaxErr(s.pos-len(st), "bad elb_status_code "+string(st))
+		return syntaxErrText(s.pos-len(st), "bad elb_status_code", st)
 	}
 	rec.Status = int(status)
 	if _, ok = s.token(); !ok { // target_status_code
@@ -72,7 +72,7 @@ func (a ALB) Parse(line []byte, rec *Record) error {
 	if !isDash(bt) {
 		n, ok := digits(bt)
 		if !ok {
-			return syntaxErr(s.pos-len(bt), "bad sent_bytes "+string(bt))
+			return syntaxErrText(s.pos-len(bt), "bad sent_bytes", bt)
 		}
 		rec.Bytes = n
 	}
@@ -92,7 +92,7 @@ func (a ALB) Parse(line []byte, rec *Record) error {
 	// used: the line lacks request_creation_time, or LoggedTime.
 	var frac bool
 	if rec.TimeMillis, frac, ok = ParseISO8601(tb); !ok {
-		return syntaxErr(tpos, "bad time "+string(tb))
+		return syntaxErrText(tpos, "bad time", tb)
 	}
 	rec.SubSecond, rec.TimeSource = frac, albLoggedSource
 	return nil

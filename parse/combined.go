@@ -121,7 +121,7 @@ func parseCLF(line []byte, rec *Record, vhost, common bool, times *CLFTimeCache)
 		rec.TimeMillis, ok = ParseCLFTime(tb)
 	}
 	if !ok {
-		return 0, syntaxErr(s.pos-len(tb)-1, "bad time "+string(tb))
+		return 0, syntaxErrText(s.pos-len(tb)-1, "bad time", tb)
 	}
 	req, ok := s.quoted()
 	if !ok {
@@ -134,7 +134,7 @@ func parseCLF(line []byte, rec *Record, vhost, common bool, times *CLFTimeCache)
 	}
 	status, ok := digits(st)
 	if !ok || len(st) != 3 {
-		return 0, syntaxErr(s.pos-len(st), "bad status "+string(st))
+		return 0, syntaxErrText(s.pos-len(st), "bad status", st)
 	}
 	rec.Status = int(status)
 	bt, ok := s.token()
@@ -144,7 +144,7 @@ func parseCLF(line []byte, rec *Record, vhost, common bool, times *CLFTimeCache)
 	if !isDash(bt) {
 		n, ok := digits(bt)
 		if !ok {
-			return 0, syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
+			return 0, syntaxErrText(s.pos-len(bt), "bad byte count", bt)
 		}
 		rec.Bytes = n
 	}

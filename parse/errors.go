@@ -7,21 +7,48 @@ import (
 
 // SyntaxError describes why a parser rejected a line. Col is the 1-based
 // byte column where parsing failed, or 0 when unknown.
+// Text is the line's text the message quotes ("bad byte count" and the
+// field), apart, because any field may hold a key: Reason leaves it out
+// where keys must not be shown.
 type SyntaxError struct {
-	Msg string
-	Col int
+	Msg  string
+	Col  int
+	Text string
 }
 
 func (e *SyntaxError) Error() string {
-	if e.Col > 0 {
-		return "column " + strconv.Itoa(e.Col) + ": " + e.Msg
+	msg := e.Msg
+	if e.Text != "" {
+		msg += " " + e.Text
 	}
-	return e.Msg
+	if e.Col > 0 {
+		return "column " + strconv.Itoa(e.Col) + ": " + msg
+	}
+	return msg
 }
 
 // syntaxErr builds a SyntaxError at byte offset off (0-based).
 func syntaxErr(off int, msg string) error {
 	return &SyntaxError{Msg: msg, Col: off + 1}
+}
+
+// syntaxErrText is syntaxErr quoting text, the line's field at off.
+func syntaxErrText(off int, msg string, text []byte) error {
+	return &SyntaxError{Msg: msg, Col: off + 1, Text: string(text)}
+}
+
+// Reason is err as a malformed line's reason. Without showText, the
+// line's text a SyntaxError (or an UndetectedError) would quote is left
+// out, and the reason says so: a key may sit in any field, and reasons
+// are printed and kept where keys are hidden.
+func Reason(err error, showText bool) string {
+	var se *SyntaxError
+	if showText || !errors.As(err, &se) || se.Text == "" {
+		return err.Error()
+	}
+	hidden := *se
+	hidden.Msg, hidden.Text = se.Msg+" (text not shown)", ""
+	return hidden.Error()
 }
 
 // ValueError is a setting parse cannot use: a format name, a layout, a
@@ -54,12 +81,18 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // UndetectedError is the failure to detect a file's format from its
 // head. FirstLine is the head's first non-blank line; "" when the head
 // held no complete line.
+//
+// HideLine leaves the first line out of the message (a key may be in it).
 type UndetectedError struct {
 	HeadBytes int
 	FirstLine string
+	HideLine  bool
 }
 
 func (e *UndetectedError) Error() string {
+	if e.HideLine && e.FirstLine != "" {
+		return "no known log format matches its first line (not shown: it may hold a key)"
+	}
 	if e.FirstLine == "" {
 		return "no complete line in the first " + strconv.Itoa(e.HeadBytes) + " bytes to detect the format from"
 	}

@@ -56,7 +56,7 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 	}
 	var frac bool
 	if rec.TimeMillis, frac, ok = ParseCLFTimeFrac(tb); !ok {
-		return syntaxErr(at+1, "bad accept date "+string(tb))
+		return syntaxErrText(at+1, "bad accept date", tb)
 	}
 	rec.SubSecond, rec.TimeSource = frac, haproxyTimeSource
 	frontend, ok := s.token()
@@ -103,7 +103,7 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 	case ok && string(st) == "-1":
 		// No response was sent (the client aborted): status 0.
 	default:
-		return syntaxErr(s.pos-len(st), "bad status "+string(st))
+		return syntaxErrText(s.pos-len(st), "bad status", st)
 	}
 	bt, ok := s.token()
 	if !ok {
@@ -114,7 +114,7 @@ func (HAProxy) Parse(line []byte, rec *Record) error {
 	}
 	n, ok := digits(bt)
 	if !ok {
-		return syntaxErr(s.pos-len(bt), "bad byte count "+string(bt))
+		return syntaxErrText(s.pos-len(bt), "bad byte count", bt)
 	}
 	rec.Bytes = n
 	// Skip words and {header} blocks up to the quoted request, which is

@@ -194,7 +194,7 @@ func (p *JSONLines) value(d *jsonDec, depth int) error {
 			return nil
 		}
 		if string(v) != "true" && string(v) != "false" && !isJSONNumber(v) {
-			return syntaxErr(start, "bad JSON value "+string(v))
+			return syntaxErrText(start, "bad JSON value", v)
 		}
 		p.leaf(v)
 		return nil

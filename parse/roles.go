@@ -382,14 +382,14 @@ func (s *roleSlots) fill(rec *Record, scratch *[]byte) error {
 		}
 		st, ok := digits(v)
 		if !ok || st > 999 {
-			return &SyntaxError{Msg: "bad status " + string(s.val[idxStatus])}
+			return &SyntaxError{Msg: "bad status", Text: string(s.val[idxStatus])}
 		}
 		rec.Status = int(st)
 	}
 	if v := s.val[idxBytes]; len(v) > 0 && !isDash(v) {
 		n, ok := digits(v)
 		if !ok {
-			return &SyntaxError{Msg: "bad byte count " + string(v)}
+			return &SyntaxError{Msg: "bad byte count", Text: string(v)}
 		}
 		rec.Bytes = n
 	}
@@ -430,7 +430,7 @@ func (s *roleSlots) fillTime(rec *Record) error {
 	v := s.val[idx]
 	ms, sub, frac, ok := parseAnyTime(v)
 	if !ok {
-		return &SyntaxError{Msg: "bad time " + string(v)}
+		return &SyntaxError{Msg: "bad time", Text: string(v)}
 	}
 	from := s.from[idx]
 	if from == nil {
@@ -446,7 +446,7 @@ func (s *roleSlots) fillTime(rec *Record) error {
 		}
 		dur, ok := parseDuration(d, dm.unit)
 		if !ok {
-			return &SyntaxError{Msg: "bad duration " + string(d)}
+			return &SyntaxError{Msg: "bad duration", Text: string(d)}
 		}
 		ms, k.dur = subtractDuration(ms, sub, frac, dur), dm.name
 	}

@@ -149,7 +149,7 @@ func (p *W3C) header(line []byte) error {
 	case "gmt-offset":
 		off, ok := parseOffset([]byte(strings.TrimSpace(val)))
 		if !ok {
-			return &SyntaxError{Msg: "bad #GMT-Offset " + strings.TrimSpace(val)}
+			return &SyntaxError{Msg: "bad #GMT-Offset", Text: strings.TrimSpace(val)}
 		}
 		p.gmtOffset, p.offsetSet = off, true
 	}
@@ -221,14 +221,14 @@ func (p *W3C) Parse(line []byte, rec *Record) error {
 	}
 	ms, sub, frac, ok := parseW3CTime(date, clock)
 	if !ok {
-		return &SyntaxError{Msg: "bad date/time " + string(date) + " " + string(clock)}
+		return &SyntaxError{Msg: "bad date/time", Text: string(date) + " " + string(clock)}
 	}
 	ms -= p.gmtOffset
 	src := w3cLoggedSource
 	if taken = dashless(taken); !p.logged && len(taken) > 0 {
 		dur, ok := parseDuration(taken, millisecond)
 		if !ok {
-			return &SyntaxError{Msg: "bad time-taken " + string(taken)}
+			return &SyntaxError{Msg: "bad time-taken", Text: string(taken)}
 		}
 		ms, src = subtractDuration(ms, sub, frac, dur), w3cArrivalSource
 	}

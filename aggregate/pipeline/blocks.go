@@ -190,7 +190,7 @@ func (r *aggregator) line(parser parse.LineParser, st *FileStats, file string, l
 			st.Skipped++
 			return
 		}
-		r.malformed(st, file, lineNo, line, err.Error())
+		r.malformed(st, file, lineNo, line, parse.Reason(err, !r.cfg.HideLineText))
 		return
 	}
 	if !parse.TimeInRange(r.rec.TimeMillis) {

@@ -51,6 +51,10 @@ func (r *aggregator) chooseFormat(in *input.Input, lines input.Peeker, st *FileS
 			return func() parse.LineParser { return parse.Combined{} }, false, nil
 		}
 		f, err := r.detector.Detect(head, atEOF, r.cfg.FormatOptions)
+		var ue *parse.UndetectedError
+		if errors.As(err, &ue) {
+			ue.HideLine = r.cfg.HideLineText
+		}
 		if err != nil {
 			return nil, false, explainUndetected(in, &InputError{Path: in.Name, Stdin: in.Name == "<stdin>", Err: err})
 		}
@@ -137,7 +141,7 @@ func (r *aggregator) readColumnar(ctx context.Context, path string, st *FileStat
 			st.Lines++
 			st.Malformed++
 			if len(samples) < r.cfg.MaxSamples {
-				samples = append(samples, Sample{File: path, Line: src.Row(), Reason: err.Error()})
+				samples = append(samples, Sample{File: path, Line: src.Row(), Reason: parse.Reason(err, !r.cfg.HideLineText)})
 			}
 			continue
 		}

@@ -79,6 +79,10 @@ type Config struct {
 	Workers int
 	// MaxSamples bounds the malformed-line samples kept (0: none).
 	MaxSamples int
+	// HideLineText keeps the lines' text out of malformed-line reasons
+	// and detection errors (parse.Reason): keys are hidden, and a key
+	// may sit in any field.
+	HideLineText bool
 	// Filters are the request filters of scoped limits, at most
 	// aggregate.MaxFilters: bit i of a request's class is set when
 	// Filters[i] counts it (Result.Classes).

@@ -18,20 +18,30 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
 )
 
 // Error is one problem of a policy file (or of its keys_file).
+//
+// No message quotes a value of the file that may be a secret (a keys_file
+// that is really a password list, a dotenv file given as the policy):
+// they say where (line, column) and what was expected.
 type Error struct {
 	File string
 	Line int    // 0 when unknown
 	Path string // the TOML key path, e.g. plans.free.limits[2].window
-	Msg  string
+	// Key is the API key the problem is about ("" for none), apart from
+	// Path and Msg, for a caller that hides keys to show it its way
+	// (Errors.ShowKeys).
+	Key string
+	Msg string
 }
 
 func (e *Error) Error() string {
@@ -43,6 +53,9 @@ func (e *Error) Error() string {
 	b.WriteString(": ")
 	if e.Path != "" {
 		b.WriteString(e.Path + ": ")
+	}
+	if e.Key != "" {
+		b.WriteString("key " + strconv.Quote(e.Key) + ": ")
 	}
 	b.WriteString(e.Msg)
 	return b.String()
@@ -58,6 +71,22 @@ func (es Errors) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// ShowKeys replaces the key each error names with show(key): the key
+// display of the reports, so that errors leak no key they hide.
+func (es Errors) ShowKeys(show func(string) string) {
+	for _, e := range es {
+		if e.Key != "" {
+			e.Key = show(e.Key)
+		}
+	}
+}
+
+// tomlQuoted is a quoted excerpt of the document in a TOML parser's
+// message ("found \"hunter2\" instead"): it may be a secret. Single
+// characters ('=') are quoted in single quotes, and stay.
+// Built on first use: a run with a valid policy never needs it.
+var tomlQuoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"(?:[^"\\]|\\.)*"`) })
 
 // Summary describes a valid policy, for 'keyrate policy check'.
 type Summary struct {
@@ -92,7 +121,10 @@ func Parse(file, src string, open func(string) (io.ReadCloser, error)) (*Policy,
 		e := &Error{File: file, Msg: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			e.Line, e.Msg = pe.Position.Line, pe.Message
+			// Not the text: a file given as the policy by mistake
+			// (a dotenv file) holds secrets.
+			e.Line = pe.Position.Line
+			e.Msg = fmt.Sprintf("column %d: %s (not valid TOML)", pe.Position.Col, tomlQuoted().ReplaceAllString(pe.Message, "other text"))
 		}
 		return nil, Summary{}, Errors{e}
 	}
@@ -624,6 +656,7 @@ func (c *compiler) keysTable(v any, plans map[string]any) {
 	}
 	for _, key := range sortedKeys(t) {
 		path := "keys." + key
+		n := len(c.errs)
 		switch x := t[key].(type) {
 		case string:
 			c.assign(path, key, x, plans)
@@ -646,15 +679,26 @@ func (c *compiler) keysTable(v any, plans map[string]any) {
 		default:
 			c.errorf(path, "want a plan name or { plan = ..., account = ... }, got %s", typeName(t[key]))
 		}
+		for _, e := range c.errs[n:] { // the key apart (Error.Key)
+			if rest, ok := strings.CutPrefix(e.Path, path); ok {
+				e.Path, e.Key = "keys"+rest, key
+			}
+		}
 	}
 }
 
 func (c *compiler) assign(path, key, plan string, plans map[string]any) {
 	if plans[plan] == nil {
-		c.errorf(path, "unknown plan %q", plan)
+		c.errorf(path, "%s", unknownPlan(plans))
 		return
 	}
 	c.pol.KeyPlans[key] = plan
+}
+
+// unknownPlan says a plan name is none of plans, naming them (never the
+// value, which may be a secret in the wrong column).
+func unknownPlan(plans map[string]any) string {
+	return "unknown plan (want " + strings.Join(sortedKeys(plans), ", ") + ")"
 }
 
 // keysFile reads the CSV key,plan[,account]; a first row "key,plan..." is
@@ -677,6 +721,10 @@ func (c *compiler) keysFile(name string, plans map[string]any) {
 	fileErr := func(line int, format string, a ...any) {
 		c.errs = append(c.errs, &Error{File: shown, Line: line, Msg: fmt.Sprintf(format, a...)})
 	}
+	keyErr := func(line int, key, format string, a ...any) {
+		fileErr(line, format, a...)
+		c.errs[len(c.errs)-1].Key = key
+	}
 	for first := true; ; first = false {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -685,7 +733,7 @@ func (c *compiler) keysFile(name string, plans map[string]any) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				fileErr(pe.Line, "%v", pe.Err)
+				fileErr(pe.Line, "column %d: %v", pe.Column, pe.Err)
 			} else {
 				fileErr(0, "%v", err)
 			}
@@ -711,17 +759,19 @@ func (c *compiler) keysFile(name string, plans map[string]any) {
 			continue
 		}
 		if plans[plan] == nil {
-			fileErr(line, "key %q: unknown plan %q", key, plan)
+			// Not quoted: a file of name,password rows is no keys file,
+			// and its second column a secret.
+			keyErr(line, key, "column 2: %s", unknownPlan(plans))
 			continue
 		}
 		if prev, ok := c.pol.KeyPlans[key]; ok && prev != plan {
-			fileErr(line, "key %q: plan %q conflicts with plan %q given earlier", key, plan, prev)
+			keyErr(line, key, "plan %q conflicts with plan %q given earlier", plan, prev)
 			continue
 		}
 		c.pol.KeyPlans[key] = plan
 		if len(rec) == 3 && rec[2] != "" {
 			if prev, ok := c.pol.KeyAccounts[key]; ok && prev != rec[2] {
-				fileErr(line, "key %q: account %q conflicts with account %q given earlier", key, rec[2], prev)
+				keyErr(line, key, "column 3: another account than the one given earlier")
 				continue
 			}
 			c.pol.KeyAccounts[key] = rec[2]

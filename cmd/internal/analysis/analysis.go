@@ -136,6 +136,9 @@ func (o *Options) Validate(args []string) (*Config, error) {
 		seen[lim.Name] = true
 		limits = append(limits, lim)
 	}
+	if err := o.Warehouse.validateKeys(); err != nil {
+		return nil, err
+	}
 	pol, err := o.loadPolicy(limits)
 	if err != nil {
 		return nil, err
@@ -174,6 +177,7 @@ func (o *Options) Validate(args []string) (*Config, error) {
 		ThrottleStatus: o.ThrottleStatus,
 		Workers:        o.Workers,
 		MaxSamples:     MaxSamples,
+		HideLineText:   o.Warehouse.Keys.Hides(),
 		Filters:        pol.Filters,
 		VerdictField:   strings.ToLower(o.VerdictField),
 		MemoryBytes:    int64(o.Memory),
@@ -273,6 +277,11 @@ func (o *Options) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
 	case o.Policy != "":
 		p, _, err := policy.Load(o.Policy)
 		if err != nil {
+			var es policy.Errors
+			if errors.As(err, &es) && o.Warehouse.Keys.Hides() {
+				keys := o.Warehouse.Keys
+				es.ShowKeys(func(k string) string { return string(keys.Map([]byte(k))) })
+			}
 			return nil, policyError(o.Policy, err)
 		}
 		pol = p

@@ -42,6 +42,22 @@ func (w *WarehouseOptions) Register(fs *pflag.FlagSet) {
 
 // Validate checks the flags and sets Part, Keys and Digest.
 func (w *WarehouseOptions) Validate(pol *policy.Policy) error {
+	if w.Keys == nil {
+		if err := w.validateKeys(); err != nil {
+			return err
+		}
+	}
+	if w.RetainDays < 1 {
+		return fmt.Errorf("--retain-days %d: want at least 1", w.RetainDays)
+	}
+	var err error
+	w.Digest, err = pol.Digest()
+	return err
+}
+
+// validateKeys checks --partition and the key display, and sets Part and
+// Keys: before the policy is read, whose errors may name keys.
+func (w *WarehouseOptions) validateKeys() error {
 	var err error
 	if w.Part, err = report.ParsePartition(w.partition); err != nil {
 		return fmt.Errorf("--partition %w", err)
@@ -61,11 +77,7 @@ func (w *WarehouseOptions) Validate(pol *policy.Policy) error {
 		}
 		return fmt.Errorf("--key-display %w", err)
 	}
-	if w.RetainDays < 1 {
-		return fmt.Errorf("--retain-days %d: want at least 1", w.RetainDays)
-	}
-	w.Digest, err = pol.Digest()
-	return err
+	return nil
 }
 
 // Scrub keeps raw keys out of the manifest and stderr when keys are
