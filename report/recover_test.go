@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrate/keyrate/internal/treetest"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -218,25 +219,7 @@ func withoutLeftovers(tree map[string]string) map[string]string {
 }
 
 // diffTree describes how got differs from want, for an error message.
-func diffTree(got, want map[string]string) string {
-	var d []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if g, ok := got[k]; !ok {
-			d = append(d, "missing "+k)
-		} else if g != want[k] {
-			d = append(d, "differs "+k)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			d = append(d, "extra "+k)
-		}
-	}
-	if len(d) > 8 {
-		d = append(d[:8], fmt.Sprintf("... %d more", len(d)-8))
-	}
-	return strings.Join(d, ", ")
-}
+func diffTree(got, want map[string]string) string { return treetest.Diff(got, want) }
 
 // A commitCase is a previous state of a directory and a run into it.
 type commitCase struct {

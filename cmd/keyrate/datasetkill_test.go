@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/keyrate/keyrate/internal/treetest"
 	"github.com/keyrate/keyrate/report"
 )
 
@@ -23,15 +23,17 @@ var errKilled = errors.New("killed")
 
 // stepKillFS is a process killed at its at-th change to the output
 // directory (file or directory created, renamed, exchanged, linked,
-// removed or synced): that change and every later one never happen, and
+// removed or synced), or with afterCommit at its first change after the
+// commit point: that change and every later one never happen, and
 // writes to files already open stop. committed says whether the journal
 // had been renamed into place (the commit point) before.
 type stepKillFS struct {
 	report.OSFS
-	at   int
-	mu   sync.Mutex
-	n    int
-	dead atomic.Bool
+	at          int
+	afterCommit bool
+	mu          sync.Mutex
+	n           int
+	dead        atomic.Bool
 	// committed is set by the journal's rename, at step commitAt.
 	committed bool
 	commitAt  int
@@ -41,7 +43,7 @@ func (f *stepKillFS) step() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
-	if f.n >= f.at {
+	if f.n >= f.at || f.afterCommit && f.committed {
 		f.dead.Store(true)
 	}
 	if f.dead.Load() {
@@ -208,27 +210,6 @@ func copyTree(t *testing.T, from, to string) {
 	}
 }
 
-// treeDiff names the first few paths where two trees differ.
-func treeDiff(got, want map[string]string) string {
-	var d []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if g, ok := got[k]; !ok {
-			d = append(d, "missing "+k)
-		} else if g != want[k] {
-			d = append(d, "differs "+k)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if _, ok := want[k]; !ok {
-			d = append(d, "extra "+k)
-		}
-	}
-	if len(d) > 8 {
-		d = append(d[:8], "...")
-	}
-	return strings.Join(d, ", ")
-}
-
 // The dataset run (--partition day through cmd/internal/job) killed at
 // every change it makes to the output directory, then recovered as the
 // next run does: the dataset is entirely as before the killed run
@@ -284,11 +265,11 @@ func TestDatasetRunKilledAtEveryStep(t *testing.T) {
 		case maps.Equal(stable(got), new):
 			outcomes["after"]++
 		case killed.committed:
-			t.Errorf("killed at step %d, after the commit point: %s", at, treeDiff(stable(got), new))
+			t.Errorf("killed at step %d, after the commit point: %s", at, treetest.Diff(stable(got), new))
 		case maps.Equal(got, old):
 			outcomes["before"]++
 		default:
-			t.Errorf("killed at step %d: neither before nor after: against before: %s", at, treeDiff(got, old))
+			t.Errorf("killed at step %d: neither before nor after: against before: %s", at, treetest.Diff(got, old))
 		}
 	}
 	if outcomes["after"] == 0 || outcomes["before"] == 0 {

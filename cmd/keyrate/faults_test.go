@@ -159,58 +159,6 @@ var foreignFiles = map[string]string{
 	".keys.csv.tmp-19.prev": "key,old\n",
 }
 
-// killedAfterCommitFS is a run killed just after its commit point: from
-// the first change after the journal's rename on, nothing happens.
-type killedAfterCommitFS struct {
-	report.OSFS
-	committed, dead bool
-}
-
-func (f *killedAfterCommitFS) alive() error {
-	if f.committed {
-		f.dead = true
-		return errors.New("killed")
-	}
-	return nil
-}
-
-func (f *killedAfterCommitFS) Rename(o, n string) error {
-	if err := f.alive(); err != nil {
-		return err
-	}
-	err := f.OSFS.Rename(o, n)
-	f.committed = err == nil && strings.HasSuffix(filepath.ToSlash(n), "_keyrate/journal.json")
-	return err
-}
-
-func (f *killedAfterCommitFS) Exchange(a, b string) error {
-	if err := f.alive(); err != nil {
-		return err
-	}
-	return f.OSFS.Exchange(a, b)
-}
-
-func (f *killedAfterCommitFS) Remove(name string) error {
-	if err := f.alive(); err != nil {
-		return err
-	}
-	return f.OSFS.Remove(name)
-}
-
-func (f *killedAfterCommitFS) RemoveAll(name string) error {
-	if err := f.alive(); err != nil {
-		return err
-	}
-	return f.OSFS.RemoveAll(name)
-}
-
-func (f *killedAfterCommitFS) SyncDir(name string) error {
-	if err := f.alive(); err != nil {
-		return err
-	}
-	return f.OSFS.SyncDir(name)
-}
-
 // failingFile accepts 1000 bytes, then fails as a full disk does.
 type failingFile struct {
 	report.File
@@ -419,12 +367,12 @@ func TestFaultTable(t *testing.T) {
 				for name, content := range foreignFiles {
 					e.file(filepath.Join("out", name), []byte(content))
 				}
-				killed := &killedAfterCommitFS{}
+				killed := &stepKillFS{at: 1 << 30, afterCommit: true}
 				env := osEnv()
 				env.outputFS = killed
 				var so, se bytes.Buffer
 				runIn(context.Background(), env, []string{"analyze", "--limit", "10/min", "--out", e.out, e.file("killed.log", accessLog(30))}, &so, &se)
-				if !killed.dead {
+				if !killed.dead.Load() {
 					e.t.Fatalf("the run was not killed after its commit point: %s", se.String())
 				}
 				return []string{"--quiet", e.file("good.log", accessLog(10))}
