@@ -70,11 +70,11 @@ async function check(out, logs, manifestPath) {
     (await rows(`DESCRIBE SELECT * FROM ${ds(table)}`)).map((r) => [r.column_name, r.column_type]));
   const ts = 'TIMESTAMP WITH TIME ZONE';
   expect('windows types', await types('windows'), {
-    key: 'VARCHAR', limit_name: 'VARCHAR', window_start: ts, window_end: ts, requests: 'BIGINT', date: 'DATE',
+    key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', window_start: ts, window_end: ts, requests: 'BIGINT', date: 'DATE',
   });
   expect('violations types', await types('violations'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', window_start: ts, window_end: ts,
-    requests: 'BIGINT', allowed: 'BIGINT', excess: 'BIGINT', observed_429: 'BIGINT', caught: 'BIGINT',
+    requests: 'BIGINT', allowed: 'BIGINT', excess: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT',
     leaked: 'BIGINT', false_throttles: 'BIGINT', scope: 'VARCHAR', first_exceeded: ts, date: 'DATE',
   });
   expect('keys types', await types('keys'), {
@@ -83,7 +83,7 @@ async function check(out, logs, manifestPath) {
   });
   expect('throttle_audit types', await types('throttle_audit'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', requests: 'BIGINT', allowed: 'BIGINT',
-    excess: 'BIGINT', observed_429: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT', false_throttles: 'BIGINT',
+    excess: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT', false_throttles: 'BIGINT',
     exceeded_buckets: 'BIGINT', peak_usage: 'DOUBLE', scope: 'VARCHAR', date: 'DATE',
   });
   expect('usage types', await types('usage'), {

@@ -171,6 +171,11 @@ func hashFile(path string, st *FileStats) error {
 	return nil
 }
 
+// keyHintLines is how many keyless lines per block (or columnar file)
+// are looked at for values that look like keys: enough to name the
+// --key that would find them, at no cost to a well-configured run.
+const keyHintLines = 16
+
 // observe counts the parsed record r.rec into st and the state.
 func (r *aggregator) observe(st *FileStats) {
 	st.Parsed++
@@ -207,6 +212,15 @@ func (r *aggregator) observe(st *FileStats) {
 			st.InvalidKey++
 		} else {
 			st.Keyless++
+		}
+		if st.KeyHintLines < keyHintLines {
+			st.KeyHintLines++
+			parse.KeyHints(&r.rec, func(spec string) {
+				if st.KeyHints == nil {
+					st.KeyHints = map[string]int64{}
+				}
+				st.KeyHints[spec]++
+			})
 		}
 		return
 	}

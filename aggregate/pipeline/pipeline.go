@@ -142,6 +142,13 @@ func addStats(s, o *FileStats) {
 	s.NULBytes += o.NULBytes
 	s.VerdictMissing += o.VerdictMissing
 	s.Expired += o.Expired
+	s.KeyHintLines += o.KeyHintLines
+	for spec, n := range o.KeyHints {
+		if s.KeyHints == nil {
+			s.KeyHints = map[string]int64{}
+		}
+		s.KeyHints[spec] += n
+	}
 	if o.TimePrecision == "ms" {
 		s.TimePrecision = "ms"
 	}

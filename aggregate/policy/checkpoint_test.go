@@ -252,13 +252,13 @@ func TestSplitSumsToUnsplit(t *testing.T) {
 				vio[k] = &sums{}
 			}
 			vio[k].excess += v.Excess
-			vio[k].observed += v.Observed429
+			vio[k].observed += v.GatewayRejected
 			vio[k].caught += v.Caught
 		}
 		for _, v := range flat.violations {
 			k := bucketKey{v.Key, v.Scope, v.Plan, v.LimitName, v.WindowStart.UnixMilli()}
 			s := vio[k]
-			if s == nil || s.excess != v.Excess || s.observed != v.Observed429 || s.caught > v.Caught {
+			if s == nil || s.excess != v.Excess || s.observed != v.GatewayRejected || s.caught > v.Caught {
 				t.Fatalf("case %d: bucket %+v: split rows sum to %+v, flat row %+v", iter, k, s, v)
 			}
 		}
@@ -273,14 +273,14 @@ func TestSplitSumsToUnsplit(t *testing.T) {
 			s.requests += a.Requests
 			s.allowed += a.Allowed
 			s.excess += a.Excess
-			s.observed += a.Observed429
+			s.observed += a.GatewayRejected
 			s.caught += a.Caught
 			s.exceeded += a.ExceededBuckets
 			peak[k] = max(peak[k], a.PeakUsage)
 		}
 		for _, a := range flat.audits {
 			k := bucketKey{a.Key, a.Scope, a.Plan, a.LimitName, 0}
-			want := sums{a.Requests, a.Allowed, a.Excess, a.Observed429, a.Caught, a.ExceededBuckets}
+			want := sums{a.Requests, a.Allowed, a.Excess, a.GatewayRejected, a.Caught, a.ExceededBuckets}
 			got := audit[k]
 			if got == nil {
 				got = &sums{}

@@ -122,7 +122,7 @@ func TestWindowsMatchBruteForce(t *testing.T) {
 		var over int
 		for _, v := range got.violations {
 			switch {
-			case v.Excess == 0 && v.Observed429 > 0 && v.FalseThrottles == v.Observed429:
+			case v.Excess == 0 && v.GatewayRejected > 0 && v.FalseThrottles == v.GatewayRejected:
 			case v.Excess > 0 && v.Excess == v.Requests-v.Allowed:
 				over++
 			default:

@@ -215,19 +215,19 @@ func (sc *refScope) rule(plan string, r Rule, windows bool) {
 			a.Requests += p.requests
 			a.Allowed += p.allowed
 			a.Excess += excess
-			a.Observed429 += p.observed
+			a.GatewayRejected += p.observed
 			a.Caught += caught
 			a.Leaked += excess - caught
 			a.FalseThrottles += p.observed - caught
 			if windows && r.Algorithm == Fixed && p.requests > 0 {
-				sc.out.windows = append(sc.out.windows, schema.WindowRow{Key: sc.key, LimitName: r.Name,
+				sc.out.windows = append(sc.out.windows, schema.WindowRow{Key: sc.key, Plan: plan, LimitName: r.Name,
 					WindowStart: time.UnixMilli(b.start).UTC(), WindowEnd: time.UnixMilli(b.end).UTC(), Requests: p.requests, Date: routing(d, sc.split)})
 			}
 			if excess > 0 || p.observed > 0 {
 				v := schema.ViolationRow{Key: sc.key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 					WindowStart: time.UnixMilli(b.start).UTC(), WindowEnd: time.UnixMilli(b.end).UTC(),
 					Requests: p.requests, Allowed: p.allowed, Excess: excess,
-					Observed429: p.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: p.observed - caught,
+					GatewayRejected: p.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: p.observed - caught,
 					Scope: sc.scope, Date: routing(d, sc.split)}
 				if b.first != NoTime && b.first < end { // known by the end of the part
 					v.FirstExceeded = time.UnixMilli(b.first).UTC()

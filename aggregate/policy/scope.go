@@ -355,13 +355,13 @@ func (rr *ruleRun) flushPart() error {
 	a.Requests += rr.requests
 	a.Allowed += rr.allowed
 	a.Excess += excess
-	a.Observed429 += rr.observed
+	a.GatewayRejected += rr.observed
 	a.Caught += caught
 	a.Leaked += excess - caught
 	a.FalseThrottles += rr.observed - caught
 	sc, r := rr.sc, rr.sr.r
 	if rr.sr.windows && r.Algorithm == Fixed && rr.requests > 0 {
-		rr.win = schema.WindowRow{Key: sc.key, LimitName: r.Name, WindowStart: aggregate.Millis(rr.bStart),
+		rr.win = schema.WindowRow{Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, WindowStart: aggregate.Millis(rr.bStart),
 			WindowEnd: aggregate.Millis(rr.bEnd), Requests: rr.requests, Date: rr.date()}
 		if err := rr.out.Window(&rr.win); err != nil {
 			return err
@@ -374,7 +374,7 @@ func (rr *ruleRun) flushPart() error {
 		Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 		WindowStart: aggregate.Millis(rr.bStart), WindowEnd: aggregate.Millis(rr.bEnd),
 		Requests: rr.requests, Allowed: rr.allowed, Excess: excess,
-		Observed429: rr.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: rr.observed - caught,
+		GatewayRejected: rr.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: rr.observed - caught,
 		Scope: sc.scope, Date: rr.date(),
 	}
 	if rr.first != NoTime {
@@ -393,7 +393,7 @@ func (rr *ruleRun) closeDays(day int64) error {
 		if err := rr.out.Audit(a); err != nil {
 			return err
 		}
-		a.Requests, a.Allowed, a.Excess, a.Observed429 = 0, 0, 0, 0
+		a.Requests, a.Allowed, a.Excess, a.GatewayRejected = 0, 0, 0, 0
 		a.Caught, a.Leaked, a.FalseThrottles, a.ExceededBuckets, a.PeakUsage = 0, 0, 0, 0, 0
 		if q := rr.sr.quota; q >= 0 {
 			sc.used[q][rr.di] = rr.quotaUsed(sc.days[rr.di] * dayMillis)

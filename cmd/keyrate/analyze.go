@@ -140,6 +140,8 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	r.noteSkipped(d, m)
 	m.Policy = o.Policy
 	analysis.WarnVerdictMissing(d.log, &o.Options, res)
+	analysis.WarnKeyless(d.log, &o.Options, res)
+	analysis.NoticeNoLimits(d.log, c.Eval.Policy)
 	analysis.WarnNotArrival(d.log, &o.Options, c.Eval.Policy, res)
 	o.Warehouse.Scrub(res, m)
 	for _, s := range res.Samples {

@@ -118,7 +118,7 @@ func row(m map[string]string, cols ...string) string {
 }
 
 var vioCols = []string{"key", "scope", "plan", "limit_name", "algorithm", "window_start", "window_end",
-	"requests", "allowed", "excess", "observed_429", "caught", "leaked", "false_throttles"}
+	"requests", "allowed", "excess", "gateway_rejected", "caught", "leaked", "false_throttles"}
 
 func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	dir := writeE2E(t)
@@ -156,7 +156,7 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 
 	audit := map[string]string{}
 	for _, r := range readCSV(t, filepath.Join(out, "throttle_audit.csv")) {
-		audit[r["key"]+"/"+r["limit_name"]] = row(r, "scope", "plan", "requests", "allowed", "excess", "observed_429",
+		audit[r["key"]+"/"+r["limit_name"]] = row(r, "scope", "plan", "requests", "allowed", "excess", "gateway_rejected",
 			"caught", "leaked", "false_throttles", "exceeded_buckets", "peak_usage")
 	}
 	for k, w := range map[string]string{
@@ -254,7 +254,7 @@ func TestAnalyzeVerdictFieldReplacesStatus(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, r := range readCSV(t, filepath.Join(out, "violations.csv")) {
-		if r["observed_429"] != "0" {
+		if r["gateway_rejected"] != "0" {
 			t.Errorf("row %v: observed without a verdict", r)
 		}
 	}
@@ -285,7 +285,7 @@ func TestAnalyzeVerdictFieldFromJSONLines(t *testing.T) {
 	}
 	var got []string
 	for _, r := range readCSV(t, filepath.Join(out, "violations.csv")) {
-		got = append(got, row(r, "key", "requests", "allowed", "excess", "observed_429", "caught", "leaked"))
+		got = append(got, row(r, "key", "requests", "allowed", "excess", "gateway_rejected", "caught", "leaked"))
 	}
 	if want := "k1 4 2 2 1 1 1"; strings.Join(got, "\n") != want {
 		t.Errorf("violations %q, want %q", got, want)

@@ -21,7 +21,7 @@ type AuditRow struct {
 	Requests        int64     `parquet:"requests"`
 	Allowed         int64     `parquet:"allowed"`
 	Excess          int64     `parquet:"excess"`
-	Observed429     int64     `parquet:"observed_429"`
+	GatewayRejected int64     `parquet:"gateway_rejected"`
 	Caught          int64     `parquet:"caught"`
 	Leaked          int64     `parquet:"leaked"`
 	FalseThrottles  int64     `parquet:"false_throttles"`

@@ -115,6 +115,12 @@ type InputStats struct {
 	// VerdictMissing counts keyed lines without the --verdict-field
 	// value; such lines count as not rejected.
 	VerdictMissing int64 `json:"verdict_missing,omitempty"`
+	// KeyHints counts, in a sample of the lines without a key (or with
+	// an invalid one), the key sources (query:NAME, header:NAME, ...)
+	// whose values look like keys; KeyHintLines is the sample's size.
+	// Names only: what a run warns with when most lines have no key.
+	KeyHints     map[string]int64 `json:"-"`
+	KeyHintLines int64            `json:"-"`
 
 	// The input's content identity, by which a dataset's ledger knows it
 	// again under another name or compression: Length is the number of

@@ -18,6 +18,7 @@ import "time"
 // day partitions, one (key, limit, window, date) with requests that date.
 type WindowRow struct {
 	Key         string    `parquet:"key,dict"`
+	Plan        string    `parquet:"plan,dict"`
 	LimitName   string    `parquet:"limit_name,dict"`
 	WindowStart time.Time `parquet:"window_start,timestamp(millisecond)"`
 	WindowEnd   time.Time `parquet:"window_end,timestamp(millisecond)"`
@@ -31,29 +32,29 @@ type WindowRow struct {
 // the bucket is the limit's window; for the other algorithms it is the
 // report interval (a UTC minute by default). Allowed is what the ideal
 // gateway accepted and Excess what it rejected (Requests = Allowed +
-// Excess); Observed429 is what the real gateway rejected, Caught =
-// min(Excess, Observed429), Leaked = Excess − Caught, FalseThrottles =
-// Observed429 − Caught. Scope is "key", or "account" when Key holds an
+// Excess); GatewayRejected is what the real gateway rejected, Caught =
+// min(Excess, GatewayRejected), Leaked = Excess − Caught, FalseThrottles =
+// GatewayRejected − Caught. Scope is "key", or "account" when Key holds an
 // account. FirstExceeded is when the bucket first rejected a request
 // (possibly on an earlier date than the row's), zero (null) if it has
 // not.
 type ViolationRow struct {
-	Key            string    `parquet:"key,dict"`
-	Plan           string    `parquet:"plan,dict"`
-	LimitName      string    `parquet:"limit_name,dict"`
-	Algorithm      string    `parquet:"algorithm,dict"`
-	WindowStart    time.Time `parquet:"window_start,timestamp(millisecond)"`
-	WindowEnd      time.Time `parquet:"window_end,timestamp(millisecond)"`
-	Requests       int64     `parquet:"requests"`
-	Allowed        int64     `parquet:"allowed"`
-	Excess         int64     `parquet:"excess"`
-	Observed429    int64     `parquet:"observed_429"`
-	Caught         int64     `parquet:"caught"`
-	Leaked         int64     `parquet:"leaked"`
-	FalseThrottles int64     `parquet:"false_throttles"`
-	Scope          string    `parquet:"scope,dict"`
-	FirstExceeded  time.Time `parquet:"first_exceeded,optional,timestamp(millisecond)"`
-	Date           time.Time `parquet:"-"`
+	Key             string    `parquet:"key,dict"`
+	Plan            string    `parquet:"plan,dict"`
+	LimitName       string    `parquet:"limit_name,dict"`
+	Algorithm       string    `parquet:"algorithm,dict"`
+	WindowStart     time.Time `parquet:"window_start,timestamp(millisecond)"`
+	WindowEnd       time.Time `parquet:"window_end,timestamp(millisecond)"`
+	Requests        int64     `parquet:"requests"`
+	Allowed         int64     `parquet:"allowed"`
+	Excess          int64     `parquet:"excess"`
+	GatewayRejected int64     `parquet:"gateway_rejected"`
+	Caught          int64     `parquet:"caught"`
+	Leaked          int64     `parquet:"leaked"`
+	FalseThrottles  int64     `parquet:"false_throttles"`
+	Scope           string    `parquet:"scope,dict"`
+	FirstExceeded   time.Time `parquet:"first_exceeded,optional,timestamp(millisecond)"`
+	Date            time.Time `parquet:"-"`
 }
 
 // KeyRow sums one key over the whole run; with day partitions, over one

@@ -12,7 +12,7 @@ package schema
 // adding a column to the end of a table is a minor change (2.0 → 2.1).
 // Every Parquet file carries it as key-value metadata. docs/schema.md
 // says what changed in each version and what a loader must change.
-const Version = "2.0"
+const Version = "3.0"
 
 // Key-value metadata keys written into every Parquet file's footer.
 const (

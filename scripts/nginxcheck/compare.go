@@ -37,7 +37,7 @@ func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, need := range []string{"key", "limit_name", "requests", "excess", "observed_429", "leaked", "false_throttles"} {
+	for _, need := range []string{"key", "limit_name", "requests", "excess", "gateway_rejected", "leaked", "false_throttles"} {
 		if _, ok := col[need]; !ok {
 			return nil, fmt.Errorf("%s: throttle_audit.csv has no column %q", dir, need)
 		}
@@ -46,7 +46,7 @@ func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
 	for _, r := range recs[1:] {
 		n := func(c string) int64 { v, _ := strconv.ParseInt(r[col[c]], 10, 64); return v }
 		row := AuditRow{Key: r[col["key"]], Limit: r[col["limit_name"]], Requests: n("requests"), Excess: n("excess"),
-			Observed: n("observed_429"), Leaked: n("leaked"), FalseThrot: n("false_throttles")}
+			Observed: n("gateway_rejected"), Leaked: n("leaked"), FalseThrot: n("false_throttles")}
 		out[[2]string{row.Limit, row.Key}] = row
 	}
 	return out, nil
@@ -73,7 +73,7 @@ func limitsByLocation(g *GatewayCfg) map[string][]string {
 
 // nginxCounts counts per (limit, key) the requests and nginx's REJECTED
 // verdicts from the access log; a request of a location with several
-// zones counts for each of them, as keyrate's observed_429 does.
+// zones counts for each of them, as keyrate's gateway_rejected does.
 func nginxCounts(g *GatewayCfg, entries []Entry) (req, rej map[[2]string]int64) {
 	req, rej = map[[2]string]int64{}, map[[2]string]int64{}
 	for i := range entries {

@@ -7,13 +7,16 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -309,6 +312,60 @@ func WarnVerdictMissing(log *slog.Logger, o *Options, res *pipeline.Result) {
 	if missing > 0 {
 		log.Warn(fmt.Sprintf("%d of %d keyed lines have no %q field (does --format %s log it?); they count as not rejected",
 			missing, keyed, o.VerdictField, o.Format))
+	}
+}
+
+// WarnKeyless says when most parsed lines gave no key, or only invalid
+// ones: a wrong --key or --key-pattern otherwise ends in exit 0 and
+// empty reports. It names the sources whose values look like keys in a
+// sample of those lines, with counts: names only, never a value, so it
+// is safe under any --key-display.
+func WarnKeyless(log *slog.Logger, o *Options, res *pipeline.Result) {
+	var parsed, keyless, invalid, sample int64
+	hints := map[string]int64{}
+	for _, f := range res.Files {
+		parsed += f.Parsed - f.Expired
+		keyless += f.Keyless
+		invalid += f.InvalidKey
+		sample += f.KeyHintLines
+		for spec, n := range f.KeyHints {
+			hints[spec] += n
+		}
+	}
+	if parsed == 0 || 2*(keyless+invalid) <= parsed {
+		return
+	}
+	specs := slices.SortedFunc(maps.Keys(hints), func(a, b string) int {
+		return cmp.Or(cmp.Compare(hints[b], hints[a]), strings.Compare(a, b))
+	})
+	var b strings.Builder
+	for i, spec := range specs {
+		if i == 5 {
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%d)", spec, hints[spec])
+	}
+	seen := "none of their query parameters, headers or fields look like keys"
+	if b.Len() > 0 {
+		seen = fmt.Sprintf("in %d of them these look like keys: %s", sample, b.String())
+	}
+	pattern := ""
+	if o.KeyPattern != "" {
+		pattern = fmt.Sprintf(", --key-pattern %q", o.KeyPattern)
+	}
+	log.Warn(fmt.Sprintf("%d of %d parsed lines have no key (%d) or an invalid one (%d): check --key (now %s)%s; %s",
+		keyless+invalid, parsed, keyless, invalid, strings.Join(o.Keys, ","), pattern, seen))
+}
+
+// NoticeNoLimits says that a run without --limit or --policy audits
+// nothing. It is a notice, not a usage error: counting requests per key
+// (the keys table) is a use of its own.
+func NoticeNoLimits(log *slog.Logger, pol *policy.Policy) {
+	if !hasRules(pol) {
+		log.Info("no --limit or --policy given: requests are counted per key (the keys table), no limit is audited")
 	}
 }
 

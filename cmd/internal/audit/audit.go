@@ -142,7 +142,7 @@ func (b *Builder) Violation(r *schema.ViolationRow) error {
 	if r.Scope == policy.ScopeKey && r.Excess > 0 {
 		k := b.at(r.Key)
 		k.buckets = append(k.buckets, bucket{plan: r.Plan, limit: r.LimitName, start: r.WindowStart, end: r.WindowEnd,
-			excess: r.Excess, gateway: r.Observed429})
+			excess: r.Excess, gateway: r.GatewayRejected})
 	}
 	return b.Next.Violation(r)
 }
