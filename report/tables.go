@@ -11,6 +11,7 @@ type Tables struct {
 	violations *Table[schema.ViolationRow]
 	keys       *Table[schema.KeyRow]
 	audit      *Table[schema.AuditRow]
+	falses     *Table[schema.FalseThrottleRow]
 	usage      *Table[schema.UsageRow] // nil in a flat set
 }
 
@@ -30,6 +31,9 @@ func NewTables(set *Set) (*Tables, error) {
 	if t.audit, err = NewTable(set, schema.Audit); err != nil {
 		return nil, err
 	}
+	if t.falses, err = NewTable(set, schema.FalseThrottles); err != nil {
+		return nil, err
+	}
 	if set.opts.partition != NoPartition {
 		if t.usage, err = NewTable(set, schema.Usage); err != nil {
 			return nil, err
@@ -42,6 +46,9 @@ func (t *Tables) Window(r *schema.WindowRow) error       { return t.windows.Writ
 func (t *Tables) Violation(r *schema.ViolationRow) error { return t.violations.Write(r) }
 func (t *Tables) Key(r *schema.KeyRow) error             { return t.keys.Write(r) }
 func (t *Tables) Audit(r *schema.AuditRow) error         { return t.audit.Write(r) }
+func (t *Tables) FalseThrottle(r *schema.FalseThrottleRow) error {
+	return t.falses.Write(r)
+}
 
 func (t *Tables) Usage(r *schema.UsageRow) error {
 	if t.usage == nil {
@@ -58,6 +65,7 @@ func (t *Tables) Rows() map[string]int64 {
 		t.violations.Name(): t.violations.Rows(),
 		t.keys.Name():       t.keys.Rows(),
 		t.audit.Name():      t.audit.Rows(),
+		t.falses.Name():     t.falses.Rows(),
 	}
 	if t.usage != nil {
 		rows[t.usage.Name()] = t.usage.Rows()

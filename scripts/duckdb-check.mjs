@@ -75,16 +75,21 @@ async function check(out, logs, manifestPath) {
   expect('violations types', await types('violations'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', window_start: ts, window_end: ts,
     requests: 'BIGINT', allowed: 'BIGINT', excess: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT',
-    leaked: 'BIGINT', false_throttles: 'BIGINT', scope: 'VARCHAR', first_exceeded: ts, date: 'DATE',
+    leaked: 'BIGINT', scope: 'VARCHAR', first_exceeded: ts, date: 'DATE',
   });
   expect('keys types', await types('keys'), {
     key: 'VARCHAR', plan: 'VARCHAR', requests: 'BIGINT', first_seen: ts, last_seen: ts, status_2xx: 'BIGINT', status_3xx: 'BIGINT',
-    status_4xx: 'BIGINT', status_5xx: 'BIGINT', status_429: 'BIGINT', bytes_sent: 'BIGINT', violations: 'BIGINT', date: 'DATE',
+    status_4xx: 'BIGINT', status_5xx: 'BIGINT', status_429: 'BIGINT', bytes_sent: 'BIGINT', violations: 'BIGINT',
+    rejected: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT', false_throttles: 'BIGINT', date: 'DATE',
   });
   expect('throttle_audit types', await types('throttle_audit'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', algorithm: 'VARCHAR', requests: 'BIGINT', allowed: 'BIGINT',
-    excess: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT', false_throttles: 'BIGINT',
-    exceeded_buckets: 'BIGINT', peak_usage: 'DOUBLE', scope: 'VARCHAR', date: 'DATE',
+    excess: 'BIGINT', gateway_rejected: 'BIGINT', caught: 'BIGINT', leaked: 'BIGINT',
+    exceeded_buckets: 'BIGINT', peak_usage_pct: 'DOUBLE', scope: 'VARCHAR', date: 'DATE',
+  });
+  expect('false_throttles types', await types('false_throttles'), {
+    key: 'VARCHAR', plan: 'VARCHAR', window_start: ts, window_end: ts, requests: 'BIGINT', rejected: 'BIGINT',
+    gateway_rejected: 'BIGINT', false_throttles: 'BIGINT', date: 'DATE',
   });
   expect('usage types', await types('usage'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', period_start: ts, period_end: ts, quota: 'BIGINT',
@@ -92,7 +97,7 @@ async function check(out, logs, manifestPath) {
   });
 
   // Row counts agree with the manifest and with the CSV files.
-  for (const table of ['windows', 'violations', 'keys', 'throttle_audit', 'usage']) {
+  for (const table of ['windows', 'violations', 'keys', 'throttle_audit', 'false_throttles', 'usage']) {
     const [{ n }] = await rows(`SELECT count(*)::INTEGER AS n FROM ${ds(table)}`);
     expect(`${table} rows = manifest`, n, manifest.outputs[table]);
     const perDate = await rows(`SELECT strftime(date, '%Y-%m-%d') AS d, count(*)::INTEGER AS n FROM ${ds(table)} GROUP BY d ORDER BY d`);
@@ -117,8 +122,8 @@ async function check(out, logs, manifestPath) {
     expect(`${table} date = UTC date of ${col}`, bad.n, 0);
   }
   // The burst at 23:59:30 breaks 30/min for each key on 2026-11-23.
-  // (Rows with excess 0 are buckets where only the real gateway sent
-  // 429s: false throttles, not violations.)
+  // (Every violations row has an excess: buckets where only the real
+  // gateway sent 429s are in false_throttles.)
   const v = await rows(`SELECT key, strftime(window_start::TIMESTAMP, '%Y-%m-%dT%H:%M:%S.000Z') AS start, excess::INTEGER AS excess
     FROM ${ds('violations')} WHERE limit_name = '30/min' AND excess > 0 ORDER BY key, window_start`);
   expect('30/min violations = reference', v, expected.violations);
@@ -140,7 +145,7 @@ async function check(out, logs, manifestPath) {
   // Footer metadata.
   const meta = await rows(`SELECT decode(key) AS k, decode(value) AS v, count(*)::INTEGER AS files
     FROM parquet_kv_metadata('${out}/*/*/*.parquet') WHERE decode(key) = 'keyrate.schema_version' GROUP BY ALL`);
-  expect('schema_version in every file', meta, [{ k: 'keyrate.schema_version', v: manifest.schema_version, files: 10 }]);
+  expect('schema_version in every file', meta, [{ k: 'keyrate.schema_version', v: manifest.schema_version, files: 12 }]);
 
   if (failures > 0) {
     console.error(`${failures} check(s) failed`);

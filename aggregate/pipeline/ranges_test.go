@@ -74,10 +74,11 @@ func (w *windowKeys) Window(r *schema.WindowRow) error {
 	w.keys = append(w.keys, r.Key)
 	return nil
 }
-func (w *windowKeys) Violation(*schema.ViolationRow) error { return nil }
-func (w *windowKeys) Key(*schema.KeyRow) error             { return nil }
-func (w *windowKeys) Audit(*schema.AuditRow) error         { return nil }
-func (w *windowKeys) Usage(*schema.UsageRow) error         { return nil }
+func (w *windowKeys) Violation(*schema.ViolationRow) error         { return nil }
+func (w *windowKeys) Key(*schema.KeyRow) error                     { return nil }
+func (w *windowKeys) Audit(*schema.AuditRow) error                 { return nil }
+func (w *windowKeys) Usage(*schema.UsageRow) error                 { return nil }
+func (w *windowKeys) FalseThrottle(*schema.FalseThrottleRow) error { return nil }
 
 func TestInRangesKeepsRangeOrderAndBoundsConcurrency(t *testing.T) {
 	var keys []string

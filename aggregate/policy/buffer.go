@@ -11,9 +11,10 @@ type RowBuffer struct {
 	keys       []schema.KeyRow
 	audits     []schema.AuditRow
 	usages     []schema.UsageRow
+	falses     []schema.FalseThrottleRow
 }
 
-// Window, Violation, Key, Audit and Usage keep a copy of the row.
+// Window, Violation, Key, Audit, Usage and FalseThrottle keep a copy of the row.
 func (b *RowBuffer) Window(r *schema.WindowRow) error {
 	b.windows = append(b.windows, *r)
 	return nil
@@ -39,6 +40,11 @@ func (b *RowBuffer) Usage(r *schema.UsageRow) error {
 	return nil
 }
 
+func (b *RowBuffer) FalseThrottle(r *schema.FalseThrottleRow) error {
+	b.falses = append(b.falses, *r)
+	return nil
+}
+
 // Replay sends the kept rows to sink, each table's in the order they
 // came, and empties b.
 func (b *RowBuffer) Replay(sink Sink) error {
@@ -55,6 +61,9 @@ func (b *RowBuffer) Replay(sink Sink) error {
 		return err
 	}
 	if err := replay(b.usages, sink.Usage); err != nil {
+		return err
+	}
+	if err := replay(b.falses, sink.FalseThrottle); err != nil {
 		return err
 	}
 	*b = RowBuffer{}

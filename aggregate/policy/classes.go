@@ -40,9 +40,6 @@ type classWalker struct {
 	fullBuf  []aggregate.Point
 	full     []aggregate.Point
 	haveFull bool
-	views    [][]aggregate.Point // by filter
-	viewBufs [][]aggregate.Point
-	haveView []bool
 	lists    [][]aggregate.Point
 	tmp      [2][]aggregate.Point
 }
@@ -51,7 +48,7 @@ type classWalker struct {
 func openClasses(in Inputs, filters int) (*classWalker, error) {
 	cs := slices.Clone(in.Classes)
 	slices.SortFunc(cs, func(a, b ClassPartials) int { return cmp.Compare(a.Class, b.Class) })
-	w := &classWalker{views: make([][]aggregate.Point, filters), viewBufs: make([][]aggregate.Point, filters), haveView: make([]bool, filters)}
+	w := &classWalker{}
 	for i, c := range cs {
 		if i > 0 && c.Class == cs[i-1].Class {
 			w.close()
@@ -119,7 +116,6 @@ func (w *classWalker) next() (bool, error) {
 		}
 	}
 	w.haveFull = false
-	clear(w.haveView)
 	return true, nil
 }
 
@@ -130,20 +126,6 @@ func (w *classWalker) all() []aggregate.Point {
 		w.haveFull = true
 	}
 	return w.full
-}
-
-// view returns the current key's series in filter f's scope (f < 0:
-// all), possibly empty.
-func (w *classWalker) view(f int) []aggregate.Point {
-	if f < 0 {
-		return w.all()
-	}
-	if !w.haveView[f] {
-		bit := aggregate.Class(1) << f
-		w.views[f], w.viewBufs[f] = w.merge(w.viewBufs[f], func(c aggregate.Class) bool { return c&bit != 0 })
-		w.haveView[f] = true
-	}
-	return w.views[f]
 }
 
 // merge returns the merge of the current key's series in the classes

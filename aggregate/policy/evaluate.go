@@ -120,10 +120,13 @@ const (
 	ScopeAccount = "account"
 )
 
-// Evaluate runs every rule of every key's plan as an ideal gateway over
-// the key's requests and streams the rows to sink (see Sink for their
-// order): windows (fixed, per-key rules), violations, audit rows, key
-// rows and, with Split, usage rows. Invalid rules are an error, never a
+// Evaluate runs every key's plan as one ideal gateway over the key's
+// requests (a request is accepted only if every rule of the plan that
+// counts it accepts it, and is then counted in all of them), reconciles
+// its verdicts with the real gateway's once per request, and streams
+// the rows to sink (see Sink for their order): windows (fixed, per-key
+// rules), violations, audit rows, key rows, false throttles and, with
+// Split, usage rows. Invalid rules are an error, never a
 // panic. Per-account rules count all keys of an account together;
 // their rows carry the account in the key column.
 // Inputs may be read twice (once to group accounts, once more for
@@ -342,15 +345,10 @@ func (ev *evaluator) key(sc *scopeRun, key string, w *classWalker, st *ScopeStat
 			sc.add(planName, r, true)
 		}
 	}
-	var full []aggregate.Point
-	view := func(int) []aggregate.Point { return nil }
-	if w != nil {
-		full, view = w.all(), w.view
-	}
-	if err := sc.run(full, view, st, sink); err != nil {
+	if err := sc.run(w, st, sink); err != nil {
 		return err
 	}
-	if len(full) == 0 {
+	if w == nil || len(w.all()) == 0 {
 		return nil
 	}
 	stats.Keys++
@@ -473,15 +471,10 @@ func (ev *evaluator) accounts(ctx context.Context, in Inputs, out *accountRows) 
 				}
 			}
 		}
-		var full []aggregate.Point
-		view := func(int) []aggregate.Point { return nil }
-		if w != nil {
-			full, view = w.all(), w.view
-		}
-		if err := sc.run(full, view, st, out); err != nil {
+		if err := sc.run(w, st, out); err != nil {
 			return err
 		}
-		if ev.opts.Split && len(full) > 0 {
+		if ev.opts.Split && w != nil && len(w.all()) > 0 {
 			return sc.usageRows("", out)
 		}
 		return nil

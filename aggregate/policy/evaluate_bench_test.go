@@ -52,11 +52,12 @@ func monthState() *aggregate.State {
 
 type discardSink struct{}
 
-func (discardSink) Window(*schema.WindowRow) error       { return nil }
-func (discardSink) Violation(*schema.ViolationRow) error { return nil }
-func (discardSink) Key(*schema.KeyRow) error             { return nil }
-func (discardSink) Audit(*schema.AuditRow) error         { return nil }
-func (discardSink) Usage(*schema.UsageRow) error         { return nil }
+func (discardSink) Window(*schema.WindowRow) error               { return nil }
+func (discardSink) Violation(*schema.ViolationRow) error         { return nil }
+func (discardSink) Key(*schema.KeyRow) error                     { return nil }
+func (discardSink) Audit(*schema.AuditRow) error                 { return nil }
+func (discardSink) Usage(*schema.UsageRow) error                 { return nil }
+func (discardSink) FalseThrottle(*schema.FalseThrottleRow) error { return nil }
 
 // cpuNanos is the process's CPU time: on a shared machine, where wall
 // time depends on the neighbours, the steadier measure.

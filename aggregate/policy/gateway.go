@@ -7,15 +7,36 @@ import "math"
 // are offered together as a count, and since they are indistinguishable
 // the number accepted does not depend on any order among them. A
 // rejected request consumes nothing.
+//
+// A plan's rules decide together (scopeRun): a request is accepted only
+// if every rule that counts it has room, and is then counted in all of
+// them. So a gateway first says how much room it has (room), and is then
+// told how many were accepted (take), possibly fewer, because another
+// rule refused the rest.
 type gateway interface {
-	// offer presents n > 0 simultaneous requests at t (t strictly
-	// increasing across calls) and returns how many are accepted, and
-	// the usage: the capacity taken by earlier accepted requests plus n,
-	// as a fraction of the capacity (above 1 exactly when some of the n
-	// are rejected).
-	offer(t, n int64) (accepted int64, usage float64)
+	// room presents n > 0 simultaneous requests at t (t never
+	// decreasing across calls) and returns how many of them it would
+	// accept. It changes nothing a fresh or equivalent state would not
+	// (a window moved on, a bucket refilled).
+	room(t, n int64) (accept int64)
+	// usage is, as of the last room, the capacity taken by earlier
+	// accepted requests plus m more, as a fraction of the capacity:
+	// above 1 exactly when m is more than room's answer.
+	usage(m int64) float64
+	// take accepts a of the n requests room was just asked about at t
+	// (0 <= a <= room's answer).
+	take(t, a int64)
 	// save and load carry the state across a date boundary (state.go).
 	stateful
+}
+
+// offer is one rule deciding alone: the requests it has room for are
+// accepted.
+func offer(g gateway, t, n int64) (int64, float64) {
+	a := g.room(t, n)
+	usage := g.usage(n)
+	g.take(t, a)
+	return a, usage
 }
 
 func newGateway(r *Rule) gateway {
@@ -53,16 +74,17 @@ type fixedGateway struct {
 	used       int64
 }
 
-func (g *fixedGateway) offer(t, n int64) (int64, float64) {
+func (g *fixedGateway) room(t, n int64) int64 {
 	if t >= g.end {
 		g.start, g.end = g.rule.fixedWindow(t)
 		g.used = 0
 	}
-	acc := min(n, g.rule.Limit-g.used)
-	usage := ratio(g.used+n, g.rule.Limit)
-	g.used += acc
-	return acc, usage
+	return min(n, g.rule.Limit-g.used)
 }
+
+func (g *fixedGateway) usage(m int64) float64 { return ratio(g.used+m, g.rule.Limit) }
+
+func (g *fixedGateway) take(_, a int64) { g.used += a }
 
 // slidingGateway accepts at most limit requests in any (t − width, t]. It
 // keeps the accepted requests still inside the window in a queue.
@@ -74,7 +96,7 @@ type slidingGateway struct {
 	sum          int64
 }
 
-func (g *slidingGateway) offer(t, n int64) (int64, float64) {
+func (g *slidingGateway) room(t, n int64) int64 {
 	for g.head < len(g.times) && g.times[g.head] <= t-g.width {
 		g.sum -= g.counts[g.head]
 		g.head++
@@ -84,14 +106,24 @@ func (g *slidingGateway) offer(t, n int64) (int64, float64) {
 		g.counts = append(g.counts[:0], g.counts[g.head:]...)
 		g.head = 0
 	}
-	acc := min(n, g.limit-g.sum)
-	usage := ratio(g.sum+n, g.limit)
-	if acc > 0 {
-		g.times = append(g.times, t)
-		g.counts = append(g.counts, acc)
-		g.sum += acc
+	return min(n, g.limit-g.sum)
+}
+
+func (g *slidingGateway) usage(m int64) float64 { return ratio(g.sum+m, g.limit) }
+
+// take queues the accepted requests; those of another request class at
+// the same instant join the entry of that instant.
+func (g *slidingGateway) take(t, a int64) {
+	if a <= 0 {
+		return
 	}
-	return acc, usage
+	g.sum += a
+	if n := len(g.times); n > g.head && g.times[n-1] == t {
+		g.counts[n-1] += a
+		return
+	}
+	g.times = append(g.times, t)
+	g.counts = append(g.counts, a)
 }
 
 // tokenScale is how many units a token holds: with the rate in millionths
@@ -111,16 +143,19 @@ func newTokenGateway(r *Rule) *tokenGateway {
 	return &tokenGateway{capacity: r.Burst * tokenScale, rate: r.RateMicro}
 }
 
-func (g *tokenGateway) offer(t, n int64) (int64, float64) {
+func (g *tokenGateway) room(t, n int64) int64 {
 	if !g.started {
 		g.started, g.tokens, g.last = true, g.capacity, t
 	}
 	g.tokens, g.last = g.refilled(t), t
-	acc := min(n, g.tokens/tokenScale)
-	usage := float64(g.capacity-g.tokens)/float64(g.capacity) + float64(n)/float64(g.capacity/tokenScale)
-	g.tokens -= acc * tokenScale
-	return acc, usage
+	return min(n, g.tokens/tokenScale)
 }
+
+func (g *tokenGateway) usage(m int64) float64 {
+	return float64(g.capacity-g.tokens)/float64(g.capacity) + float64(m)/float64(g.capacity/tokenScale)
+}
+
+func (g *tokenGateway) take(_, a int64) { g.tokens -= a * tokenScale }
 
 // refilled returns the tokens at t >= last: min(capacity, tokens + (t −
 // last)·rate). Refilling in steps gives the same as at once, which is
@@ -147,9 +182,15 @@ type nginxGateway struct {
 	excess  int64
 	last    int64
 	started bool
+	// e is the excess the first request of room's n would leave.
+	e int64
 }
 
-func (g *nginxGateway) offer(t, n int64) (int64, float64) {
+// room is ngx_http_limit_req_lookup without accounting: with several
+// zones on a location nginx stores a zone's excess only once every zone
+// has accepted the request (ngx_http_limit_req_account), and a request
+// some zone rejects is accounted in none.
+func (g *nginxGateway) room(t, n int64) int64 {
 	var e int64 // the excess the first of the n requests would leave
 	if !g.started {
 		// A new node: nginx stores excess 0 and accepts the request.
@@ -167,16 +208,24 @@ func (g *nginxGateway) offer(t, n int64) (int64, float64) {
 		if e > g.burst {
 			// Rejected: nginx returns NGX_BUSY before touching the node,
 			// so the other n−1 compute the same excess and fail too.
-			return 0, float64(e+1000*n) / float64(g.burst+1000)
+			g.e = e
+			return 0
 		}
 	}
 	// The first request is accepted with excess e; each further one at
 	// the same millisecond sees ms = 0 and adds 1000.
-	acc := 1 + min(n-1, (g.burst-e)/1000)
-	usage := float64(e+1000*n) / float64(g.burst+1000)
-	g.excess = e + 1000*(acc-1)
+	g.e = e
+	return 1 + min(n-1, (g.burst-e)/1000)
+}
+
+func (g *nginxGateway) usage(m int64) float64 { return float64(g.e+1000*m) / float64(g.burst+1000) }
+
+func (g *nginxGateway) take(t, a int64) {
+	if a <= 0 {
+		return
+	}
+	g.excess = g.e + 1000*(a-1)
 	g.last, g.started = t, true
-	return acc, usage
 }
 
 const maxInt64 = 1<<63 - 1

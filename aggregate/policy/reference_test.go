@@ -13,17 +13,38 @@ import (
 // engine with them.
 
 // refAccept returns, for each request time (ascending, ties adjacent),
-// whether an ideal gateway enforcing r accepts it.
+// whether an ideal gateway enforcing r alone accepts it.
 func refAccept(r *Rule, times []int64) []bool {
+	g := newRefGate(r)
+	out := make([]bool, len(times))
+	for i, t := range times {
+		if g.fits(t) {
+			g.commit(t)
+			out[i] = true
+		}
+	}
+	return out
+}
+
+// A refGate decides one request at a time: fits says whether the rule
+// would accept a request at t (changing nothing that matters), commit
+// counts one accepted there. A plan accepts a request if every rule
+// counting it fits, then commits it to all of them.
+type refGate interface {
+	fits(t int64) bool
+	commit(t int64)
+}
+
+func newRefGate(r *Rule) refGate {
 	switch r.Algorithm {
 	case Fixed:
-		return refFixed(r, times)
+		return &refFixed{r: r, accepted: map[time.Time]int64{}}
 	case Sliding:
-		return refSliding(r, times)
+		return &refSliding{r: r}
 	case TokenBucket:
-		return refToken(r, times)
+		return newRefToken(r)
 	case LeakyBucket:
-		return refNginx(r, times)
+		return &refNginx{r: r}
 	}
 	panic("unknown algorithm")
 }
@@ -62,87 +83,95 @@ func refWindowEnd(r *Rule, start time.Time) time.Time {
 	return start.Add(time.Duration(r.WindowMillis) * time.Millisecond)
 }
 
-func refFixed(r *Rule, times []int64) []bool {
-	out := make([]bool, len(times))
-	accepted := map[time.Time]int64{}
-	for i, t := range times {
-		w := refWindowStart(r, t)
-		if accepted[w] < r.Limit {
-			accepted[w]++
-			out[i] = true
-		}
-	}
-	return out
+type refFixed struct {
+	r        *Rule
+	accepted map[time.Time]int64
 }
 
-func refSliding(r *Rule, times []int64) []bool {
-	out := make([]bool, len(times))
-	var acceptedAt []int64
-	for i, t := range times {
-		inWindow := int64(0)
-		for _, a := range acceptedAt {
-			if a > t-r.WindowMillis && a <= t {
-				inWindow++
-			}
-		}
-		if inWindow < r.Limit {
-			acceptedAt = append(acceptedAt, t)
-			out[i] = true
-		}
-	}
-	return out
+func (g *refFixed) fits(t int64) bool { return g.accepted[refWindowStart(g.r, t)] < g.r.Limit }
+func (g *refFixed) commit(t int64)    { g.accepted[refWindowStart(g.r, t)]++ }
+
+type refSliding struct {
+	r          *Rule
+	acceptedAt []int64
 }
 
-func refToken(r *Rule, times []int64) []bool {
-	out := make([]bool, len(times))
-	rate := big.NewRat(r.RateMicro, 1_000_000) // tokens per second
-	burst := new(big.Rat).SetInt64(r.Burst)
-	one := big.NewRat(1, 1)
-	tokens := new(big.Rat).Set(burst) // full at the first request
-	last := int64(0)
-	for i, t := range times {
-		if i > 0 {
-			refill := new(big.Rat).Mul(rate, big.NewRat(t-last, 1000))
-			tokens.Add(tokens, refill)
-			if tokens.Cmp(burst) > 0 {
-				tokens.Set(burst)
-			}
-		}
-		last = t
-		if tokens.Cmp(one) >= 0 {
-			tokens.Sub(tokens, one)
-			out[i] = true
+func (g *refSliding) fits(t int64) bool {
+	inWindow := int64(0)
+	for _, a := range g.acceptedAt {
+		if a > t-g.r.WindowMillis && a <= t {
+			inWindow++
 		}
 	}
-	return out
+	return inWindow < g.r.Limit
 }
 
-// refNginx transcribes ngx_http_limit_req_lookup for one key.
-func refNginx(r *Rule, times []int64) []bool {
-	out := make([]bool, len(times))
-	var lrExcess, lrLast int64
-	exists := false
-	burst := r.Burst * 1000 // limit->burst
-	for i, now := range times {
-		if !exists {
-			// node not found: lr->excess = 0; lr->last = now; NGX_OK
-			exists, lrExcess, lrLast = true, 0, now
-			out[i] = true
-			continue
+func (g *refSliding) commit(t int64) { g.acceptedAt = append(g.acceptedAt, t) }
+
+type refToken struct {
+	rate, burst, tokens *big.Rat
+	last                int64
+	started             bool
+}
+
+func newRefToken(r *Rule) *refToken {
+	return &refToken{rate: big.NewRat(r.RateMicro, 1_000_000), // tokens per second
+		burst: new(big.Rat).SetInt64(r.Burst), tokens: new(big.Rat).SetInt64(r.Burst)} // full at the first request
+}
+
+// at refills the bucket up to t.
+func (g *refToken) at(t int64) {
+	if g.started {
+		refill := new(big.Rat).Mul(g.rate, big.NewRat(t-g.last, 1000))
+		g.tokens.Add(g.tokens, refill)
+		if g.tokens.Cmp(g.burst) > 0 {
+			g.tokens.Set(g.burst)
 		}
-		ms := now - lrLast
-		excess := lrExcess - r.NginxRate*ms/1000 + 1000
-		if excess < 0 {
-			excess = 0
-		}
-		if excess > burst {
-			continue // NGX_BUSY
-		}
-		lrExcess = excess
-		if ms != 0 {
-			lrLast = now
-		}
-		out[i] = true
 	}
-	return out
+	g.started, g.last = true, t
+}
+
+func (g *refToken) fits(t int64) bool {
+	g.at(t)
+	return g.tokens.Cmp(big.NewRat(1, 1)) >= 0
+}
+
+func (g *refToken) commit(t int64) {
+	g.at(t)
+	g.tokens.Sub(g.tokens, big.NewRat(1, 1))
+}
+
+// refNginx transcribes ngx_http_limit_req_lookup and _account for one
+// key: the excess is stored only when the request is accepted.
+type refNginx struct {
+	r                *Rule
+	lrExcess, lrLast int64
+	exists           bool
+}
+
+// excess is what a request at now would leave (NGX_BUSY above burst).
+func (g *refNginx) excess(now int64) int64 {
+	if !g.exists {
+		return 0 // node not found: lr->excess = 0; NGX_OK
+	}
+	ms := now - g.lrLast
+	excess := g.lrExcess - g.r.NginxRate*ms/1000 + 1000
+	if excess < 0 {
+		excess = 0
+	}
+	return excess
+}
+
+func (g *refNginx) fits(now int64) bool { return g.excess(now) <= g.r.Burst*1000 }
+
+func (g *refNginx) commit(now int64) {
+	excess := g.excess(now)
+	if !g.exists {
+		g.exists, g.lrExcess, g.lrLast = true, 0, now
+		return
+	}
+	g.lrExcess = excess
+	if now != g.lrLast {
+		g.lrLast = now
+	}
 }

@@ -37,26 +37,30 @@ func refEvaluate(pol *Policy, reqs []req, split bool) *RowBuffer {
 			}
 		}
 		sc := refScope{pol: pol, scope: ScopeAccount, key: acct, reqs: rs, report: report, split: split, out: exp}
+		var rules []refRule
 		for p := range plans {
 			for _, r := range pol.Plans[p].Rules {
 				if r.PerAccount {
-					sc.rule(p, r, false)
+					rules = append(rules, refRule{plan: p, r: r})
 				}
 			}
 		}
+		sc.plan(rules)
 		sc.usage("")
 	}
 	for key, rs := range byKey {
 		p := pol.PlanOf(key)
 		sc := refScope{pol: pol, scope: ScopeKey, key: key, reqs: rs, report: report, split: split, out: exp}
+		var rules []refRule
 		if p != "" {
 			for _, r := range pol.Plans[p].Rules {
 				if r.PerAccount && pol.KeyAccounts[key] != "" {
 					continue
 				}
-				sc.rule(p, r, true)
+				rules = append(rules, refRule{plan: p, r: r, windows: true})
 			}
 		}
+		sc.plan(rules)
 		sc.keys(p)
 		sc.usage(p)
 	}
@@ -81,6 +85,9 @@ func sortRows(b *RowBuffer) {
 	slices.SortStableFunc(b.keys, func(a, b schema.KeyRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), a.Date.Compare(b.Date))
 	})
+	slices.SortStableFunc(b.falses, func(a, b schema.FalseThrottleRow) int {
+		return cmp.Or(strings.Compare(a.Key, b.Key), a.WindowStart.Compare(b.WindowStart), a.Date.Compare(b.Date))
+	})
 	slices.SortStableFunc(b.usages, func(a, b schema.UsageRow) int {
 		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Scope, b.Scope), strings.Compare(a.LimitName, b.LimitName),
 			strings.Compare(a.Plan, b.Plan), a.Date.Compare(b.Date))
@@ -95,8 +102,26 @@ type refScope struct {
 	report     int64
 	split      bool
 	out        *RowBuffer
-	exceeded   map[int64]int64 // by date (0 unsplit): buckets first exceeded
 	quotas     []refQuota
+	// By date (0 unsplit): the scope's violation rows, the plan's
+	// rejections, and the real rejections that caught one; whether the
+	// scope has a rule.
+	violations, rejected, caught map[int64]int64
+	ruled                        bool
+}
+
+// refRule is one rule a scope is evaluated under.
+type refRule struct {
+	plan    string
+	r       Rule
+	windows bool
+}
+
+// refVerdict is the plan's verdict on one request: accepted, or the
+// rules (by index) that refused it.
+type refVerdict struct {
+	accepted bool
+	refused  []int
 }
 
 type refQuota struct {
@@ -133,28 +158,143 @@ func routing(d int64, split bool) time.Time {
 	return time.UnixMilli(d).UTC()
 }
 
-// rule evaluates one rule over the scope's requests.
-func (sc *refScope) rule(plan string, r Rule, windows bool) {
-	var view []req
-	for _, q := range sc.reqs {
-		if r.Filter < 0 || testCounted(q) {
-			view = append(view, q)
+// plan evaluates the scope's requests under rules as one gateway,
+// request by request in the canonical order (time, then request class:
+// the unscoped requests before those the filter counts), and builds the
+// rules' rows and the scope's reconciliation.
+func (sc *refScope) plan(rules []refRule) {
+	reqs := slices.Clone(sc.reqs)
+	class := func(q req) int {
+		if testCounted(q) {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(reqs, func(a, b req) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(class(a), class(b))) })
+	counts := func(r *Rule, q req) bool { return r.Filter < 0 || testCounted(q) }
+	gates := make([]refGate, len(rules))
+	for k := range rules {
+		gates[k] = newRefGate(&rules[k].r)
+	}
+	verdicts := make([]refVerdict, len(reqs))
+	for i, q := range reqs {
+		v := &verdicts[i]
+		for k := range rules {
+			if counts(&rules[k].r, q) && !gates[k].fits(q.t) {
+				v.refused = append(v.refused, k)
+			}
+		}
+		v.accepted = len(v.refused) == 0
+		if v.accepted {
+			for k := range rules {
+				if counts(&rules[k].r, q) {
+					gates[k].commit(q.t)
+				}
+			}
 		}
 	}
-	slices.SortStableFunc(view, func(a, b req) int { return cmp.Compare(a.t, b.t) })
-	times := make([]int64, len(view))
-	for i, q := range view {
-		times[i] = q.t
+	// Reconciliation: per instant and class, caught = min(plan's
+	// rejections, real rejections).
+	type group struct{ n, rejected, real int64 }
+	groups := map[[2]int64]*group{}
+	for i, q := range reqs {
+		g := groups[[2]int64{q.t, int64(class(q))}]
+		if g == nil {
+			g = &group{}
+			groups[[2]int64{q.t, int64(class(q))}] = g
+		}
+		g.n++
+		if !verdicts[i].accepted {
+			g.rejected++
+		}
+		if q.rejected {
+			g.real++
+		}
 	}
-	acc := refAccept(&r, times)
-	type part struct{ requests, allowed, observed int64 }
+	caughtOf := func(q req) int64 {
+		g := groups[[2]int64{q.t, int64(class(q))}]
+		return min(g.rejected, g.real)
+	}
+	sc.violations, sc.rejected, sc.caught = map[int64]int64{}, map[int64]int64{}, map[int64]int64{}
+	sc.ruled = len(rules) > 0
+	if sc.ruled && sc.scope == ScopeKey {
+		for key, g := range groups {
+			d := sc.dateOf(key[0])
+			sc.rejected[d] += g.rejected
+			sc.caught[d] += min(g.rejected, g.real)
+		}
+		sc.falseThrottles(rules[0].plan, reqs, groups2(groups, func(g *group) [3]int64 { return [3]int64{g.n, g.rejected, g.real} }))
+	}
+	for k := range rules {
+		sc.rule(k, rules[k], reqs, verdicts, counts, class, caughtOf)
+	}
+}
+
+// groups2 turns the groups into plain counts (n, rejected, real).
+func groups2[G any](m map[[2]int64]*G, f func(*G) [3]int64) map[[2]int64][3]int64 {
+	out := map[[2]int64][3]int64{}
+	for k, g := range m {
+		out[k] = f(g)
+	}
+	return out
+}
+
+// falseThrottles builds the key's false-throttle rows: per report
+// bucket (cut at dates with split), the real rejections no plan
+// rejection at the same instant and class accounts for.
+func (sc *refScope) falseThrottles(plan string, reqs []req, groups map[[2]int64][3]int64) {
+	type part struct{ start, date int64 }
+	rows := map[part]*schema.FalseThrottleRow{}
+	var order []part
+	for key, g := range groups {
+		t := key[0]
+		s := t - ((t%sc.report)+sc.report)%sc.report
+		pt := part{s, sc.dateOf(t)}
+		r := rows[pt]
+		if r == nil {
+			r = &schema.FalseThrottleRow{Key: sc.key, Plan: plan, WindowStart: time.UnixMilli(s).UTC(),
+				WindowEnd: time.UnixMilli(s + sc.report).UTC(), Date: routing(pt.date, sc.split)}
+			rows[pt] = r
+			order = append(order, pt)
+		}
+		r.Requests += g[0]
+		r.Rejected += g[1]
+		r.GatewayRejected += g[2]
+		r.FalseThrottles += g[2] - min(g[1], g[2])
+	}
+	for _, pt := range order {
+		if r := rows[pt]; r.FalseThrottles > 0 {
+			sc.out.falses = append(sc.out.falses, *r)
+		}
+	}
+}
+
+// rule builds rule k's rows from the plan's verdicts.
+func (sc *refScope) rule(k int, rr refRule, reqs []req, verdicts []refVerdict, counts func(*Rule, req) bool, class func(req) int, caughtOf func(req) int64) {
+	r, plan, windows := rr.r, rr.plan, rr.windows
+	type part struct{ requests, allowed, excess, observed int64 }
 	type bucket struct {
 		start, end, first int64
 		parts             map[int64]*part
 	}
 	buckets := map[int64]*bucket{}
 	var starts []int64
-	for i, q := range view {
+	// refused counts, per instant and class, the requests this rule
+	// refused: its share of the plan's rejections there.
+	refused := map[[2]int64]int64{}
+	var used []int // the requests the rule counts
+	for i, q := range reqs {
+		if !counts(&r, q) {
+			continue
+		}
+		used = append(used, i)
+		if slices.Contains(verdicts[i].refused, k) {
+			refused[[2]int64{q.t, int64(class(q))}]++
+		}
+	}
+	caught := map[[2]int64]int64{}
+	for _, i := range used {
+		q := reqs[i]
 		var s, e int64
 		if r.Algorithm == Fixed {
 			ws := refWindowStart(&r, q.t)
@@ -176,27 +316,43 @@ func (sc *refScope) rule(plan string, r Rule, windows bool) {
 			b.parts[d] = p
 		}
 		p.requests++
-		if acc[i] {
+		if verdicts[i].accepted {
 			p.allowed++
-		} else if b.first == NoTime {
-			b.first = q.t
+		}
+		if slices.Contains(verdicts[i].refused, k) {
+			p.excess++
+			if b.first == NoTime {
+				b.first = q.t
+			}
 		}
 		if q.rejected {
 			p.observed++
 		}
+		g := [2]int64{q.t, int64(class(q))}
+		if _, done := caught[g]; !done {
+			caught[g] = min(refused[g], caughtOf(q))
+		}
+	}
+	// The caught of each part: its groups' (a group lies in one part).
+	partCaught := map[[2]int64]int64{} // (bucket start, date)
+	for g, c := range caught {
+		t := g[0]
+		var s int64
+		if r.Algorithm == Fixed {
+			s = refWindowStart(&r, t).UnixMilli()
+		} else {
+			s = t - ((t%sc.report)+sc.report)%sc.report
+		}
+		partCaught[[2]int64{s, sc.dateOf(t)}] += c
 	}
 	audits := map[int64]*schema.AuditRow{}
 	for _, d := range sc.dates() {
 		audits[d] = &schema.AuditRow{Key: sc.key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: sc.scope, Date: routing(d, sc.split)}
 	}
-	if sc.exceeded == nil {
-		sc.exceeded = map[int64]int64{}
-	}
 	for _, s := range starts {
 		b := buckets[s]
 		if b.first != NoTime {
 			audits[sc.dateOf(b.first)].ExceededBuckets++
-			sc.exceeded[sc.dateOf(b.first)]++
 		}
 		var days []int64
 		for d := range b.parts {
@@ -209,30 +365,29 @@ func (sc *refScope) rule(plan string, r Rule, windows bool) {
 			if sc.split {
 				end = min(end, d+dayMillis)
 			}
-			excess := p.requests - p.allowed
-			caught := min(excess, p.observed)
+			c := partCaught[[2]int64{s, d}]
 			a := audits[d]
 			a.Requests += p.requests
 			a.Allowed += p.allowed
-			a.Excess += excess
+			a.Excess += p.excess
 			a.GatewayRejected += p.observed
-			a.Caught += caught
-			a.Leaked += excess - caught
-			a.FalseThrottles += p.observed - caught
+			a.Caught += c
+			a.Leaked += p.excess - c
 			if windows && r.Algorithm == Fixed && p.requests > 0 {
 				sc.out.windows = append(sc.out.windows, schema.WindowRow{Key: sc.key, Plan: plan, LimitName: r.Name,
 					WindowStart: time.UnixMilli(b.start).UTC(), WindowEnd: time.UnixMilli(b.end).UTC(), Requests: p.requests, Date: routing(d, sc.split)})
 			}
-			if excess > 0 || p.observed > 0 {
+			if p.excess > 0 {
 				v := schema.ViolationRow{Key: sc.key, Plan: plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 					WindowStart: time.UnixMilli(b.start).UTC(), WindowEnd: time.UnixMilli(b.end).UTC(),
-					Requests: p.requests, Allowed: p.allowed, Excess: excess,
-					GatewayRejected: p.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: p.observed - caught,
+					Requests: p.requests, Allowed: p.allowed, Excess: p.excess,
+					GatewayRejected: p.observed, Caught: c, Leaked: p.excess - c,
 					Scope: sc.scope, Date: routing(d, sc.split)}
 				if b.first != NoTime && b.first < end { // known by the end of the part
 					v.FirstExceeded = time.UnixMilli(b.first).UTC()
 				}
 				sc.out.violations = append(sc.out.violations, v)
+				sc.violations[d]++
 			}
 		}
 	}
@@ -243,8 +398,9 @@ func (sc *refScope) rule(plan string, r Rule, windows bool) {
 		q := refQuota{plan: plan, r: r, used: map[int64]int64{}}
 		for _, d := range sc.dates() {
 			period := refWindowStart(&r, d).UnixMilli()
-			for i, v := range view {
-				if acc[i] && v.t < d+dayMillis && refWindowStart(&r, v.t).UnixMilli() == period {
+			for _, i := range used {
+				v := reqs[i]
+				if verdicts[i].accepted && v.t < d+dayMillis && refWindowStart(&r, v.t).UnixMilli() == period {
 					q.used[d]++
 				}
 			}
@@ -274,6 +430,9 @@ func (sc *refScope) total(d int64) (k schema.KeyRow) {
 		if q.status == 429 {
 			k.Status429++
 		}
+		if q.rejected {
+			k.GatewayRejected++
+		}
 		if t := time.UnixMilli(q.t).UTC(); t.Before(k.FirstSeen) {
 			k.FirstSeen = t
 		}
@@ -287,7 +446,11 @@ func (sc *refScope) total(d int64) (k schema.KeyRow) {
 func (sc *refScope) keys(plan string) {
 	for _, d := range sc.dates() {
 		k := sc.total(d)
-		k.Key, k.Plan, k.Violations, k.Date = sc.key, plan, sc.exceeded[d], routing(d, sc.split)
+		k.Key, k.Plan, k.Violations, k.Date = sc.key, plan, sc.violations[d], routing(d, sc.split)
+		k.Rejected, k.Caught, k.Leaked = sc.rejected[d], sc.caught[d], sc.rejected[d]-sc.caught[d]
+		if sc.ruled {
+			k.FalseThrottles = k.GatewayRejected - k.Caught
+		}
 		sc.out.keys = append(sc.out.keys, k)
 	}
 }
@@ -348,22 +511,23 @@ func usageValues(rows []schema.UsageRow) []usageValue {
 }
 
 // compareRows checks the engine's rows against the reference's; peak
-// usage, which the reference does not compute, must be above 1 exactly
-// where the row has an excess.
+// usage, which the reference does not compute, must be above 100%
+// exactly where the limit refused a request.
 func compareRows(t *testing.T, iter int, got, want *RowBuffer) {
 	t.Helper()
 	for i := range got.audits {
-		if a := got.audits[i]; (a.PeakUsage > 1) != (a.Excess > 0) {
+		if a := got.audits[i]; (a.PeakUsagePct > 100) != (a.Excess > 0) {
 			t.Fatalf("case %d: audit %+v: peak usage and excess disagree", iter, a)
 		}
 	}
 	audits := slices.Clone(got.audits)
 	for i := range audits {
-		audits[i].PeakUsage = 0
+		audits[i].PeakUsagePct = 0
 	}
 	diff(t, iter, "violations", got.violations, want.violations)
 	diff(t, iter, "windows", got.windows, want.windows)
 	diff(t, iter, "audits", audits, want.audits)
 	diff(t, iter, "keys", got.keys, want.keys)
 	diff(t, iter, "usage", usageValues(got.usages), usageValues(want.usages))
+	diff(t, iter, "false_throttles", got.falses, want.falses)
 }

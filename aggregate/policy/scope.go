@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/keyrate/keyrate/aggregate"
@@ -16,14 +19,15 @@ type rowSink interface {
 	Violation(*schema.ViolationRow) error
 	Audit(*schema.AuditRow) error
 	Usage(*schema.UsageRow) error
+	FalseThrottle(*schema.FalseThrottleRow) error
 }
 
 // scopeRun evaluates one scope, a key or an account, over its series:
-// each rule of its plan (or, for an account, of each of its plans) is a
-// gateway of its own with the report buckets that go with it (a ruleRun;
-// together they are the scope's plan-level gateway, so that one deciding
-// a request for all its rules at once needs no other structure), and the
-// scope collects what its key and usage rows and its checkpoints need.
+// each rule of its plan (or, for an account, of each of its plans) keeps
+// a gateway state with the report buckets that go with it (a ruleRun),
+// and together they are the scope's plan-level gateway, which decides
+// each request once (walk); the scope collects what its key, usage and
+// false-throttle rows and its checkpoints need.
 // One scopeRun is reused from scope to scope, so that a key costs no
 // allocation beyond its gateways.
 type scopeRun struct {
@@ -35,16 +39,23 @@ type scopeRun struct {
 	starts []*RuleState
 
 	// With Split: the dates the scope has requests on (days since the
-	// epoch), their totals, the buckets that first exceeded a limit on
-	// each, and per quota rule per date what the quota had accepted from
-	// its period's start to the date's end. Without: the run's totals.
-	days        []int64
-	totals      []dayTotal
-	exceeded    []int64
-	used        [][]int64
-	nquota      int
-	all         dayTotal
-	allExceeded int64
+	// epoch), their totals, and per quota rule per date what the quota
+	// had accepted from its period's start to the date's end. Without:
+	// the run's totals.
+	days   []int64
+	totals []dayTotal
+	used   [][]int64
+	nquota int
+	all    dayTotal
+
+	// The walk: the scope's series per request class, and each rule's
+	// room at the current instant.
+	heads []classHead
+	rooms []int64
+	// The reconciliation: the date (index into days) and the report
+	// bucket being summed into the false-throttles table.
+	rdi int
+	ft  falseBucket
 
 	// cps[i] holds the rules' states at the start of checkpoint date i
 	// (evaluator.cpDays), for i in cpLo..cpHi.
@@ -66,10 +77,31 @@ type scopeRule struct {
 	quota   int  // its index in scopeRun.used if it is a calendar quota (Split), else -1
 }
 
-// dayTotal sums a scope's points over a date (or the run).
+// dayTotal sums a scope's points over a date (or the run), and its
+// reconciliation with the real gateway: requests the plan rejected,
+// and of the real gateway's rejections those that caught one (the rest
+// are false throttles), and the scope's violation rows.
 type dayTotal struct {
 	first, last int64
 	c           aggregate.Counters
+	rejected    int64
+	caught      int64
+	violations  int64
+}
+
+// classHead is one request class's series in the walk.
+type classHead struct {
+	class aggregate.Class
+	pts   []aggregate.Point
+	i     int
+}
+
+// falseBucket sums one report bucket (its part on one date, with Split)
+// of a key's reconciliation.
+type falseBucket struct {
+	start, end, partEnd int64
+	have                bool
+	row                 schema.FalseThrottleRow
 }
 
 // isQuota reports whether r is a calendar quota: a fixed limit per UTC
@@ -95,11 +127,15 @@ func (sc *scopeRun) add(plan string, r *Rule, windows bool) {
 	sc.rules = append(sc.rules, scopeRule{plan: plan, r: r, windows: windows, quota: q})
 }
 
-// run evaluates every rule over its view of the scope's series full
-// (view(f): the requests filter f counts), starting from st (nil:
-// fresh), writes the rules' rows to out and the scope's checkpoints.
-func (sc *scopeRun) run(full []aggregate.Point, view func(int) []aggregate.Point, st *ScopeState, out rowSink) error {
+// run evaluates the scope's plan over its series in w's current
+// classes (nil w: no request), starting from st (nil: fresh), writes
+// the rules' rows to out and the scope's checkpoints.
+func (sc *scopeRun) run(w *classWalker, st *ScopeState, out rowSink) error {
 	ev := sc.ev
+	var full []aggregate.Point
+	if w != nil {
+		full = w.all()
+	}
 	if len(full) > 0 && full[0].TimeMillis < ev.startMs {
 		return fmt.Errorf("policy: %s %s has requests at %s, before the start states' date %s", sc.scope, sc.key,
 			aggregate.Millis(full[0].TimeMillis).Format(time.RFC3339), aggregate.Millis(ev.startMs).Format(time.DateOnly))
@@ -118,16 +154,178 @@ func (sc *scopeRun) run(full []aggregate.Point, view func(int) []aggregate.Point
 		sc.cps = make([][]RuleState, len(ev.cpDays))
 	}
 	sc.cpLo, sc.cpHi = len(ev.cpDays), -1
-	for k := range sc.rules {
-		pts := full
-		if f := sc.rules[k].r.Filter; f >= 0 {
-			pts = view(f)
+	sc.heads = sc.heads[:0]
+	if w != nil {
+		for _, i := range w.present {
+			sc.heads = append(sc.heads, classHead{class: w.classes[i], pts: w.readers[i].s.Points})
 		}
-		if err := sc.evalRule(k, pts, out); err != nil {
+	}
+	for k := range sc.rules {
+		if err := sc.startRule(k, out); err != nil {
+			return err
+		}
+	}
+	sc.rooms = resize(sc.rooms, len(sc.rules))
+	sc.rdi, sc.ft = 0, falseBucket{partEnd: minInt64}
+	if err := sc.walk(out); err != nil {
+		return err
+	}
+	for k := range sc.rules {
+		if err := sc.runs[k].finish(); err != nil {
+			return err
+		}
+	}
+	if err := sc.flushFalse(out); err != nil {
+		return err
+	}
+	// The rules' rows, buffered during the walk, in the tables' order:
+	// rule by rule.
+	for k := range sc.rules {
+		if err := sc.runs[k].emit(out); err != nil {
 			return err
 		}
 	}
 	return sc.checkpoints()
+}
+
+// walk offers the scope's requests to its plan instant by instant and,
+// at one instant, request class by request class in ascending order of
+// class (Policy.Filters' order): a canonical order, whatever the order
+// of the log lines. Each group of simultaneous requests of one class is
+// accepted as far as every rule counting them has room, and counted in
+// all of them; the rest are rejected, and counted in none.
+func (sc *scopeRun) walk(out rowSink) error {
+	for {
+		t := int64(maxInt64)
+		for i := range sc.heads {
+			if h := &sc.heads[i]; h.i < len(h.pts) && h.pts[h.i].TimeMillis < t {
+				t = h.pts[h.i].TimeMillis
+			}
+		}
+		if t == maxInt64 {
+			return nil
+		}
+		for i := range sc.heads {
+			h := &sc.heads[i]
+			if h.i < len(h.pts) && h.pts[h.i].TimeMillis == t {
+				if err := sc.group(t, h.class, &h.pts[h.i], out); err != nil {
+					return err
+				}
+				h.i++
+			}
+		}
+	}
+}
+
+// applies reports whether rule r counts requests of class c.
+func applies(r *Rule, c aggregate.Class) bool {
+	return r.Filter < 0 || c&(aggregate.Class(1)<<r.Filter) != 0
+}
+
+// group decides p's requests, all of class c at t.
+func (sc *scopeRun) group(t int64, c aggregate.Class, p *aggregate.Point, out rowSink) error {
+	n := p.Requests
+	accept := n
+	for k := range sc.rules {
+		rr := &sc.runs[k]
+		if !applies(rr.sr.r, c) {
+			continue
+		}
+		if t >= rr.partEnd {
+			if err := rr.boundary(t); err != nil {
+				return err
+			}
+		}
+		if n > 0 {
+			sc.rooms[k] = rr.gw.room(t, n)
+			accept = min(accept, sc.rooms[k])
+		}
+	}
+	rejected := n - accept
+	caught := min(rejected, p.Rejected)
+	for k := range sc.rules {
+		rr := &sc.runs[k]
+		if !applies(rr.sr.r, c) {
+			continue
+		}
+		if n > 0 {
+			// The rejected requests all meet the state after the
+			// accepted ones: a rule refuses them all if it is one
+			// that had no more room, none otherwise.
+			var refused int64
+			if sc.rooms[k] == accept {
+				refused = n - accept
+			}
+			// The requests that reached the rule: those accepted and
+			// those it refused.
+			rr.audit.PeakUsagePct = max(rr.audit.PeakUsagePct, 100*rr.gw.usage(accept+refused))
+			rr.gw.take(t, accept)
+			rr.allowed += accept
+			rr.excess += refused
+			rr.caught += min(refused, caught)
+			if refused > 0 && rr.first == NoTime {
+				rr.exceed(t)
+			}
+		}
+		rr.requests += n
+		rr.observed += p.Rejected
+	}
+	return sc.reconcile(t, n, rejected, p.Rejected, caught, out)
+}
+
+// reconcile counts one group's verdicts, the plan's and the real
+// gateway's, once per request: into the scope's date (or run) totals and
+// the false-throttles table. A key with no rule is not reconciled: it
+// has no plan to judge its throttles by.
+func (sc *scopeRun) reconcile(t, n, rejected, real, caught int64, out rowSink) error {
+	if len(sc.rules) == 0 || sc.scope != ScopeKey {
+		return nil
+	}
+	tot := &sc.all
+	if sc.ev.opts.Split {
+		for d := floorDiv(t, dayMillis); sc.days[sc.rdi] < d; {
+			sc.rdi++
+		}
+		tot = &sc.totals[sc.rdi]
+	}
+	tot.rejected += rejected
+	tot.caught += caught
+	ft := &sc.ft
+	if t >= ft.partEnd {
+		if err := sc.flushFalse(out); err != nil {
+			return err
+		}
+		report := sc.ev.report
+		ft.start = windowStart(t, report)
+		ft.end = ft.start + report
+		ft.partEnd = ft.end
+		date := time.Time{}
+		if sc.ev.opts.Split {
+			ft.partEnd = min(ft.end, (floorDiv(t, dayMillis)+1)*dayMillis)
+			date = aggregate.Millis(floorDiv(t, dayMillis) * dayMillis)
+		}
+		ft.row = schema.FalseThrottleRow{Key: sc.key, Plan: sc.rules[0].plan,
+			WindowStart: aggregate.Millis(ft.start), WindowEnd: aggregate.Millis(ft.end), Date: date}
+		ft.have = true
+	}
+	ft.row.Requests += n
+	ft.row.Rejected += rejected
+	ft.row.GatewayRejected += real
+	ft.row.FalseThrottles += real - caught
+	return nil
+}
+
+// flushFalse writes the bucket being summed if it has a false throttle.
+func (sc *scopeRun) flushFalse(out rowSink) error {
+	ft := &sc.ft
+	if !ft.have {
+		return nil
+	}
+	ft.have = false
+	if ft.row.FalseThrottles == 0 {
+		return nil
+	}
+	return out.FalseThrottle(&ft.row)
 }
 
 // match pairs the rules with their states in st: both are sorted by
@@ -159,7 +357,7 @@ func (sc *scopeRun) match(st *ScopeState) error {
 // (for the keys table).
 func (sc *scopeRun) sum(full []aggregate.Point) {
 	if !sc.ev.opts.Split {
-		sc.allExceeded = 0
+		sc.all = dayTotal{}
 		if sc.scope != ScopeKey || len(full) == 0 {
 			return
 		}
@@ -181,7 +379,6 @@ func (sc *scopeRun) sum(full []aggregate.Point) {
 		t.last = p.TimeMillis
 		t.c.Add(&p.Counters)
 	}
-	sc.exceeded = resize(sc.exceeded, len(sc.days))
 }
 
 // resize returns s with length n, zeroed.
@@ -194,15 +391,19 @@ func resize(s []int64, n int) []int64 {
 	return s
 }
 
-// ruleRun is one rule's evaluation over a scope's series: its gateway,
-// the report bucket (for a fixed rule, its window) and, with Split, the
-// part of the bucket on one date, which each row reports.
+// ruleRun is one rule's part in a scope's evaluation: its gateway, the
+// report bucket (for a fixed rule, its window) and, with Split, the part
+// of the bucket on one date, which each row reports. Its rows are kept
+// until the walk is over (the walk decides for every rule at once, the
+// tables list a scope's rows rule by rule).
 type ruleRun struct {
 	sc    *scopeRun
 	sr    *scopeRule
 	gw    gateway
-	out   rowSink
 	split bool
+	wins  []schema.WindowRow
+	vios  []schema.ViolationRow
+	auds  []schema.AuditRow
 
 	// The report bucket [bStart, bEnd) and when it first rejected a
 	// request (NoTime: not yet).
@@ -212,19 +413,21 @@ type ruleRun struct {
 	partEnd                     int64
 	have                        bool
 	requests, allowed, observed int64
+	// excess: the plan's rejections this rule refused; caught: those of
+	// them the real gateway rejected.
+	excess, caught int64
 	// Split: the part's date is sc.days[di], ending at dayEnd.
 	di     int
 	dayEnd int64
 	// The audit row being summed: the date's (Split) or the run's.
 	audit schema.AuditRow
 	// ci is the next checkpoint date to save the state at.
-	ci  int
-	win schema.WindowRow
-	vio schema.ViolationRow
+	ci int
 }
 
-// evalRule runs rule k over pts, its view of the scope's series.
-func (sc *scopeRun) evalRule(k int, pts []aggregate.Point, out rowSink) error {
+// startRule readies rule k's run: a fresh gateway, or one loaded from
+// its start state.
+func (sc *scopeRun) startRule(k int, out rowSink) error {
 	ev := sc.ev
 	sr := &sc.rules[k]
 	r := sr.r
@@ -232,7 +435,8 @@ func (sc *scopeRun) evalRule(k int, pts []aggregate.Point, out rowSink) error {
 		sc.runs = append(sc.runs, make([]ruleRun, k+1-len(sc.runs))...)
 	}
 	rr := &sc.runs[k]
-	*rr = ruleRun{sc: sc, sr: sr, gw: newGateway(r), out: out, split: ev.opts.Split,
+	*rr = ruleRun{sc: sc, sr: sr, gw: newGateway(r), split: ev.opts.Split,
+		wins: rr.wins[:0], vios: rr.vios[:0], auds: rr.auds[:0],
 		bEnd: minInt64, first: NoTime, partEnd: minInt64, dayEnd: minInt64,
 		audit: schema.AuditRow{Key: sc.key, Plan: sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: sc.scope}}
 	from := int64(maxInt64) // the first checkpoint date the rule may be other than fresh at
@@ -241,31 +445,42 @@ func (sc *scopeRun) evalRule(k int, pts []aggregate.Point, out rowSink) error {
 			return fmt.Errorf("policy: start state of %s %s, limit %s of plan %s: %w", sc.scope, sc.key, r.Name, sr.plan, err)
 		}
 		from = ev.startMs
-	} else if len(pts) > 0 {
-		from = pts[0].TimeMillis + 1
+	} else if t, ok := sc.firstOf(r); ok {
+		from = t + 1
 	}
 	rr.ci = sort.Search(len(ev.cpDays), func(i int) bool { return ev.cpDays[i]*dayMillis >= from })
+	return nil
+}
 
-	gw := rr.gw
-	for i := range pts {
-		p := &pts[i]
-		if p.TimeMillis >= rr.partEnd {
-			if err := rr.boundary(p.TimeMillis); err != nil {
-				return err
-			}
+// firstOf returns the time of the scope's first request that r counts.
+func (sc *scopeRun) firstOf(r *Rule) (int64, bool) {
+	first, ok := int64(maxInt64), false
+	for i := range sc.heads {
+		if h := &sc.heads[i]; len(h.pts) > 0 && applies(r, h.class) && h.pts[0].TimeMillis < first {
+			first, ok = h.pts[0].TimeMillis, true
 		}
-		if p.Requests > 0 {
-			acc, usage := gw.offer(p.TimeMillis, p.Requests)
-			rr.allowed += acc
-			rr.audit.PeakUsage = max(rr.audit.PeakUsage, usage)
-			if acc < p.Requests && rr.first == NoTime {
-				rr.exceed(p.TimeMillis)
-			}
-		}
-		rr.requests += p.Requests
-		rr.observed += p.Rejected
 	}
-	return rr.finish()
+	return first, ok
+}
+
+// emit hands the rule's kept rows to out.
+func (rr *ruleRun) emit(out rowSink) error {
+	for i := range rr.wins {
+		if err := out.Window(&rr.wins[i]); err != nil {
+			return err
+		}
+	}
+	for i := range rr.vios {
+		if err := out.Violation(&rr.vios[i]); err != nil {
+			return err
+		}
+	}
+	for i := range rr.auds {
+		if err := out.Audit(&rr.auds[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // load starts the rule from its state at the start states' date.
@@ -322,6 +537,7 @@ func (rr *ruleRun) boundary(t int64) error {
 		rr.partEnd = min(rr.bEnd, rr.dayEnd)
 	}
 	rr.requests, rr.allowed, rr.observed, rr.have = 0, 0, 0, true
+	rr.excess, rr.caught = 0, 0
 	return nil
 }
 
@@ -330,11 +546,6 @@ func (rr *ruleRun) boundary(t int64) error {
 func (rr *ruleRun) exceed(t int64) {
 	rr.first = t
 	rr.audit.ExceededBuckets++
-	if rr.split {
-		rr.sc.exceeded[rr.di]++
-	} else {
-		rr.sc.allExceeded++
-	}
 }
 
 // date is the part's routing date (zero without Split).
@@ -345,12 +556,11 @@ func (rr *ruleRun) date() time.Time {
 	return aggregate.Millis(rr.sc.days[rr.di] * dayMillis)
 }
 
-// flushPart adds the part to the audit row and writes its window and
+// flushPart adds the part to the audit row and keeps its window and
 // violation rows.
 func (rr *ruleRun) flushPart() error {
 	rr.have = false
-	excess := rr.requests - rr.allowed
-	caught := min(excess, rr.observed)
+	excess, caught := rr.excess, rr.caught
 	a := &rr.audit
 	a.Requests += rr.requests
 	a.Allowed += rr.allowed
@@ -358,29 +568,31 @@ func (rr *ruleRun) flushPart() error {
 	a.GatewayRejected += rr.observed
 	a.Caught += caught
 	a.Leaked += excess - caught
-	a.FalseThrottles += rr.observed - caught
 	sc, r := rr.sc, rr.sr.r
 	if rr.sr.windows && r.Algorithm == Fixed && rr.requests > 0 {
-		rr.win = schema.WindowRow{Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, WindowStart: aggregate.Millis(rr.bStart),
-			WindowEnd: aggregate.Millis(rr.bEnd), Requests: rr.requests, Date: rr.date()}
-		if err := rr.out.Window(&rr.win); err != nil {
-			return err
-		}
+		rr.wins = append(rr.wins, schema.WindowRow{Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, WindowStart: aggregate.Millis(rr.bStart),
+			WindowEnd: aggregate.Millis(rr.bEnd), Requests: rr.requests, Date: rr.date()})
 	}
-	if excess == 0 && rr.observed == 0 {
+	if excess == 0 {
 		return nil
 	}
-	rr.vio = schema.ViolationRow{
+	v := schema.ViolationRow{
 		Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm),
 		WindowStart: aggregate.Millis(rr.bStart), WindowEnd: aggregate.Millis(rr.bEnd),
 		Requests: rr.requests, Allowed: rr.allowed, Excess: excess,
-		GatewayRejected: rr.observed, Caught: caught, Leaked: excess - caught, FalseThrottles: rr.observed - caught,
+		GatewayRejected: rr.observed, Caught: caught, Leaked: excess - caught,
 		Scope: sc.scope, Date: rr.date(),
 	}
 	if rr.first != NoTime {
-		rr.vio.FirstExceeded = aggregate.Millis(rr.first)
+		v.FirstExceeded = aggregate.Millis(rr.first)
 	}
-	return rr.out.Violation(&rr.vio)
+	rr.vios = append(rr.vios, v)
+	if rr.split {
+		sc.totals[rr.di].violations++
+	} else {
+		sc.all.violations++
+	}
+	return nil
 }
 
 // closeDays writes the audit rows of the scope's dates before day (Split)
@@ -390,11 +602,9 @@ func (rr *ruleRun) closeDays(day int64) error {
 	for rr.di < len(sc.days) && sc.days[rr.di] < day {
 		a := &rr.audit
 		a.Date = aggregate.Millis(sc.days[rr.di] * dayMillis)
-		if err := rr.out.Audit(a); err != nil {
-			return err
-		}
+		rr.auds = append(rr.auds, *a)
 		a.Requests, a.Allowed, a.Excess, a.GatewayRejected = 0, 0, 0, 0
-		a.Caught, a.Leaked, a.FalseThrottles, a.ExceededBuckets, a.PeakUsage = 0, 0, 0, 0, 0
+		a.Caught, a.Leaked, a.ExceededBuckets, a.PeakUsagePct = 0, 0, 0, 0
 		if q := rr.sr.quota; q >= 0 {
 			sc.used[q][rr.di] = rr.quotaUsed(sc.days[rr.di] * dayMillis)
 		}
@@ -427,8 +637,8 @@ func (rr *ruleRun) finish() error {
 		if err := rr.closeDays(maxInt64); err != nil {
 			return err
 		}
-	} else if err := rr.out.Audit(&rr.audit); err != nil {
-		return err
+	} else {
+		rr.auds = append(rr.auds, rr.audit)
 	}
 	cp := rr.sc.ev.cpDays
 	for ; rr.ci < len(cp); rr.ci++ {
@@ -481,6 +691,11 @@ func (sc *scopeRun) checkpoints() error {
 		if len(sc.cps[i]) == 0 {
 			continue
 		}
+		// The rules saved their states as the walk reached each date,
+		// not in order.
+		slices.SortFunc(sc.cps[i], func(a, b RuleState) int {
+			return cmp.Or(strings.Compare(a.Plan, b.Plan), strings.Compare(a.Limit, b.Limit))
+		})
 		sc.state = ScopeState{Scope: sc.scope, Key: sc.key, Rules: sc.cps[i]}
 		if err := ev.writeState(ev.cpDays[i], &sc.state); err != nil {
 			return err
@@ -504,18 +719,23 @@ func (ev *evaluator) writeState(day int64, s *ScopeState) error {
 // keyRows writes the key's keys-table rows: one per date with Split,
 // else one.
 func (sc *scopeRun) keyRows(plan string, sink Sink) error {
-	row := func(t *dayTotal, violations int64, date time.Time) error {
+	reconciled := len(sc.rules) > 0
+	row := func(t *dayTotal, date time.Time) error {
 		sc.key1 = schema.KeyRow{Key: sc.key, Plan: plan, Requests: t.c.Requests,
 			FirstSeen: aggregate.Millis(t.first), LastSeen: aggregate.Millis(t.last),
 			Status2xx: t.c.Status2xx, Status3xx: t.c.Status3xx, Status4xx: t.c.Status4xx, Status5xx: t.c.Status5xx,
-			Status429: t.c.Status429, BytesSent: t.c.BytesSent, Violations: violations, Date: date}
+			Status429: t.c.Status429, BytesSent: t.c.BytesSent, Violations: t.violations,
+			Rejected: t.rejected, GatewayRejected: t.c.Rejected, Caught: t.caught, Leaked: t.rejected - t.caught, Date: date}
+		if reconciled {
+			sc.key1.FalseThrottles = t.c.Rejected - t.caught
+		}
 		return sink.Key(&sc.key1)
 	}
 	if !sc.ev.opts.Split {
-		return row(&sc.all, sc.allExceeded, time.Time{})
+		return row(&sc.all, time.Time{})
 	}
 	for i, d := range sc.days {
-		if err := row(&sc.totals[i], sc.exceeded[i], aggregate.Millis(d*dayMillis)); err != nil {
+		if err := row(&sc.totals[i], aggregate.Millis(d*dayMillis)); err != nil {
 			return err
 		}
 	}

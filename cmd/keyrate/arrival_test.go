@@ -51,7 +51,7 @@ func TestArrivalTimeEndToEnd(t *testing.T) {
 		return rows[0], readManifestMap(t, out)["inputs"].([]any)[0].(map[string]any), stderr
 	}
 	audit, in, stderr := analyze("arrival", "--log-format", nginxLayout, log)
-	if got := row(audit, "requests", "excess", "leaked", "false_throttles"); got != "2 0 0 0" {
+	if got := row(audit, "requests", "excess", "leaked", "gateway_rejected"); got != "2 0 0 0" {
 		t.Errorf("at arrival: requests excess leaked false %q, want 2 0 0 0", got)
 	}
 	if in["time_source"] != "arrival ($msec - $request_time)" || in["time_precision"] != "ms" || in["time_not_arrival"] != 0.0 {
@@ -64,7 +64,7 @@ func TestArrivalTimeEndToEnd(t *testing.T) {
 	// As logged, the slow request looks 50 ms after the fast one: a
 	// rejection nginx never made ("leaked"). Asked for, so no warning.
 	audit, in, stderr = analyze("logged", "--log-format", nginxLayout, "--time", "logged", log)
-	if got := row(audit, "requests", "excess", "leaked", "false_throttles"); got != "2 1 1 0" {
+	if got := row(audit, "requests", "excess", "leaked", "gateway_rejected"); got != "2 1 1 0" {
 		t.Errorf("as logged: requests excess leaked false %q, want 2 1 1 0", got)
 	}
 	if in["time_source"] != "logged ($msec)" || in["time_not_arrival"] != 2.0 {

@@ -27,7 +27,7 @@ var sampleArgs = []string{"--limit", "100/min", "--limit", "10/s"}
 
 const sampleDir = "../../testdata/sample"
 
-var tables = []string{"windows", "violations", "keys"}
+var tables = []string{"windows", "violations", "keys", "false_throttles"}
 
 // runKeyrate runs keyrate in-process and returns its exit code and output.
 func runKeyrate(t *testing.T, args ...string) (code int, stdout, stderr string) {

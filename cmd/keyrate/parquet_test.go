@@ -51,7 +51,7 @@ func TestReportParquetTypes(t *testing.T) {
 				if col.PhysicalType() != parquet.Types.Int64 || !ok || !ts.IsAdjustedToUTC() || ts.TimeUnit() != schema.TimeUnitMillis {
 					t.Errorf("%s.%s is %s/%s, want TIMESTAMP(MILLIS, UTC)", name, col.Name(), col.PhysicalType(), col.LogicalType())
 				}
-			case col.Name() == "peak_usage":
+			case col.Name() == "peak_usage_pct":
 				if col.PhysicalType() != parquet.Types.Double {
 					t.Errorf("%s.%s is %s, want DOUBLE", name, col.Name(), col.PhysicalType())
 				}

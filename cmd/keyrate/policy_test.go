@@ -118,7 +118,7 @@ func row(m map[string]string, cols ...string) string {
 }
 
 var vioCols = []string{"key", "scope", "plan", "limit_name", "algorithm", "window_start", "window_end",
-	"requests", "allowed", "excess", "gateway_rejected", "caught", "leaked", "false_throttles"}
+	"requests", "allowed", "excess", "gateway_rejected", "caught", "leaked"}
 
 func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	dir := writeE2E(t)
@@ -132,23 +132,20 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	for _, r := range readCSV(t, filepath.Join(out, "violations.csv")) {
 		got = append(got, row(r, vioCols...))
 	}
+	// Only buckets where the plan (one gateway: a request passes only if
+	// every limit counting it has room, and is then counted in all)
+	// rejected something, under the limits that rejected it.
 	want := []string{
 		// 19 requests of acme's two keys in hour 11 (the 500 counts: only
 		// monthly excludes it) against 10 per hour.
-		"acme account team account-hourly fixed 2026-11-25T11:00:00Z 2026-11-25T12:00:00Z 19 10 9 0 0 9 0",
-		// pro's per-minute is 1000: the real gateway's three 429s were
-		// all false throttles.
-		"k_0123abcd key pro per-minute fixed 2026-11-25T10:05:00Z 2026-11-25T10:06:00Z 3 3 0 3 0 0 3",
+		"acme account team account-hourly fixed 2026-11-25T11:00:00Z 2026-11-25T12:00:00Z 19 10 9 0 0 9",
 		// The bucket holds 20 at the first request: 20 of 150 pass; 30 s
-		// later it is full again and all 5 pass.
-		"k_free key free burst token-bucket 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 25 130 40 40 90 0",
-		// Limits the key did not exceed still show the gateway's
-		// throttles, as false throttles.
-		"k_free key free daily fixed 2026-11-25T00:00:00Z 2026-11-26T00:00:00Z 155 155 0 40 0 0 40",
-		"k_free key free per-minute fixed 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 100 55 40 40 15 0",
-		"k_free key free rolling sliding 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 155 0 40 0 0 40",
+		// later it is full again and all 5 pass. per-minute (100) and
+		// the others then count only the 25 the plan accepted: no
+		// violation of theirs, and the gateway's 40 429s are caught.
+		"k_free key free burst token-bucket 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 25 130 40 40 90",
 		// nginx 1r/s burst=2: the first and two more pass.
-		"k_team1 key team search-posts leaky-bucket 2026-11-25T11:20:00Z 2026-11-25T11:21:00Z 5 3 2 0 0 2 0",
+		"k_team1 key team search-posts leaky-bucket 2026-11-25T11:20:00Z 2026-11-25T11:21:00Z 5 3 2 0 0 2",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -157,21 +154,25 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	audit := map[string]string{}
 	for _, r := range readCSV(t, filepath.Join(out, "throttle_audit.csv")) {
 		audit[r["key"]+"/"+r["limit_name"]] = row(r, "scope", "plan", "requests", "allowed", "excess", "gateway_rejected",
-			"caught", "leaked", "false_throttles", "exceeded_buckets", "peak_usage")
+			"caught", "leaked", "exceeded_buckets", "peak_usage_pct")
 	}
 	for k, w := range map[string]string{
-		// Peak at 11:20: 10 accepted before, 5 arriving.
-		"acme/account-hourly":   "account team 19 10 9 0 0 9 0 1 1.5",
-		"k_free/per-minute":     "key free 155 100 55 40 40 15 0 1 1.5",
-		"k_free/rolling":        "key free 155 155 0 40 0 0 40 0 0.155",
-		"k_free/burst":          "key free 155 25 130 40 40 90 0 1 7.5",
-		"k_0123abcd/per-minute": "key pro 3 3 0 3 0 0 3 0 0.003",
+		// Peak at 11:20: 10 accepted before, 5 arriving: 150% of the
+		// limit.
+		"acme/account-hourly": "account team 19 10 9 0 0 9 1 150",
+		"k_free/per-minute":   "key free 155 25 0 40 0 0 0 25",
+		"k_free/rolling":      "key free 155 25 0 40 0 0 0 2.5",
+		"k_free/burst":        "key free 155 25 130 40 40 90 1 750",
+		// pro's per-minute is 1000: the real gateway's three 429s are
+		// false throttles (in keys and false_throttles, not here).
+		"k_0123abcd/per-minute": "key pro 3 3 0 3 0 0 0 0.3",
 		// The 500 is excluded from monthly.
-		"k_team2/monthly": "key team 5 5 0 0 0 0 0 0 0.005",
-		"k_team1/monthly": "key team 13 13 0 0 0 0 0 0 0.013",
+		"k_team2/monthly": "key team 5 5 0 0 0 0 0 0.5",
+		// The 2 requests search-posts refused are not counted.
+		"k_team1/monthly": "key team 13 11 0 0 0 0 0 1.0999999999999999",
 		// Usage: a new key's 5 simultaneous requests need 5000
 		// thousandths against a capacity of (burst+1)*1000.
-		"k_team1/search-posts": "key team 5 3 2 0 0 2 0 1 1.6666666666666667",
+		"k_team1/search-posts": "key team 5 3 2 0 0 2 1 166.66666666666669",
 	} {
 		if audit[k] != w {
 			t.Errorf("audit %s = %q, want %q", k, audit[k], w)
@@ -181,14 +182,24 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 		t.Errorf("%d audit rows: %v", len(audit), audit)
 	}
 
+	// The keys table reconciles each request once: k_free's 130
+	// rejections, 40 of them caught; pro's three 429s all false.
 	plans := map[string]string{}
 	for _, r := range readCSV(t, filepath.Join(out, "keys.csv")) {
-		plans[r["key"]] = r["plan"] + " " + r["violations"]
+		plans[r["key"]] = row(r, "plan", "violations", "rejected", "gateway_rejected", "caught", "leaked", "false_throttles")
 	}
-	for k, w := range map[string]string{"k_free": "free 2", "k_0123abcd": "pro 0", "k_team1": "team 1", "k_team2": "team 0"} {
+	for k, w := range map[string]string{"k_free": "free 1 130 40 40 90 0", "k_0123abcd": "pro 0 0 3 0 0 3",
+		"k_team1": "team 1 2 0 0 2 0", "k_team2": "team 0 0 0 0 0 0"} {
 		if plans[k] != w {
-			t.Errorf("keys %s: plan and violations %q, want %q", k, plans[k], w)
+			t.Errorf("keys %s: %q, want %q", k, plans[k], w)
 		}
+	}
+	var falses []string
+	for _, r := range readCSV(t, filepath.Join(out, "false_throttles.csv")) {
+		falses = append(falses, row(r, "key", "plan", "window_start", "window_end", "requests", "rejected", "gateway_rejected", "false_throttles"))
+	}
+	if w := "k_0123abcd pro 2026-11-25T10:05:00Z 2026-11-25T10:06:00Z 3 0 3 3"; strings.Join(falses, "\n") != w {
+		t.Errorf("false_throttles:\n%s\nwant:\n%s", strings.Join(falses, "\n"), w)
 	}
 	// Windows keep fixed-limit counts per key (not per account).
 	var wins []string
@@ -216,7 +227,7 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Inputs) != 2 || m.Inputs[0].TimePrecision != "s" || m.Outputs["throttle_audit"] != 10 || m.Outputs["violations"] != 7 || !strings.HasSuffix(m.Policy, "policy.toml") {
+	if len(m.Inputs) != 2 || m.Inputs[0].TimePrecision != "s" || m.Outputs["throttle_audit"] != 10 || m.Outputs["violations"] != 3 || m.Outputs["false_throttles"] != 1 || !strings.HasSuffix(m.Policy, "policy.toml") {
 		t.Errorf("manifest: %s", b)
 	}
 	// The Parquet tables hold the same rows as the CSV ones.
@@ -224,14 +235,14 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pv) != len(want) || pv[0].Key != "acme" || pv[0].Scope != "account" || pv[0].Excess != 9 || pv[2].FalseThrottles != 0 || pv[2].Leaked != 90 {
+	if len(pv) != len(want) || pv[0].Key != "acme" || pv[0].Scope != "account" || pv[0].Excess != 9 || pv[1].Leaked != 90 {
 		t.Errorf("violations.parquet: %+v", pv)
 	}
 	pa, err := parquet.ReadFile[schema.AuditRow](filepath.Join(out, "throttle_audit.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pa) != 10 || pa[0].Key != "acme" || pa[0].PeakUsage != 1.5 {
+	if len(pa) != 10 || pa[0].Key != "acme" || pa[0].PeakUsagePct != 150 {
 		t.Errorf("throttle_audit.parquet: %+v", pa)
 	}
 	pk, err := parquet.ReadFile[schema.KeyRow](filepath.Join(out, "keys.parquet"))
@@ -329,9 +340,10 @@ func TestAnalyzeLimitShortcut(t *testing.T) {
 	for _, r := range readCSV(t, filepath.Join(out, "violations.csv")) {
 		got = append(got, row(r, vioCols...))
 	}
+	// Only the bucket over its limit; k_0123abcd's three 429s, within
+	// it, are false throttles, in their own table.
 	want := []string{
-		"k_0123abcd key cli 100/min fixed 2026-11-25T10:05:00Z 2026-11-25T10:06:00Z 3 3 0 3 0 0 3",
-		"k_free key cli 100/min fixed 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 100 55 40 40 15 0",
+		"k_free key cli 100/min fixed 2026-11-25T10:00:00Z 2026-11-25T10:01:00Z 155 100 55 40 40 15",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -4,15 +4,15 @@ import "time"
 
 // AuditRow sums one (key, limit) over the whole run, or with day
 // partitions over one date: the violation columns totalled over every
-// report bucket (Caught, Leaked and FalseThrottles are sums of the
-// per-bucket values, so a throttle in one bucket never offsets an
-// excess in another), the number of buckets that first exceeded their
-// limit (on that date), and the peak usage. Usage at an instant is the
-// capacity held by requests the ideal gateway accepted earlier plus the
-// requests arriving at that instant, as a fraction of the limit's
-// capacity; a peak above 1 means some requests were rejected. Every
-// column but PeakUsage adds up over dates; PeakUsage's maximum over
-// dates is the run's.
+// report bucket (as in ViolationRow: Excess counts the plan's rejections
+// this limit refused, Caught and Leaked split them), the number of
+// buckets that first exceeded the limit (on that date), and the peak
+// usage. Usage at an instant is the capacity held by requests the ideal
+// gateway accepted earlier plus the requests arriving at that instant,
+// as a percentage of the limit's capacity: 120 is 20% over the limit,
+// and a peak above 100 means the limit refused some requests. Every
+// column but PeakUsagePct adds up over dates; its maximum over dates is
+// the run's.
 type AuditRow struct {
 	Key             string    `parquet:"key,dict"`
 	Plan            string    `parquet:"plan,dict"`
@@ -24,9 +24,8 @@ type AuditRow struct {
 	GatewayRejected int64     `parquet:"gateway_rejected"`
 	Caught          int64     `parquet:"caught"`
 	Leaked          int64     `parquet:"leaked"`
-	FalseThrottles  int64     `parquet:"false_throttles"`
 	ExceededBuckets int64     `parquet:"exceeded_buckets"`
-	PeakUsage       float64   `parquet:"peak_usage"`
+	PeakUsagePct    float64   `parquet:"peak_usage_pct"`
 	Scope           string    `parquet:"scope,dict"`
 	Date            time.Time `parquet:"-"`
 }

@@ -27,17 +27,23 @@ type WindowRow struct {
 }
 
 // ViolationRow is one (key, limit, report bucket) in which the ideal
-// gateway or the real one rejected requests; with day partitions, one
-// (key, limit, bucket, date) with that date's numbers. For fixed limits
-// the bucket is the limit's window; for the other algorithms it is the
-// report interval (a UTC minute by default). Allowed is what the ideal
-// gateway accepted and Excess what it rejected (Requests = Allowed +
-// Excess); GatewayRejected is what the real gateway rejected, Caught =
-// min(Excess, GatewayRejected), Leaked = Excess − Caught, FalseThrottles =
-// GatewayRejected − Caught. Scope is "key", or "account" when Key holds an
-// account. FirstExceeded is when the bucket first rejected a request
-// (possibly on an earlier date than the row's), zero (null) if it has
-// not.
+// gateway rejected requests and this limit was among those that
+// rejected them; with day partitions, one (key, limit, bucket, date)
+// with such rejections that date. For fixed limits the bucket is the
+// limit's window; for the other algorithms it is the report interval (a
+// UTC minute by default). The ideal gateway is the key's plan: a request
+// is accepted only if every limit that counts it accepts it, and is then
+// counted in all of them. Requests are the requests the limit counts,
+// Allowed those the plan accepted, Excess those the plan rejected that
+// this limit refused (a request several limits refused is in each one's
+// Excess; Requests − Allowed − Excess were refused by other limits
+// only). GatewayRejected is what the real gateway rejected among
+// Requests; Caught is how many of Excess it rejected, Leaked =
+// Excess − Caught (served though they should have been refused). Real
+// rejections the plan does not justify are in the false_throttles table.
+// Scope is "key", or "account" when Key holds an account.
+// FirstExceeded is when the bucket first rejected a request (possibly on
+// an earlier date than the row's), zero (null) if it has not.
 type ViolationRow struct {
 	Key             string    `parquet:"key,dict"`
 	Plan            string    `parquet:"plan,dict"`
@@ -51,28 +57,59 @@ type ViolationRow struct {
 	GatewayRejected int64     `parquet:"gateway_rejected"`
 	Caught          int64     `parquet:"caught"`
 	Leaked          int64     `parquet:"leaked"`
-	FalseThrottles  int64     `parquet:"false_throttles"`
 	Scope           string    `parquet:"scope,dict"`
 	FirstExceeded   time.Time `parquet:"first_exceeded,optional,timestamp(millisecond)"`
 	Date            time.Time `parquet:"-"`
 }
 
+// FalseThrottleRow is one (key, report bucket) in which the real gateway
+// rejected requests that the key's plan accepts (false throttles); with
+// day partitions, one (key, bucket, date). Requests are the key's
+// requests in the bucket, Rejected those the plan (the ideal gateway)
+// rejected, GatewayRejected those the real gateway rejected, and
+// FalseThrottles = GatewayRejected − min(Rejected, GatewayRejected),
+// reconciled instant by instant, once per request, whatever the number
+// of limits.
+type FalseThrottleRow struct {
+	Key             string    `parquet:"key,dict"`
+	Plan            string    `parquet:"plan,dict"`
+	WindowStart     time.Time `parquet:"window_start,timestamp(millisecond)"`
+	WindowEnd       time.Time `parquet:"window_end,timestamp(millisecond)"`
+	Requests        int64     `parquet:"requests"`
+	Rejected        int64     `parquet:"rejected"`
+	GatewayRejected int64     `parquet:"gateway_rejected"`
+	FalseThrottles  int64     `parquet:"false_throttles"`
+	Date            time.Time `parquet:"-"`
+}
+
 // KeyRow sums one key over the whole run; with day partitions, over one
-// date.
+// date. Violations counts the key's rows in the violations table (of
+// that date). Rejected, GatewayRejected, Caught, Leaked and
+// FalseThrottles reconcile the key's plan (the ideal gateway) with the
+// real gateway once per request: at each instant and request class,
+// Caught = min(ideal rejections, real rejections), Leaked = Rejected −
+// Caught, FalseThrottles = GatewayRejected − Caught (0 for a key with no
+// plan). Per-account limits are not part of a key's plan here: their
+// rejections are in the account's rows.
 type KeyRow struct {
-	Key        string    `parquet:"key,dict"`
-	Plan       string    `parquet:"plan,dict"` // empty: no plan and no default_plan
-	Requests   int64     `parquet:"requests"`
-	FirstSeen  time.Time `parquet:"first_seen,timestamp(millisecond)"`
-	LastSeen   time.Time `parquet:"last_seen,timestamp(millisecond)"`
-	Status2xx  int64     `parquet:"status_2xx"`
-	Status3xx  int64     `parquet:"status_3xx"`
-	Status4xx  int64     `parquet:"status_4xx"`
-	Status5xx  int64     `parquet:"status_5xx"`
-	Status429  int64     `parquet:"status_429"`
-	BytesSent  int64     `parquet:"bytes_sent"`
-	Violations int64     `parquet:"violations"`
-	Date       time.Time `parquet:"-"`
+	Key             string    `parquet:"key,dict"`
+	Plan            string    `parquet:"plan,dict"` // empty: no plan and no default_plan
+	Requests        int64     `parquet:"requests"`
+	FirstSeen       time.Time `parquet:"first_seen,timestamp(millisecond)"`
+	LastSeen        time.Time `parquet:"last_seen,timestamp(millisecond)"`
+	Status2xx       int64     `parquet:"status_2xx"`
+	Status3xx       int64     `parquet:"status_3xx"`
+	Status4xx       int64     `parquet:"status_4xx"`
+	Status5xx       int64     `parquet:"status_5xx"`
+	Status429       int64     `parquet:"status_429"`
+	BytesSent       int64     `parquet:"bytes_sent"`
+	Violations      int64     `parquet:"violations"`
+	Rejected        int64     `parquet:"rejected"`
+	GatewayRejected int64     `parquet:"gateway_rejected"`
+	Caught          int64     `parquet:"caught"`
+	Leaked          int64     `parquet:"leaked"`
+	FalseThrottles  int64     `parquet:"false_throttles"`
+	Date            time.Time `parquet:"-"`
 }
 
 // UsageRow is one (key or account, date, calendar quota): what the

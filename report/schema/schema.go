@@ -83,6 +83,11 @@ var (
 		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan"},
 		PartitionBy: RouteField,
 	}}
+	FalseThrottles = TableOf[FalseThrottleRow]{Table{
+		Name:        "false_throttles",
+		SortOrder:   []string{KeyColumn, "window_start"},
+		PartitionBy: RouteField,
+	}}
 	Usage = TableOf[UsageRow]{Table{
 		Name:        "usage",
 		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan"},
@@ -93,4 +98,4 @@ var (
 
 // Tables are the tables of 'keyrate analyze', in the order it writes
 // them.
-var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table, Usage.Table}
+var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table, FalseThrottles.Table, Usage.Table}

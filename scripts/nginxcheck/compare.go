@@ -12,8 +12,9 @@ import (
 )
 
 // AuditRow is a row of keyrate's throttle_audit.csv (the totals over the
-// run of the per-bucket columns, so leaked and false throttles are summed
-// per report bucket).
+// run of the per-bucket columns). FalseThrot is what the limit's rows
+// leave unexplained: real rejections among its requests that no
+// rejection of its own caught (gateway_rejected − caught).
 type AuditRow struct {
 	Key, Limit                                     string
 	Requests, Excess, Observed, Leaked, FalseThrot int64
@@ -37,7 +38,7 @@ func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, need := range []string{"key", "limit_name", "requests", "excess", "gateway_rejected", "leaked", "false_throttles"} {
+	for _, need := range []string{"key", "limit_name", "requests", "excess", "gateway_rejected", "caught", "leaked"} {
 		if _, ok := col[need]; !ok {
 			return nil, fmt.Errorf("%s: throttle_audit.csv has no column %q", dir, need)
 		}
@@ -46,7 +47,7 @@ func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
 	for _, r := range recs[1:] {
 		n := func(c string) int64 { v, _ := strconv.ParseInt(r[col[c]], 10, 64); return v }
 		row := AuditRow{Key: r[col["key"]], Limit: r[col["limit_name"]], Requests: n("requests"), Excess: n("excess"),
-			Observed: n("gateway_rejected"), Leaked: n("leaked"), FalseThrot: n("false_throttles")}
+			Observed: n("gateway_rejected"), Leaked: n("leaked"), FalseThrot: n("gateway_rejected") - n("caught")}
 		out[[2]string{row.Limit, row.Key}] = row
 	}
 	return out, nil

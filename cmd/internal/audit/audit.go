@@ -159,13 +159,6 @@ func (b *Builder) Audit(r *schema.AuditRow) error {
 		l.Excess += r.Excess
 		l.Caught += r.Caught
 		l.Leaked += r.Leaked
-		// Until the evaluator reconciles once per request, a key's
-		// totals are those of its limit that rejected the most: never
-		// a request counted under two limits.
-		k.row.Excess = max(k.row.Excess, l.Excess)
-		k.row.Caught = max(k.row.Caught, l.Caught)
-		k.row.Leaked = max(k.row.Leaked, l.Leaked)
-		k.row.FalseThrottles = max(k.row.FalseThrottles, r.FalseThrottles)
 	}
 	return b.Next.Audit(r)
 }
@@ -175,8 +168,15 @@ func (b *Builder) Key(r *schema.KeyRow) error {
 	k.seen = true
 	k.row.Plan = r.Plan
 	k.row.Requests += r.Requests
+	// The key's verdicts, reconciled once per request by the evaluator.
+	k.row.Excess += r.Rejected
+	k.row.Caught += r.Caught
+	k.row.Leaked += r.Leaked
+	k.row.FalseThrottles += r.FalseThrottles
 	return b.Next.Key(r)
 }
+
+func (b *Builder) FalseThrottle(r *schema.FalseThrottleRow) error { return b.Next.FalseThrottle(r) }
 
 func (b *Builder) Usage(r *schema.UsageRow) error { return b.Next.Usage(r) }
 
