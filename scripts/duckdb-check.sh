@@ -18,7 +18,7 @@ cp "$root/scripts/duckdb-check.mjs" "$tmp/"
 
 node "$tmp/duckdb-check.mjs" gen "$tmp/logs"
 run() {
-	"$tmp/keyrate" analyze --limit 30/min --limit 1000/h --partition day --out "$tmp/out" "$tmp/logs"/access-*.log
+	"$tmp/keyrate" analyze --limit 30/min --limit 1000/h --all-windows --partition day --out "$tmp/out" "$tmp/logs"/access-*.log
 }
 run 2>/dev/null
 cp "$tmp/out/manifest.json" "$tmp/manifest1.json"

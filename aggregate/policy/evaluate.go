@@ -41,6 +41,12 @@ type Policy struct {
 	// billable ("2xx", "3xx", "4xx", "5xx", "429"); nil: the default,
 	// DefaultBillable.
 	BillableStatus []string `json:",omitempty"`
+	// AllWindows lists every window of every fixed per-key rule with a
+	// request in the windows table. Without it (the default) a window is
+	// listed only once the rule has accepted at least half its limit in
+	// it (by the end of the row's date): the windows near or over the
+	// limit, not one row per key and second of a per-second limit.
+	AllWindows bool `json:",omitempty"`
 }
 
 // CLIPlan is the plan name --limit shortcuts run under.

@@ -117,6 +117,7 @@ func randomCase(rng *rand.Rand) (*Policy, []req) {
 	if rng.IntN(2) == 0 {
 		pol.DefaultPlan = "p1"
 	}
+	pol.AllWindows = rng.IntN(2) == 0
 	for _, p := range []string{"p1", "p2"} {
 		plan := &Plan{Name: p}
 		for j := range 1 + rng.IntN(3) {

@@ -373,7 +373,13 @@ func (sc *refScope) rule(k int, rr refRule, reqs []req, verdicts []refVerdict, c
 			a.GatewayRejected += p.observed
 			a.Caught += c
 			a.Leaked += p.excess - c
-			if windows && r.Algorithm == Fixed && p.requests > 0 {
+			accepted := int64(0) // in the window by the end of the part
+			for _, i := range used {
+				if q := reqs[i]; verdicts[i].accepted && q.t >= b.start && q.t < end && q.t < b.end {
+					accepted++
+				}
+			}
+			if windows && r.Algorithm == Fixed && p.requests > 0 && (sc.pol.AllWindows || 2*accepted >= r.Limit) {
 				sc.out.windows = append(sc.out.windows, schema.WindowRow{Key: sc.key, Plan: plan, LimitName: r.Name,
 					WindowStart: time.UnixMilli(b.start).UTC(), WindowEnd: time.UnixMilli(b.end).UTC(), Requests: p.requests, Date: routing(d, sc.split)})
 			}

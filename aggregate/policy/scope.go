@@ -569,7 +569,7 @@ func (rr *ruleRun) flushPart() error {
 	a.Caught += caught
 	a.Leaked += excess - caught
 	sc, r := rr.sc, rr.sr.r
-	if rr.sr.windows && r.Algorithm == Fixed && rr.requests > 0 {
+	if rr.sr.windows && r.Algorithm == Fixed && rr.requests > 0 && (sc.ev.pol.AllWindows || rr.busy()) {
 		rr.wins = append(rr.wins, schema.WindowRow{Key: sc.key, Plan: rr.sr.plan, LimitName: r.Name, WindowStart: aggregate.Millis(rr.bStart),
 			WindowEnd: aggregate.Millis(rr.bEnd), Requests: rr.requests, Date: rr.date()})
 	}
@@ -593,6 +593,13 @@ func (rr *ruleRun) flushPart() error {
 		sc.all.violations++
 	}
 	return nil
+}
+
+// busy reports whether a fixed rule's window has accepted at least half
+// its limit so far (flushPart asks before the gateway moves on).
+func (rr *ruleRun) busy() bool {
+	g := rr.gw.(*fixedGateway)
+	return 2*g.used >= g.rule.Limit
 }
 
 // closeDays writes the audit rows of the scope's dates before day (Split)

@@ -189,7 +189,7 @@ func TestLimitCalendarWindows(t *testing.T) {
 	os.WriteFile(path, []byte(log), 0o644)
 	out := filepath.Join(dir, "out")
 	code, stderr := runStderr(t, "analyze", "--limit", "1/week", "--limit", "1/month", "--limit", "1/year",
-		"--output", "csv", "--out", out, path)
+		"--all-windows", "--output", "csv", "--out", out, path)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

@@ -201,14 +201,25 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	if w := "k_0123abcd pro 2026-11-25T10:05:00Z 2026-11-25T10:06:00Z 3 0 3 3"; strings.Join(falses, "\n") != w {
 		t.Errorf("false_throttles:\n%s\nwant:\n%s", strings.Join(falses, "\n"), w)
 	}
-	// Windows keep fixed-limit counts per key (not per account).
+	// Windows keep fixed-limit counts per key (not per account): by
+	// default only those the plan filled at least half (k_free's 25
+	// accepted are a quarter of per-minute's 100); --all-windows lists
+	// every one.
+	if rows := readCSV(t, filepath.Join(out, "windows.csv")); len(rows) != 0 {
+		t.Errorf("windows at most a quarter full listed: %v", rows)
+	}
+	all := filepath.Join(dir, "all")
+	if code, _, stderr := runKeyrate(t, "analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--all-windows",
+		"--output", "csv", "--out", all, filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")); code != 0 {
+		t.Fatalf("--all-windows: exit %d: %s", code, stderr)
+	}
 	var wins []string
-	for _, r := range readCSV(t, filepath.Join(out, "windows.csv")) {
+	for _, r := range readCSV(t, filepath.Join(all, "windows.csv")) {
 		if r["key"] == "k_free" {
-			wins = append(wins, row(r, "limit_name", "window_start", "requests"))
+			wins = append(wins, row(r, "plan", "limit_name", "window_start", "requests"))
 		}
 	}
-	if w := "daily 2026-11-25T00:00:00Z 155\nper-minute 2026-11-25T10:00:00Z 155"; strings.Join(wins, "\n") != w {
+	if w := "free daily 2026-11-25T00:00:00Z 155\nfree per-minute 2026-11-25T10:00:00Z 155"; strings.Join(wins, "\n") != w {
 		t.Errorf("k_free windows:\n%s\nwant:\n%s", strings.Join(wins, "\n"), w)
 	}
 
@@ -440,7 +451,7 @@ func TestAnalyzePolicyOrderIndependent(t *testing.T) {
 		}
 		shuffled = append(shuffled, name)
 	}
-	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv"}
+	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv", "--all-windows"}
 	if code, _, stderr := runKeyrate(t, append(args, "--out", filepath.Join(dir, "o1"), filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"))...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -485,7 +496,7 @@ func TestAnalyzePolicyKeyRangesIdentical(t *testing.T) {
 	}
 	inputs := []string{filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log"), more}
 	for _, workers := range []string{"1", "8"} {
-		args := append([]string{"analyze", "--key", "query:key", "--policy", policy, "--workers", workers, "--out", filepath.Join(dir, "w"+workers)}, inputs...)
+		args := append([]string{"analyze", "--key", "query:key", "--policy", policy, "--all-windows", "--workers", workers, "--out", filepath.Join(dir, "w"+workers)}, inputs...)
 		if code, _, stderr := runKeyrate(t, args...); code != 0 {
 			t.Fatalf("--workers %s: exit %d: %s", workers, code, stderr)
 		}

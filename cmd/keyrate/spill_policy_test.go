@@ -19,7 +19,7 @@ import (
 func TestAnalyzePolicySpilledIdentically(t *testing.T) {
 	dir := writeE2E(t)
 	tmp := t.TempDir()
-	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv"}
+	args := []string{"analyze", "--key", "query:key", "--policy", filepath.Join(dir, "policy.toml"), "--output", "csv", "--all-windows"}
 	inputs := []string{filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")}
 	if code, _, stderr := runKeyrate(t, append(append(args, "--workers", "1", "--out", filepath.Join(dir, "free")), inputs...)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

@@ -51,6 +51,7 @@ type Options struct {
 	Policy         string
 	VerdictField   string
 	ReportInterval time.Duration
+	AllWindows     bool
 	Warehouse      WarehouseOptions
 	Memory         ByteSize
 	TmpDir         string
@@ -81,6 +82,7 @@ func (o *Options) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Policy, "policy", "", "policy file (TOML) of plans and limits; see 'keyrate policy check'")
 	fs.StringVar(&o.VerdictField, "verdict-field", "", "log field with the limiter's verdict (nginx $limit_req_status); replaces --throttle-status")
 	fs.DurationVar(&o.ReportInterval, "report-interval", time.Minute, "report bucket of sliding, token-bucket and leaky-bucket limits")
+	fs.BoolVar(&o.AllWindows, "all-windows", false, "list every window of every fixed limit in the windows table (default: only windows at least half full)")
 }
 
 // MaxSamples is how many malformed lines are shown and kept.
@@ -294,6 +296,7 @@ func (o *Options) loadPolicy(limits []policy.Limit) (*policy.Policy, error) {
 		pol = &policy.Policy{} // count keys only
 	}
 	pol.ReportMillis = o.ReportInterval.Milliseconds()
+	pol.AllWindows = o.AllWindows
 	return pol, nil
 }
 
