@@ -35,9 +35,9 @@
 #                         within the verdicts a 1-ms clock difference can flip
 #                         (default "raw,json")
 #   NGINX_CHECK_ALLOW_DIFFER  limits exempt from the strict check (default
-#                         "multi_a,multi_b,forget_a": keyrate does not yet chain the
-#                         zones of a location (issue "An audit an analyst can trust
-#                         and see"), nor forget keys as nginx does (docs/policy.md))
+#                         "forget_a": keyrate does not forget keys as nginx does
+#                         (docs/policy.md); the zones of one location are one plan,
+#                         compared by the plan's rejections among their requests)
 #   NGINX_CHECK_SLACK_MS  the clock difference tolerated (default 1; 0: exact)
 #   NGINX_CHECK_KEEP=DIR  keep logs, configs and reports under DIR
 #
@@ -51,7 +51,7 @@ workers_list=${NGINX_CHECK_WORKERS:-1}
 duration=${NGINX_CHECK_DURATION:-25s}
 seed=${NGINX_CHECK_SEED:-1}
 strict=${NGINX_CHECK_STRICT-raw,json}
-allow=${NGINX_CHECK_ALLOW_DIFFER-multi_a,multi_b,forget_a}
+allow=${NGINX_CHECK_ALLOW_DIFFER-forget_a}
 slack=${NGINX_CHECK_SLACK_MS:-1}
 forget=()
 [ "${NGINX_CHECK_FORGET:-0}" = 1 ] && forget=(-forget)
