@@ -12,6 +12,7 @@ type Tables struct {
 	keys       *Table[schema.KeyRow]
 	audit      *Table[schema.AuditRow]
 	falses     *Table[schema.FalseThrottleRow]
+	limits     *Table[schema.LimitRow]
 	usage      *Table[schema.UsageRow] // nil in a flat set
 }
 
@@ -34,6 +35,9 @@ func NewTables(set *Set) (*Tables, error) {
 	if t.falses, err = NewTable(set, schema.FalseThrottles); err != nil {
 		return nil, err
 	}
+	if t.limits, err = NewTable(set, schema.Limits); err != nil {
+		return nil, err
+	}
 	if set.opts.partition != NoPartition {
 		if t.usage, err = NewTable(set, schema.Usage); err != nil {
 			return nil, err
@@ -48,6 +52,17 @@ func (t *Tables) Key(r *schema.KeyRow) error             { return t.keys.Write(r
 func (t *Tables) Audit(r *schema.AuditRow) error         { return t.audit.Write(r) }
 func (t *Tables) FalseThrottle(r *schema.FalseThrottleRow) error {
 	return t.falses.Write(r)
+}
+
+// Limits writes the limits table: the policy's limits (policy.LimitRows),
+// sorted by plan and limit name.
+func (t *Tables) Limits(rows []schema.LimitRow) error {
+	for i := range rows {
+		if err := t.limits.Write(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *Tables) Usage(r *schema.UsageRow) error {
@@ -66,6 +81,7 @@ func (t *Tables) Rows() map[string]int64 {
 		t.keys.Name():       t.keys.Rows(),
 		t.audit.Name():      t.audit.Rows(),
 		t.falses.Name():     t.falses.Rows(),
+		t.limits.Name():     t.limits.Rows(),
 	}
 	if t.usage != nil {
 		rows[t.usage.Name()] = t.usage.Rows()

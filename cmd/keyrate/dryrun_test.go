@@ -40,7 +40,7 @@ func TestDryRunDetectsEveryInput(t *testing.T) {
 		`(?m)^\S+c\.gz +\d+ +zstd +combined \(10/10 sample lines parse\)$`,
 		`(?m)^\S+d\.txt +12 +none +error: \S+d\.txt: no known log format matches; first line: "hello"`,
 		`(?m)^\S+e\.log +0 +none +empty$`,
-		`(?m)^would write to \S+out: windows\.csv, violations\.csv, keys\.csv, throttle_audit\.csv, false_throttles\.csv, manifest\.json$`,
+		`(?m)^would write to \S+out: windows\.csv, violations\.csv, keys\.csv, throttle_audit\.csv, false_throttles\.csv, limits\.csv, manifest\.json$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(so.String()) {
 			t.Errorf("stdout does not match %s:\n%s", want, so.String())
@@ -97,7 +97,7 @@ func TestDryRunIgnoresHeaderLines(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
 	for _, want := range []string{"w3c, but 0/1 sample lines parse (malformed in a run)",
-		"windows/date=YYYY-MM-DD/part-0.csv, violations/date=YYYY-MM-DD/part-0.csv, keys/date=YYYY-MM-DD/part-0.csv, throttle_audit/date=YYYY-MM-DD/part-0.csv, false_throttles/date=YYYY-MM-DD/part-0.csv, usage/date=YYYY-MM-DD/part-0.csv, manifest.json"} {
+		"windows/date=YYYY-MM-DD/part-0.csv, violations/date=YYYY-MM-DD/part-0.csv, keys/date=YYYY-MM-DD/part-0.csv, throttle_audit/date=YYYY-MM-DD/part-0.csv, false_throttles/date=YYYY-MM-DD/part-0.csv, limits.csv, usage/date=YYYY-MM-DD/part-0.csv, manifest.json"} {
 		if !strings.Contains(so.String(), want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, so.String())
 		}

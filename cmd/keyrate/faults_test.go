@@ -84,7 +84,7 @@ func sortedCopy(s []string) []string {
 	return out
 }
 
-var reportFiles = "11 files false_throttles.csv false_throttles.parquet keys.csv keys.parquet manifest.json throttle_audit.csv throttle_audit.parquet violations.csv violations.parquet windows.csv windows.parquet"
+var reportFiles = "13 files false_throttles.csv false_throttles.parquet keys.csv keys.parquet limits.csv limits.parquet manifest.json throttle_audit.csv throttle_audit.parquet violations.csv violations.parquet windows.csv windows.parquet"
 
 // After is what a fault must leave in the output directory.
 type after int

@@ -194,6 +194,24 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 			t.Errorf("keys %s: %q, want %q", k, plans[k], w)
 		}
 	}
+	// Every limit's definition, for the rows that name it to join.
+	var limits []string
+	for _, r := range readCSV(t, filepath.Join(out, "limits.csv")) {
+		limits = append(limits, row(r, "plan", "limit_name", "algorithm", "limit", "window", "rate", "burst", "scope", "filter"))
+	}
+	wantLimits := []string{
+		"free burst token-bucket   10 20 key ",
+		"free daily fixed 100000 24h0m0s 0  key ",
+		"free per-minute fixed 100 1m0s 0  key ",
+		"free rolling sliding 1000 1h0m0s 0  key ",
+		"pro per-minute fixed 1000 1m0s 0  key ",
+		"team account-hourly fixed 10 1h0m0s 0  account ",
+		"team monthly fixed 1000 month 0  key methods= paths= exclude=500",
+		"team search-posts leaky-bucket   1 2 key methods=POST paths=/v1/search* exclude=",
+	}
+	if strings.Join(limits, "\n") != strings.Join(wantLimits, "\n") {
+		t.Errorf("limits:\n%s\nwant:\n%s", strings.Join(limits, "\n"), strings.Join(wantLimits, "\n"))
+	}
 	var falses []string
 	for _, r := range readCSV(t, filepath.Join(out, "false_throttles.csv")) {
 		falses = append(falses, row(r, "key", "plan", "window_start", "window_end", "requests", "rejected", "gateway_rejected", "false_throttles"))

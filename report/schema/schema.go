@@ -88,6 +88,12 @@ var (
 		SortOrder:   []string{KeyColumn, "window_start"},
 		PartitionBy: RouteField,
 	}}
+	// Limits is written whole (flat) even in a day-partitioned set: it
+	// is the policy's, not a date's.
+	Limits = TableOf[LimitRow]{Table{
+		Name:      "limits",
+		SortOrder: []string{"plan", "limit_name"},
+	}}
 	Usage = TableOf[UsageRow]{Table{
 		Name:        "usage",
 		SortOrder:   []string{KeyColumn, "scope", "limit_name", "plan"},
@@ -98,4 +104,4 @@ var (
 
 // Tables are the tables of 'keyrate analyze', in the order it writes
 // them.
-var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table, FalseThrottles.Table, Usage.Table}
+var Tables = []Table{Windows.Table, Violations.Table, Keys.Table, Audit.Table, FalseThrottles.Table, Limits.Table, Usage.Table}

@@ -227,6 +227,9 @@ func (c *Config) Write(ctx context.Context, fsys report.FS, res *pipeline.Result
 	if err != nil {
 		return err
 	}
+	if err := tables.Limits(policy.LimitRows(c.Eval.Policy)); err != nil {
+		return err
+	}
 	var sink policy.Sink = tables
 	page := c.newPage(c.W.Keys.Show)
 	if page != nil {

@@ -689,6 +689,9 @@ func (r *Run) evaluate(ctx context.Context, set *report.Set, touched []string, a
 	if err != nil {
 		return policy.Stats{}, nil, err
 	}
+	if err := tables.Limits(policy.LimitRows(r.cfg.Policy)); err != nil {
+		return policy.Stats{}, nil, err
+	}
 	var sink policy.Sink = tables
 	if r.cfg.Observe != nil {
 		sink = r.cfg.Observe(tables)
