@@ -26,31 +26,41 @@ type AuditRow struct {
 // nginx's REJECTED, which does not say which zone rejected).
 func (r AuditRow) Ideal() int64 { return r.Requests - r.Allowed }
 
-// ReadAudit reads DIR/throttle_audit.csv.
-func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
-	f, err := os.Open(filepath.Join(dir, "throttle_audit.csv"))
+// readTable reads DIR/NAME.csv, checking that it has the columns need:
+// its rows and the index of each column.
+func readTable(dir, name string, need ...string) ([][]string, map[string]int, error) {
+	f, err := os.Open(filepath.Join(dir, name+".csv"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: empty throttle_audit.csv", dir)
+		return nil, nil, fmt.Errorf("%s: empty %s.csv", dir, name)
 	}
 	col := map[string]int{}
 	for i, h := range recs[0] {
 		col[h] = i
 	}
-	for _, need := range []string{"key", "limit_name", "requests", "allowed", "excess", "gateway_rejected", "caught", "leaked"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("%s: throttle_audit.csv has no column %q", dir, need)
+	for _, c := range need {
+		if _, ok := col[c]; !ok {
+			return nil, nil, fmt.Errorf("%s: %s.csv has no column %q", dir, name, c)
 		}
 	}
+	return recs[1:], col, nil
+}
+
+// ReadAudit reads DIR/throttle_audit.csv.
+func ReadAudit(dir string) (map[[2]string]AuditRow, error) {
+	recs, col, err := readTable(dir, "throttle_audit", "key", "limit_name", "requests", "allowed", "excess", "gateway_rejected", "caught", "leaked")
+	if err != nil {
+		return nil, err
+	}
 	out := map[[2]string]AuditRow{}
-	for _, r := range recs[1:] {
+	for _, r := range recs {
 		n := func(c string) int64 { v, _ := strconv.ParseInt(r[col[c]], 10, 64); return v }
 		row := AuditRow{Key: r[col["key"]], Limit: r[col["limit_name"]], Requests: n("requests"), Allowed: n("allowed"), Excess: n("excess"),
 			Observed: n("gateway_rejected"), Leaked: n("leaked"), FalseThrot: n("gateway_rejected") - n("caught")}
@@ -488,29 +498,12 @@ type KeyRow struct {
 
 // ReadKeys reads DIR/keys.csv.
 func ReadKeys(dir string) (map[string]KeyRow, error) {
-	f, err := os.Open(filepath.Join(dir, "keys.csv"))
+	recs, col, err := readTable(dir, "keys", "key", "requests", "rejected", "gateway_rejected", "leaked", "false_throttles")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: empty keys.csv", dir)
-	}
-	col := map[string]int{}
-	for i, h := range recs[0] {
-		col[h] = i
-	}
-	for _, need := range []string{"key", "requests", "rejected", "gateway_rejected", "leaked", "false_throttles"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("%s: keys.csv has no column %q", dir, need)
-		}
 	}
 	out := map[string]KeyRow{}
-	for _, r := range recs[1:] {
+	for _, r := range recs {
 		n := func(c string) int64 { v, _ := strconv.ParseInt(r[col[c]], 10, 64); return v }
 		out[r[col["key"]]] = KeyRow{Key: r[col["key"]], Requests: n("requests"), Rejected: n("rejected"),
 			GatewayRejected: n("gateway_rejected"), Leaked: n("leaked"), FalseThrottles: n("false_throttles")}
