@@ -89,11 +89,13 @@ type dayTotal struct {
 	violations  int64
 }
 
-// classHead is one request class's series in the walk.
+// classHead is one request class's series in the walk, and the rules
+// (by index) that count its requests.
 type classHead struct {
 	class aggregate.Class
 	pts   []aggregate.Point
 	i     int
+	rules []int
 }
 
 // falseBucket sums one report bucket (its part on one date, with Split)
@@ -157,7 +159,19 @@ func (sc *scopeRun) run(w *classWalker, st *ScopeState, out rowSink) error {
 	sc.heads = sc.heads[:0]
 	if w != nil {
 		for _, i := range w.present {
-			sc.heads = append(sc.heads, classHead{class: w.classes[i], pts: w.readers[i].s.Points})
+			n := len(sc.heads)
+			if n < cap(sc.heads) {
+				sc.heads = sc.heads[:n+1] // keep the rules list's array
+			} else {
+				sc.heads = append(sc.heads, classHead{})
+			}
+			h := &sc.heads[n]
+			h.class, h.pts, h.i, h.rules = w.classes[i], w.readers[i].s.Points, 0, h.rules[:0]
+			for k := range sc.rules {
+				if applies(sc.rules[k].r, h.class) {
+					h.rules = append(h.rules, k)
+				}
+			}
 		}
 	}
 	for k := range sc.rules {
@@ -195,6 +209,15 @@ func (sc *scopeRun) run(w *classWalker, st *ScopeState, out rowSink) error {
 // accepted as far as every rule counting them has room, and counted in
 // all of them; the rest are rejected, and counted in none.
 func (sc *scopeRun) walk(out rowSink) error {
+	if len(sc.heads) == 1 { // one class: no instants to line up
+		h := &sc.heads[0]
+		for ; h.i < len(h.pts); h.i++ {
+			if err := sc.group(h.pts[h.i].TimeMillis, h, &h.pts[h.i], out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
 		t := int64(maxInt64)
 		for i := range sc.heads {
@@ -208,7 +231,7 @@ func (sc *scopeRun) walk(out rowSink) error {
 		for i := range sc.heads {
 			h := &sc.heads[i]
 			if h.i < len(h.pts) && h.pts[h.i].TimeMillis == t {
-				if err := sc.group(t, h.class, &h.pts[h.i], out); err != nil {
+				if err := sc.group(t, h, &h.pts[h.i], out); err != nil {
 					return err
 				}
 				h.i++
@@ -222,15 +245,12 @@ func applies(r *Rule, c aggregate.Class) bool {
 	return r.Filter < 0 || c&(aggregate.Class(1)<<r.Filter) != 0
 }
 
-// group decides p's requests, all of class c at t.
-func (sc *scopeRun) group(t int64, c aggregate.Class, p *aggregate.Point, out rowSink) error {
+// group decides p's requests, all of h's class at t.
+func (sc *scopeRun) group(t int64, h *classHead, p *aggregate.Point, out rowSink) error {
 	n := p.Requests
 	accept := n
-	for k := range sc.rules {
+	for _, k := range h.rules {
 		rr := &sc.runs[k]
-		if !applies(rr.sr.r, c) {
-			continue
-		}
 		if t >= rr.partEnd {
 			if err := rr.boundary(t); err != nil {
 				return err
@@ -243,11 +263,8 @@ func (sc *scopeRun) group(t int64, c aggregate.Class, p *aggregate.Point, out ro
 	}
 	rejected := n - accept
 	caught := min(rejected, p.Rejected)
-	for k := range sc.rules {
+	for _, k := range h.rules {
 		rr := &sc.runs[k]
-		if !applies(rr.sr.r, c) {
-			continue
-		}
 		if n > 0 {
 			// The rejected requests all meet the state after the
 			// accepted ones: a rule refuses them all if it is one
