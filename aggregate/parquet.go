@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/keyrate/keyrate/internal/pqzstd"
 	"github.com/parquet-go/parquet-go"
@@ -202,6 +206,9 @@ func OpenParquet(f io.ReaderAt, size int64) (_ Cursor, class string, err error) 
 	if rows != pf.NumRows() {
 		return nil, "", fmt.Errorf("%w: row groups of %d rows, footer says %d", ErrBadPartials, rows, pf.NumRows())
 	}
+	if err := checkPages(f, size, pf.Metadata()); err != nil {
+		return nil, "", err
+	}
 	return &parquetCursor{groups: pf.RowGroups(), class: class}, class, nil
 }
 
@@ -232,6 +239,50 @@ func checkFooter(f io.ReaderAt, size int64) error {
 	n := int64(binary.LittleEndian.Uint32(footer[:4]))
 	if n > size-frame || n > maxPartialsFooter {
 		return fmt.Errorf("%w: a footer of %d bytes in a file of %d", ErrBadPartials, n, size)
+	}
+	return nil
+}
+
+// maxPartialsPage bounds a page of a partials file: the writer's pages
+// are far smaller (a row group is partialsGroupBytes).
+const maxPartialsPage = partialsGroupBytes
+
+// checkPages reads every page header of every column chunk before the
+// cursor reads a page: parquet-go allocates a page by the sizes its
+// header states, so a damaged header in a few kilobytes could ask for
+// gigabytes. Each page must fit in its chunk, and each chunk in the file.
+func checkPages(f io.ReaderAt, size int64, md *format.FileMetaData) error {
+	var header format.PageHeader
+	for _, rg := range md.RowGroups {
+		for _, cc := range rg.Columns {
+			m := &cc.MetaData
+			start := m.DataPageOffset
+			if m.DictionaryPageOffset != 0 {
+				start = m.DictionaryPageOffset
+			}
+			if start < 4 || m.TotalCompressedSize < 0 || start > size-m.TotalCompressedSize {
+				return fmt.Errorf("%w: a column chunk of %d bytes at %d in a file of %d", ErrBadPartials, m.TotalCompressedSize, start, size)
+			}
+			section := io.NewSectionReader(f, start, m.TotalCompressedSize)
+			for pos := int64(0); pos < m.TotalCompressedSize; {
+				if _, err := section.Seek(pos, io.SeekStart); err != nil {
+					return fmt.Errorf("%w: %v", ErrBadPartials, err)
+				}
+				rbuf := bufio.NewReaderSize(section, 256)
+				header = format.PageHeader{}
+				if err := thrift.NewDecoder((&thrift.CompactProtocol{}).NewReader(rbuf)).Decode(&header); err != nil {
+					return fmt.Errorf("%w: a page header: %v", ErrBadPartials, err)
+				}
+				end, _ := section.Seek(0, io.SeekCurrent)
+				pos = end - int64(rbuf.Buffered())
+				if header.CompressedPageSize < 0 || int64(header.CompressedPageSize) > m.TotalCompressedSize-pos ||
+					header.UncompressedPageSize < 0 || header.UncompressedPageSize > maxPartialsPage {
+					return fmt.Errorf("%w: a page of %d bytes (%d uncompressed) in a column chunk of %d", ErrBadPartials,
+						header.CompressedPageSize, header.UncompressedPageSize, m.TotalCompressedSize)
+				}
+				pos += int64(header.CompressedPageSize)
+			}
+		}
 	}
 	return nil
 }
