@@ -99,7 +99,9 @@ func TestDatasetDatesFarApart(t *testing.T) {
 		{"two months", []string{"01/Sep/2026:10:00:00", "24/Nov/2026:10:00:00"},
 			[]string{"2026-09-01", "2026-11-24"}, []string{"2026-11-24"}},
 		{"years 1 and 9998", []string{"01/Jan/0001:00:00:00", "24/Nov/2026:10:00:00", "31/Dec/9998:23:59:59"},
-			[]string{"0001-01-01", "2026-11-24", "9998-12-31"}, []string{"9998-12-31"}},
+			// Retention counts back from the newest date not in the
+			// future: 9998 is kept, and does not expire 2026.
+			[]string{"0001-01-01", "2026-11-24", "9998-12-31"}, []string{"2026-11-24", "9998-12-31"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var log strings.Builder

@@ -537,3 +537,19 @@ func TestDatasetDamagedInputReadAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestDatasetFutureLine: one line stamped in year 9998 (a broken clock)
+// must not move the retention horizon there: the next nights' lines are
+// still counted, and the dataset is the one run over everything.
+func TestDatasetFutureLine(t *testing.T) {
+	dir, nights := nightlyArchive(t, 7)
+	future := filepath.Join(dir, "future.log")
+	writeFile(t, future, []byte("10.0.0.1 - - [01/Jan/9998:00:00:00 +0000] \"GET /v1/items?api_key=k_clock HTTP/1.1\" 200 1 \"-\" \"-\"\n"))
+	nightly, once := filepath.Join(dir, "nightly"), filepath.Join(dir, "once")
+	nightlyRun(t, dir, nightly, append(paths(nights[0]), future)...)
+	if stderr := nightlyRun(t, dir, nightly, paths(nights[1])...); strings.Contains(stderr, "older than the dataset keeps") {
+		t.Fatalf("the night after a line stamped 9998 dropped lines as too old:\n%s", stderr)
+	}
+	nightlyRun(t, dir, once, append(append(paths(nights[0]), future), paths(nights[1])...)...)
+	sameDataset(t, nightly, once)
+}

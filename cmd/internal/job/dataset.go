@@ -51,14 +51,6 @@ func openStore(dir string, fsys report.FS) (*store, error) {
 	return s, nil
 }
 
-// newest is the newest date with partials, "" for none.
-func (s *store) newest() string {
-	if len(s.dates) == 0 {
-		return ""
-	}
-	return s.dates[len(s.dates)-1]
-}
-
 func partialsPath(date string, class aggregate.Class) string {
 	return dataset.PartialFile(date, int(class))
 }

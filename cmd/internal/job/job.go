@@ -133,7 +133,7 @@ func Open(cfg *Config) (*Run, error) {
 	if err := ds.Check(r.meta); err != nil {
 		return nil, err
 	}
-	if newest := ds.newest(); newest != "" {
+	if newest := r.newest(ds.dates); newest != "" {
 		h, err := dataset.Horizon(newest, cfg.RetainDays)
 		if err != nil {
 			return nil, err
@@ -416,10 +416,7 @@ func (r *Run) Write(ctx context.Context, m *schema.Manifest) (out *Outcome, err 
 	// checkpoint are not stored, as retention would remove them in this
 	// very commit (a first run over more than --retain-days of logs, or
 	// with a line stamped in year 1).
-	newest := ""
-	for d := range after {
-		newest = max(newest, d)
-	}
+	newest := r.newest(sortedKeys(after))
 	r.keepFrom = ""
 	for _, d := range slices.Backward(touched) {
 		if newest != "" && d < newest {
@@ -437,7 +434,7 @@ func (r *Run) Write(ctx context.Context, m *schema.Manifest) (out *Outcome, err 
 		}
 		if len(classes) > 0 {
 			after[d] = classes
-			newest = max(newest, d)
+			newest = max(newest, r.newest([]string{d}))
 		} else if len(r.ds.classes[d]) > 0 {
 			if err := r.removeDate(set, d); err != nil {
 				return nil, err
@@ -729,13 +726,27 @@ func (r *Run) startStates(d string) (policy.StateCursor, error) {
 	return c, nil
 }
 
+// newest is the newest of dates (sorted) that retention may count back
+// from: none after tomorrow (UTC). One line stamped in the future (a
+// broken clock, year 9998) would otherwise move the horizon there, and
+// every later night's lines would be dropped as too old. "" for none.
+func (r *Run) newest(dates []string) string {
+	limit := r.cfg.Now().UTC().AddDate(0, 0, 1).Format(dataset.DateLayout)
+	i, _ := slices.BinarySearch(dates, limit+"\x00")
+	if i == 0 {
+		return ""
+	}
+	return dates[i-1]
+}
+
 // expire removes the partials and checkpoints of dates older than the
 // retention allows, counted back from the newest date with partials.
 func (r *Run) expire(set *report.Set, dates []string) ([]string, error) {
-	if len(dates) == 0 {
+	newest := r.newest(dates)
+	if newest == "" {
 		return nil, nil
 	}
-	h, err := dataset.Horizon(dates[len(dates)-1], r.cfg.RetainDays)
+	h, err := dataset.Horizon(newest, r.cfg.RetainDays)
 	if err != nil {
 		return nil, err
 	}
