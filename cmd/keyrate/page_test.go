@@ -47,18 +47,25 @@ func TestHTMLReport(t *testing.T) {
 		if err := json.Unmarshal(mb, &m); err != nil {
 			t.Fatal(err)
 		}
-		var requests int64
+		sums := map[string]int64{}
 		keys := map[string]bool{}
 		for _, f := range keysCSVs(t, out) {
 			for _, r := range readCSV(t, f) {
-				n, _ := strconv.ParseInt(r["requests"], 10, 64)
-				requests += n
+				for _, col := range []string{"requests", "rejected", "caught", "leaked", "false_throttles"} {
+					n, _ := strconv.ParseInt(r[col], 10, 64)
+					sums[col] += n
+				}
 				keys[r["key"]] = true
 			}
 		}
+		if sums["rejected"] == 0 || sums["false_throttles"] == 0 {
+			t.Fatalf("%v: the sample has no rejections to show: %v", mode, sums)
+		}
 		got := pageNumbers(t, page)
 		want := map[string]int64{"lines": m.Totals.Lines, "malformed": m.Totals.Malformed, "keyless": m.Totals.Keyless,
-			"requests": requests, "keys": int64(len(keys)), "inputs": int64(len(m.Inputs))}
+			"requests": sums["requests"], "keys": int64(len(keys)), "inputs": int64(len(m.Inputs)),
+			// Reconciled once per request: the keys table's columns.
+			"excess": sums["rejected"], "caught": sums["caught"], "leaked": sums["leaked"], "false_throttles": sums["false_throttles"]}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%v: the page shows %s %d, the run's tables and manifest %d", mode, k, got[k], v)
