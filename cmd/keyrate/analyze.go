@@ -13,6 +13,7 @@ import (
 	"github.com/keyrate/keyrate/cmd/internal/analysis"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/html"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -123,6 +124,10 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 	cfg.Progress, stopProgress = startProgress(stderr, o.unattended.quiet, paths)
 	setMemoryLimit(int64(o.Memory))
 	c.Read = cfg
+	var offenders []html.KeyRow
+	if !o.unattended.quiet && onTerminal(stderr) {
+		c.Offenders = func(rows []html.KeyRow) { offenders = rows }
+	}
 	r, err := newRunner(c, inv)
 	if err != nil {
 		return err
@@ -170,6 +175,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 		d.log.Warn(fmt.Sprintf("%d keys have no plan (not assigned one, no default_plan); listed in keys with an empty plan", m.UnplannedKeys))
 	}
 	logSummary(d, m, skipped, o.Out, empty)
+	logOffenders(d, offenders)
 	if skipped > 0 && o.unattended.strictExit {
 		return &exitError{code: exitSkipped, err: fmt.Errorf(
 			"%d corrupt input(s) skipped (--strict-exit); reports written to %s", skipped, input.QuotePath(o.Out))}

@@ -196,3 +196,38 @@ func TestJSONDiagnosticsCoverEveryMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestTopOffendersOnTerminal: a run watched on a terminal ends with the
+// keys furthest over their plan, reconciled; --quiet and a redirected
+// stderr (cron) do not get them.
+func TestTopOffendersOnTerminal(t *testing.T) {
+	for _, quiet := range []bool{false, true} {
+		ptm, tty := openPTY(t)
+		var buf bytes.Buffer
+		copied := make(chan struct{})
+		go func() { io.Copy(&buf, ptm); close(copied) }()
+		args := []string{"analyze", "--limit", "100/min", "--limit", "10/s", "--output", "csv", "--out", filepath.Join(t.TempDir(), "out"), sampleDir}
+		if quiet {
+			args = append(args, "--quiet")
+		}
+		var so bytes.Buffer
+		if code := run(context.Background(), args, &so, tty); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		tty.Close()
+		select {
+		case <-copied:
+		case <-time.After(5 * time.Second):
+		}
+		shown := buf.String()
+		has := strings.Contains(shown, "top 1 over the plan key=k_alpha01 plan=cli requests=546 over=46")
+		if has == quiet {
+			t.Errorf("quiet=%v: terminal showed %q", quiet, shown)
+		}
+	}
+	var se bytes.Buffer
+	if code := run(context.Background(), []string{"analyze", "--limit", "100/min", "--output", "csv", "--out", t.TempDir(), sampleDir}, io.Discard, &se); code != 0 ||
+		strings.Contains(se.String(), "over the plan") {
+		t.Errorf("exit %d; a redirected stderr got the top offenders: %s", code, se.String())
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/html"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -117,7 +118,7 @@ const progressInterval = 200 * time.Millisecond
 // Progress (so the pipeline skips its bookkeeping) and a no-op stop.
 func startProgress(stderr io.Writer, quiet bool, paths []string) (*pipeline.Progress, func()) {
 	f, ok := stderr.(*os.File)
-	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+	if quiet || !ok || !onTerminal(f) {
 		return nil, func() {}
 	}
 	total := int64(0)
@@ -177,4 +178,22 @@ func humanCount(x float64) string {
 		return fmt.Sprintf("%.1fk", x/1e3)
 	}
 	return fmt.Sprintf("%.0f", x)
+}
+
+// onTerminal reports whether w is a terminal (a person is watching).
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// maxOffenders is how many keys a run on a terminal ends with.
+const maxOffenders = 5
+
+// logOffenders ends a run watched on a terminal with the keys furthest
+// over their plan, one line each: the first thing a person asks.
+func logOffenders(d *diag, keys []html.KeyRow) {
+	for i, k := range keys[:min(len(keys), maxOffenders)] {
+		d.log.Info(fmt.Sprintf("top %d over the plan", i+1), "key", k.Key, "plan", k.Plan, "requests", k.Requests,
+			"over", k.Excess, "caught", k.Caught, "leaked", k.Leaked, "false_throttles", k.FalseThrottles)
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/keyrate/keyrate/parse/input"
 	"github.com/keyrate/keyrate/parse/parquetlog"
 	"github.com/keyrate/keyrate/report"
+	"github.com/keyrate/keyrate/report/html"
 	"github.com/keyrate/keyrate/report/schema"
 )
 
@@ -104,6 +105,9 @@ type Config struct {
 	// Settings are the flags that decide how lines become requests: a
 	// dataset refuses runs with other values.
 	Settings map[string]string
+	// Offenders, when set, receives the keys furthest over their plan
+	// once the run is evaluated (what a run on a terminal ends with).
+	Offenders func([]html.KeyRow)
 }
 
 // Validate checks the flags and turns them into the run's config; args

@@ -27,18 +27,21 @@ func parseOutputs(list []string) (formats []report.Format, page bool, err error)
 	return formats, page, err
 }
 
-// page builds report.html from the rows of a run's evaluation.
+// page builds report.html from the rows of a run's evaluation, and the
+// top offenders a run on a terminal ends with.
 type page struct {
-	b *audit.Builder
+	b         *audit.Builder
+	write     bool
+	offenders func([]html.KeyRow)
 }
 
-// newPage returns the page of this run, nil without --output html. show
-// turns keys as the rows carry them into the page's text.
+// newPage returns the page of this run, nil without --output html or
+// Offenders. show turns keys as the rows carry them into the page's text.
 func (c *Config) newPage(show func(string) string) *page {
-	if !c.HTML {
+	if !c.HTML && c.Offenders == nil {
 		return nil
 	}
-	return &page{b: audit.NewBuilder(nil, c.Eval.Policy, show)}
+	return &page{b: audit.NewBuilder(nil, c.Eval.Policy, show), write: c.HTML, offenders: c.Offenders}
 }
 
 func (p *page) observe(next policy.Sink) policy.Sink {
@@ -49,9 +52,18 @@ func (p *page) observe(next policy.Sink) policy.Sink {
 // finish writes report.html into set, from manifest m and the partials
 // evaluated (for the top keys' charts).
 func (p *page) finish(set *report.Set, m *schema.Manifest, evaluated aggregate.Partials) error {
+	if !p.write {
+		evaluated = nil // no charts to draw
+	}
 	r, err := p.b.Report(m, evaluated)
 	if err != nil {
 		return err
+	}
+	if p.offenders != nil {
+		p.offenders(r.TopExcess)
+	}
+	if !p.write {
+		return nil
 	}
 	var buf bytes.Buffer
 	if err := html.Write(&buf, r); err != nil {
