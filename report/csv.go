@@ -72,10 +72,11 @@ const (
 	cellFloat
 	cellBool
 	cellTime
-	// Nullable columns (tagged optional): a zero time, or a nil *int64,
-	// is an empty cell, as Parquet writes them as null.
+	// Nullable columns (tagged optional): a zero time, or a nil *int64
+	// or *float64, is an empty cell, as Parquet writes them as null.
 	cellOptTime
 	cellOptInt
+	cellOptFloat
 )
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -89,6 +90,8 @@ func kindOf(f reflect.StructField) (cellKind, error) {
 		return cellOptTime, nil
 	case t == reflect.TypeFor[*int64]() && optional:
 		return cellOptInt, nil
+	case t == reflect.TypeFor[*float64]() && optional:
+		return cellOptFloat, nil
 	case t == timeType:
 		return cellTime, nil
 	case t.Kind() == reflect.String:
@@ -160,6 +163,10 @@ func (t *csvTable[T]) write(row *T) error {
 		case cellOptInt:
 			if v := *(**int64)(f); v != nil {
 				b = strconv.AppendInt(b, *v, 10)
+			}
+		case cellOptFloat:
+			if v := *(**float64)(f); v != nil {
+				b = strconv.AppendFloat(b, *v, 'g', -1, 64)
 			}
 		}
 	}

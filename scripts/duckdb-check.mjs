@@ -91,10 +91,10 @@ async function check(out, logs, manifestPath) {
     key: 'VARCHAR', plan: 'VARCHAR', window_start: ts, window_end: ts, requests: 'BIGINT', rejected: 'BIGINT',
     gateway_rejected: 'BIGINT', false_throttles: 'BIGINT', date: 'DATE',
   });
-  const limits = await rows(`SELECT plan, limit_name, algorithm, "limit"::INTEGER AS l, "window" AS w, burst FROM read_parquet('${out}/limits.parquet') ORDER BY ALL`);
+  const limits = await rows(`SELECT plan, limit_name, algorithm, "limit"::INTEGER AS l, "window" AS w, rate, burst FROM read_parquet('${out}/limits.parquet') ORDER BY ALL`);
   expect('limits (flat, the policy\'s)', limits, [
-    { plan: 'cli', limit_name: '1000/h', algorithm: 'fixed', l: 1000, w: '1h0m0s', burst: null },
-    { plan: 'cli', limit_name: '30/min', algorithm: 'fixed', l: 30, w: '1m0s', burst: null },
+    { plan: 'cli', limit_name: '1000/h', algorithm: 'fixed', l: 1000, w: '1h', rate: null, burst: null },
+    { plan: 'cli', limit_name: '30/min', algorithm: 'fixed', l: 30, w: '1m', rate: null, burst: null },
   ]);
   expect('usage types', await types('usage'), {
     key: 'VARCHAR', plan: 'VARCHAR', limit_name: 'VARCHAR', period_start: ts, period_end: ts, quota: 'BIGINT',

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/keyrate/keyrate/report/schema"
 )
@@ -37,16 +36,13 @@ func limitRow(pol *Policy, plan string, r *Rule) schema.LimitRow {
 	case Fixed, Sliding:
 		limit := r.Limit
 		row.Limit = &limit
-		row.Window = string(r.Calendar)
-		if r.Calendar == NoCalendar {
-			row.Window = (time.Duration(r.WindowMillis) * time.Millisecond).String()
-		}
+		row.Window = r.WindowText()
 	case TokenBucket:
-		burst := r.Burst
-		row.Rate, row.Burst = float64(r.RateMicro)/1e6, &burst
+		burst, rate := r.Burst, float64(r.RateMicro)/1e6
+		row.Rate, row.Burst = &rate, &burst
 	case LeakyBucket:
-		burst := r.Burst
-		row.Rate, row.Burst = float64(r.NginxRate)/1000, &burst
+		burst, rate := r.Burst, float64(r.NginxRate)/1000
+		row.Rate, row.Burst = &rate, &burst
 	}
 	return row
 }

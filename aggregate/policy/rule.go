@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -61,6 +62,28 @@ type Rule struct {
 	Filter int
 	// PerAccount counts all keys of an account together.
 	PerAccount bool
+}
+
+// WindowText is a fixed or sliding rule's window as a policy file writes
+// it: a calendar period ("day", "month"), or the width in the largest
+// unit that divides it ("1m", "24h", "1500ms"; never "d", which would
+// read as the calendar day). Empty for the other algorithms.
+func (r *Rule) WindowText() string {
+	if r.Algorithm != Fixed && r.Algorithm != Sliding {
+		return ""
+	}
+	if r.Calendar != NoCalendar {
+		return string(r.Calendar)
+	}
+	for _, u := range []struct {
+		ms   int64
+		unit string
+	}{{3_600_000, "h"}, {60_000, "m"}, {1000, "s"}} {
+		if r.WindowMillis >= u.ms && r.WindowMillis%u.ms == 0 {
+			return strconv.FormatInt(r.WindowMillis/u.ms, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(r.WindowMillis, 10) + "ms"
 }
 
 // Limits on parameters keep every evaluator's integer arithmetic exact

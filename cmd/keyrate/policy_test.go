@@ -201,12 +201,12 @@ func TestAnalyzePolicyEndToEnd(t *testing.T) {
 	}
 	wantLimits := []string{
 		"free burst token-bucket   10 20 key ",
-		"free daily fixed 100000 24h0m0s 0  key ",
-		"free per-minute fixed 100 1m0s 0  key ",
-		"free rolling sliding 1000 1h0m0s 0  key ",
-		"pro per-minute fixed 1000 1m0s 0  key ",
-		"team account-hourly fixed 10 1h0m0s 0  account ",
-		"team monthly fixed 1000 month 0  key methods= paths= exclude=500",
+		"free daily fixed 100000 24h   key ",
+		"free per-minute fixed 100 1m   key ",
+		"free rolling sliding 1000 1h   key ",
+		"pro per-minute fixed 1000 1m   key ",
+		"team account-hourly fixed 10 1h   account ",
+		"team monthly fixed 1000 month   key methods= paths= exclude=500",
 		"team search-posts leaky-bucket   1 2 key methods=POST paths=/v1/search* exclude=",
 	}
 	if strings.Join(limits, "\n") != strings.Join(wantLimits, "\n") {

@@ -141,21 +141,22 @@ type UsageRow struct {
 // (violations, throttle_audit, usage, windows) to join by plan and
 // limit_name: what the limit allows, so that a report needs no policy
 // file beside it. Limit is the fixed or sliding limit (null for the
-// other algorithms), Window its window: a Go duration ("1m0s",
-// "24h0m0s") or a calendar period ("day", "week", "month", "year"),
-// empty for the other algorithms. Rate is the token bucket's refill or
-// nginx's rate in requests per second (0 for fixed and sliding), Burst
+// other algorithms), Window its window as a policy file writes it
+// ("1m", "24h", "1500ms", or a calendar period: "day", "week", "month",
+// "year"), empty for the other algorithms. Rate is the token bucket's
+// refill or nginx's rate in requests per second (null for fixed and
+// sliding), Burst
 // the bucket's capacity or nginx's burst (null for fixed and sliding).
 // Scope is "key", or "account" for a per-account limit; Filter the
 // requests it counts (methods, paths, excluded statuses; empty: all).
 type LimitRow struct {
-	Plan      string  `parquet:"plan,dict"`
-	LimitName string  `parquet:"limit_name,dict"`
-	Algorithm string  `parquet:"algorithm,dict"`
-	Limit     *int64  `parquet:"limit,optional"`
-	Window    string  `parquet:"window,dict"`
-	Rate      float64 `parquet:"rate"`
-	Burst     *int64  `parquet:"burst,optional"`
-	Scope     string  `parquet:"scope,dict"`
-	Filter    string  `parquet:"filter,dict"`
+	Plan      string   `parquet:"plan,dict"`
+	LimitName string   `parquet:"limit_name,dict"`
+	Algorithm string   `parquet:"algorithm,dict"`
+	Limit     *int64   `parquet:"limit,optional"`
+	Window    string   `parquet:"window,dict"`
+	Rate      *float64 `parquet:"rate,optional"`
+	Burst     *int64   `parquet:"burst,optional"`
+	Scope     string   `parquet:"scope,dict"`
+	Filter    string   `parquet:"filter,dict"`
 }

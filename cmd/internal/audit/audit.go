@@ -203,31 +203,13 @@ func Definition(r *policy.Rule) string {
 	}
 	switch r.Algorithm {
 	case policy.Fixed, policy.Sliding:
-		w := window(r.WindowMillis)
-		if r.Calendar != policy.NoCalendar {
-			w = string(r.Calendar)
-		}
-		return fmt.Sprintf("%d per %s (%s%s)", r.Limit, w, r.Algorithm, scope)
+		return fmt.Sprintf("%d per %s (%s%s)", r.Limit, r.WindowText(), r.Algorithm, scope)
 	case policy.TokenBucket:
 		return fmt.Sprintf("%s r/s, burst %d (%s%s)", strconv.FormatFloat(float64(r.RateMicro)/1e6, 'f', -1, 64), r.Burst, r.Algorithm, scope)
 	case policy.LeakyBucket:
 		return fmt.Sprintf("%s r/s, burst %d (%s%s)", strconv.FormatFloat(float64(r.NginxRate)/1e3, 'f', -1, 64), r.Burst, r.Algorithm, scope)
 	}
 	return string(r.Algorithm)
-}
-
-// window writes a window's width as a policy file would: 1m, 10s, 2h,
-// 1d, 250ms.
-func window(ms int64) string {
-	for _, u := range []struct {
-		ms   int64
-		unit string
-	}{{86_400_000, "d"}, {3_600_000, "h"}, {60_000, "m"}, {1000, "s"}} {
-		if ms >= u.ms && ms%u.ms == 0 {
-			return strconv.FormatInt(ms/u.ms, 10) + u.unit
-		}
-	}
-	return strconv.FormatInt(ms, 10) + "ms"
 }
 
 // topBuckets keeps the rejected buckets of the keys ranked in the top n
