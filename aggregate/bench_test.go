@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -89,11 +90,13 @@ func benchAddStreams(b *testing.B, timeOf func(i int) int64, block int) {
 
 // BenchmarkStateEach reads back a million cells (about 32 MB, well past
 // the caches, as after a real night's ingest) of 5,000 keys whose lines
-// interleave, so each key's cells are scattered through the chunks.
+// interleave at random, as clients' requests do, so each key's cells are
+// scattered through the chunks with no stride a prefetcher could follow.
 func BenchmarkStateEach(b *testing.B) {
 	st := NewState()
+	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 1_000_000 {
-		st.Add(fmt.Appendf(nil, "k%d", i%5000), &Observation{TimeMillis: int64(i / 100 * 1000)})
+		st.Add(fmt.Appendf(nil, "k%d", rng.IntN(5000)), &Observation{TimeMillis: int64(i / 100 * 1000)})
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -250,6 +250,11 @@ func (s *State) counters(i uint32) Counters {
 	if c.n[0] == wideMark {
 		return *s.wide[i]
 	}
+	return c.counters()
+}
+
+// counters returns the counts a small cell holds (not a wide one's).
+func (c *cellRec) counters() Counters {
 	return Counters{
 		Requests: int64(c.n[0]), Status2xx: int64(c.n[1]), Status3xx: int64(c.n[2]),
 		Status4xx: int64(c.n[3]), Status5xx: int64(c.n[4]), Status429: int64(c.n[5]),
@@ -668,6 +673,7 @@ type stateCursor struct {
 	byKey      []uint32
 	ends       []uint32
 	group, pos int
+	cells      []cellRec // the current group's cells, copied together
 }
 
 // Open implements Partials: a Cursor over every series of s. It sorts
@@ -743,18 +749,28 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 	}
 	s := c.s
 	key := string(s.key(c.byKey[c.group]))
-	// The group's bounds are known, so the loads below are independent
-	// of each other and the CPU overlaps their cache misses.
+	group := c.order[c.pos:c.ends[c.group]]
+	// The cells are scattered through memory, each load a cache miss.
+	// Copied first in a loop whose loads nothing waits on, the CPU
+	// overlaps the misses; building points while loading would make
+	// each wait for the one before (the twin check branches on it).
+	c.cells = slices.Grow(c.cells[:0], len(group))[:len(group)]
+	for j, i := range group {
+		c.cells[j] = *s.cell(i)
+	}
 	start := len(dst)
-	for _, i := range c.order[c.pos:c.ends[c.group]] {
-		ts := s.cell(i).ts
-		if n := len(dst); n > start && dst[n-1].TimeMillis == ts {
+	for j := range c.cells {
+		cell := &c.cells[j]
+		sums := cell.counters()
+		if cell.n[0] == wideMark {
+			sums = *s.wide[group[j]]
+		}
+		if n := len(dst); n > start && dst[n-1].TimeMillis == cell.ts {
 			// A twin from another stream (see NewStream).
-			sums := s.counters(i)
 			dst[n-1].Counters.Add(&sums)
 			continue
 		}
-		dst = append(dst, Point{TimeMillis: ts, Counters: s.counters(i)})
+		dst = append(dst, Point{TimeMillis: cell.ts, Counters: sums})
 	}
 	c.pos = int(c.ends[c.group])
 	c.group++
