@@ -36,7 +36,12 @@ func (c *Codec) Encode(dst, src []byte) ([]byte, error) {
 	if e == nil {
 		var err error
 		e, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault), // parquet.Zstd's level
+			// Pages arrive dictionary- and RLE-encoded, which leaves
+			// little for a stronger level to find: against
+			// SpeedDefault, reports were 2-7% larger (3% smaller with
+			// 110k distinct keys) and encoding took about half the
+			// CPU, the biggest cost of a run's tail at many keys.
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(Window),
 			zstd.WithLowerEncoderMem(true),
