@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		m, err := o.manifest(args, res, log)
+		m, err := o.manifest(args, res, started, log)
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res := jr.Result()
-	m, err := o.manifest(args, res, log)
+	m, err := o.manifest(args, res, started, log)
 	if err != nil {
 		return err
 	}
@@ -198,8 +198,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // manifest starts the run's manifest and applies --max-bad-ratio.
-func (o *options) manifest(args []string, res *pipeline.Result, log *slog.Logger) (*schema.Manifest, error) {
-	m := analysis.NewManifest(version(), args, res)
+func (o *options) manifest(args []string, res *pipeline.Result, started time.Time, log *slog.Logger) (*schema.Manifest, error) {
+	m := analysis.NewManifest(version(), args, res, started)
 	m.Policy = o.Policy
 	analysis.WarnVerdictMissing(log, &o.Options, res)
 	o.Warehouse.Scrub(res, m)

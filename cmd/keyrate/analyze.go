@@ -138,7 +138,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 		return inputAdvice(err)
 	}
 	defer r.close()
-	m := analysis.NewManifest(keyrateVersion(), args, res)
+	m := analysis.NewManifest(keyrateVersion(), args, res, started)
 	for _, s := range left {
 		m.SkippedPaths = append(m.SkippedPaths, schema.SkippedPath(s))
 	}

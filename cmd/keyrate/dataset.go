@@ -97,7 +97,7 @@ func runForget(ctx context.Context, inv *invocation, args []string) error {
 		return inputAdvice(err)
 	}
 	res := r.run.Result()
-	m := analysis.NewManifest(keyrateVersion(), nil, res)
+	m := analysis.NewManifest(keyrateVersion(), nil, res, started)
 	m.Arguments = append([]string{"dataset", "forget"}, args...)
 	m.Policy = o.Policy
 	o.Warehouse.Scrub(res, m)

@@ -58,6 +58,11 @@ func TestAnalyzeMemoryBudgetSpillsIdentically(t *testing.T) {
 	if tight.PeakRSSBytes <= 0 || tight.Totals.Keys != 300 || free.Totals.Keys != 300 {
 		t.Fatalf("peak_rss_bytes %d, keys %d/%d", tight.PeakRSSBytes, tight.Totals.Keys, free.Totals.Keys)
 	}
+	for _, m := range []schema.Manifest{free, tight} {
+		if m.ReadSeconds <= 0 || m.ReadSeconds > m.WallSeconds {
+			t.Fatalf("read_seconds %g of wall_seconds %g: want a part of it", m.ReadSeconds, m.WallSeconds)
+		}
+	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Fatalf("%d entries left in --tmp-dir", len(left))
 	}

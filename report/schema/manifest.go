@@ -26,6 +26,9 @@ type Manifest struct {
 	// its peak resident memory (getrusage; 0 where there is none).
 	WallSeconds  float64 `json:"wall_seconds"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	// ReadSeconds is the part of WallSeconds until every input was read
+	// and aggregated; the rest is evaluating and writing the reports.
+	ReadSeconds float64 `json:"read_seconds"`
 	// SpilledBytes is the compressed state written to --tmp-dir.
 	SpilledBytes int64 `json:"spilled_bytes"`
 

@@ -450,12 +450,14 @@ func (o *Options) formatConfig() (string, parse.FormatOptions, error) {
 }
 
 // NewManifest starts the run's manifest from what reading the inputs
-// gave; version is the build's, args the command line after "analyze".
-func NewManifest(version string, args []string, res *pipeline.Result) *schema.Manifest {
+// gave; version is the build's, args the command line after "analyze",
+// started when the run started (reading ends now).
+func NewManifest(version string, args []string, res *pipeline.Result, started time.Time) *schema.Manifest {
 	m := &schema.Manifest{
-		Version:    version,
-		Arguments:  append([]string{"analyze"}, args...),
-		BadSamples: res.Samples,
+		Version:     version,
+		Arguments:   append([]string{"analyze"}, args...),
+		ReadSeconds: time.Since(started).Seconds(),
+		BadSamples:  res.Samples,
 		// Empty lists, not null, when there is nothing to list.
 		SkippedPaths: []schema.SkippedPath{},
 		SpilledBytes: res.SpilledBytes,
