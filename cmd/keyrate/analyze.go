@@ -108,7 +108,7 @@ func runAnalyze(ctx context.Context, inv *invocation, args []string) error {
 		d.log.Warn("not read", "path", s.Path, "reason", s.Reason)
 	}
 	if o.unattended.dryRun {
-		return dryRun(ctx, stdout, paths, cfg, o.Out, c.Formats, o.Warehouse.Part)
+		return dryRun(ctx, stdout, paths, cfg, o.Out, c.PlannedFiles(o.Warehouse.Part))
 	}
 	lock, err := lockOutput(o.Out)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 
 	"github.com/keyrate/keyrate/aggregate/pipeline"
 	"github.com/keyrate/keyrate/parse/input"
-	"github.com/keyrate/keyrate/report"
-	"github.com/keyrate/keyrate/report/schema"
 )
 
 // dryRun prints, for every input, its size, detected compression and
@@ -18,7 +16,7 @@ import (
 // do), then the files a real run would write. It writes nothing and
 // takes no lock. It fails (exit 1) when an input cannot be opened, its
 // compression header is corrupt or no format matches it.
-func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.Config, out string, formats []report.Format, partition report.Partition) error {
+func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.Config, out string, files []string) error {
 	probes, err := pipeline.ProbeInputs(ctx, paths, cfg)
 	if err != nil {
 		return err
@@ -46,7 +44,6 @@ func dryRun(ctx context.Context, stdout io.Writer, paths []string, cfg pipeline.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, size, p.Compression, escapeUnsafe(format))
 	}
 	tw.Flush()
-	files := report.PlannedFiles(schema.Tables, formats, partition)
 	fmt.Fprintf(stdout, "\nwould write to %s: %s\n", out, strings.Join(files, ", "))
 	if len(bad) > 0 {
 		return fmt.Errorf("dry run: %d of %d inputs cannot be read: %s", len(bad), len(paths), strings.Join(bad, ", "))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,6 +49,13 @@ func TestDryRunDetectsEveryInput(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("--dry-run created %s", out)
+	}
+
+	// The HTML report is among the files a run would write.
+	so.Reset()
+	code = run(context.Background(), []string{"analyze", "--dry-run", "--output", "csv,html", "--out", out, plain}, &so, io.Discard)
+	if want := regexp.MustCompile(`(?m)^would write to \S+out: windows\.csv, .*, limits\.csv, report\.html, manifest\.json$`); code != 0 || !want.MatchString(so.String()) {
+		t.Errorf("--output csv,html: exit %d, stdout does not match %s:\n%s", code, want, so.String())
 	}
 
 	// A corrupt input is reported in its row and fails the dry run.

@@ -27,6 +27,17 @@ func parseOutputs(list []string) (formats []report.Format, page bool, err error)
 	return formats, page, err
 }
 
+// PlannedFiles lists the files a run writes into --out with partition
+// p, as --dry-run shows them: each table's in each format, report.html,
+// the manifest.
+func (c *Config) PlannedFiles(p report.Partition) []string {
+	files := report.PlannedFiles(schema.Tables, c.Formats, p)
+	if c.HTML {
+		files = slices.Insert(files, len(files)-1, pageName) // the manifest stays last
+	}
+	return files
+}
+
 // page builds report.html from the rows of a run's evaluation, and the
 // top offenders a run on a terminal ends with.
 type page struct {
