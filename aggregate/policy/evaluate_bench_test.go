@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -126,4 +127,48 @@ func BenchmarkEvaluateMonth(b *testing.B) {
 		{Name: "burst", Algorithm: TokenBucket, RateMicro: 1_000_000, Burst: 30, Filter: -1},
 	}}}, DefaultPlan: "p"}
 	benchModes(b, "plan", monthState(), pol)
+}
+
+// manyKeysState holds 128,000 keys with ~8 requests each over an hour, a
+// few in the same second: the shape of a log with 256,000 distinct keys
+// (keyrate-gen --keys 256000), where the per-key work, not the points,
+// sets the evaluation's cost.
+func manyKeysState() *aggregate.State {
+	st := aggregate.NewState()
+	t0 := int64(1_767_225_600_000)
+	for k := range 128_000 {
+		key := []byte(fmt.Sprintf("ak_%016x", uint64(k)*0x9e3779b97f4a7c15))
+		t := t0 + int64(k%3600)*1000
+		for i := range 8 {
+			status := 200
+			if i%5 == 4 {
+				status = 429
+			}
+			st.Add(key, &aggregate.Observation{TimeMillis: t, Status: status, Rejected: status == 429})
+			t += int64(i%3) * 1000
+		}
+	}
+	return st
+}
+
+// BenchmarkEvaluateManyKeys reports the evaluation's cost per key over
+// 128,000 keys of a few requests each, under --limit 100/min: in the
+// steady state a key should cost no allocation.
+func BenchmarkEvaluateManyKeys(b *testing.B) {
+	st := manyKeysState()
+	pol := FromLimits([]Limit{{Name: "100/min", Allowed: 100, WindowMillis: 60_000}})
+	keys := float64(st.Keys())
+	b.ReportAllocs()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Evaluate(context.Background(), only(st), pol, Options{}, discardSink{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&m1)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N)/keys, "allocs/key")
 }

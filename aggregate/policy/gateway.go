@@ -39,16 +39,34 @@ func offer(g gateway, t, n int64) (int64, float64) {
 	return a, usage
 }
 
-func newGateway(r *Rule) gateway {
+// gateways holds a gateway of each algorithm, so that a rule's gateway
+// can be started afresh for every key without an allocation: an
+// evaluation starts one per rule and key, and with many keys of a few
+// requests each that was most of its garbage.
+type gateways struct {
+	fixed   fixedGateway
+	sliding slidingGateway
+	token   tokenGateway
+	nginx   nginxGateway
+}
+
+// fresh returns r's gateway in its fresh state, held in g (the last
+// gateway fresh returned is no longer valid). A sliding window keeps its
+// queue's arrays.
+func (g *gateways) fresh(r *Rule) gateway {
 	switch r.Algorithm {
 	case Fixed:
-		return &fixedGateway{rule: r, end: minInt64}
+		g.fixed = fixedGateway{rule: r, end: minInt64}
+		return &g.fixed
 	case Sliding:
-		return &slidingGateway{limit: r.Limit, width: r.WindowMillis}
+		g.sliding = slidingGateway{limit: r.Limit, width: r.WindowMillis, times: g.sliding.times[:0], counts: g.sliding.counts[:0]}
+		return &g.sliding
 	case TokenBucket:
-		return newTokenGateway(r)
+		g.token = tokenGateway{capacity: r.Burst * tokenScale, rate: r.RateMicro}
+		return &g.token
 	case LeakyBucket:
-		return &nginxGateway{rate: r.NginxRate, burst: r.Burst * 1000}
+		g.nginx = nginxGateway{rate: r.NginxRate, burst: r.Burst * 1000}
+		return &g.nginx
 	}
 	panic("policy: rule not validated: " + string(r.Algorithm))
 }

@@ -28,8 +28,9 @@ type rowSink interface {
 // and together they are the scope's plan-level gateway, which decides
 // each request once (walk); the scope collects what its key, usage and
 // false-throttle rows and its checkpoints need.
-// One scopeRun is reused from scope to scope, so that a key costs no
-// allocation beyond its gateways.
+// One scopeRun is reused from scope to scope, rules' runs and gateways
+// included, so that a key costs no allocation once the buffers have
+// grown.
 type scopeRun struct {
 	ev    *evaluator
 	scope string
@@ -99,10 +100,14 @@ type classHead struct {
 }
 
 // falseBucket sums one report bucket (its part on one date, with Split)
-// of a key's reconciliation.
+// of a key's reconciliation. Most buckets have no false throttle, so the
+// row is built only for those that do.
 type falseBucket struct {
 	start, end, partEnd int64
+	date                int64 // the part's date (Split), else minInt64
 	have                bool
+	requests, rejected  int64
+	real, falses        int64 // the real gateway's rejections, the false throttles among them
 	row                 schema.FalseThrottleRow
 }
 
@@ -173,6 +178,11 @@ func (sc *scopeRun) run(w *classWalker, st *ScopeState, out rowSink) error {
 				}
 			}
 		}
+	}
+	// Every rule's run before any starts: a run holds its gateway, which
+	// must not move once started.
+	if n := len(sc.rules); n > len(sc.runs) {
+		sc.runs = append(sc.runs, make([]ruleRun, n-len(sc.runs))...)
 	}
 	for k := range sc.rules {
 		if err := sc.startRule(k, out); err != nil {
@@ -316,19 +326,18 @@ func (sc *scopeRun) reconcile(t, n, rejected, real, caught int64, out rowSink) e
 		ft.start = windowStart(t, report)
 		ft.end = ft.start + report
 		ft.partEnd = ft.end
-		date := time.Time{}
+		ft.date = minInt64
 		if sc.ev.opts.Split {
 			ft.partEnd = min(ft.end, (floorDiv(t, dayMillis)+1)*dayMillis)
-			date = aggregate.Millis(floorDiv(t, dayMillis) * dayMillis)
+			ft.date = floorDiv(t, dayMillis) * dayMillis
 		}
-		ft.row = schema.FalseThrottleRow{Key: sc.key, Plan: sc.rules[0].plan,
-			WindowStart: aggregate.Millis(ft.start), WindowEnd: aggregate.Millis(ft.end), Date: date}
+		ft.requests, ft.rejected, ft.real, ft.falses = 0, 0, 0, 0
 		ft.have = true
 	}
-	ft.row.Requests += n
-	ft.row.Rejected += rejected
-	ft.row.GatewayRejected += real
-	ft.row.FalseThrottles += real - caught
+	ft.requests += n
+	ft.rejected += rejected
+	ft.real += real
+	ft.falses += real - caught
 	return nil
 }
 
@@ -339,9 +348,16 @@ func (sc *scopeRun) flushFalse(out rowSink) error {
 		return nil
 	}
 	ft.have = false
-	if ft.row.FalseThrottles == 0 {
+	if ft.falses == 0 {
 		return nil
 	}
+	date := time.Time{}
+	if ft.date != minInt64 {
+		date = aggregate.Millis(ft.date)
+	}
+	ft.row = schema.FalseThrottleRow{Key: sc.key, Plan: sc.rules[0].plan,
+		WindowStart: aggregate.Millis(ft.start), WindowEnd: aggregate.Millis(ft.end),
+		Requests: ft.requests, Rejected: ft.rejected, GatewayRejected: ft.real, FalseThrottles: ft.falses, Date: date}
 	return out.FalseThrottle(&ft.row)
 }
 
@@ -416,7 +432,8 @@ func resize(s []int64, n int) []int64 {
 type ruleRun struct {
 	sc    *scopeRun
 	sr    *scopeRule
-	gw    gateway
+	gw    gateway // one of gws
+	gws   gateways
 	split bool
 	wins  []schema.WindowRow
 	vios  []schema.ViolationRow
@@ -448,14 +465,12 @@ func (sc *scopeRun) startRule(k int, out rowSink) error {
 	ev := sc.ev
 	sr := &sc.rules[k]
 	r := sr.r
-	if k >= len(sc.runs) {
-		sc.runs = append(sc.runs, make([]ruleRun, k+1-len(sc.runs))...)
-	}
 	rr := &sc.runs[k]
-	*rr = ruleRun{sc: sc, sr: sr, gw: newGateway(r), split: ev.opts.Split,
+	*rr = ruleRun{sc: sc, sr: sr, gws: rr.gws, split: ev.opts.Split,
 		wins: rr.wins[:0], vios: rr.vios[:0], auds: rr.auds[:0],
 		bEnd: minInt64, first: NoTime, partEnd: minInt64, dayEnd: minInt64,
 		audit: schema.AuditRow{Key: sc.key, Plan: sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: sc.scope}}
+	rr.gw = rr.gws.fresh(r)
 	from := int64(maxInt64) // the first checkpoint date the rule may be other than fresh at
 	if start := sc.starts[k]; start != nil {
 		if err := rr.load(start); err != nil {
