@@ -2,10 +2,16 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/keyrate/keyrate/report/schema"
 )
 
 // BenchmarkTableWrite writes a windows-like table (1,000 keys × 200
@@ -62,4 +68,46 @@ func BenchmarkCSVWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}
+
+// BenchmarkKeysTableWrite writes the keys table of a run with 110,000
+// distinct keys (keyrate-gen --keys 256000 over 1M lines) as CSV and
+// Parquet, without fsync: a table whose key column has a new value in
+// every row.
+func BenchmarkKeysTableWrite(b *testing.B) {
+	rows := make([]schema.KeyRow, 110_000)
+	for i := range rows {
+		t := day0.Add(time.Duration(i%3600) * time.Second)
+		rows[i] = schema.KeyRow{Key: fmt.Sprintf("k%016x", uint64(i)*0x9e3779b97f4a7c15>>1|uint64(i)), Plan: "cli",
+			Requests: int64(1 + i%17), FirstSeen: t, LastSeen: t.Add(time.Minute), Status2xx: int64(1 + i%13), BytesSent: int64(i) * 8888}
+	}
+	slices.SortFunc(rows, func(a, b schema.KeyRow) int { return strings.Compare(a.Key, b.Key) })
+	b.ReportAllocs()
+	var size int64
+	for b.Loop() {
+		dir := b.TempDir()
+		set, err := NewSetFS(dir, []Format{CSV, Parquet}, nosyncFS{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tab, err := NewTable(set, schema.Keys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range rows {
+			if err := tab.Write(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := set.Commit(context.Background(), nil); err != nil {
+			b.Fatal(err)
+		}
+		st, err := os.Stat(filepath.Join(dir, "keys.parquet"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = st.Size()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+	b.ReportMetric(float64(size), "parquet-bytes")
 }

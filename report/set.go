@@ -165,8 +165,11 @@ const rowGroupRows = 122_880
 
 // dictionaryMaxBytes bounds a column chunk's dictionary: low-cardinality
 // strings (limit names, keys of the windows table) get a dictionary
-// page; a column of mostly distinct values (keys of the keys table) falls
-// back to plain encoding when its dictionary outgrows this.
+// page; a column of mostly distinct values falls back to plain encoding
+// when its dictionary outgrows this. The key columns of the keys and
+// throttle_audit tables, distinct by construction, are plain from the
+// start (their `plain` tags): a dictionary there only costs a map insert
+// per row and a copy of every key.
 const dictionaryMaxBytes = 1 << 20
 
 // parquetZstd is shared by every Set, so its pooled encoders are reused

@@ -14,7 +14,10 @@ import "time"
 // column but PeakUsagePct adds up over dates; its maximum over dates is
 // the run's.
 type AuditRow struct {
-	Key             string    `parquet:"key,dict"`
+	// A key has a row per limit and date here, next to each other: a
+	// dictionary of mostly distinct keys would only copy them, so the
+	// column is plain-encoded (zstd finds the repeats).
+	Key             string    `parquet:"key,plain"`
 	Plan            string    `parquet:"plan,dict"`
 	LimitName       string    `parquet:"limit_name,dict"`
 	Algorithm       string    `parquet:"algorithm,dict"`

@@ -92,7 +92,9 @@ type FalseThrottleRow struct {
 // plan). Per-account limits are not part of a key's plan here: their
 // rejections are in the account's rows.
 type KeyRow struct {
-	Key             string    `parquet:"key,dict"`
+	// A run's keys are all distinct here (one row per key and date): a
+	// dictionary would only copy them, so the column is plain-encoded.
+	Key             string    `parquet:"key,plain"`
 	Plan            string    `parquet:"plan,dict"` // empty: no plan and no default_plan
 	Requests        int64     `parquet:"requests"`
 	FirstSeen       time.Time `parquet:"first_seen,timestamp(millisecond)"`
