@@ -152,23 +152,32 @@ func manyKeysState() *aggregate.State {
 }
 
 // BenchmarkEvaluateManyKeys reports the evaluation's cost per key over
-// 128,000 keys of a few requests each, under --limit 100/min: in the
-// steady state a key should cost no allocation.
+// 128,000 keys of a few requests each, under --limit 100/min, flat and
+// with day partitions: in the steady state a key should cost no
+// allocation but its string, which the cursor makes and the rows keep.
 func BenchmarkEvaluateManyKeys(b *testing.B) {
 	st := manyKeysState()
 	pol := FromLimits([]Limit{{Name: "100/min", Allowed: 100, WindowMillis: 60_000}})
 	keys := float64(st.Keys())
-	b.ReportAllocs()
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	b.ResetTimer()
-	for range b.N {
-		if _, err := Evaluate(context.Background(), only(st), pol, Options{}, discardSink{}); err != nil {
-			b.Fatal(err)
+	for _, split := range []bool{false, true} {
+		name := "flat"
+		if split {
+			name = "split"
 		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			b.ResetTimer()
+			for range b.N {
+				if _, err := Evaluate(context.Background(), only(st), pol, Options{Split: split}, discardSink{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N)/keys, "allocs/key")
+		})
 	}
-	b.StopTimer()
-	runtime.ReadMemStats(&m1)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
-	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N)/keys, "allocs/key")
 }
