@@ -166,10 +166,11 @@ const rowGroupRows = 122_880
 // dictionaryMaxBytes bounds a column chunk's dictionary: low-cardinality
 // strings (limit names, keys of the windows table) get a dictionary
 // page; a column of mostly distinct values falls back to plain encoding
-// when its dictionary outgrows this. The key columns of the keys and
-// throttle_audit tables, distinct by construction, are plain from the
-// start (their `plain` tags): a dictionary there only costs a map insert
-// per row and a copy of every key.
+// when its dictionary outgrows this. The key columns of the keys,
+// throttle_audit and usage tables, distinct by construction but for a
+// key's few limits, are plain from the start (their `plain` tags): a
+// dictionary there only costs a map insert per row and a copy of every
+// key.
 const dictionaryMaxBytes = 1 << 20
 
 // parquetZstd is shared by every Set, so its pooled encoders are reused

@@ -125,7 +125,10 @@ type KeyRow struct {
 // quota has one row per date with LimitName empty and the quota
 // columns null.
 type UsageRow struct {
-	Key              string    `parquet:"key,dict"`
+	// A key has a row per quota here, next to each other (a partition
+	// holds one date): a dictionary of mostly distinct keys would only
+	// copy them, so the column is plain-encoded.
+	Key              string    `parquet:"key,plain"`
 	Plan             string    `parquet:"plan,dict"`
 	LimitName        string    `parquet:"limit_name,dict"`
 	PeriodStart      time.Time `parquet:"period_start,optional,timestamp(millisecond)"`
