@@ -213,3 +213,67 @@ func BenchmarkParquet(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/200_000, "ns/row")
 	})
 }
+
+// manyKeys is n keys shaped like keyrate-gen's ("k" and 16 hex digits)
+// and a million lines' draws among them with keyrate-gen's Zipf
+// popularity (s = 1.1, v = 4), interleaved at random: at 256k keys about
+// 110k of them appear, as in `keyrate-gen --keys 256000`.
+func manyKeys(n int) (keys [][]byte, draws []int32) {
+	keys = make([][]byte, n)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "k%016x", uint64(i)*0x9E3779B97F4A7C15)
+	}
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 4, uint64(n-1))
+	draws = make([]int32, 1_000_000)
+	for i := range draws {
+		draws[i] = int32(zipf.Uint64())
+	}
+	return keys, draws
+}
+
+// BenchmarkStateAddManyKeys is BenchmarkStateAdd with 256k keys drawn as
+// keyrate-gen draws them, a fresh State every million lines: most lines'
+// key lookups miss the caches (the key table and arena outgrow them).
+func BenchmarkStateAddManyKeys(b *testing.B) {
+	keys, draws := manyKeys(256_000)
+	st := NewState()
+	var o Observation
+	b.SetBytes(160)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		j := i % len(draws)
+		if j == 0 && i > 0 {
+			st = NewState()
+		}
+		o = Observation{TimeMillis: 1_700_000_000_000 + int64(j/2000)*1000, Status: 200, Bytes: 100}
+		st.Add(keys[draws[j]], &o)
+	}
+}
+
+// BenchmarkStateEachManyKeys sorts and reads back the State of a million
+// lines over 256k keys (BenchmarkStateAddManyKeys's), each time afresh as
+// a pipeline's first read of a State does: ranking the ~110k keys is
+// then a large part of the cost.
+func BenchmarkStateEachManyKeys(b *testing.B) {
+	keys, draws := manyKeys(256_000)
+	st := NewState()
+	for i, k := range draws {
+		st.Add(keys[k], &Observation{TimeMillis: 1_700_000_000_000 + int64(i/2000)*1000})
+	}
+	b.Run("sort", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			st.sortedCells()
+		}
+	})
+	b.Run("each", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			st.sorted = nil // as a State's first read
+			c, _ := st.Open()
+			if err := discard(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
