@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -260,6 +261,25 @@ func BenchmarkStateEachManyKeys(b *testing.B) {
 	for i, k := range draws {
 		st.Add(keys[k], &Observation{TimeMillis: 1_700_000_000_000 + int64(i/2000)*1000})
 	}
+	ids := make([]uint32, st.Keys())
+	b.Run("rank/compare", func(b *testing.B) { // the ranking sortIDs replaced
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range ids {
+				ids[i] = uint32(i)
+			}
+			slices.SortFunc(ids, func(a, b uint32) int { return bytes.Compare(st.key(a), st.key(b)) })
+		}
+	})
+	b.Run("rank/chunks", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range ids {
+				ids[i] = uint32(i)
+			}
+			st.keys.sortIDs(ids)
+		}
+	})
 	b.Run("sort", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -607,7 +607,7 @@ func (s *State) sortedCells() (order, byKey, ends []uint32) {
 	for i := range byKey {
 		byKey[i] = uint32(i)
 	}
-	slices.SortFunc(byKey, func(a, b uint32) int { return bytes.Compare(s.key(a), s.key(b)) })
+	s.keys.sortIDs(byKey)
 	rank := make([]uint32, len(byKey))
 	for r, id := range byKey {
 		rank[id] = uint32(r)
