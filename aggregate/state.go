@@ -391,7 +391,13 @@ type keyTable struct {
 	arena []byte   // every key's bytes, back to back
 	end   []uint32 // key id i is arena[start(i):end[i]]
 	hash  []uint64 // hash of each key, to rehash without rereading
-	slots []uint32 // open addressing: key id + 1, 0 = empty
+	// slots is open addressing over the ids: each slot holds a key id + 1
+	// in its low half (0 = empty) and the high half of the key's hash in
+	// its top half. With 100k+ keys the table, the ends and the arena
+	// are each a cache miss away: a probe passes other keys' slots
+	// without reading their hashes or bytes, and only a key whose hash
+	// matches (almost always the one sought) costs the other misses.
+	slots []uint64
 }
 
 func (t *keyTable) len() int { return len(t.end) }
@@ -414,13 +420,16 @@ func (t *keyTable) find(key []byte, h uint64) (uint32, bool) {
 		return 0, false
 	}
 	mask := uint64(len(t.slots) - 1)
+	tag := h >> 32
 	for i := h & mask; ; i = (i + 1) & mask {
 		slot := t.slots[i]
 		if slot == 0 {
 			return 0, false
 		}
-		id := slot - 1
-		if t.hash[id] == h && bytes.Equal(t.bytes(id), key) {
+		if slot>>32 != tag {
+			continue
+		}
+		if id := uint32(slot) - 1; bytes.Equal(t.bytes(id), key) {
 			return id, true
 		}
 	}
@@ -434,7 +443,7 @@ func (t *keyTable) add(key []byte, h uint64) uint32 {
 	t.end = append(t.end, uint32(len(t.arena)))
 	t.hash = append(t.hash, h)
 	if len(t.end)*4 > len(t.slots)*3 { // keep load <= 3/4
-		t.slots = make([]uint32, max(64, 2*len(t.slots)))
+		t.slots = make([]uint64, max(64, 2*len(t.slots)))
 		for id := range t.end {
 			insertSlot(t.slots, t.hash[id], uint32(id))
 		}
@@ -457,16 +466,17 @@ func (t *keyTable) approxBytes() int64 {
 	if len(t.end) == 0 {
 		return 0
 	}
-	return int64(len(t.arena)) + int64(len(t.end))*(4+8) + int64(len(t.slots))*4
+	return int64(len(t.arena)) + int64(len(t.end))*(4+8) + int64(len(t.slots))*8
 }
 
-func insertSlot(slots []uint32, h uint64, idx uint32) {
+// insertSlot files key id idx, whose hash is h, in slots (see keyTable).
+func insertSlot(slots []uint64, h uint64, idx uint32) {
 	mask := uint64(len(slots) - 1)
 	i := h & mask
 	for slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	slots[i] = idx + 1
+	slots[i] = h>>32<<32 | uint64(idx+1)
 }
 
 // at returns the index of cell (key id, ts), creating it if needed, by
