@@ -8,13 +8,14 @@ import (
 	"testing"
 )
 
-// checkKeyOrder interns keys (duplicates are one key) and checks that
-// sortIDs orders them as bytes.Compare does.
+// checkKeyOrder adds a line for each of keys (duplicates are one key)
+// and checks that sortIDs orders them as bytes.Compare does, and that a
+// cursor names them so.
 func checkKeyOrder(t *testing.T, keys [][]byte) {
 	t.Helper()
 	st := NewState()
 	for _, k := range keys {
-		st.shownID(k)
+		st.Add(k, &Observation{TimeMillis: 1})
 	}
 	ids := make([]uint32, st.keys.len())
 	for i := range ids {
@@ -26,6 +27,25 @@ func checkKeyOrder(t *testing.T, keys [][]byte) {
 	for i := range ids {
 		if ids[i] != want[i] {
 			t.Fatalf("%d keys: position %d holds %q, want %q", len(ids), i, st.key(ids[i]), st.key(want[i]))
+		}
+	}
+	wantKeys := make([]string, len(want))
+	for i, id := range want {
+		wantKeys[i] = string(st.key(id))
+	}
+	series := drain(t, st.Sorted().Cursor(nil, nil))
+	// The names read are the cursor's: refilling the State's arena
+	// leaves them as they were.
+	st.Reset()
+	for range 4 {
+		st.Add(bytes.Repeat([]byte{'x'}, 4096), &Observation{TimeMillis: 1})
+	}
+	if len(series) != len(wantKeys) {
+		t.Fatalf("%d series for %d keys", len(series), len(wantKeys))
+	}
+	for i, s := range series {
+		if s.Key != wantKeys[i] {
+			t.Fatalf("series %d is key %q, want %q", i, s.Key, wantKeys[i])
 		}
 	}
 }

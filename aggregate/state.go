@@ -684,6 +684,51 @@ type stateCursor struct {
 	ends       []uint32
 	group, pos int
 	cells      []cellRec // the current group's cells, copied together
+	// names are the keys of groups namesFrom on, as strings (see name).
+	names     []string
+	namesFrom int
+}
+
+// nameBatch and nameBatchKeys bound the keys name copies at a time, in
+// bytes and in keys; a key string a reader keeps holds its batch (the
+// bytes are not shared with the State, which Reset reuses).
+const (
+	nameBatch     = 16 << 10
+	nameBatchKeys = 256
+)
+
+// name returns group g's key as a string. Converting each key on its
+// own cost an allocation per key and, with 100k+ keys read in rank
+// order, a cache miss into the arena that the reader waited on; keys are
+// instead copied a batch at a time into one allocation, in a loop whose
+// loads overlap.
+func (c *stateCursor) name(g int) string {
+	if g < c.namesFrom || g >= c.namesFrom+len(c.names) {
+		c.fillNames(g)
+	}
+	return c.names[g-c.namesFrom]
+}
+
+// fillNames copies the keys of groups g on, as many as nameBatch and
+// nameBatchKeys allow (at least one), into names.
+func (c *stateCursor) fillNames(g int) {
+	end, n := g, 0
+	for end < len(c.ends) && end-g < nameBatchKeys && (end == g || n+len(c.s.key(c.byKey[end])) <= nameBatch) {
+		n += len(c.s.key(c.byKey[end]))
+		end++
+	}
+	buf := make([]byte, 0, n)
+	c.names, c.namesFrom = c.names[:0], g
+	for ; g < end; g++ {
+		k := c.s.key(c.byKey[g])
+		name := ""
+		if len(k) > 0 {
+			buf = append(buf, k...)
+			// buf's bytes are written once, here, and then only read.
+			name = unsafe.String(&buf[len(buf)-len(k)], len(k))
+		}
+		c.names = append(c.names, name)
+	}
 }
 
 // Open implements Partials: a Cursor over every series of s. It sorts
@@ -758,7 +803,7 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 		return "", dst, io.EOF
 	}
 	s := c.s
-	key := string(s.key(c.byKey[c.group]))
+	key := c.name(c.group)
 	group := c.order[c.pos:c.ends[c.group]]
 	// The cells are scattered through memory, each load a cache miss.
 	// Copied first in a loop whose loads nothing waits on, the CPU
