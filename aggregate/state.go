@@ -683,7 +683,9 @@ type stateCursor struct {
 	byKey      []uint32
 	ends       []uint32
 	group, pos int
-	cells      []cellRec // the current group's cells, copied together
+	// cells are the cells of order[cellsFrom:] (see Next).
+	cells     []cellRec
+	cellsFrom int
 	// names are the keys of groups namesFrom on, as strings (see name).
 	names     []string
 	namesFrom int
@@ -804,18 +806,15 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 	}
 	s := c.s
 	key := c.name(c.group)
-	group := c.order[c.pos:c.ends[c.group]]
-	// The cells are scattered through memory, each load a cache miss.
-	// Copied first in a loop whose loads nothing waits on, the CPU
-	// overlaps the misses; building points while loading would make
-	// each wait for the one before (the twin check branches on it).
-	c.cells = slices.Grow(c.cells[:0], len(group))[:len(group)]
-	for j, i := range group {
-		c.cells[j] = *s.cell(i)
+	end := int(c.ends[c.group])
+	group := c.order[c.pos:end]
+	if c.pos < c.cellsFrom || end > c.cellsFrom+len(c.cells) {
+		c.copyCells()
 	}
+	cells := c.cells[c.pos-c.cellsFrom : end-c.cellsFrom]
 	start := len(dst)
-	for j := range c.cells {
-		cell := &c.cells[j]
+	for j := range cells {
+		cell := &cells[j]
 		sums := cell.counters()
 		if cell.n[0] == wideMark {
 			sums = *s.wide[group[j]]
@@ -827,9 +826,32 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 		}
 		dst = append(dst, Point{TimeMillis: cell.ts, Counters: sums})
 	}
-	c.pos = int(c.ends[c.group])
+	c.pos = end
 	c.group++
 	return key, dst, nil
+}
+
+// cellBatch is about how many cells copyCells copies at a time: 32 KiB.
+const cellBatch = 1024
+
+// copyCells copies the cells of the current group and of as many groups
+// after it as cellBatch allows into cells. The cells are scattered
+// through memory, each load a cache miss. Copied first in a loop whose
+// loads nothing waits on, the CPU overlaps the misses; building points
+// while loading would make each wait for the one before (the twin check
+// branches on it). With many keys a group has few cells, so the loop
+// spans groups to have misses to overlap.
+func (c *stateCursor) copyCells() {
+	g := c.group
+	for g+1 < len(c.ends) && int(c.ends[g+1])-c.pos <= cellBatch {
+		g++
+	}
+	from := c.order[c.pos:c.ends[g]]
+	c.cells = slices.Grow(c.cells[:0], len(from))[:len(from)]
+	for j, i := range from {
+		c.cells[j] = *c.s.cell(i)
+	}
+	c.cellsFrom = c.pos
 }
 
 // Close implements Cursor; a State's cursor holds nothing.
