@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sort"
@@ -390,13 +391,16 @@ func (s *State) mappedID(raw []byte) uint32 {
 type keyTable struct {
 	arena []byte   // every key's bytes, back to back
 	end   []uint32 // key id i is arena[start(i):end[i]]
-	hash  []uint64 // hash of each key, to rehash without rereading
 	// slots is open addressing over the ids: each slot holds a key id + 1
 	// in its low half (0 = empty) and the high half of the key's hash in
 	// its top half. With 100k+ keys the table, the ends and the arena
 	// are each a cache miss away: a probe passes other keys' slots
-	// without reading their hashes or bytes, and only a key whose hash
-	// matches (almost always the one sought) costs the other misses.
+	// without reading their bytes, and only a key whose hash matches
+	// (almost always the one sought) costs the other misses. A key's
+	// first slot is given by its hash's top bits (slotOf), which the slot
+	// holds, so growing the table refiles the slots without the keys'
+	// hashes, and in order: a pass over the old slots writes the new ones
+	// nearly sequentially.
 	slots []uint64
 }
 
@@ -421,7 +425,7 @@ func (t *keyTable) find(key []byte, h uint64) (uint32, bool) {
 	}
 	mask := uint64(len(t.slots) - 1)
 	tag := h >> 32
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := slotOf(h, len(t.slots)); ; i = (i + 1) & mask {
 		slot := t.slots[i]
 		if slot == 0 {
 			return 0, false
@@ -441,15 +445,16 @@ func (t *keyTable) add(key []byte, h uint64) uint32 {
 	id := uint32(len(t.end))
 	t.arena = append(t.arena, key...)
 	t.end = append(t.end, uint32(len(t.arena)))
-	t.hash = append(t.hash, h)
 	if len(t.end)*4 > len(t.slots)*3 { // keep load <= 3/4
-		t.slots = make([]uint64, max(64, 2*len(t.slots)))
-		for id := range t.end {
-			insertSlot(t.slots, t.hash[id], uint32(id))
+		old := t.slots
+		t.slots = make([]uint64, max(64, 2*len(old)))
+		for _, slot := range old {
+			if slot != 0 {
+				fileSlot(t.slots, slot)
+			}
 		}
-		return id
 	}
-	insertSlot(t.slots, h, id)
+	fileSlot(t.slots, h>>32<<32|uint64(id+1))
 	return id
 }
 
@@ -457,7 +462,6 @@ func (t *keyTable) add(key []byte, h uint64) uint32 {
 func (t *keyTable) reset() {
 	t.arena = t.arena[:0]
 	t.end = t.end[:0]
-	t.hash = t.hash[:0]
 	clear(t.slots)
 }
 
@@ -466,17 +470,24 @@ func (t *keyTable) approxBytes() int64 {
 	if len(t.end) == 0 {
 		return 0
 	}
-	return int64(len(t.arena)) + int64(len(t.end))*(4+8) + int64(len(t.slots))*8
+	return int64(len(t.arena)) + int64(len(t.end))*4 + int64(len(t.slots))*8
 }
 
-// insertSlot files key id idx, whose hash is h, in slots (see keyTable).
-func insertSlot(slots []uint64, h uint64, idx uint32) {
+// slotOf returns the first slot of a key whose hash is h (or a slot
+// holding it) in a table of n slots, a power of two up to 1<<32: the
+// hash's top bits, which a slot holds.
+func slotOf(h uint64, n int) uint64 {
+	return h >> (64 - bits.TrailingZeros64(uint64(n)))
+}
+
+// fileSlot files slot (see keyTable) in slots.
+func fileSlot(slots []uint64, slot uint64) {
 	mask := uint64(len(slots) - 1)
-	i := h & mask
+	i := slotOf(slot, len(slots))
 	for slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	slots[i] = h>>32<<32 | uint64(idx+1)
+	slots[i] = slot
 }
 
 // at returns the index of cell (key id, ts), creating it if needed, by
