@@ -111,17 +111,30 @@ func parseCLF(line []byte, rec *Record, vhost, common bool, times *CLFTimeCache)
 		}
 		s.pos = pos
 	}
-	tb, ok := s.bracketed()
-	if !ok {
-		return 0, syntaxErr(s.pos, "expected [time]")
+	// Fast path: a valid CLF time is 26 bytes, so where the byte after
+	// them is "]" and they parse, they hold no "]" and are the bracketed
+	// field; no search for its end is needed. Anything else takes the
+	// general path, which finds the same field and error.
+	s.skipSpaces()
+	ok := false
+	if p := s.pos; times != nil && p+27 < len(line) && line[p] == '[' && line[p+27] == ']' {
+		if rec.TimeMillis, ok = times.Parse(line[p+1 : p+27]); ok {
+			s.pos = p + 28
+		}
 	}
-	if times != nil {
-		rec.TimeMillis, ok = times.Parse(tb)
-	} else {
-		rec.TimeMillis, ok = ParseCLFTime(tb)
-	}
 	if !ok {
-		return 0, syntaxErrText(s.pos-len(tb)-1, "bad time", tb)
+		tb, ok := s.bracketed()
+		if !ok {
+			return 0, syntaxErr(s.pos, "expected [time]")
+		}
+		if times != nil {
+			rec.TimeMillis, ok = times.Parse(tb)
+		} else {
+			rec.TimeMillis, ok = ParseCLFTime(tb)
+		}
+		if !ok {
+			return 0, syntaxErrText(s.pos-len(tb)-1, "bad time", tb)
+		}
 	}
 	req, ok := s.quoted()
 	if !ok {
@@ -227,8 +240,17 @@ func isDash(b []byte) bool { return len(b) == 1 && b[0] == '-' }
 // "GET /path?q HTTP/1.1". HTTP/0.9 lines have no protocol. Anything else
 // (TLS handshakes, "-", empty) leaves HasRequest false.
 func splitRequestLine(req []byte, rec *Record) {
-	sp1 := indexByte(req, ' ')
-	if sp1 <= 0 || !isMethod(req[:sp1]) {
+	// The method: upper-case letters (as every registered method is;
+	// this rejects binary TLS probes), at most maxMethodBytes of them,
+	// up to the first space. One loop both finds the space and checks
+	// the letters.
+	sp1 := 0
+	for ; sp1 < len(req) && req[sp1] != ' '; sp1++ {
+		if c := req[sp1]; c < 'A' || c > 'Z' || sp1 == maxMethodBytes {
+			return
+		}
+	}
+	if sp1 == 0 || sp1 == len(req) {
 		return
 	}
 	rest := req[sp1+1:]
@@ -244,19 +266,8 @@ func splitRequestLine(req []byte, rec *Record) {
 	rec.HasRequest = true
 }
 
-// isMethod accepts an HTTP method token: upper-case letters, as every
-// registered method is; this rejects binary TLS probes.
-func isMethod(b []byte) bool {
-	if len(b) > 20 {
-		return false
-	}
-	for _, c := range b {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
-}
+// maxMethodBytes bounds an HTTP method token's length.
+const maxMethodBytes = 20
 
 func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
@@ -268,10 +279,16 @@ type scanner struct {
 	pos int
 }
 
+// The scanner's methods work on local copies of buf and pos: parseCLF
+// passes its scanner to non-inlined methods, so it lives in memory, and
+// a loop over s.pos would load and store it at every byte.
+
 func (s *scanner) skipSpaces() {
-	for s.pos < len(s.buf) && s.buf[s.pos] == ' ' {
-		s.pos++
+	buf, pos := s.buf, s.pos
+	for pos < len(buf) && buf[pos] == ' ' {
+		pos++
 	}
+	s.pos = pos
 }
 
 func (s *scanner) done() bool {
@@ -281,14 +298,18 @@ func (s *scanner) done() bool {
 
 // token returns the next run of non-space bytes.
 func (s *scanner) token() ([]byte, bool) {
-	s.skipSpaces()
-	start := s.pos
+	buf, pos := s.buf, s.pos
+	for pos < len(buf) && buf[pos] == ' ' {
+		pos++
+	}
+	start := pos
 	// Tokens are short (a host, "-", a status): a plain loop beats the
 	// set-up cost of bytes.IndexByte here.
-	for s.pos < len(s.buf) && s.buf[s.pos] != ' ' {
-		s.pos++
+	for pos < len(buf) && buf[pos] != ' ' {
+		pos++
 	}
-	return s.buf[start:s.pos], s.pos > start
+	s.pos = pos
+	return buf[start:pos], pos > start
 }
 
 // bracketed returns the content of the next "[...]" field.

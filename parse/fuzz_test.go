@@ -3,6 +3,7 @@ package parse
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,13 +66,28 @@ func parseChecked(t *testing.T, p LineParser, line []byte, rec *Record) error {
 }
 
 // FuzzCombined also checks the round trip: a line that parses, written
-// back with appendCombined, parses to the same record.
+// back with appendCombined, parses to the same record; and that a parser
+// with a time cache (and its fast path for the time field), parsing the
+// line twice (a cache miss, then a hit), reads what one without does.
 func FuzzCombined(f *testing.F) {
 	seedLines(f, "combined.txt", "combined-*.log")
 	seedLines(f, "combined.txt", "nginx-*.log")
+	// The time fast path once read past the first "[" of "[[".
+	f.Add([]byte(`10.0.0.2 10.0.0.1 - - [[01/Nov/2026:00:00:01 +0000] "GET /?api_key=k HTTP/1.1" 200 1 "-" "-"`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var rec, again Record
-		if parseChecked(t, Combined{}, line, &rec) != nil {
+		err := parseChecked(t, Combined{}, line, &rec)
+		cached := NewCombined()
+		for range 2 {
+			cerr := cached.Parse(line, &again)
+			if fmt.Sprint(cerr) != fmt.Sprint(err) {
+				t.Fatalf("%q: with a time cache %v, without %v", line, cerr, err)
+			}
+			if d := diffRecords(&rec, &again); err == nil && d != "" {
+				t.Fatalf("%q: with a time cache: %s", line, d)
+			}
+		}
+		if err != nil {
 			return
 		}
 		if y := time.UnixMilli(rec.TimeMillis).UTC().Year(); y < 0 || y > 9999 {

@@ -4,6 +4,8 @@ package parse
 // bytes instead of going through time.Parse, and converts straight to UTC
 // milliseconds with a civil-date formula.
 
+import "encoding/binary"
+
 const (
 	msPerSecond = 1000
 	msPerMinute = 60 * msPerSecond
@@ -147,17 +149,27 @@ func ParseCLFTime(b []byte) (int64, bool) {
 // time's minute ("dd/Mon/yyyy:hh:mm" and the offset): consecutive log
 // lines almost always share it, and then only the seconds are parsed.
 // The zero value is ready to use; it is not safe for concurrent use.
+//
+// The cached text is kept as words loaded from it, so that a line's time
+// is checked against it with four loads and compares rather than calls
+// comparing byte strings.
 type CLFTimeCache struct {
-	minute [17]byte // "dd/Mon/yyyy:hh:mm" of the cached time
-	offset [5]byte  // "+hhmm"
-	base   int64    // UTC millis of second 00 of that minute
-	valid  bool
+	lo, mid uint64 // bytes 0-15 of the cached time: "dd/Mon/yyyy:hh:m"
+	tail    uint16 // bytes 16-17: the minute's last digit and ':'
+	offset  uint64 // bytes 18-25 with the seconds (18, 19) masked: " +hhmm"
+	base    int64  // UTC millis of second 00 of that minute
+	valid   bool
 }
+
+// clfSecondsMask clears the seconds from a load of a CLF time's bytes 18-25.
+const clfSecondsMask = ^uint64(0xffff)
 
 // Parse is ParseCLFTime with the minute cache.
 func (c *CLFTimeCache) Parse(b []byte) (int64, bool) {
-	if len(b) == 26 && c.valid && b[17] == ':' && b[20] == ' ' &&
-		string(b[:17]) == string(c.minute[:]) && string(b[21:26]) == string(c.offset[:]) {
+	if len(b) == 26 && c.valid &&
+		binary.LittleEndian.Uint64(b) == c.lo && binary.LittleEndian.Uint64(b[8:]) == c.mid &&
+		binary.LittleEndian.Uint16(b[16:]) == c.tail && binary.LittleEndian.Uint64(b[18:])&clfSecondsMask == c.offset {
+		// The cached text held ':' at 17 and ' ' at 20, so b does too.
 		// Seconds 00-59 are linear in the minute; anything else (a leap
 		// second, garbage) takes ParseCLFTime's path so both agree.
 		if s0, s1 := b[18]-'0', b[19]-'0'; s0 <= 5 && s1 <= 9 {
@@ -169,8 +181,9 @@ func (c *CLFTimeCache) Parse(b []byte) (int64, bool) {
 		return 0, false
 	}
 	sec := int64(b[18]-'0')*10 + int64(b[19]-'0')
-	copy(c.minute[:], b[:17])
-	copy(c.offset[:], b[21:26])
+	c.lo, c.mid = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+	c.tail = binary.LittleEndian.Uint16(b[16:])
+	c.offset = binary.LittleEndian.Uint64(b[18:]) & clfSecondsMask
 	c.base = ms - sec*msPerSecond
 	c.valid = true
 	return ms, true
