@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"encoding/binary"
 	"errors"
 	"regexp"
 	"slices"
@@ -24,7 +25,44 @@ type keySource interface {
 // scanned once rather than once per name (the default key sources name three
 // parameters, and a request carrying the last one would otherwise be
 // scanned three times). Each name yields its first non-empty value.
-type queryParams struct{ names [][]byte }
+type queryParams struct{ names []queryName }
+
+// queryName is a query parameter's name. Names of up to 7 bytes (most
+// are: key, apikey, api_key) also keep "NAME=" as a word and a mask, so
+// that a pair of 8 bytes or more is matched with one load and compare
+// rather than a call comparing byte strings.
+type queryName struct {
+	name       []byte
+	head, mask uint64 // "NAME=" little endian and its bytes; mask 0: too long
+}
+
+func newQueryName(name string) queryName {
+	q := queryName{name: []byte(name)}
+	if n := len(name); n+1 <= 8 {
+		var b [8]byte
+		copy(b[:], name+"=")
+		q.head = binary.LittleEndian.Uint64(b[:])
+		q.mask = 1<<(8*(n+1)) - 1
+	}
+	return q
+}
+
+// value returns the value of pair ("NAME=value") if it holds the
+// name and a non-empty value, and nil otherwise.
+func (q *queryName) value(pair []byte) []byte {
+	n := len(q.name)
+	if len(pair) <= n+1 {
+		return nil
+	}
+	if q.mask != 0 && len(pair) >= 8 {
+		if binary.LittleEndian.Uint64(pair)&q.mask != q.head {
+			return nil
+		}
+	} else if pair[n] != '=' || string(pair[:n]) != string(q.name) {
+		return nil
+	}
+	return pair[n+1:]
+}
 
 func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
 	base := len(dst)
@@ -40,10 +78,12 @@ func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
 		} else {
 			query = nil
 		}
-		for j, name := range q.names {
-			n := len(name)
-			if vals[j] == nil && len(pair) > n+1 && pair[n] == '=' && string(pair[:n]) == string(name) {
-				vals[j] = pair[n+1:]
+		for j := range q.names {
+			if vals[j] != nil {
+				continue
+			}
+			if v := q.names[j].value(pair); v != nil {
+				vals[j] = v
 				missing--
 				break
 			}
@@ -295,7 +335,7 @@ func compileKeySource(spec string) (keySource, error) {
 		if arg == "" {
 			return nil, keySourceError(spec, "query needs a parameter name, as in query:api_key")
 		}
-		return queryParams{names: [][]byte{[]byte(arg)}}, nil
+		return queryParams{names: []queryName{newQueryName(arg)}}, nil
 	case "header":
 		if arg == "" {
 			return nil, keySourceError(spec, "header needs a header name, as in header:X-Api-Key")
@@ -362,8 +402,20 @@ func (k *KeyExtractor) Extract(rec *Record) []byte {
 }
 
 // needsUnescape reports whether s holds a '+' or a %-escape to decode.
+// It reads 8 bytes at a time: a word has a byte equal to c exactly when
+// the word XOR c in every byte has a zero byte, which (w-ones)&^w&highs
+// detects.
 func needsUnescape(s []byte) bool {
-	for _, c := range s {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		p, q := w^('%'*ones), w^('+'*ones)
+		if ((p-ones)&^p|(q-ones)&^q)&highs != 0 {
+			return true
+		}
+	}
+	for _, c := range s[i:] {
 		if c == '%' || c == '+' {
 			return true
 		}

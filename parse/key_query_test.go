@@ -49,3 +49,43 @@ func TestKeyExtractorRejectsBadSpecs(t *testing.T) {
 		t.Error("NewKeyExtractor(nil) accepted no sources")
 	}
 }
+
+// TestQueryNameWords checks the word-at-a-time matching of query names
+// and the escape check against their byte-by-byte definitions, at every
+// length around the 8-byte words.
+func TestQueryNameWords(t *testing.T) {
+	names := []string{"k", "key", "apikey", "api_key", "api_keys", "a_longer_name"}
+	values := []string{"", "v", "abc", "k0123456789abcdef"}
+	for _, name := range names {
+		q := newQueryName(name)
+		for _, pname := range append(names, "api", "api_ke", "api-key", "API_KEY") {
+			for _, sep := range []string{"=", "", "&", "=="} {
+				for _, v := range values {
+					pair := []byte(pname + sep + v)
+					var want []byte
+					n := len(name)
+					if len(pair) > n+1 && pair[n] == '=' && string(pair[:n]) == name {
+						want = pair[n+1:]
+					}
+					if got := q.value(pair); string(got) != string(want) || (got == nil) != (want == nil) {
+						t.Errorf("%q.value(%q) = %q, want %q", name, pair, got, want)
+					}
+				}
+			}
+		}
+	}
+	for n := range 20 {
+		for at := -1; at < n; at++ {
+			for _, c := range []byte{'%', '+', '*', 0xa5, 0xab} {
+				s := []byte(strings.Repeat("a", n))
+				if at >= 0 {
+					s[at] = c
+				}
+				want := strings.ContainsAny(string(s), "%+")
+				if got := needsUnescape(s); got != want {
+					t.Errorf("needsUnescape(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
