@@ -6,6 +6,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -227,7 +228,7 @@ func (r *aggregator) observe(st *FileStats) {
 	// A key that is not UTF-8 is aggregated as the bytes it is: the
 	// reports escape it one-to-one (report.KeyDisplay), so two such keys
 	// never merge into one, as they would if replaced by U+FFFD here.
-	if !utf8.Valid(key) {
+	if !validUTF8(key) {
 		st.InvalidUTF8++
 	}
 	r.obs = aggregate.Observation{TimeMillis: ts, Status: r.rec.Status, Bytes: r.rec.Bytes, Rejected: r.rejected()}
@@ -236,6 +237,27 @@ func (r *aggregator) observe(st *FileStats) {
 		return
 	}
 	r.classes.add(key, &r.rec, &r.obs)
+}
+
+// validUTF8 is utf8.Valid for keys, which are almost always ASCII
+// tokens of a few words: it ORs the key's bytes together 8 at a time
+// (the last word overlapping the one before) and calls utf8.Valid only
+// when a byte has its high bit set. utf8.Valid has the same ASCII
+// fast path, but its set-up and byte-wise tail cost more than the check
+// itself on a key this short.
+func validUTF8(key []byte) bool {
+	var or uint64
+	if n := len(key); n >= 8 {
+		for i := 0; i+8 <= n; i += 8 {
+			or |= binary.LittleEndian.Uint64(key[i:])
+		}
+		or |= binary.LittleEndian.Uint64(key[n-8:])
+	} else {
+		for _, c := range key {
+			or |= uint64(c)
+		}
+	}
+	return or&0x8080808080808080 == 0 || utf8.Valid(key)
 }
 
 func parserName(p parse.LineParser) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -341,4 +342,42 @@ func TestW3CLogWithBOM(t *testing.T) {
 	if got := keyRequests(t, res.Source); got["k1"] != 4 {
 		t.Errorf("keys %v", got)
 	}
+}
+
+// TestValidUTF8 checks the keys' UTF-8 check against utf8.Valid at every
+// length and position around its 8-byte words.
+func TestValidUTF8(t *testing.T) {
+	for n := range 20 {
+		for at := -1; at < n; at++ {
+			for _, c := range [][]byte{{0x80}, {0xc3, 0xa9}, {0xe2, 0x82, 0xac}, {0xff}, {0xc3}, {0x7f}} {
+				key := bytes.Repeat([]byte("k"), n)
+				if at >= 0 {
+					key = append(key[:at:at], append(c, key[at:]...)...)
+				}
+				if got, want := validUTF8(key), utf8.Valid(key); got != want {
+					t.Errorf("validUTF8(%q) = %v, want %v", key, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkValidUTF8 measures the check on a typical 17-byte ASCII key.
+func BenchmarkValidUTF8(b *testing.B) {
+	key := []byte("k875927a73dce3caf")
+	b.ReportAllocs()
+	b.Run("utf8.Valid", func(b *testing.B) {
+		for b.Loop() {
+			if !utf8.Valid(key) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("validUTF8", func(b *testing.B) {
+		for b.Loop() {
+			if !validUTF8(key) {
+				b.Fatal("invalid")
+			}
+		}
+	})
 }
