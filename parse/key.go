@@ -69,8 +69,14 @@ func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
 	for range q.names {
 		dst = append(dst, nil)
 	}
-	vals, missing := dst[base:], len(q.names)
-	query := rec.Query()
+	q.values(rec.Query(), dst[base:])
+	return dst
+}
+
+// values sets vals[j] (nil on entry) to the first non-empty value of
+// q.names[j] in query.
+func (q *queryParams) values(query []byte, vals [][]byte) {
+	missing := len(q.names)
 	for len(query) > 0 && missing > 0 {
 		pair := query
 		if i := indexByte(query, '&'); i >= 0 {
@@ -89,8 +95,11 @@ func (q queryParams) find(rec *Record, dst [][]byte) [][]byte {
 			}
 		}
 	}
-	return dst
 }
+
+// maxQueryOnly bounds the names of a KeyExtractor's query fast path,
+// whose candidates live in an array on the stack.
+const maxQueryOnly = 8
 
 // recordField reads a named Record field (a logged header, a JSON key,
 // a layout's variable).
@@ -264,10 +273,14 @@ const MaxKeyBytes = 64 << 10
 // first non-empty value that is a key (at most MaxKeyBytes long, and
 // matching the key pattern when one is set) wins and is URL-decoded.
 type KeyExtractor struct {
-	sources  []keySource
-	fields   []string
-	pattern  *regexp.Regexp
-	cands    [][]byte // the current source's candidates
+	sources []keySource
+	fields  []string
+	pattern *regexp.Regexp
+	cands   [][]byte // the current source's candidates
+	// query is the only source when that is query parameters (as the
+	// default sources are), of at most maxQueryOnly names: Extract then
+	// reads them without an interface call or candidates on the heap.
+	query    *queryParams
 	buf      []byte
 	rejected bool
 }
@@ -298,13 +311,22 @@ func NewKeyExtractor(specs []string) (*KeyExtractor, error) {
 			k.fields = append(k.fields, s.field, "http_cookie")
 		}
 	}
+	k.setQueryOnly()
 	return k, nil
+}
+
+func (k *KeyExtractor) setQueryOnly() {
+	if len(k.sources) == 1 {
+		if q, ok := k.sources[0].(queryParams); ok && len(q.names) <= maxQueryOnly {
+			k.query = &q
+		}
+	}
 }
 
 // Clone returns an extractor with k's compiled sources and pattern and
 // scratch space of its own, for another goroutine.
 func (k *KeyExtractor) Clone() *KeyExtractor {
-	return &KeyExtractor{sources: k.sources, fields: k.fields, pattern: k.pattern}
+	return &KeyExtractor{sources: k.sources, fields: k.fields, pattern: k.pattern, query: k.query}
 }
 
 // SetPattern makes Extract accept only decoded values that match re in
@@ -375,30 +397,49 @@ func compileKeySource(spec string) (keySource, error) {
 // request).
 func (k *KeyExtractor) Extract(rec *Record) []byte {
 	k.rejected = false
+	if q := k.query; q != nil {
+		var vals [maxQueryOnly][]byte
+		q.values(rec.Query(), vals[:len(q.names)])
+		for _, raw := range vals[:len(q.names)] {
+			if key := k.accept(raw); key != nil {
+				return key
+			}
+		}
+		return nil
+	}
 	for _, src := range k.sources {
 		k.cands = src.find(rec, k.cands[:0])
 		for _, raw := range k.cands {
-			if len(raw) == 0 {
-				continue
+			if key := k.accept(raw); key != nil {
+				return key
 			}
-			key := raw
-			if needsUnescape(raw) {
-				// Most keys are plain tokens: only an escaped one is
-				// decoded into (and returned from) the scratch buffer.
-				k.buf = appendUnescaped(k.buf[:0], raw)
-				if key = k.buf; len(key) == 0 {
-					continue
-				}
-			}
-			if len(key) > MaxKeyBytes || k.pattern != nil && !k.pattern.Match(key) {
-				k.rejected = true
-				continue
-			}
-			k.rejected = false
-			return key
 		}
 	}
 	return nil
+}
+
+// accept returns the decoded key of a raw candidate, or nil when it is
+// empty (decoded or not) or rejected by MaxKeyBytes or the key pattern;
+// it sets k.rejected as Rejected documents.
+func (k *KeyExtractor) accept(raw []byte) []byte {
+	if len(raw) == 0 {
+		return nil
+	}
+	key := raw
+	if needsUnescape(raw) {
+		// Most keys are plain tokens: only an escaped one is
+		// decoded into (and returned from) the scratch buffer.
+		k.buf = appendUnescaped(k.buf[:0], raw)
+		if key = k.buf; len(key) == 0 {
+			return nil
+		}
+	}
+	if len(key) > MaxKeyBytes || k.pattern != nil && !k.pattern.Match(key) {
+		k.rejected = true
+		return nil
+	}
+	k.rejected = false
+	return key
 }
 
 // needsUnescape reports whether s holds a '+' or a %-escape to decode.
