@@ -1,16 +1,21 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/schema"
+
+	kschema "github.com/keyrate/keyrate/report/schema"
 )
 
 // TestParquetReadsBackWithArrow proves, with an independent reader, the
@@ -103,5 +108,61 @@ func TestRowGroupsBoundedByBytes(t *testing.T) {
 	}
 	if n := rdr.NumRows(); n != int64(len(rows)) {
 		t.Errorf("%d rows read back, want %d", n, len(rows))
+	}
+}
+
+// TestPerKeyTablesPlainEncodeTheirKeys: the keys table holds one row per
+// key, so its key column is written plain (a dictionary would only copy
+// every key and cost a map insert per row), while its low-cardinality
+// string columns keep their dictionary. Read with Arrow, the independent
+// reader.
+func TestPerKeyTablesPlainEncodeTheirKeys(t *testing.T) {
+	dir := t.TempDir()
+	rows := make([]kschema.KeyRow, 300)
+	for i := range rows {
+		rows[i] = kschema.KeyRow{Key: fmt.Sprintf("k%04d", i), Plan: "cli", Requests: 1,
+			FirstSeen: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), LastSeen: time.Date(2026, 11, 23, 0, 0, 1, 0, time.UTC)}
+	}
+	set, err := NewSet(dir, []Format{Parquet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := NewTable(set, kschema.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := tab.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Commit(context.Background(), rowsManifest(kschema.Keys.Name, len(rows))); err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := file.OpenParquetFile(filepath.Join(dir, kschema.Keys.Name+".parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Close()
+	sc := rdr.MetaData().Schema
+	rg := rdr.MetaData().RowGroup(0)
+	for _, c := range []struct {
+		name string
+		dict bool
+	}{{"key", false}, {"plan", true}} {
+		i := sc.ColumnIndexByName(c.name)
+		if i < 0 {
+			t.Fatalf("no %s column", c.name)
+		}
+		chunk, err := rg.ColumnChunk(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chunk.HasDictionaryPage() != c.dict || slices.Contains(chunk.Encodings(), parquet.Encodings.RLEDict) != c.dict {
+			t.Errorf("%s column: dictionary page %v, encodings %v; want a dictionary: %v", c.name, chunk.HasDictionaryPage(), chunk.Encodings(), c.dict)
+		}
+	}
+	if got := readArrow(t, filepath.Join(dir, kschema.Keys.Name+".parquet")).NumRows(); got != int64(len(rows)) {
+		t.Errorf("%d rows read back, want %d", got, len(rows))
 	}
 }
