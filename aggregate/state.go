@@ -256,11 +256,16 @@ func (s *State) counters(i uint32) Counters {
 
 // counters returns the counts a small cell holds (not a wide one's).
 func (c *cellRec) counters() Counters {
-	return Counters{
-		Requests: int64(c.n[0]), Status2xx: int64(c.n[1]), Status3xx: int64(c.n[2]),
-		Status4xx: int64(c.n[3]), Status5xx: int64(c.n[4]), Status429: int64(c.n[5]),
-		Rejected: int64(c.n[6]), BytesSent: int64(c.bytes),
-	}
+	var sums Counters
+	c.fill(&sums)
+	return sums
+}
+
+// fill sets dst to the counts a small cell holds (not a wide one's).
+func (c *cellRec) fill(dst *Counters) {
+	dst.Requests, dst.Status2xx, dst.Status3xx = int64(c.n[0]), int64(c.n[1]), int64(c.n[2])
+	dst.Status4xx, dst.Status5xx, dst.Status429 = int64(c.n[3]), int64(c.n[4]), int64(c.n[5])
+	dst.Rejected, dst.BytesSent = int64(c.n[6]), int64(c.bytes)
 }
 
 // addTo adds a into cell i, keeping the cell small when the sums fit.
@@ -823,20 +828,34 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 		c.copyCells()
 	}
 	cells := c.cells[c.pos-c.cellsFrom : end-c.cellsFrom]
+	// The points are filled where they lie, field by field: a Point
+	// built aside and then copied is stored as 8-byte words and loaded
+	// back as 16-byte ones, which the CPU cannot forward from its store
+	// buffer, and that stall per copy was most of the read-back.
 	start := len(dst)
+	out := slices.Grow(dst, len(cells))[:start+len(cells)]
+	n := start
 	for j := range cells {
 		cell := &cells[j]
-		sums := cell.counters()
-		if cell.n[0] == wideMark {
-			sums = *s.wide[group[j]]
-		}
-		if n := len(dst); n > start && dst[n-1].TimeMillis == cell.ts {
-			// A twin from another stream (see NewStream).
-			dst[n-1].Counters.Add(&sums)
+		if n > start && out[n-1].TimeMillis == cell.ts {
+			// A twin from another stream (see NewStream): rare.
+			sums := cell.counters()
+			if cell.n[0] == wideMark {
+				sums = *s.wide[group[j]]
+			}
+			out[n-1].Counters.Add(&sums)
 			continue
 		}
-		dst = append(dst, Point{TimeMillis: cell.ts, Counters: sums})
+		p := &out[n]
+		n++
+		p.TimeMillis = cell.ts
+		if cell.n[0] == wideMark {
+			p.Counters = *s.wide[group[j]]
+		} else {
+			cell.fill(&p.Counters)
+		}
 	}
+	dst = out[:n]
 	c.pos = end
 	c.group++
 	return key, dst, nil
