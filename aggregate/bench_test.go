@@ -108,6 +108,24 @@ func BenchmarkStateEach(b *testing.B) {
 	}
 }
 
+// BenchmarkStateSort sorts BenchmarkStateEach's million cells for
+// reading back, as every run's evaluation first does, in one part and
+// in as many as sortedCells cuts them into on this machine.
+func BenchmarkStateSort(b *testing.B) {
+	st := NewState()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 1_000_000 {
+		st.Add(fmt.Appendf(nil, "k%d", rng.IntN(5000)), &Observation{TimeMillis: int64(i / 100 * 1000)})
+	}
+	for _, n := range []int{1, sortParts(st.Cells(), st.Keys())} {
+		b.Run(fmt.Sprintf("parts=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				st.sortedCellsIn(n)
+			}
+		})
+	}
+}
+
 // discard reads c to the end, as an evaluation does: each series into
 // the same buffer.
 func discard(c Cursor) error {
