@@ -30,6 +30,17 @@ type gateway interface {
 	stateful
 }
 
+// A linearGateway's usage is a demand over a capacity that never
+// changes: usage(m) is usageOf(demand(m)), and usageOf never decreases,
+// so the peak usage over many instants is usageOf of the peak demand,
+// exactly. An evaluation then keeps the peak of an integer per instant
+// and divides once per audit row.
+type linearGateway interface {
+	gateway
+	demand(m int64) int64
+	usageOf(demand int64) float64
+}
+
 // offer is one rule deciding alone: the requests it has room for are
 // accepted.
 func offer(g gateway, t, n int64) (int64, float64) {
@@ -100,7 +111,9 @@ func (g *fixedGateway) room(t, n int64) int64 {
 	return min(n, g.rule.Limit-g.used)
 }
 
-func (g *fixedGateway) usage(m int64) float64 { return ratio(g.used+m, g.rule.Limit) }
+func (g *fixedGateway) usage(m int64) float64        { return g.usageOf(g.demand(m)) }
+func (g *fixedGateway) demand(m int64) int64         { return g.used + m }
+func (g *fixedGateway) usageOf(demand int64) float64 { return ratio(demand, g.rule.Limit) }
 
 func (g *fixedGateway) take(_, a int64) { g.used += a }
 
@@ -127,7 +140,9 @@ func (g *slidingGateway) room(t, n int64) int64 {
 	return min(n, g.limit-g.sum)
 }
 
-func (g *slidingGateway) usage(m int64) float64 { return ratio(g.sum+m, g.limit) }
+func (g *slidingGateway) usage(m int64) float64        { return g.usageOf(g.demand(m)) }
+func (g *slidingGateway) demand(m int64) int64         { return g.sum + m }
+func (g *slidingGateway) usageOf(demand int64) float64 { return ratio(demand, g.limit) }
 
 // take queues the accepted requests; those of another request class at
 // the same instant join the entry of that instant.
@@ -236,7 +251,9 @@ func (g *nginxGateway) room(t, n int64) int64 {
 	return 1 + min(n-1, (g.burst-e)/1000)
 }
 
-func (g *nginxGateway) usage(m int64) float64 { return float64(g.e+1000*m) / float64(g.burst+1000) }
+func (g *nginxGateway) usage(m int64) float64        { return g.usageOf(g.demand(m)) }
+func (g *nginxGateway) demand(m int64) int64         { return g.e + 1000*m }
+func (g *nginxGateway) usageOf(demand int64) float64 { return float64(demand) / float64(g.burst+1000) }
 
 func (g *nginxGateway) take(t, a int64) {
 	if a <= 0 {

@@ -285,7 +285,11 @@ func (sc *scopeRun) group(t int64, h *classHead, p *aggregate.Point, out rowSink
 			}
 			// The requests that reached the rule: those accepted and
 			// those it refused.
-			rr.audit.PeakUsagePct = max(rr.audit.PeakUsagePct, 100*rr.gw.usage(accept+refused))
+			if rr.lin != nil {
+				rr.peakDemand = max(rr.peakDemand, rr.lin.demand(accept+refused))
+			} else {
+				rr.audit.PeakUsagePct = max(rr.audit.PeakUsagePct, 100*rr.gw.usage(accept+refused))
+			}
 			rr.gw.take(t, accept)
 			rr.allowed += accept
 			rr.excess += refused
@@ -430,14 +434,19 @@ func resize(s []int64, n int) []int64 {
 // until the walk is over (the walk decides for every rule at once, the
 // tables list a scope's rows rule by rule).
 type ruleRun struct {
-	sc    *scopeRun
-	sr    *scopeRule
-	gw    gateway // one of gws
-	gws   gateways
-	split bool
-	wins  []schema.WindowRow
-	vios  []schema.ViolationRow
-	auds  []schema.AuditRow
+	sc  *scopeRun
+	sr  *scopeRule
+	gw  gateway // one of gws
+	gws gateways
+	// lin is gw when it is a linearGateway, whose peak usage is kept
+	// as its peak demand (minInt64: none yet) until the audit row needs
+	// it.
+	lin        linearGateway
+	peakDemand int64
+	split      bool
+	wins       []schema.WindowRow
+	vios       []schema.ViolationRow
+	auds       []schema.AuditRow
 
 	// The report bucket [bStart, bEnd) and when it first rejected a
 	// request (NoTime: not yet).
@@ -471,6 +480,8 @@ func (sc *scopeRun) startRule(k int, out rowSink) error {
 		bEnd: minInt64, first: NoTime, partEnd: minInt64, dayEnd: minInt64,
 		audit: schema.AuditRow{Key: sc.key, Plan: sr.plan, LimitName: r.Name, Algorithm: string(r.Algorithm), Scope: sc.scope}}
 	rr.gw = rr.gws.fresh(r)
+	rr.lin, _ = rr.gw.(linearGateway)
+	rr.peakDemand = minInt64
 	from := int64(maxInt64) // the first checkpoint date the rule may be other than fresh at
 	if start := sc.starts[k]; start != nil {
 		if err := rr.load(start); err != nil {
@@ -639,7 +650,7 @@ func (rr *ruleRun) busy() bool {
 func (rr *ruleRun) closeDays(day int64) error {
 	sc := rr.sc
 	for rr.di < len(sc.days) && sc.days[rr.di] < day {
-		a := &rr.audit
+		a := rr.auditRow()
 		a.Date = aggregate.Millis(sc.days[rr.di] * dayMillis)
 		rr.auds = append(rr.auds, *a)
 		a.Requests, a.Allowed, a.Excess, a.GatewayRejected = 0, 0, 0, 0
@@ -650,6 +661,16 @@ func (rr *ruleRun) closeDays(day int64) error {
 		rr.di++
 	}
 	return nil
+}
+
+// auditRow returns the audit row being summed, its peak usage brought up
+// to date.
+func (rr *ruleRun) auditRow() *schema.AuditRow {
+	if rr.lin != nil && rr.peakDemand != minInt64 {
+		rr.audit.PeakUsagePct = max(rr.audit.PeakUsagePct, 100*rr.lin.usageOf(rr.peakDemand))
+		rr.peakDemand = minInt64
+	}
+	return &rr.audit
 }
 
 // quotaUsed is what the quota's period holding the date starting at day
@@ -677,7 +698,7 @@ func (rr *ruleRun) finish() error {
 			return err
 		}
 	} else {
-		rr.auds = append(rr.auds, rr.audit)
+		rr.auds = append(rr.auds, *rr.auditRow())
 	}
 	cp := rr.sc.ev.cpDays
 	for ; rr.ci < len(cp); rr.ci++ {
