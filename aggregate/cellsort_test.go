@@ -100,3 +100,23 @@ func TestSortedCellsMatchesBruteForce(t *testing.T) {
 	}
 	checkSortedCells(t, st)
 }
+
+// A State spilled (Reset) and filled again, with fewer cells or more,
+// reads back its new cells only, never the sorted copy of the old ones.
+func TestSortedCopyAfterReset(t *testing.T) {
+	st := NewState()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round, cells := range []int{100_000, 60_000, 250_000, 250_000} {
+		ref := reference{}
+		for i := range cells {
+			key := fmt.Sprintf("r%d-k%d", round, rng.IntN(3_000))
+			ts := int64(i) * 3
+			st.Add([]byte(key), &Observation{TimeMillis: ts, Status: 200, Bytes: int64(round)})
+			c := ref[refCell{key, ts}]
+			c.Add(&Counters{Requests: 1, Status2xx: 1, BytesSent: int64(round)})
+			ref[refCell{key, ts}] = c
+		}
+		equalSeries(t, collect(t, st), ref.series())
+		st.Reset()
+	}
+}
