@@ -22,6 +22,28 @@ type pendingFile struct {
 	staged string // where it is staged
 	done   bool   // finished: synced, closed and under its staged name
 	closed bool
+	// written counts the bytes written; the first flushed of them were
+	// handed to the kernel's writeback (see Write).
+	written, flushed int64
+}
+
+// writebackBytes is how many bytes a file gathers before they are handed
+// to the kernel's writeback (startWriteback).
+const writebackBytes = 256 << 10
+
+// Write writes b and, every writebackBytes, has the kernel start writing
+// what came since to disk. A run's tables are written while it
+// evaluates, but were synced only at the commit, whose fsyncs then
+// waited for all of their bytes at once; started early, the writes
+// overlap the evaluation and the commit waits for the last few only.
+func (p *pendingFile) Write(b []byte) (int, error) {
+	n, err := p.File.Write(b)
+	p.written += int64(n)
+	if p.written-p.flushed >= writebackBytes {
+		startWriteback(p.File, p.flushed, p.written-p.flushed)
+		p.flushed = p.written
+	}
+	return n, err
 }
 
 // createPending creates the temporary file of staged, in its directory.
