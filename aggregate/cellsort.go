@@ -6,33 +6,25 @@ import (
 	"sync"
 )
 
-// sortedCells returns a copy of the cells ordered by key bytes, then
-// time, and the key groups in that order: group g is key byKey[g], whose
-// cells are cells[ends[g-1]:ends[g]] (from 0 for g = 0). A copied cell's
-// key field holds the index of the cell it copies instead (its key is
-// its group's), by which a wide cell's counters are found. Keys are
-// ranked once, so the cell sort compares integers only.
+// sortedCells returns the cell indexes ordered by key bytes, then time,
+// and the key groups in that order: group g is key byKey[g], whose cells
+// are order[ends[g-1]:ends[g]] (from 0 for g = 0). Keys are ranked once,
+// so the cell sort compares integers only.
 //
 // It is a counting sort by key rank, which keeps each key's cells in
 // insertion order, for time-ordered logs already time order: a pass
-// counts each key's cells, a second copies them into place, noting the
-// keys whose times go backwards so that only those are sorted (a check
-// afterwards would read every cell again in random order, mostly cache
-// misses). The cells are copied, not only their indexes ordered: a
-// State's cells lie in the order lines came, the keys interleaved, so
-// reading them key by key through an index was a cache miss per cell,
-// where the copy writes each key's cells one after the other and is then
-// read front to back. The copy is made once the State no longer grows,
-// in the headroom its share of --memory keeps for growing tables.
+// counts each key's cells, a second places them, noting the keys whose
+// times go backwards so that only those are sorted (a check afterwards
+// would read every cell again in random order, mostly cache misses).
 // Both passes stream the cells, and a run's evaluation waits for them,
 // so a large State is cut into parts that count and place their cells
 // on several cores, each into its own slots of every group.
-func (s *State) sortedCells() (cells []cellRec, byKey, ends []uint32) {
+func (s *State) sortedCells() (order, byKey, ends []uint32) {
 	return s.sortedCellsIn(sortParts(s.nCells, s.keys.len()))
 }
 
 // sortedCellsIn is sortedCells cutting the cells into n parts.
-func (s *State) sortedCellsIn(n int) (cells []cellRec, byKey, ends []uint32) {
+func (s *State) sortedCellsIn(n int) (order, byKey, ends []uint32) {
 	nKeys := s.keys.len()
 	parts := make([]cellPart, n)
 	for p := range parts {
@@ -63,19 +55,20 @@ func (s *State) sortedCellsIn(n int) (cells []cellRec, byKey, ends []uint32) {
 		}
 		ends[r] = sum
 	}
-	cells = make([]cellRec, s.nCells)
+	order = make([]uint32, s.nCells)
 	for p := range parts {
-		wg.Go(func() { parts[p].place(s, cells) })
+		wg.Go(func() { parts[p].place(s, order) })
 	}
 	wg.Wait()
 
 	// A key's times go backwards within a part, or from one part to the
 	// next that holds its cells.
-	byTime := func(a, b cellRec) int {
+	byTime := func(a, b uint32) int {
+		ta, tb := s.cell(a).ts, s.cell(b).ts
 		switch {
-		case a.ts < b.ts:
+		case ta < tb:
 			return -1
-		case a.ts > b.ts:
+		case ta > tb:
 			return 1
 		}
 		return 0
@@ -98,15 +91,15 @@ func (s *State) sortedCellsIn(n int) (cells []cellRec, byKey, ends []uint32) {
 			if r > 0 {
 				lo = ends[r-1]
 			}
-			slices.SortFunc(cells[lo:ends[r]], byTime)
+			slices.SortFunc(order[lo:ends[r]], byTime)
 		}
 	}
-	return cells, byKey, ends
+	return order, byKey, ends
 }
 
 // cellPart is the cells [lo, hi) of a State as sortedCells orders them,
 // with, per key id: at, the count of the part's cells, then where its
-// next one goes in the copy; first and last, the times of its first and
+// next one goes in order; first and last, the times of its first and
 // last cell in the part; times, what they are.
 type cellPart struct {
 	lo, hi      uint32
@@ -141,8 +134,8 @@ func (pt *cellPart) count(s *State, nKeys int) {
 	}
 }
 
-// place copies the part's cells into their slots of sorted.
-func (pt *cellPart) place(s *State, sorted []cellRec) {
+// place writes the part's cell indexes into their slots of order.
+func (pt *cellPart) place(s *State, order []uint32) {
 	n := len(pt.at)
 	pt.first, pt.last = make([]int64, n), make([]int64, n)
 	pt.times = make([]partTimes, n)
@@ -156,9 +149,7 @@ func (pt *cellPart) place(s *State, sorted []cellRec) {
 			pt.times[id] = backwards
 		}
 		pt.last[id] = c.ts
-		d := &sorted[pt.at[id]]
-		*d = *c
-		d.key = i
+		order[pt.at[id]] = i
 		pt.at[id]++
 	}
 }

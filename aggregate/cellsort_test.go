@@ -25,32 +25,27 @@ func checkSortedCells(t *testing.T, st *State) {
 		return int(ca.ts - cb.ts)
 	})
 	for _, n := range []int{1, 2, 3, 8} {
-		cells, byKey, ends := st.sortedCellsIn(n)
-		if len(cells) != len(ref) || len(ends) != len(byKey) || len(byKey) != st.Keys() {
-			t.Fatalf("%d parts: %d cells, %d groups, %d keys; want %d cells and %d keys", n, len(cells), len(ends), len(byKey), len(ref), st.Keys())
+		order, byKey, ends := st.sortedCellsIn(n)
+		if len(order) != len(ref) || len(ends) != len(byKey) || len(byKey) != st.Keys() {
+			t.Fatalf("%d parts: %d cells, %d groups, %d keys; want %d cells and %d keys", n, len(order), len(ends), len(byKey), len(ref), st.Keys())
 		}
 		var lo uint32
 		for g, id := range byKey {
-			var got []uint32 // the cells the group's copies are of
-			for j, c := range cells[lo:ends[g]] {
-				i := c.key // a copy's key is its cell's index
-				orig := *st.cell(i)
-				if orig.key != id {
-					t.Fatalf("%d parts: group %d (%q) holds a cell of key %q", n, g, st.key(id), st.key(orig.key))
+			got := order[lo:ends[g]]
+			want := ref[lo:ends[g]]
+			for j, i := range got {
+				if st.cell(i).key != id {
+					t.Fatalf("%d parts: group %d (%q) holds a cell of key %q", n, g, st.key(id), st.key(st.cell(i).key))
 				}
-				if c.key = id; c != orig {
-					t.Fatalf("%d parts: key %q, cell %d copied as %+v, is %+v", n, st.key(id), i, c, orig)
+				if st.cell(i).ts != st.cell(want[j]).ts {
+					t.Fatalf("%d parts: key %q, cell %d at %d, want time %d", n, st.key(id), j, st.cell(i).ts, st.cell(want[j]).ts)
 				}
-				if want := st.cell(ref[int(lo)+j]).ts; c.ts != want {
-					t.Fatalf("%d parts: key %q, cell %d at %d, want time %d", n, st.key(id), j, c.ts, want)
-				}
-				got = append(got, i)
 			}
 			if g > 0 && bytes.Compare(st.key(byKey[g-1]), st.key(id)) >= 0 {
 				t.Fatalf("%d parts: key %q before %q", n, st.key(byKey[g-1]), st.key(id))
 			}
 			// Twins (equal times) may come in either order.
-			want := slices.Clone(ref[lo:ends[g]])
+			got, want = slices.Clone(got), slices.Clone(want)
 			slices.Sort(got)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
@@ -102,8 +97,8 @@ func TestSortedCellsMatchesBruteForce(t *testing.T) {
 }
 
 // A State spilled (Reset) and filled again, with fewer cells or more,
-// reads back its new cells only, never the sorted copy of the old ones.
-func TestSortedCopyAfterReset(t *testing.T) {
+// reads back its new cells only, never the kept sort of the old ones.
+func TestSortedAfterReset(t *testing.T) {
 	st := NewState()
 	rng := rand.New(rand.NewPCG(7, 8))
 	for round, cells := range []int{100_000, 60_000, 250_000, 250_000} {

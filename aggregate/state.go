@@ -67,14 +67,14 @@ type State struct {
 	recentOn    bool
 	// wide holds the counters of the rare cells that outgrow cellRec.
 	wide map[uint32]*Counters
-	// sorted is the last sort of the cells (Sorted), kept while s does
-	// not change: a Result is opened many times (a dataset's run reads
-	// it once per date it writes), and sorting a State whose servers'
-	// times interleave dominated those reads. It copies the cells, so
-	// anything that changes a count (Add, addTo) marks it stale.
-	sortMu sync.Mutex
-	sorted *SortedState
-	stale  bool
+	// sorted is the last sort of the cells (Sorted), kept while no cell
+	// is added: a Result is opened many times (a dataset's run reads it
+	// once per date it writes), and sorting a State whose servers'
+	// times interleave dominated those reads. Adding to an existing cell
+	// does not move it; cursors read the counters as they are.
+	sortMu   sync.Mutex
+	sorted   *SortedState
+	sortedAt int // nCells when sorted was made
 }
 
 // cellRec is one cell in 32 bytes, half a cache line, so a cell never
@@ -181,7 +181,6 @@ const nearBack = 5 * 60 * 1000
 
 // Add records one request for key. key is only read, never retained.
 func (s *State) Add(key []byte, o *Observation) {
-	s.stale = true
 	id := s.keyID(key)
 	ts := o.TimeMillis
 	var i uint32
@@ -271,7 +270,6 @@ func (c *cellRec) fill(dst *Counters) {
 
 // addTo adds a into cell i, keeping the cell small when the sums fit.
 func (s *State) addTo(i uint32, a *Counters) {
-	s.stale = true
 	c := s.cell(i)
 	if c.n[0] != wideMark {
 		req := int64(c.n[0]) + a.Requests
@@ -629,10 +627,13 @@ func (x *cellIndex) build(s *State, from uint32) {
 // stateCursor reads a State's series in order, one key at a time.
 type stateCursor struct {
 	s          *State
-	cells      []cellRec // sorted (see sortedCells)
+	order      []uint32
 	byKey      []uint32
 	ends       []uint32
 	group, pos int
+	// cells are the cells of order[cellsFrom:] (see Next).
+	cells     []cellRec
+	cellsFrom int
 	// names are the keys of groups namesFrom on, as strings (see name).
 	names     []string
 	namesFrom int
@@ -688,24 +689,22 @@ func (s *State) Open() (Cursor, error) { return s.Sorted().Cursor(nil, nil), nil
 // it hands out cursors over key ranges, which may be read concurrently:
 // the way to evaluate one State's keys on several cores.
 type SortedState struct {
-	s           *State
-	cells       []cellRec
-	byKey, ends []uint32
+	s                  *State
+	order, byKey, ends []uint32
 }
 
 // Sorted sorts s's cells for reading back, or returns the last sort if
-// s has not changed since. s must not change while the SortedState or
+// no cell was added since. s must not change while the SortedState or
 // its cursors are in use.
 func (s *State) Sorted() *SortedState {
 	s.sortMu.Lock()
 	defer s.sortMu.Unlock()
-	if s.sorted != nil && !s.stale {
+	if s.sorted != nil && s.sortedAt == s.nCells {
 		return s.sorted
 	}
-	s.sorted = nil // the old copy may go before the new one is made
 	v := &SortedState{s: s}
-	v.cells, v.byKey, v.ends = s.sortedCells()
-	s.sorted, s.stale = v, false
+	v.order, v.byKey, v.ends = s.sortedCells()
+	s.sorted, s.sortedAt = v, s.nCells
 	return v
 }
 
@@ -721,7 +720,7 @@ func (v *SortedState) Cursor(lo, hi []byte) Cursor {
 	if hi != nil {
 		g1 = max(g0, v.group(hi))
 	}
-	c := &stateCursor{s: v.s, cells: v.cells, byKey: v.byKey, ends: v.ends[:g1], group: g0}
+	c := &stateCursor{s: v.s, order: v.order, byKey: v.byKey, ends: v.ends[:g1], group: g0}
 	if g0 > 0 {
 		c.pos = int(v.ends[g0-1])
 	}
@@ -732,7 +731,7 @@ func (v *SortedState) Cursor(lo, hi []byte) Cursor {
 // n ranges of about equal cell counts (fewer when it has few keys).
 func (v *SortedState) Splits(n int) [][]byte {
 	var out [][]byte
-	cells := len(v.cells)
+	cells := len(v.order)
 	for g, end := range v.ends {
 		if len(out) == n-1 {
 			break
@@ -756,7 +755,11 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 	s := c.s
 	key := c.name(c.group)
 	end := int(c.ends[c.group])
-	cells := c.cells[c.pos:end]
+	group := c.order[c.pos:end]
+	if c.pos < c.cellsFrom || end > c.cellsFrom+len(c.cells) {
+		c.copyCells()
+	}
+	cells := c.cells[c.pos-c.cellsFrom : end-c.cellsFrom]
 	// The points are filled where they lie, field by field: a Point
 	// built aside and then copied is stored as 8-byte words and loaded
 	// back as 16-byte ones, which the CPU cannot forward from its store
@@ -770,7 +773,7 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 			// A twin from another stream (see NewStream): rare.
 			sums := cell.counters()
 			if cell.n[0] == wideMark {
-				sums = *s.wide[cell.key] // a copy's key is its cell's index
+				sums = *s.wide[group[j]]
 			}
 			out[n-1].Counters.Add(&sums)
 			continue
@@ -779,7 +782,7 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 		n++
 		p.TimeMillis = cell.ts
 		if cell.n[0] == wideMark {
-			p.Counters = *s.wide[cell.key]
+			p.Counters = *s.wide[group[j]]
 		} else {
 			cell.fill(&p.Counters)
 		}
@@ -788,6 +791,29 @@ func (c *stateCursor) Next(dst []Point) (string, []Point, error) {
 	c.pos = end
 	c.group++
 	return key, dst, nil
+}
+
+// cellBatch is about how many cells copyCells copies at a time: 32 KiB.
+const cellBatch = 1024
+
+// copyCells copies the cells of the current group and of as many groups
+// after it as cellBatch allows into cells. The cells are scattered
+// through memory, each load a cache miss. Copied first in a loop whose
+// loads nothing waits on, the CPU overlaps the misses; building points
+// while loading would make each wait for the one before (the twin check
+// branches on it). With many keys a group has few cells, so the loop
+// spans groups to have misses to overlap.
+func (c *stateCursor) copyCells() {
+	g := c.group
+	for g+1 < len(c.ends) && int(c.ends[g+1])-c.pos <= cellBatch {
+		g++
+	}
+	from := c.order[c.pos:c.ends[g]]
+	c.cells = slices.Grow(c.cells[:0], len(from))[:len(from)]
+	for j, i := range from {
+		c.cells[j] = *c.s.cell(i)
+	}
+	c.cellsFrom = c.pos
 }
 
 // Close implements Cursor; a State's cursor holds nothing.
