@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -36,5 +37,28 @@ func TestPendingFileStartsWritebackAsItGoes(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "t.csv"))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("file holds %d bytes (%v), want the %d written", len(got), err, len(want))
+	}
+}
+
+// On Linux the kernel takes a staged file's writeback requests; a File
+// that is not an operating system file (the tests' fault-injecting
+// ones) is left to its fsync.
+func TestStartWritebackReachesTheKernel(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sync_file_range is Linux's")
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if !startWriteback(f, 0, 1<<20) {
+		t.Error("the kernel did not take the writeback of an os.File")
+	}
+	if startWriteback(struct{ File }{f}, 0, 1<<20) {
+		t.Error("a File that is not a syscall.Conn was handed to the kernel")
 	}
 }

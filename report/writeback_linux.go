@@ -10,15 +10,22 @@ import (
 // off to disk, without waiting for them (sync_file_range's
 // SYNC_FILE_RANGE_WRITE); the fsync that makes f durable then finds most
 // of them written. A file that is not an operating system file, or a
-// file system that refuses, is left to the fsync.
-func startWriteback(f File, off, n int64) {
+// file system that refuses, is left to the fsync. It reports whether the
+// kernel took the request.
+func startWriteback(f File, off, n int64) bool {
 	sc, ok := f.(syscall.Conn)
 	if !ok {
-		return
+		return false
 	}
-	if rc, err := sc.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
-		})
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
 	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		werr = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	}); err != nil {
+		return false
+	}
+	return werr == nil
 }
